@@ -1,0 +1,91 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependencies point one way:
+//   APOEngine (kernels, model, tokenizer, training)      — no SQLite, no jobs
+//   APOStore  (SQLite schema, migrations, job queue)      — no engine
+//   APOPipeline (YAML → DAG, job kinds, data formats)     — uses APOEngine
+//   APORuntime (scheduler, worker loop, supervisor)       — uses APOPipeline + APOStore
+//   apod, apoctl                                          — thin executables over APORuntime
+let engineSettings: [SwiftSetting] = [
+    // The engine's loops are the product's hot path; keep them optimised even in debug
+    // builds so the test suite runs real models in seconds, not minutes.
+    .unsafeFlags(["-Ounchecked"]),
+]
+
+let package = Package(
+    name: "apo",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "apod", targets: ["apod"]),
+        .executable(name: "apoctl", targets: ["apoctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenBLAS",
+            path: "Sources/COpenBLAS",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .target(
+            name: "APOEngine",
+            dependencies: ["COpenBLAS"],
+            swiftSettings: engineSettings
+        ),
+        .target(
+            name: "APOStore",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            plugins: ["EmbedMigrations"]
+        ),
+        .executableTarget(name: "MigrationEmbedder"),
+        .plugin(
+            name: "EmbedMigrations",
+            capability: .buildTool(),
+            dependencies: ["MigrationEmbedder"]
+        ),
+        .target(
+            name: "APOPipeline",
+            dependencies: [
+                "APOEngine",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(
+            name: "APORuntime",
+            dependencies: [
+                "APOPipeline", "APOStore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "apod",
+            dependencies: [
+                "APORuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "apoctl",
+            dependencies: [
+                "APORuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "APOEngineTests", dependencies: ["APOEngine"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "APOStoreTests", dependencies: ["APOStore"]),
+        .testTarget(name: "APOPipelineTests", dependencies: ["APOPipeline"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "APORuntimeTests", dependencies: ["APORuntime"]),
+    ],
+    // Swift 5 mode: the engine passes raw buffers between threads by design (disjoint ranges),
+    // which Swift 6's strict checking cannot express without copies.
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,58 @@
+import Foundation
+
+/// Rotary position embedding in Hugging Face's "split halves" layout: within each head of
+/// `headDim`, element `i` (i < headDim/2) pairs with element `i + headDim/2`.
+///
+/// GGUF files store Q/K rows permuted for the "adjacent pairs" layout; loaders undo that at load
+/// time (see `RoPELayout`), so this kernel is the only rotation in the engine.
+public struct RoPETable: Sendable {
+    public let headDim: Int
+    public let maxPositions: Int
+    /// `[maxPositions, headDim/2]` each.
+    public let cos: [Float]
+    public let sin: [Float]
+
+    public init(headDim: Int, maxPositions: Int, theta: Float) {
+        let half = headDim / 2
+        var c = [Float](repeating: 0, count: maxPositions * half)
+        var s = [Float](repeating: 0, count: maxPositions * half)
+        for p in 0..<maxPositions {
+            for i in 0..<half {
+                // Computed in double: fp32 pow/cos at large positions drift from PyTorch's values.
+                let freq = 1.0 / pow(Double(theta), Double(2 * i) / Double(headDim))
+                let angle = Double(p) * freq
+                c[p * half + i] = Float(Foundation.cos(angle))
+                s[p * half + i] = Float(Foundation.sin(angle))
+            }
+        }
+        self.headDim = headDim
+        self.maxPositions = maxPositions
+        cos = c
+        sin = s
+    }
+}
+
+/// Rotates `x` in place. x: `[rows, heads, headDim]`; positions: `[rows]` (each < table.maxPositions).
+public func ropeForward(
+    x: UnsafeMutablePointer<Float>, positions: UnsafePointer<Int32>, rows: Int, heads: Int,
+    table: RoPETable
+) {
+    let d = table.headDim
+    let half = d / 2
+    table.cos.withUnsafeBufferPointer { cosTable in
+        table.sin.withUnsafeBufferPointer { sinTable in
+            for r in 0..<rows {
+                let base = Int(positions[r]) * half
+                for h in 0..<heads {
+                    let v = x + (r * heads + h) * d
+                    for i in 0..<half {
+                        let c = cosTable[base + i], s = sinTable[base + i]
+                        let a = v[i], b = v[i + half]
+                        v[i] = a * c - b * s
+                        v[i + half] = b * c + a * s
+                    }
+                }
+            }
+        }
+    }
+}

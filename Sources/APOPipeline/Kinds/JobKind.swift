@@ -1,0 +1,107 @@
+import Foundation
+
+/// A JSON value: job parameters after `${…}` substitution, and job outputs.
+public enum ParamValue: Codable, Equatable, Hashable, Sendable {
+    case null
+    case bool(Bool)
+    case int(Int)
+    case double(Double)
+    case string(String)
+    case array([ParamValue])
+    case object([String: ParamValue])
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null }
+        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+        else if let i = try? c.decode(Int.self) { self = .int(i) }
+        else if let d = try? c.decode(Double.self) { self = .double(d) }
+        else if let s = try? c.decode(String.self) { self = .string(s) }
+        else if let a = try? c.decode([ParamValue].self) { self = .array(a) }
+        else { self = .object(try c.decode([String: ParamValue].self)) }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case .bool(let b): try c.encode(b)
+        case .int(let i): try c.encode(i)
+        case .double(let d): try c.encode(d)
+        case .string(let s): try c.encode(s)
+        case .array(let a): try c.encode(a)
+        case .object(let o): try c.encode(o)
+        }
+    }
+}
+
+/// The type a job parameter must have; checked when a pipeline is validated.
+public enum ParamType: String, Sendable {
+    case string, int, double, bool, path
+    case stringList = "list of strings"
+    case pathList = "list of paths"
+    case any
+}
+
+/// One declared parameter of a job kind.
+public struct ParameterSpec: Sendable {
+    public let name: String
+    public let type: ParamType
+    /// nil: the parameter is required.
+    public let defaultValue: ParamValue?
+    public let help: String
+
+    public init(_ name: String, _ type: ParamType, default defaultValue: ParamValue? = nil, help: String) {
+        self.name = name
+        self.type = type
+        self.defaultValue = defaultValue
+        self.help = help
+    }
+
+    public var isRequired: Bool { defaultValue == nil }
+}
+
+/// What a job kind returns: named outputs (usually artifact paths) that later jobs reference as
+/// `${jobs.ID.outputs.NAME}`.
+public typealias JobOutputs = [String: ParamValue]
+
+/// Thrown from `JobContext.checkCancelled()` when the job was cancelled or the worker is stopping;
+/// a kind lets it propagate after saving whatever checkpoint it keeps.
+public struct JobCancelled: Error, Sendable {
+    public init() {}
+}
+
+/// One step of the APO game (prepare data, generate, train an RM, …), run by a worker.
+///
+/// A kind is a pure function of its parameters and input files: same kind, `version`, params and
+/// input digests ⇒ same outputs, which is what memoization relies on. Bump `version` whenever a
+/// change alters the outputs for the same inputs.
+public protocol JobKind {
+    static var name: String { get }
+    static var version: Int { get }
+    static var parameters: [ParameterSpec] { get }
+    /// Names of the outputs `run` returns.
+    static var outputs: [String] { get }
+    static func run(_ context: any JobContext) throws -> JobOutputs
+}
+
+/// What a running job can see and do; implemented by the runtime's worker over the store.
+public protocol JobContext: AnyObject {
+    /// Parameters with defaults applied and every `${…}` reference resolved.
+    var params: [String: ParamValue] { get }
+    /// This job's artifact directory (exists; shared by all attempts of the job).
+    var outputDirectory: URL { get }
+    /// A directory kept across attempts of this job for checkpoints (exists).
+    var checkpointDirectory: URL { get }
+    /// CPU threads this job may use.
+    var threads: Int { get }
+    func reportProgress(done: Int, total: Int, message: String?)
+    func log(_ line: String)
+    func recordMetric(step: Int, name: String, value: Double)
+    /// Throws `JobCancelled` once the job was cancelled or the worker is shutting down.
+    func checkCancelled() throws
+    /// Writes an artifact atomically: `write` fills a temporary file, which is then renamed to
+    /// `outputDirectory/name` and recorded with its sha256 and size. Returns the final URL.
+    @discardableResult
+    func writeArtifact(named name: String, _ write: (URL) throws -> Void) throws -> URL
+}

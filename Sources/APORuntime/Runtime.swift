@@ -1,0 +1,3 @@
+import APOPipeline
+import APOStore
+import Logging

@@ -1,0 +1,2 @@
+import APORuntime
+import ArgumentParser

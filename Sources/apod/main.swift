@@ -1,0 +1,4 @@
+import APORuntime
+import ArgumentParser
+import APOStore
+print(StoreInfo.migrationNames)

@@ -1,0 +1,3 @@
+import Testing
+@testable import APOPipeline
+@Test func placeholder() { #expect(true) }

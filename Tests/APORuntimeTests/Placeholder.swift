@@ -1,0 +1,3 @@
+import Testing
+@testable import APORuntime
+@Test func placeholder() { #expect(true) }

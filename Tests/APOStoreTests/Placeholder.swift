@@ -1,0 +1,3 @@
+import Testing
+@testable import APOStore
+@Test func placeholder() { #expect(true) }
