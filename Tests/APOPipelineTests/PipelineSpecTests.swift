@@ -290,7 +290,7 @@ private func diagnostics(_ yaml: String, overrides: [String: String] = [:]) -> [
         #expect(resolved["text"] == .string("n=3, ok=true at /x/y.json"))
         #expect(resolved["list"] == .array([.string("/x/y.json"), .int(1)]))
         #expect(resolved["plain"] == .string("no refs $ here"))
-        #expect(throws: ParamResolutionError.unknownOutput(param: "p", jobID: "r1.a", output: "zz", available: ["n", "path", "ok"])) {
+        #expect(throws: ParamResolutionError.unknownOutput(param: "p", jobID: "r1.a", output: "zz", available: ["n", "ok", "path"])) {
             try ParamResolver.resolve(["p": .string("${jobs.r1.a.outputs.zz}")]) { outputs[$0] }
         }
         #expect(throws: ParamResolutionError.jobHasNoOutputs(param: "p", jobID: "b")) {
