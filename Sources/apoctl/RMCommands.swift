@@ -9,7 +9,39 @@ struct RMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rm",
         abstract: "Reward-model one-shots: score samples, evaluate on pairs, benchmark.",
-        subcommands: [Score.self, Eval.self, BenchRM.self])
+        subcommands: [Train.self, Score.self, Eval.self, BenchRM.self])
+
+    struct Train: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the train-rm job kind in this process (no daemon); resumable from OUT/checkpoint.",
+            discussion: "Any train-rm parameter can be set with --set NAME=JSON, e.g. --set lr=2e-5 --set trainable_layers=4.")
+        @Option(name: .long, help: "Pairs files to train on.") var train: [String]
+        @Option(name: .long, help: "Pairs files to evaluate on.") var eval: [String] = []
+        @Option(name: .long, help: "Backbone (.gguf, model directory or reward-model directory).") var initModel: String
+        @Option(name: .long, help: "Output directory (model/, metrics.json, checkpoint/).") var out: String
+        @Option(name: .customLong("set"), help: "NAME=JSON parameter override.") var overrides: [String] = []
+        @Option(name: .long) var threads: Int = 2
+
+        func run() throws {
+            var params: [String: ParamValue] = [:]
+            for spec in TrainRMKind.parameters { if let d = spec.defaultValue { params[spec.name] = d } }
+            params["train"] = .array(train.map { .string($0) })
+            params["eval"] = .array(eval.map { .string($0) })
+            params["init"] = .string(initModel)
+            params["threads"] = .int(threads)
+            for o in overrides {
+                guard let eq = o.firstIndex(of: "=") else { throw ValidationError("--set \(o): expected NAME=JSON") }
+                let name = String(o[..<eq]), raw = String(o[o.index(after: eq)...])
+                guard TrainRMKind.parameters.contains(where: { $0.name == name }) else {
+                    throw ValidationError("--set \(name): train-rm has no such parameter")
+                }
+                params[name] = (try? ParamValue.fromJSON(raw)) ?? .string(raw)
+            }
+            let context = try LocalJobContext(params: params, root: URL(fileURLWithPath: out), threads: threads)
+            let outputs = try TrainRMKind.run(context)
+            for (k, v) in outputs.sorted(by: { $0.key < $1.key }) { print("\(k): \(v.stringValue ?? "")") }
+        }
+    }
 
     struct Score: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -84,5 +116,41 @@ struct RMCommand: ParsableCommand {
                              100 * result.scoreMFU, result.peakResidentMB))
             }
         }
+    }
+}
+
+/// A `JobContext` over a plain directory, for running a job kind in-process: logs and metrics go to
+/// standard error, artifacts into the directory, checkpoints into `checkpoint/` beneath it.
+final class LocalJobContext: JobContext {
+    let params: [String: ParamValue]
+    let outputDirectory: URL
+    let checkpointDirectory: URL
+    let threads: Int
+
+    init(params: [String: ParamValue], root: URL, threads: Int) throws {
+        self.params = params
+        outputDirectory = root
+        checkpointDirectory = root.appendingPathComponent("checkpoint")
+        self.threads = threads
+        try FileManager.default.createDirectory(at: checkpointDirectory, withIntermediateDirectories: true)
+    }
+
+    private func err(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+    func reportProgress(done: Int, total: Int, message: String?) { err("[\(done)/\(total)] \(message ?? "")") }
+    func log(_ line: String) { err(line) }
+    func recordMetric(step: Int, name: String, value: Double) {
+        if !name.hasPrefix("eval_") && name != "loss" { return }  // progress lines already show the rest
+        err("metric step \(step) \(name) \(value)")
+    }
+    func checkCancelled() throws {}
+    @discardableResult
+    func writeArtifact(named name: String, _ write: (URL) throws -> Void) throws -> URL {
+        let tmp = outputDirectory.appendingPathComponent(".\(name).tmp-\(getpid())")
+        try write(tmp)
+        let final = outputDirectory.appendingPathComponent(name)
+        guard rename(tmp.path, final.path) == 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: final.path])
+        }
+        return final
     }
 }
