@@ -161,6 +161,7 @@ private func diagnostics(_ yaml: String, overrides: [String: String] = [:]) -> [
                 params:
                   value: "r${round}: ${jobs.data.outputs.value}"
                   fail_times: "${round}"
+                  artifact: "${jobs.gen.outputs.artifact}"
             after_rounds:
               - id: eval
                 kind: noop
@@ -175,6 +176,8 @@ private func diagnostics(_ yaml: String, overrides: [String: String] = [:]) -> [
         #expect(p.job("r1.train")?.params["value"] == .string("r1: ${jobs.data.outputs.value}"))
         #expect(p.job("r3.train")?.params["fail_times"] == .int(3))
         #expect(p.job("r3.train")?.needs == ["data", "r3.gen"])
+        // A template id inside round_jobs means the same round's job.
+        #expect(p.job("r2.train")?.params["artifact"] == .string("${jobs.r2.gen.outputs.artifact}"))
         #expect(p.job("eval")?.needs == ["r3.train"])
         #expect(p.job("eval")?.params["value"] == .string("${jobs.r3.train.outputs.value}"))
 
