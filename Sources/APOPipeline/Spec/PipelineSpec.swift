@@ -268,7 +268,22 @@ private final class PipelineCompiler {
             }
             error(at: mark, "YAML: \(problem)")
         case .duplicatedKeysInMapping(let duplicates, let ctx):
-            error(ctx.mark, "duplicate key\(duplicates.count > 1 ? "s" : "") \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) in a mapping")
+            // Yams gives the FIRST occurrence; point at the repeat, which is the one to fix.
+            let first = ctx.mark
+            let key = duplicates.first ?? ""
+            let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
+            let repeatLine = lines.indices.dropFirst(first.line).first { i in
+                let l = lines[i]
+                guard l.count >= first.column else { return false }
+                let indent = l.prefix(first.column - 1)
+                return indent.allSatisfy { $0 == " " || $0 == "-" } && l.dropFirst(first.column - 1).hasPrefix(key + ":")
+            }
+            let more = duplicates.count > 1 ? " (also: \(duplicates.dropFirst().map { "'\($0)'" }.joined(separator: ", ")))" : ""
+            if let i = repeatLine {
+                error(at: SourcePosition(line: i + 1, column: first.column), "duplicate key '\(key)' (first at line \(first.line))\(more)")
+            } else {
+                error(first, "duplicate key '\(key)' in a mapping\(more)")
+            }
         default:
             error(at: .start, "YAML: \(y)")
         }
