@@ -311,6 +311,8 @@ private func diagnostics(_ yaml: String, overrides: [String: String] = [:]) -> [
         #expect(throws: ParamResolutionError.jobHasNoOutputs(param: "p", jobID: "b")) {
             try ParamResolver.resolve(["p": .string("${jobs.b.outputs.zz}")]) { outputs[$0] }
         }
+        #expect(try ParamResolver.resolve(["p": .string("${jobs.d.outputs.path}")], outputsJSON: ["d": #"{"path":"/a b","n":1}"#])
+                == ["p": .string("/a b")])
         #expect(ParamResolver.references(in: ["a": .string("${jobs.r2.x.outputs.y}-${jobs.b.outputs.z}")])
                 == [JobOutputReference(jobID: "r2.x", output: "y"), JobOutputReference(jobID: "b", output: "z")])
     }

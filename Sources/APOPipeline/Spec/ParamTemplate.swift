@@ -1,3 +1,5 @@
+import Foundation
+
 /// A string parameter split into literal text and `${…}` references. `${` always opens a
 /// reference (there is no escape); the reference ends at the next `}`.
 enum TemplateSegment: Equatable {
@@ -76,6 +78,20 @@ public enum ParamResolver {
             resolved[name] = try resolve(value, param: name, outputs: outputs)
         }
         return resolved
+    }
+
+    /// The same, with each dependency's outputs as the JSON object text the store keeps
+    /// (`ClaimedJob.dependencyOutputs`: job key → outputs JSON).
+    public static func resolve(_ params: [String: ParamValue],
+                               outputsJSON: [String: String]) throws -> [String: ParamValue] {
+        var parsed: [String: JobOutputs] = [:]
+        for (job, text) in outputsJSON {
+            guard case .object(let o) = try ParamValue.parseJSON(Data(text.utf8)) else {
+                throw ParamResolutionError.jobHasNoOutputs(param: "*", jobID: job)
+            }
+            parsed[job] = o
+        }
+        return try resolve(params) { parsed[$0] }
     }
 
     static func resolve(_ value: ParamValue, param: String, outputs: (String) -> JobOutputs?) throws -> ParamValue {
