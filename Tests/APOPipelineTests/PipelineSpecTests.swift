@@ -313,6 +313,10 @@ private func diagnostics(_ yaml: String, overrides: [String: String] = [:]) -> [
         }
         #expect(try ParamResolver.resolve(["p": .string("${jobs.d.outputs.path}")], outputsJSON: ["d": #"{"path":"/a b","n":1}"#])
                 == ["p": .string("/a b")])
+        for bad in ["jobs.outputs.x", "jobs..outputs.x", "jobs.a.outputs.", "jobs.a.outputs.x.y", "jobs.a"] {
+            #expect(JobOutputReference(expression: bad) == nil, "\(bad)")
+        }
+        #expect(JobOutputReference(expression: "jobs.r1.a.outputs.x") == JobOutputReference(jobID: "r1.a", output: "x"))
         #expect(ParamResolver.references(in: ["a": .string("${jobs.r2.x.outputs.y}-${jobs.b.outputs.z}")])
                 == [JobOutputReference(jobID: "r2.x", output: "y"), JobOutputReference(jobID: "b", output: "z")])
     }
@@ -332,5 +336,53 @@ private func diagnostics(_ yaml: String, overrides: [String: String] = [:]) -> [
             #expect(kind.name == name)
             #expect(Set(kind.parameters.map(\.name)).count == kind.parameters.count, "\(name) declares a parameter twice")
         }
+    }
+}
+
+@Suite struct PipelineSpecRobustnessTests {
+    /// Bad input must give diagnostics, never a trap: expand 600 seeded mutations of a pipeline
+    /// that uses every feature (a trap would kill the test process).
+    @Test func mutatedPipelinesNeverTrap() throws {
+        let base = """
+            name: fuzz
+            params: {n: 2, base: b.gguf, seed: 3}
+            rounds: "${params.n}"
+            jobs:
+              - id: data
+                kind: prepare-data
+                params: {input: x.jsonl, seed: "${params.seed}"}
+                retries: {max_attempts: 2}
+            round_jobs:
+              - id: gen
+                kind: noop
+                needs: [prev.gen]
+                params: {value: "${prev.pairs.outputs.pairs|params.base}"}
+              - id: pairs
+                kind: apo-pairs
+                params: {samples: "${jobs.gen.outputs.value}", golden: "${jobs.data.outputs.rm_train_golden}"}
+            after_rounds:
+              - {id: eval, kind: sleep, params: {seconds: 1}, needs: [rounds.last.pairs]}
+            """
+        _ = try PipelineSpec.expand(yaml: base, file: "fuzz.yaml")
+        let alphabet = Array("${}[]:-|.,\"' \n\tjobsparamsprevroundsoutputs0123456789")
+        var rng = SeededGenerator(seed: 2024)
+        let chars = Array(base)
+        var failures = 0
+        for _ in 0..<600 {
+            var m = chars
+            for _ in 0..<(1 + rng.nextIndex(below: 3)) {
+                let at = rng.nextIndex(below: m.count)
+                switch rng.nextIndex(below: 3) {
+                case 0: m.remove(at: at)
+                case 1: m.insert(alphabet[rng.nextIndex(below: alphabet.count)], at: at)
+                default: m[at] = alphabet[rng.nextIndex(below: alphabet.count)]
+                }
+            }
+            do { _ = try PipelineSpec.expand(yaml: String(m), file: "fuzz.yaml") } catch let e as PipelineValidationError {
+                failures += 1
+                #expect(!e.diagnostics.isEmpty)
+            }
+        }
+        #expect(failures > 200)  // most mutations break something, and each says so
     }
 }

@@ -40,7 +40,9 @@ public struct JobOutputReference: Equatable, Hashable, Sendable {
     public init?(expression: String) {
         guard expression.hasPrefix("jobs."),
               let r = expression.range(of: ".outputs.", options: .backwards) else { return nil }
-        let id = expression[expression.index(expression.startIndex, offsetBy: 5)..<r.lowerBound]
+        let idStart = expression.index(expression.startIndex, offsetBy: 5)
+        guard r.lowerBound > idStart else { return nil }  // "jobs.outputs.x": no id
+        let id = expression[idStart..<r.lowerBound]
         let name = expression[r.upperBound...]
         guard !id.isEmpty, !name.isEmpty, !name.contains(".") else { return nil }
         jobID = String(id)
