@@ -59,7 +59,7 @@ extension RunSubmission {
     /// `PipelineRejected`, nothing is stored.
     public static func load(file: String, overrides: [String: String]) throws -> ExpandedPipeline {
         do {
-            return try PipelineLoader.load(path: file, overrides: overrides, registry: .standard)
+            return try PipelineSpec.load(path: file, overrides: overrides)
         } catch let error as PipelineValidationError {
             throw PipelineRejected(lines: error.diagnostics.map(\.description))
         } catch let diagnostic as PipelineDiagnostic {

@@ -42,13 +42,13 @@ public enum AttemptOutcome: Equatable, Sendable {
 public final class Worker {
     public let configuration: WorkerConfiguration
     private let store: JobStore
-    private let registry: JobKindRegistry
+    private let registry: [String: any JobKind.Type]
     private let shutdown: ShutdownFlag
     private let parentAlive: () -> Bool
     private var logger: Logger
     private var artifactRoots: [Int64: String] = [:]
 
-    public init(store: JobStore, registry: JobKindRegistry = .standard, configuration: WorkerConfiguration,
+    public init(store: JobStore, registry: [String: any JobKind.Type] = JobKindRegistry.standard, configuration: WorkerConfiguration,
                 shutdown: ShutdownFlag = ShutdownFlag(), parentAlive: @escaping () -> Bool = { true },
                 logger: Logger = Logger(label: "apo.worker")) {
         self.store = store
@@ -98,8 +98,8 @@ public final class Worker {
         let lease = claimed.lease
         logger.debug("claimed job \(job.id) \(job.key) (\(job.kind)) attempt \(job.attempts)")
 
-        guard let kind = registry.kind(named: job.kind) else {
-            return failFast(lease, "unknown job kind '\(job.kind)' (this apod knows: \(registry.names.sorted().joined(separator: ", ")))")
+        guard let kind = registry[job.kind] else {
+            return failFast(lease, "unknown job kind '\(job.kind)' (this apod knows: \(registry.keys.sorted().joined(separator: ", ")))")
         }
         let params: [String: ParamValue]
         let dependencyOutputs: [String: JobOutputs]
@@ -212,8 +212,11 @@ public final class Worker {
     /// a dependency's files, a full disk) may pass on another attempt.
     static func isRetryable(_ error: Error) -> Bool {
         switch error {
-        case is ParameterResolutionError, is DecodingError, is ArtifactError: return false
-        default: return !JobKindRegistry.isDefinitionError(error)
+        case is ParameterResolutionError, is DecodingError, is ArtifactError, is JobParameterError,
+             is PipelineValidationError:
+            return false
+        default:
+            return true
         }
     }
 
