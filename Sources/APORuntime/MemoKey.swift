@@ -4,8 +4,9 @@ import Foundation
 /// The identity of a job's work: equal keys ⇒ equal outputs (the `JobKind` purity contract).
 ///
 /// Hashes the kind name, the kind's version, the resolved parameters as canonical JSON (sorted
-/// keys), and the sha256 of every input file the parameters point at, so an upstream artifact
-/// whose bytes changed gives a new key even when its path did not.
+/// keys) in which every input file the parameters point at is replaced by its sha256, so an
+/// upstream artifact whose bytes changed gives a new key even when its path did not, and one whose
+/// bytes did not change keeps the key even when it moved.
 public struct MemoKey: Equatable, CustomStringConvertible {
     public let value: String
     /// Input path → sha256, for logs ("reused because these inputs matched").
@@ -27,11 +28,10 @@ public struct MemoKey: Equatable, CustomStringConvertible {
             }
             digests[path] = digest
         }
-        let canonical = try canonicalJSON(.object(params))
-        var material = "kind=\(kind)\nversion=\(kindVersion)\nparams=\(canonical)\n"
-        for path in digests.keys.sorted() {
-            material += "input=\(path)\0\(digests[path]!)\n"
-        }
+        // An input file enters the key by content, not by location: a dependency recomputed into
+        // a new run folder with the same bytes still lets its dependents be reused.
+        let canonical = try canonicalJSON(.object(params.mapValues { replacingPaths($0, with: digests) }))
+        let material = "kind=\(kind)\nversion=\(kindVersion)\nparams=\(canonical)\n"
         return MemoKey(value: FileDigest.sha256(of: Data(material.utf8)), inputDigests: digests)
     }
 
@@ -54,6 +54,15 @@ public struct MemoKey: Equatable, CustomStringConvertible {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func replacingPaths(_ value: ParamValue, with digests: [String: String]) -> ParamValue {
+        switch value {
+        case .string(let s): return digests[s].map { .string("sha256:" + $0) } ?? value
+        case .array(let items): return .array(items.map { replacingPaths($0, with: digests) })
+        case .object(let fields): return .object(fields.mapValues { replacingPaths($0, with: digests) })
+        default: return value
+        }
     }
 
     static func stringLeaves(of value: ParamValue) -> [String] {

@@ -101,13 +101,17 @@ public final class Worker {
         guard let kind = registry[job.kind] else {
             return failFast(lease, "unknown job kind '\(job.kind)' (this apod knows: \(registry.keys.sorted().joined(separator: ", ")))")
         }
-        let params: [String: ParamValue]
+        var params: [String: ParamValue]
         let dependencyOutputs: [String: JobOutputs]
         do {
             (params, dependencyOutputs) = try ResolvedParameters.resolve(
                 paramsJSON: job.paramsJSON, dependencyOutputs: claimed.dependencyOutputs, jobKey: job.key)
         } catch {
             return failFast(lease, "\(error)")
+        }
+        // Jobs stored without the pipeline compiler (benchmarks, other tools) still get defaults.
+        for spec in kind.parameters where params[spec.name] == nil {
+            if let value = spec.defaultValue { params[spec.name] = value }
         }
 
         var memoKey: MemoKey?
