@@ -39,7 +39,7 @@ enum JSONListFile {
 
     static func parse(_ data: Data, file: String) throws -> [ParamValue] {
         let value: ParamValue
-        do { value = try JSONDecoder().decode(ParamValue.self, from: data) } catch {
+        do { value = try ParamValue.parseJSON(data) } catch {
             throw FormatError(file: file, message: "not valid JSON: \(jsonErrorSummary(error))")
         }
         guard case .array(let items) = value else {
@@ -79,6 +79,7 @@ enum JSONListFile {
 }
 
 func jsonErrorSummary(_ error: Error) -> String {
+    if let description = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String { return description }
     if case DecodingError.dataCorrupted(let ctx) = error {
         let underlying = (ctx.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
         return underlying ?? ctx.debugDescription

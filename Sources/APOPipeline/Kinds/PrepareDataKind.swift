@@ -166,7 +166,6 @@ public enum PrepareDataKind: JobKind {
                                progress: (Int, Int) -> Void = { _, _ in }) throws -> (pairs: [HHPair], skippedLines: [Int]) {
         var pairs: [HHPair] = []
         var skipped: [Int] = []
-        let decoder = JSONDecoder()
         let bytes = [UInt8](data)
         var lineStart = 0
         var lineNumber = 0
@@ -178,7 +177,7 @@ public enum PrepareDataKind: JobKind {
             let line = bytes[lineStart..<end]
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
             let value: ParamValue
-            do { value = try decoder.decode(ParamValue.self, from: Data(line)) } catch {
+            do { value = try ParamValue.parseJSON(Data(line)) } catch {
                 throw FormatError(file: file, item: lineNumber, message: "not valid JSON: \(jsonErrorSummary(error))", isLine: true)
             }
             guard case .object(let o) = value else {
