@@ -16,7 +16,7 @@ import Testing
 
         let ledger = RaceLedger(workers: workers)
         // Each racer holds its job for a moment so the others get to race for the rest.
-        QueueBenchmark.onSeparateThreads(workers) { index in
+        StoreBenchmark.onSeparateThreads(workers) { index in
             do {
                 while let claimed = try stores[index].claimNextJob(
                     workerID: "racer-\(index)", leaseDuration: 60, now: Date()) {
@@ -48,7 +48,7 @@ import Testing
     @Test func queueBenchmarkRunsEveryJobOnce() throws {
         let database = try TemporaryDatabase()
         for combined in [false, true] {
-            let result = try QueueBenchmark.run(path: database.path, jobs: 100, workers: 2,
+            let result = try StoreBenchmark.run(path: database.path, jobs: 100, workers: 2,
                                                 combined: combined)
             #expect(result.jobs == 100)
             #expect(result.jobsPerSecond > 0)

@@ -2,7 +2,8 @@ import Foundation
 
 /// Store-level queue throughput: no-op jobs claimed and completed per second by `workers` threads,
 /// each with its own `JobStore` (own connections, as separate worker processes would have).
-public enum QueueBenchmark {
+/// (Named apart from APORuntime's `QueueBenchmark`, which drives `apoctl bench`.)
+public enum StoreBenchmark {
     public struct Result: Codable, Sendable {
         public var jobs: Int
         public var workers: Int
@@ -13,6 +14,11 @@ public enum QueueBenchmark {
         /// Wall time from the first claim to the last completion.
         public var seconds: Double
         public var jobsPerSecond: Double
+        /// CPU time (user + system) the process spent while draining, in seconds. On a machine
+        /// shared with other work, `jobs / cpuSeconds` says what the queue costs independent of
+        /// how often its threads were preempted.
+        public var cpuSeconds: Double
+        public var jobsPerCPUSecond: Double
         /// Latency of one claim transaction (picking, leasing, attempt row), in milliseconds;
         /// with `combined`, of one complete-and-claim-next transaction.
         public var claimP50Milliseconds: Double
@@ -42,6 +48,7 @@ public enum QueueBenchmark {
 
         let stores = try (0..<workers).map { _ in try JobStore(path: path) }
         let ledger = Ledger()
+        let cpuStart = processCPUSeconds()
         let start = Date()
         onSeparateThreads(workers) { index in
             var claims: [Double] = []
@@ -79,6 +86,7 @@ public enum QueueBenchmark {
             ledger.record(claims: claims, completes: completes)
         }
         let seconds = Date().timeIntervalSince(start)
+        let cpuSeconds = processCPUSeconds() - cpuStart
         if let error = ledger.firstError { throw error }
         let (claimLatencies, completeLatencies) = (ledger.claims, ledger.completes)
         let counts = try store.run(runID)?.jobCounts ?? [:]
@@ -87,7 +95,8 @@ public enum QueueBenchmark {
                                         reason: "expected \(jobs) jobs run once each, got \(counts)")
         }
         return Result(jobs: jobs, workers: workers, combined: combined, submitSeconds: submitSeconds, seconds: seconds,
-                      jobsPerSecond: Double(jobs) / seconds,
+                      jobsPerSecond: Double(jobs) / seconds, cpuSeconds: cpuSeconds,
+                      jobsPerCPUSecond: Double(jobs) / max(cpuSeconds, 1e-9),
                       claimP50Milliseconds: percentile(claimLatencies, 0.50),
                       claimP99Milliseconds: percentile(claimLatencies, 0.99),
                       completeP50Milliseconds: percentile(completeLatencies, 0.50),
@@ -129,6 +138,12 @@ public enum QueueBenchmark {
         }
         for _ in 0..<count { start.signal() }
         done.wait()
+    }
+
+    static func processCPUSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 
     static func percentile(_ values: [Double], _ fraction: Double) -> Double {
