@@ -7,10 +7,24 @@ extension JobStore {
     /// Claims the highest-priority, oldest queued job whose `notBefore` has passed, in one
     /// IMMEDIATE transaction: one guarded UPDATE picks and leases the job (so two stores racing on
     /// one file can never both win it), then the attempt row is written with the fresh token.
+    ///
+    /// An empty queue is detected with a read first, so idle workers polling the queue never take
+    /// the write lock away from workers completing jobs.
     public func claimNextJob(workerID: String, leaseDuration: TimeInterval,
                              now: Date) throws -> ClaimedJob? {
-        try pool.write { db in
+        guard try hasClaimableJob(now: now) else { return nil }
+        return try pool.write { db in
             try Self.claimNext(db, workerID: workerID, leaseDuration: leaseDuration, now: now)
+        }
+    }
+
+    /// Whether some queued job may be claimed at `now` (a read; no write lock taken).
+    public func hasClaimableJob(now: Date) throws -> Bool {
+        try pool.read { db in
+            try Bool.fetchOne(db.cachedStatement(sql: """
+                SELECT EXISTS (SELECT 1 FROM jobs
+                               WHERE state = 'queued' AND (not_before IS NULL OR not_before <= ?))
+                """), arguments: [now.timeIntervalSince1970]) ?? false
         }
     }
 
