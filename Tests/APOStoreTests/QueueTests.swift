@@ -44,6 +44,8 @@ import Testing
         #expect(run.state == .succeeded)
         #expect(run.finishedAt == at(8))
         #expect(run.jobCounts == [.succeeded: 5])
+        let json = String(decoding: try JSONEncoder().encode(run.jobCounts), as: UTF8.self)
+        #expect(json == #"{"succeeded":5}"#)
     }
 
     @Test func completeAndClaimNextHandsOverTheUnblockedDependent() throws {
