@@ -63,7 +63,7 @@ extension JobStore {
                 ORDER BY p.key LIMIT 1
                 """), arguments: [jobID]) {
                 throw StoreError.dependencyNotRunnable(
-                    jobID: jobID, dependencyKey: row[0], state: Self.jobState(row[1], jobID: jobID))
+                    jobID: jobID, dependencyKey: row[0], state: Self.jobState(row[1]))
             }
             try db.cachedStatement(sql: """
                 WITH RECURSIVE downstream(id) AS (

@@ -18,7 +18,7 @@ let clearLeaseSQL = """
     """
 
 extension JobStore {
-    static func jobState(_ raw: String, jobID: Int64) -> JobState {
+    static func jobState(_ raw: String) -> JobState {
         // The CHECK constraint mirrors JobState, so an unknown value means a newer writer
         // broke the schema contract; report it as blocked rather than trap.
         JobState(rawValue: raw) ?? .blocked
@@ -29,7 +29,7 @@ extension JobStore {
         return JobRecord(
             id: id, runID: row["run_id"], key: row["key"], kind: row["kind"],
             kindVersion: row["kind_version"], paramsJSON: row["params_json"],
-            state: jobState(row["state"], jobID: id), priority: row["priority"],
+            state: jobState(row["state"]), priority: row["priority"],
             resourcesJSON: row["resources_json"], attempts: row["attempts"],
             maxAttempts: row["max_attempts"], backoffBaseSeconds: row["backoff_base_seconds"],
             backoffMaxSeconds: row["backoff_max_seconds"], timeoutSeconds: row["timeout_seconds"],
