@@ -36,7 +36,7 @@ struct ModelTokenize: ParsableCommand {
     }
 
     func run() throws {
-        let tokenizer = try loadTokenizer(modelPath: model)
+        let tokenizer = try Self.loadTokenizer(modelPath: model)
         let input: String
         if let text {
             input = text
@@ -62,28 +62,30 @@ struct ModelTokenize: ParsableCommand {
     }
 }
 
-/// The tokenizer of a GGUF file (read from its metadata only, without loading weights) or of a
-/// model directory (`tokenizer.json`, the `TokenizerData` the engine writes there).
-func loadTokenizer(modelPath: String) throws -> any Tokenizer {
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: modelPath, isDirectory: &isDirectory) else {
-        throw TokenizeCommandError("--model \(modelPath): no such file or directory")
-    }
-    let data: TokenizerData
-    if isDirectory.boolValue {
-        let url = URL(fileURLWithPath: modelPath).appendingPathComponent("tokenizer.json")
-        guard let bytes = FileManager.default.contents(atPath: url.path) else {
-            throw TokenizeCommandError("--model \(modelPath) is a directory without a readable tokenizer.json")
+extension ModelTokenize {
+    /// The tokenizer of a GGUF file (read from its metadata only, without loading weights) or of a
+    /// model directory (`tokenizer.json`, the `TokenizerData` the engine writes there).
+    static func loadTokenizer(modelPath: String) throws -> any Tokenizer {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: modelPath, isDirectory: &isDirectory) else {
+            throw TokenizeCommandError("--model \(modelPath): no such file or directory")
         }
-        do {
-            data = try JSONDecoder().decode(TokenizerData.self, from: bytes)
-        } catch {
-            throw TokenizeCommandError("\(url.path) is not a tokenizer description: \(error)")
+        let data: TokenizerData
+        if isDirectory.boolValue {
+            let url = URL(fileURLWithPath: modelPath).appendingPathComponent("tokenizer.json")
+            guard let bytes = FileManager.default.contents(atPath: url.path) else {
+                throw TokenizeCommandError("--model \(modelPath) is a directory without a readable tokenizer.json")
+            }
+            do {
+                data = try JSONDecoder().decode(TokenizerData.self, from: bytes)
+            } catch {
+                throw TokenizeCommandError("\(url.path) is not a tokenizer description: \(error)")
+            }
+        } else {
+            data = try GGUFFile(path: modelPath).tokenizerData()
         }
-    } else {
-        data = try GGUFFile(path: modelPath).tokenizerData()
+        return try makeTokenizer(data)
     }
-    return try makeTokenizer(data)
 }
 
 /// A failure after the arguments parsed (unreadable input, bad model file): printed without usage.
