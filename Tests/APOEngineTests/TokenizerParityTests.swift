@@ -109,6 +109,22 @@ enum TokenizerParityFixture {
         #expect(Array(results) == expected)
     }
 
+    @Test func heapAndLinearMergesAgree() throws {
+        // Long words take a heap path; both paths must give the same ids on every word.
+        let bpe = try #require(tokenizer as? ByteLevelBPE)
+        let (inputs, _) = try TokenizerParityFixture.load()
+        var words = Set<String>()
+        for input in inputs { words.formUnion(bpe.preTokenizer.words(input.text)) }
+        // Long single words: runs, and a whole HH text with its spaces and digits removed.
+        let squashed = inputs[0].text.unicodeScalars.filter { $0.properties.isAlphabetic }
+        words.formUnion([String(repeating: "a", count: 1000), String(repeating: " ", count: 700),
+                         String(repeating: "!?", count: 300), String(String.UnicodeScalarView(squashed))])
+        for word in words {
+            let bytes = Array(word.utf8)
+            #expect(bpe.mergeLongWord(bytes) == bpe.mergeShortWord(bytes), "word \(String(reflecting: word.prefix(40)))")
+        }
+    }
+
     @Test func smolLM2FactsFromTheSpec() {
         // APO.md §6: no BOS added; "\n\n" is 198,198 before a letter but 1116 before a digit.
         #expect(tokenizer.bosID == 1 && tokenizer.eosID == 2)
