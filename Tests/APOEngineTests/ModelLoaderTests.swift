@@ -117,6 +117,27 @@ struct ModelLoaderTests {
         }
     }
 
+    /// Dimensions the file's tensors do not back are refused before the arena is allocated.
+    @Test func hostileDimensionsFailBeforeAllocating() throws {
+        var w = Self.tinyGGUF(Self.tinyParameters())
+        w.metadata.removeAll { $0.0 == "llama.block_count" || $0.0 == "llama.embedding_length" }
+        w.metadata.append(("llama.block_count", .uint64(1_000_000_000)))
+        w.metadata.append(("llama.embedding_length", .uint32(8)))
+        _ = try S.withTemporaryFile(w.encoded()) { path in
+            #expect(throws: ModelFileError.missingTensor(file: path, tensor: "blk.2.attn_norm.weight")) {
+                try ModelLoader.load(path: path)
+            }
+        }
+        w.metadata.removeAll { $0.0 == "llama.block_count" || $0.0 == "llama.embedding_length" }
+        w.metadata.append(("llama.block_count", .uint32(2)))
+        w.metadata.append(("llama.embedding_length", .uint32(1 << 30)))
+        _ = try S.withTemporaryFile(w.encoded()) { path in
+            #expect(throws: ModelFileError.shapeMismatch(file: path, tensor: "token_embd.weight", expected: [20, 1 << 30], found: [20, 8])) {
+                try ModelLoader.load(path: path)
+            }
+        }
+    }
+
     @Test func unsupportedArchitectureIsRefused() throws {
         let w = Self.tinyGGUF(Self.tinyParameters(), architecture: "gpt2")
         _ = try S.withTemporaryFile(w.encoded()) { path in
@@ -184,6 +205,18 @@ struct ModelLoaderTests {
         #expect(model.tokenizer.bosID == 1 && model.tokenizer.eosID == 2)
         #expect(model.tokenizer.encode("a\n\nb") == [81, 198, 198, 82])
         #expect(model.tokenizer.encode("\n\n1") == [1116, 33])
+    }
+
+    /// What `apoctl model info` prints, from headers only (counts from the `gguf` Python reader).
+    @Test func smolLMSummary() throws {
+        let summary = try ModelFileSummary(path: try S.smolLMPath())
+        #expect(summary.format == "gguf" && summary.ggufVersion == 3 && summary.architecture == "llama")
+        #expect(summary.tensorCount == 272 && summary.tensorTypes == ["Q4_1": 210, "F32": 61, "Q8_0": 1])
+        #expect(summary.config?.hiddenSize == 576 && summary.configError == nil)
+        #expect(summary.tokenizer?.model == "gpt2" && summary.tokenizer?.pre == "smollm")
+        #expect(summary.tokenizer?.vocabularySize == 49_152 && summary.tokenizer?.mergeCount == 48_900)
+        #expect(summary.tokenizer?.addBOS == false && summary.tokenizer?.hasChatTemplate == true)
+        #expect(summary.text.contains("hidden 576, layers 30, heads 9 (kv 3, head dim 64), ffn 1536"))
     }
 
     /// Q/K rows after un-permutation against Hugging Face transformers' own GGUF loader (which
