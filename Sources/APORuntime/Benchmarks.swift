@@ -18,6 +18,30 @@ public enum BenchmarkRuns {
                    backoffBaseSeconds: 1, backoffMaxSeconds: 1, timeoutSeconds: nil,
                    resourcesJSON: "{}", memoize: false)
         }
+        return wrap(newJobs, tag: tag, chained: chained)
+    }
+
+    /// A chain A0 → A1 → … of 50 ms sleeps where every Ai also has a no-op side job Si. The chain
+    /// jobs have the higher priority, so a completing worker hands itself A(i+1) in the same
+    /// transaction, and Si must be found by another worker, idle thanks to the 50 ms spacing, by
+    /// polling the queue: the latency of Si is the polling path without queueing behind other work.
+    static func chainWithSideJobs(length: Int) -> NewRun {
+        var newJobs: [NewJob] = []
+        for i in 0..<length {
+            newJobs.append(NewJob(key: "a\(i)", kind: "sleep", kindVersion: 1, paramsJSON: #"{"seconds":0.05}"#,
+                                  needs: i > 0 ? ["a\(i - 1)"] : [], priority: 1, maxAttempts: 1,
+                                  backoffBaseSeconds: 1, backoffMaxSeconds: 1, timeoutSeconds: nil,
+                                  resourcesJSON: "{}", memoize: false))
+            newJobs.append(NewJob(key: "s\(i)", kind: "noop", kindVersion: 1, paramsJSON: "{}",
+                                  needs: ["a\(i)"], priority: 0, maxAttempts: 1,
+                                  backoffBaseSeconds: 1, backoffMaxSeconds: 1, timeoutSeconds: nil,
+                                  resourcesJSON: "{}", memoize: false))
+        }
+        return wrap(newJobs, tag: "side-chain", chained: true)
+    }
+
+    static func wrap(_ newJobs: [NewJob], tag: String, chained: Bool) -> NewRun {
+        let jobs = newJobs.count
         return NewRun(pipelineName: "bench-\(tag)", pipelineYAML: "# apoctl bench \(tag): \(jobs) noop jobs\n",
                       pipelineHash: FileDigest.sha256(of: Data("bench-\(tag)-\(jobs)-\(chained)".utf8)),
                       paramsJSON: "{}", artifactRoot: NSTemporaryDirectory() + "apo-bench", jobs: newJobs)
@@ -32,10 +56,15 @@ public enum EndToEndBenchmark {
         public let seconds: Double
         public var jobsPerSecond: Double { Double(jobs) / seconds }
         public let chainLength: Int
-        /// Dependency finished → dependent claimed, in milliseconds.
+        /// Dependency finished → dependent claimed, in milliseconds, along a plain chain (the
+        /// completing worker claims the dependent in the same transaction).
         public let latencyP50ms: Double
         public let latencyP99ms: Double
         public let latencyMaxMs: Double
+        /// The same for dependents another, idle worker has to find by polling.
+        public let polledLatencyP50ms: Double
+        public let polledLatencyP99ms: Double
+        public let polledLatencyMaxMs: Double
         /// CPU time of apod and its workers over the whole benchmark (warm-up, throughput and
         /// chain jobs), per job: what a job costs independent of how busy the machine was.
         public let cpuMillisecondsPerJob: Double
@@ -78,13 +107,27 @@ public enum EndToEndBenchmark {
             guard let finished = upstream.finishedAt, let started = downstream.startedAt else { continue }
             latencies.append(started.timeIntervalSince(finished) * 1000)
         }
+
+        let sideLength = min(chainLength, 100)
+        log("latency: chain of \(sideLength) 50 ms sleeps, each with a no-op side job for an idle worker")
+        let sideID = try store.createRun(BenchmarkRuns.chainWithSideJobs(length: sideLength), now: Date())
+        try waitForRun(sideID, store: store, timeout: 600, daemon: daemon)
+        let side = Dictionary(uniqueKeysWithValues: try store.jobs(runID: sideID).map { ($0.key, $0) })
+        var polled: [Double] = []
+        for i in 0..<sideLength {
+            guard let finished = side["a\(i)"]?.finishedAt, let started = side["s\(i)"]?.startedAt else { continue }
+            polled.append(started.timeIntervalSince(finished) * 1000)
+        }
+
         kill(daemon.processIdentifier, SIGTERM)
         daemon.waitUntilExit()
         let cpu = childrenCPUSeconds() - cpuBefore
         return Result(jobs: jobs, workers: workers, seconds: seconds, chainLength: chainLength,
                       latencyP50ms: percentile(latencies, 50), latencyP99ms: percentile(latencies, 99),
                       latencyMaxMs: latencies.max() ?? .nan,
-                      cpuMillisecondsPerJob: cpu * 1000 / Double(jobs + chainLength + workers * 2))
+                      polledLatencyP50ms: percentile(polled, 50), polledLatencyP99ms: percentile(polled, 99),
+                      polledLatencyMaxMs: polled.max() ?? .nan,
+                      cpuMillisecondsPerJob: cpu * 1000 / Double(jobs + chainLength + 2 * sideLength + workers * 2))
     }
 
     static func waitForRun(_ runID: Int64, store: JobStore, timeout: TimeInterval, daemon: Process) throws {

@@ -86,8 +86,10 @@ extension Apoctl {
                     print(String(decoding: try encoder.encode(r), as: UTF8.self))
                 } else {
                     print(String(format: "end to end, %d workers: %d jobs in %.3f s = %.0f jobs/s", r.workers, r.jobs, r.seconds, r.jobsPerSecond))
-                    print(String(format: "scheduling latency over a %d-job chain: p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+                    print(String(format: "scheduling latency over a %d-job chain (handed over by the completing worker): p50 %.2f ms, p99 %.2f ms, max %.2f ms",
                                  r.chainLength, r.latencyP50ms, r.latencyP99ms, r.latencyMaxMs))
+                    print(String(format: "scheduling latency to an idle worker (polling): p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+                                 r.polledLatencyP50ms, r.polledLatencyP99ms, r.polledLatencyMaxMs))
                     print(String(format: "CPU of apod + workers: %.2f ms per job (%.0f jobs per CPU-second)",
                                  r.cpuMillisecondsPerJob, 1000 / r.cpuMillisecondsPerJob))
                 }
