@@ -238,4 +238,21 @@ struct DaemonProcessTests {
         #expect(try sandbox.waitForRun(second).state == .succeeded)
         #expect(try String(contentsOfFile: touch, encoding: .utf8).split(separator: "\n").count == 1)
     }
+
+    @Test func standaloneWorkerRunsJobsAndStopsOnSigterm() throws {
+        let sandbox = try RuntimeSandbox()
+        defer { sandbox.cleanup() }
+        let store = try sandbox.store()
+        let runID = try store.createRun(TestRuns.run([
+            TestRuns.job("one"), TestRuns.job("two", needs: ["one"]),
+        ], in: sandbox), now: Date())
+        let worker = try sandbox.spawn("apod", ["worker", "--db", sandbox.databasePath, "--id", "9",
+                                                "--lease-seconds", "2"], stderrName: "worker.log")
+        #expect(try sandbox.waitForRun(runID).state == .succeeded)
+        let attempts = try store.jobs(runID: runID).flatMap { try store.attempts(jobID: $0.id) }
+        #expect(attempts.allSatisfy { $0.workerID.hasPrefix("w9@") })
+        sandbox.signal(worker, SIGTERM)
+        #expect(sandbox.wait(for: worker, timeout: 5))
+        #expect(worker.terminationStatus == 0)
+    }
 }
