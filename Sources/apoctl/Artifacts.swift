@@ -34,13 +34,4 @@ extension Apoctl {
             }
         }
     }
-
-    /// Engine commands (`apoctl model pull`, …) register here: add their types to `subcommands`.
-    struct Model: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Model files: fetch, inspect, run.",
-            subcommands: Model.subcommands)
-
-        static let subcommands: [ParsableCommand.Type] = []
-    }
 }

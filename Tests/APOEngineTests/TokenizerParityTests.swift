@@ -30,32 +30,11 @@ enum TokenizerParityFixture {
         return (inputs, expected)
     }
 
-    /// The repository root, found by walking up from this file to Package.swift.
-    static func repositoryRoot() throws -> URL {
-        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while dir.path != "/" {
-            if FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) { return dir }
-            dir.deleteLastPathComponent()
-        }
-        throw FixtureError("no Package.swift above \(#filePath)")
-    }
-
-    static func smolLM2Path() throws -> String {
-        let path = try repositoryRoot().appendingPathComponent("data/models/SmolLM2-135M-Instruct.Q4_1.gguf").path
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw FixtureError("\(path) is missing: run .ci/run or `apoctl model pull smollm2-135m-instruct`")
-        }
-        return path
-    }
-
-    /// SmolLM2's tokenizer. TEMPORARY until the modelfiles branch lands: read from a JSON dump of
-    /// the GGUF's tokenizer metadata named by APO_TOKENIZER_JSON.
+    /// SmolLM2's tokenizer, through the real loader (GGUF metadata → TokenizerData → makeTokenizer).
+    /// Fails (never skips) when the model file has not been fetched.
     static func smolLM2Tokenizer() throws -> any Tokenizer {
-        _ = try smolLM2Path()
-        guard let json = ProcessInfo.processInfo.environment["APO_TOKENIZER_JSON"] else {
-            throw FixtureError("set APO_TOKENIZER_JSON")
-        }
-        return try makeTokenizer(JSONDecoder().decode(TokenizerData.self, from: Data(contentsOf: URL(fileURLWithPath: json))))
+        let path = try ModelFilesTestSupport.smolLMPath()
+        return try makeTokenizer(GGUFFile(path: path).tokenizerData())
     }
 
     struct FixtureError: Error, CustomStringConvertible {
@@ -84,11 +63,14 @@ enum TokenizerParityFixture {
                 mismatches += 1
                 if mismatches == 1 {
                     let at = zip(got, want).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(got.count, want.count)
+                    let window = max(0, at - 4)..<(at + 12)
                     Issue.record("""
                         first mismatch: \(input.source) (parseSpecial \(input.parse_special)) at token \(at)
                         text: \(String(reflecting: input.text.prefix(200)))
-                        ours:      \(got)
-                        llama.cpp: \(want)
+                        ours[\(window.lowerBound)...]:      \(got[window.clamped(to: got.indices)])
+                        llama.cpp[\(window.lowerBound)...]: \(want[window.clamped(to: want.indices)])
+                        ours (all):      \(got)
+                        llama.cpp (all): \(want)
                         """)
                 }
             }
@@ -114,6 +96,35 @@ enum TokenizerParityFixture {
         }
     }
 
+    @Test func concurrentEncodingMatchesSerial() throws {
+        // Workers share one tokenizer (and its word cache): results must not depend on interleaving.
+        let (inputs, expected) = try TokenizerParityFixture.load()
+        let results = UnsafeMutableBufferPointer<[Int32]>.allocate(capacity: inputs.count)
+        results.initialize(repeating: [])
+        defer { results.deallocate() }
+        let tokenizer = self.tokenizer
+        DispatchQueue.concurrentPerform(iterations: inputs.count) { i in
+            results[i] = tokenizer.encode(inputs[i].text, parseSpecial: inputs[i].parse_special)
+        }
+        #expect(Array(results) == expected)
+    }
+
+    @Test func heapAndLinearMergesAgree() throws {
+        // Long words take a heap path; both paths must give the same ids on every word.
+        let bpe = try #require(tokenizer as? ByteLevelBPE)
+        let (inputs, _) = try TokenizerParityFixture.load()
+        var words = Set<String>()
+        for input in inputs { words.formUnion(bpe.preTokenizer.words(input.text)) }
+        // Long single words: runs, and a whole HH text with its spaces and digits removed.
+        let squashed = inputs[0].text.unicodeScalars.filter { $0.properties.isAlphabetic }
+        words.formUnion([String(repeating: "a", count: 1000), String(repeating: " ", count: 700),
+                         String(repeating: "!?", count: 300), String(String.UnicodeScalarView(squashed))])
+        for word in words {
+            let bytes = Array(word.utf8)
+            #expect(bpe.mergeLongWord(bytes) == bpe.mergeShortWord(bytes), "word \(String(reflecting: word.prefix(40)))")
+        }
+    }
+
     @Test func smolLM2FactsFromTheSpec() {
         // APO.md §6: no BOS added; "\n\n" is 198,198 before a letter but 1116 before a digit.
         #expect(tokenizer.bosID == 1 && tokenizer.eosID == 2)
@@ -122,5 +133,17 @@ enum TokenizerParityFixture {
         #expect(tokenizer.encode("<|im_start|>", parseSpecial: true) == [1])
         #expect(tokenizer.id(ofToken: "<|im_end|>") == 2)
         #expect(tokenizer.isControl(0) && tokenizer.isControl(2) && !tokenizer.isControl(198))
+        #expect(tokenizer.data.addBOS == false && tokenizer.data.pre == "smollm" && tokenizer.vocabularySize == 49152)
+    }
+
+    @Test func chatMLPromptTokenizesWithControlTokens() {
+        // The model's own template selects ChatML; its role markers become single control tokens.
+        let template = ChatTemplate.detect(chatTemplateString: tokenizer.data.chatTemplate)
+        #expect(template == .chatML)
+        let prompt = template.renderHHQuery("\n\nHuman: Hi\n\nAssistant:")
+        let ids = tokenizer.encode(prompt, parseSpecial: true)
+        // <|im_start|> user \n Hi <|im_end|> \n <|im_start|> assistant \n  (ids from llama-tokenize)
+        #expect(ids == [1, 4093, 198, 26843, 2, 198, 1, 520, 9531, 198])
+        #expect(tokenizer.decode(ids) == prompt)
     }
 }

@@ -13,7 +13,9 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
     public var bosID: Int32? { data.bosID }
     public var eosID: Int32 { data.eosID }
 
-    private let tokenToID: [String: Int32]
+    /// Keyed by UTF-8 bytes: Swift String equality is canonical equivalence, which would let two
+    /// distinct vocabulary strings ("é" and "e\u{301}") collide.
+    private let tokenToID: [[UInt8]: Int32]
     /// Token id of each byte's single-symbol token.
     private let byteTokens: [Int32]
     /// (left id, right id) → (rank, merged id).
@@ -28,28 +30,31 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
         try validate(data)
         guard data.model == "gpt2" else { throw TokenizerError.unsupportedModel(data.model) }
         self.data = data
-        self.preTokenizer = try PreTokenizer(name: data.pre ?? "gpt2")
+        // No name means llama.cpp's "default" regex list, which is not implemented: refuse it.
+        self.preTokenizer = try PreTokenizer(name: data.pre ?? "default")
         self.types = data.tokenTypes
 
-        var tokenToID: [String: Int32] = [:]
+        var tokenToID: [[UInt8]: Int32] = [:]
         tokenToID.reserveCapacity(data.tokens.count)
-        for (i, t) in data.tokens.enumerated() where tokenToID[t] == nil {
+        for (i, t) in data.tokens.enumerated() where tokenToID[Array(t.utf8)] == nil {
             // llama.cpp keeps the last id for a repeated string; repeated strings only occur in
             // padded vocabularies, where either choice is harmless. Keep the first.
-            tokenToID[t] = Int32(i)
+            tokenToID[Array(t.utf8)] = Int32(i)
         }
         self.tokenToID = tokenToID
 
         // -1 marks a byte the vocabulary cannot spell: it takes part in no merge and is dropped.
-        let byteTokens = (0..<256).map { tokenToID[byteToUnicode[$0]] ?? -1 }
+        let byteTokens = (0..<256).map { tokenToID[Array(byteToUnicode[$0].utf8)] ?? -1 }
         self.byteTokens = byteTokens
 
         var mergeTable: [UInt64: (rank: Int32, merged: Int32)] = [:]
         mergeTable.reserveCapacity(data.merges.count)
         for (rank, merge) in data.merges.enumerated() {
             // A merge is "left right"; the left part never contains a space (spaces are "Ġ").
-            guard let sp = merge.firstIndex(of: " ") else { throw TokenizerError.badMerge(index: rank, merge: merge) }
-            let left = String(merge[..<sp]), right = String(merge[merge.index(after: sp)...])
+            // Split on bytes: a space followed by a combining mark is one Character in Swift.
+            let bytes = Array(merge.utf8)
+            guard let sp = bytes.firstIndex(of: 0x20) else { throw TokenizerError.badMerge(index: rank, merge: merge) }
+            let left = Array(bytes[..<sp]), right = Array(bytes[(sp + 1)...])
             guard !left.isEmpty, !right.isEmpty else { throw TokenizerError.badMerge(index: rank, merge: merge) }
             // A merge whose parts or result are not tokens can never fire on token symbols.
             guard let l = tokenToID[left], let r = tokenToID[right], let m = tokenToID[left + right] else { continue }
@@ -100,7 +105,9 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
         preTokenizer.split(scalars, classes: classes, into: &words)
         for w in words {
             let word = Array(bytes[starts[w.lowerBound]..<starts[w.upperBound]])
-            if let cached = cache.get(word) {
+            if word.count > 256 {
+                out.append(contentsOf: mergeWord(word))  // rare; not worth a cache slot
+            } else if let cached = cache.get(word) {
                 out.append(contentsOf: cached)
             } else {
                 let ids = mergeWord(word)
@@ -111,9 +118,14 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
     }
 
     /// BPE on one word: repeatedly merge the adjacent pair with the lowest rank (leftmost on ties).
-    /// Words are short, so a linear scan per merge beats a heap; long runs (e.g. 1000 spaces) are
-    /// still quadratic only in the number of merges that actually fire.
+    /// Most words are short, and a linear scan per merge beats a heap there; long words (a run of
+    /// 100k identical characters is one word) take the heap path so the cost stays n log n.
     func mergeWord(_ word: [UInt8]) -> [Int32] {
+        word.count > ByteLevelBPE.heapThreshold ? mergeLongWord(word) : mergeShortWord(word)
+    }
+
+    /// `mergeWord` by linear scans: quadratic, fastest for short words.
+    func mergeShortWord(_ word: [UInt8]) -> [Int32] {
         var symbols = word.map { byteTokens[Int($0)] }
         if symbols.count < 2 { return symbols.filter { $0 >= 0 } }
         var ranks = [Int32](repeating: .max, count: symbols.count - 1)
@@ -141,6 +153,39 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
         return symbols
     }
 
+    static let heapThreshold = 64
+
+    /// The same merges as `mergeWord`, as llama.cpp does them: a doubly linked list of symbols and
+    /// a heap of candidate pairs ordered by (rank, left position); stale pairs are skipped on pop.
+    func mergeLongWord(_ word: [UInt8]) -> [Int32] {
+        var symbols = word.map { byteTokens[Int($0)] }
+        let n = symbols.count
+        if n < 2 { return symbols.filter { $0 >= 0 } }
+        var prev = Array(-1..<(n - 1)), next = Array(1...n)
+        next[n - 1] = -1
+        struct Pair { var rank: Int32; var left: Int; var right: Int; var leftID: Int32; var rightID: Int32 }
+        var heap = BinaryHeap<Pair> { $0.rank != $1.rank ? $0.rank < $1.rank : $0.left < $1.left }
+        func push(_ l: Int, _ r: Int) {
+            guard l >= 0, r >= 0 else { return }
+            let key = UInt64(UInt32(bitPattern: symbols[l])) << 32 | UInt64(UInt32(bitPattern: symbols[r]))
+            if let m = mergeTable[key] { heap.push(Pair(rank: m.rank, left: l, right: r, leftID: symbols[l], rightID: symbols[r])) }
+        }
+        for i in 0..<(n - 1) { push(i, i + 1) }
+        let removed: Int32 = -2
+        while let p = heap.pop() {
+            // Stale: either side already merged into something else, or no longer neighbours.
+            guard symbols[p.left] == p.leftID, symbols[p.right] == p.rightID, next[p.left] == p.right else { continue }
+            let key = UInt64(UInt32(bitPattern: p.leftID)) << 32 | UInt64(UInt32(bitPattern: p.rightID))
+            symbols[p.left] = mergeTable[key]!.merged
+            symbols[p.right] = removed
+            next[p.left] = next[p.right]
+            if next[p.right] >= 0 { prev[next[p.right]] = p.left }
+            push(prev[p.left], p.left)
+            push(p.left, next[p.left])
+        }
+        return symbols.filter { $0 >= 0 }
+    }
+
     public func tokenBytes(_ id: Int32) -> [UInt8] {
         guard id >= 0 && Int(id) < pieces.count else { return [] }
         return pieces[Int(id)]
@@ -153,7 +198,7 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    public func id(ofToken token: String) -> Int32? { tokenToID[token] }
+    public func id(ofToken token: String) -> Int32? { tokenToID[Array(token.utf8)] }
 
     public func tokenString(_ id: Int32) -> String {
         guard id >= 0 && Int(id) < data.tokens.count else { return "" }
