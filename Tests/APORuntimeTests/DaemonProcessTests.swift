@@ -50,6 +50,14 @@ struct DaemonProcessTests {
         let json = try sandbox.apoctl(["show", String(runID), "--json"])
         let decoded = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
         #expect((decoded?["jobs"] as? [Any])?.count == 5)
+        let artifactsJSON = try sandbox.apoctl(["artifacts", String(runID), "--json"])
+        let listed = try JSONSerialization.jsonObject(with: Data(artifactsJSON.stdout.utf8)) as? [[String: Any]]
+        #expect(listed?.first?["sha256"] as? String == artifact.sha256)
+        for listing in [["runs", "--json"], ["history", "--json"]] {
+            let out = try sandbox.apoctl(listing)
+            #expect(out.status == 0)
+            #expect((try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [Any])?.count == 1, "\(listing)")
+        }
     }
 
     @Test func racingWorkersOfTwoDaemonsRunEachJobOnce() throws {
@@ -111,6 +119,9 @@ struct DaemonProcessTests {
         let crashy = try #require(try store.jobs(runID: runID).first { $0.key == "crashy" })
         #expect(try store.attempts(jobID: crashy.id).map(\.outcome) == ["expired", "succeeded"])
         #expect(daemon.isRunning, "the daemon survives its workers' crashes")
+        let logs = try sandbox.apoctl(["logs", String(runID), "crashy"])
+        #expect(logs.status == 0)
+        #expect(logs.stdout.contains("crashing the process on purpose"))
     }
 
     @Test func killedDaemonRunFinishesAfterRestartWithoutRedoingWork() throws {
