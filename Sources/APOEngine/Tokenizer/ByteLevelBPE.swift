@@ -4,7 +4,8 @@ import Foundation
 /// `PreTokenizer`, each word's UTF-8 bytes become one symbol per byte (the byte's printable stand-in
 /// from GPT-2's byte↔unicode table), and adjacent symbols are merged lowest merge rank first,
 /// leftmost first on ties, exactly as llama.cpp's `llm_tokenizer_bpe_session`.
-/// Invariant: every byte has a token, so any text round-trips through `encode`/`decode`.
+/// Invariant: text round-trips through `encode`/`decode` when each of its bytes has a token; a byte
+/// with none (SmolLM2 lacks 0x04, 0x06, 0x13, 0x14, 0x16, 0x1D, 0xF1, 0xF2) is dropped, as llama.cpp does.
 public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
     public let data: TokenizerData
     public let preTokenizer: PreTokenizer
@@ -39,11 +40,8 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
         }
         self.tokenToID = tokenToID
 
-        var byteTokens = [Int32](repeating: -1, count: 256)
-        for b in 0..<256 {
-            guard let id = tokenToID[byteToUnicode[b]] else { throw TokenizerError.missingByteToken(byte: UInt8(b)) }
-            byteTokens[b] = id
-        }
+        // -1 marks a byte the vocabulary cannot spell: it takes part in no merge and is dropped.
+        let byteTokens = (0..<256).map { tokenToID[byteToUnicode[$0]] ?? -1 }
         self.byteTokens = byteTokens
 
         var mergeTable: [UInt64: (rank: Int32, merged: Int32)] = [:]
@@ -117,7 +115,7 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
     /// still quadratic only in the number of merges that actually fire.
     func mergeWord(_ word: [UInt8]) -> [Int32] {
         var symbols = word.map { byteTokens[Int($0)] }
-        if symbols.count < 2 { return symbols }
+        if symbols.count < 2 { return symbols.filter { $0 >= 0 } }
         var ranks = [Int32](repeating: .max, count: symbols.count - 1)
         @inline(__always) func rank(_ i: Int) -> Int32 {
             let key = UInt64(UInt32(bitPattern: symbols[i])) << 32 | UInt64(UInt32(bitPattern: symbols[i + 1]))
@@ -139,6 +137,7 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
             if best > 0 { ranks[best - 1] = rank(best - 1) }
             if best < ranks.count { ranks[best] = rank(best) }
         }
+        if symbols.contains(-1) { symbols.removeAll { $0 == -1 } }
         return symbols
     }
 

@@ -25,6 +25,18 @@ public enum PreTokenizer: Sendable, Equatable {
         self = p
     }
 
+    /// The words of `text`, as strings (for tests and `apoctl model tokenize`).
+    public func words(_ text: String) -> [String] {
+        let scalars = text.unicodeScalars.map(\.value)
+        var ranges: [Range<Int>] = []
+        split(scalars, classes: scalars.map(CharClass.init), into: &ranges)
+        return ranges.map { r in
+            var s = String.UnicodeScalarView()
+            for cp in scalars[r] { s.append(Unicode.Scalar(cp)!) }
+            return String(s)
+        }
+    }
+
     /// Appends the words of `scalars[range]` to `words` as code-point ranges, in order, covering
     /// the whole range.
     func split(_ scalars: [UInt32], classes: [CharClass], into words: inout [Range<Int>]) {

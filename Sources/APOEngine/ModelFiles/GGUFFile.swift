@@ -1,0 +1,498 @@
+import Foundation
+
+// MARK: - Metadata values
+
+/// The type tag of a GGUF metadata value (the numbering of the GGUF specification).
+public enum GGUFValueType: UInt32, Sendable, CaseIterable {
+    case uint8 = 0, int8 = 1, uint16 = 2, int16 = 3, uint32 = 4, int32 = 5, float32 = 6, bool = 7
+    case string = 8, array = 9, uint64 = 10, int64 = 11, float64 = 12
+
+    /// The fewest bytes one value of this type occupies in a file (used to bound counts before
+    /// allocating anything for them).
+    var minimumEncodedSize: Int {
+        switch self {
+        case .uint8, .int8, .bool: return 1
+        case .uint16, .int16: return 2
+        case .uint32, .int32, .float32: return 4
+        case .uint64, .int64, .float64, .string: return 8
+        case .array: return 12
+        }
+    }
+}
+
+/// One GGUF metadata value. Arrays carry their element type, so an empty array keeps it.
+public enum GGUFValue: Equatable, Sendable {
+    case uint8(UInt8), int8(Int8), uint16(UInt16), int16(Int16), uint32(UInt32), int32(Int32)
+    case uint64(UInt64), int64(Int64), float32(Float), float64(Double), bool(Bool), string(String)
+    case array(GGUFValueType, [GGUFValue])
+
+    public var type: GGUFValueType {
+        switch self {
+        case .uint8: return .uint8
+        case .int8: return .int8
+        case .uint16: return .uint16
+        case .int16: return .int16
+        case .uint32: return .uint32
+        case .int32: return .int32
+        case .uint64: return .uint64
+        case .int64: return .int64
+        case .float32: return .float32
+        case .float64: return .float64
+        case .bool: return .bool
+        case .string: return .string
+        case .array: return .array
+        }
+    }
+
+    /// The value of any integer type, when it fits in `Int`.
+    public var intValue: Int? {
+        switch self {
+        case let .uint8(v): return Int(v)
+        case let .int8(v): return Int(v)
+        case let .uint16(v): return Int(v)
+        case let .int16(v): return Int(v)
+        case let .uint32(v): return Int(v)
+        case let .int32(v): return Int(v)
+        case let .uint64(v): return v <= UInt64(Int.max) ? Int(v) : nil
+        case let .int64(v): return Int(v)
+        default: return nil
+        }
+    }
+
+    /// The value of a float or integer type as a `Double`.
+    public var doubleValue: Double? {
+        switch self {
+        case let .float32(v): return Double(v)
+        case let .float64(v): return v
+        default: return intValue.map(Double.init)
+        }
+    }
+
+    public var stringValue: String? {
+        if case let .string(s) = self { return s }
+        return nil
+    }
+
+    public var boolValue: Bool? {
+        if case let .bool(b) = self { return b }
+        return nil
+    }
+
+    public var arrayValue: [GGUFValue]? {
+        if case let .array(_, a) = self { return a }
+        return nil
+    }
+
+    /// A short human-readable rendering (arrays summarised), for errors and `model info`.
+    public var summary: String {
+        switch self {
+        case let .string(s): return s.count > 60 ? "\"\(s.prefix(57))...\"" : "\"\(s)\""
+        case let .array(t, a): return "[\(t) × \(a.count)]"
+        case let .bool(b): return String(b)
+        case let .float32(v): return String(v)
+        case let .float64(v): return String(v)
+        default: return intValue.map(String.init) ?? "\(self)"
+        }
+    }
+}
+
+// MARK: - Tensor types and infos
+
+/// A ggml tensor storage type: elements are stored in blocks of `blockSize` elements taking
+/// `blockBytes` bytes. Only the types listed here can be parsed; fewer can be dequantised.
+public enum GGMLType: UInt32, Sendable, CaseIterable {
+    case f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3, q5_0 = 6, q5_1 = 7, q8_0 = 8, q8_1 = 9
+    case q2_K = 10, q3_K = 11, q4_K = 12, q5_K = 13, q6_K = 14, q8_K = 15
+    case iq2_XXS = 16, iq2_XS = 17, iq3_XXS = 18, iq1_S = 19, iq4_NL = 20, iq3_S = 21, iq2_S = 22
+    case iq4_XS = 23, i8 = 24, i16 = 25, i32 = 26, i64 = 27, f64 = 28, iq1_M = 29, bf16 = 30
+    case tq1_0 = 34, tq2_0 = 35, mxfp4 = 39
+
+    /// Sizes from ggml's type traits (cross-checked against the `gguf` Python package's
+    /// `GGML_QUANT_SIZES`).
+    public var blockSize: Int {
+        switch self {
+        case .f32, .f16, .bf16, .i8, .i16, .i32, .i64, .f64: return 1
+        case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q8_1, .iq4_NL, .mxfp4: return 32
+        default: return 256
+        }
+    }
+
+    public var blockBytes: Int {
+        switch self {
+        case .f32: return 4
+        case .f16, .bf16: return 2
+        case .q4_0: return 18
+        case .q4_1: return 20
+        case .q5_0: return 22
+        case .q5_1: return 24
+        case .q8_0: return 34
+        case .q8_1: return 40
+        case .q2_K: return 84
+        case .q3_K: return 110
+        case .q4_K: return 144
+        case .q5_K: return 176
+        case .q6_K: return 210
+        case .q8_K: return 292
+        case .iq2_XXS: return 66
+        case .iq2_XS: return 74
+        case .iq3_XXS: return 98
+        case .iq1_S: return 50
+        case .iq4_NL: return 18
+        case .iq3_S: return 110
+        case .iq2_S: return 82
+        case .iq4_XS: return 136
+        case .i8: return 1
+        case .i16: return 2
+        case .i32: return 4
+        case .i64, .f64: return 8
+        case .iq1_M: return 56
+        case .tq1_0: return 54
+        case .tq2_0: return 66
+        case .mxfp4: return 17
+        }
+    }
+
+    /// ggml's spelling: `Q4_1`, `F32`, `BF16`.
+    public var name: String {
+        String(describing: self).uppercased()
+    }
+}
+
+/// One tensor's entry in a GGUF file. Invariant (checked at parse): `ne[0]` is a whole number of
+/// blocks, `byteCount` did not overflow, and `offset..<offset+byteCount` lies inside the data section.
+public struct GGUFTensorInfo: Sendable, Equatable {
+    public let name: String
+    /// ggml order: `ne[0]` is the innermost (row length).
+    public let ne: [Int]
+    public let type: GGMLType
+    /// Relative to the start of the data section.
+    public let offset: Int
+    public let byteCount: Int
+
+    /// Outermost first, like PyTorch / Hugging Face (`[out, in]` for a weight matrix).
+    public var shape: [Int] { ne.reversed() }
+    public var elementCount: Int { ne.reduce(1, *) }
+    /// Row length (`ne[0]`) and row count (product of the other dims).
+    public var rowLength: Int { ne[0] }
+    public var rowCount: Int { ne.dropFirst().reduce(1, *) }
+}
+
+// MARK: - The file
+
+/// A parsed, validated GGUF file (version 2 or 3), memory-mapped read-only. Invariant: every
+/// metadata value and tensor info was bounds-checked at `init`; tensor bytes are views into the map,
+/// valid for the lifetime of this object.
+public final class GGUFFile: @unchecked Sendable {
+    public static let magic: UInt32 = 0x4655_4747  // "GGUF" little-endian
+    public static let supportedVersions: ClosedRange<UInt32> = 2...3
+    public static let defaultAlignment = 32
+    /// ggml's GGML_MAX_DIMS.
+    public static let maxDimensions = 4
+    static let maxArrayNesting = 16
+
+    public let path: String
+    public let version: UInt32
+    /// Metadata in file order.
+    public let metadataKeys: [String]
+    public let metadata: [String: GGUFValue]
+    /// Tensor infos in file order.
+    public let tensors: [GGUFTensorInfo]
+    public let alignment: Int
+    /// Absolute file offset where the data section starts.
+    public let dataOffset: Int
+    public let fileSize: Int
+
+    private let tensorIndex: [String: Int]
+    private let mapping: MappedFile
+
+    public init(path: String) throws {
+        self.path = path
+        let file = try MappedFile(path: path)
+        let parsed = try GGUFParser.parse(base: file.bytes.baseAddress, count: file.bytes.count, file: path)
+        version = parsed.version
+        metadataKeys = parsed.keys
+        metadata = parsed.metadata
+        tensors = parsed.tensors
+        alignment = parsed.alignment
+        dataOffset = parsed.dataOffset
+        tensorIndex = parsed.tensorIndex
+        fileSize = file.bytes.count
+        mapping = file
+    }
+
+    public func tensor(named name: String) -> GGUFTensorInfo? {
+        tensorIndex[name].map { tensors[$0] }
+    }
+
+    /// The raw bytes of `tensor` inside the map.
+    public func bytes(of tensor: GGUFTensorInfo) -> UnsafeRawBufferPointer {
+        guard let base = mapping.bytes.baseAddress else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: base + dataOffset + tensor.offset, count: tensor.byteCount)
+    }
+
+    // MARK: Typed metadata access (errors name the file and key)
+
+    public func requiredInt(_ key: String) throws -> Int {
+        guard let v = metadata[key] else { throw ModelFileError.missingMetadata(file: path, key: key) }
+        guard let i = v.intValue else {
+            throw ModelFileError.invalid(file: path, field: "metadata '\(key)'", expected: "an integer", found: "\(v.type) \(v.summary)")
+        }
+        return i
+    }
+
+    public func optionalInt(_ key: String) throws -> Int? {
+        metadata[key] == nil ? nil : try requiredInt(key)
+    }
+
+    public func requiredDouble(_ key: String) throws -> Double {
+        guard let v = metadata[key] else { throw ModelFileError.missingMetadata(file: path, key: key) }
+        guard let d = v.doubleValue else {
+            throw ModelFileError.invalid(file: path, field: "metadata '\(key)'", expected: "a number", found: "\(v.type) \(v.summary)")
+        }
+        return d
+    }
+
+    public func optionalDouble(_ key: String) throws -> Double? {
+        metadata[key] == nil ? nil : try requiredDouble(key)
+    }
+
+    public func requiredString(_ key: String) throws -> String {
+        guard let v = metadata[key] else { throw ModelFileError.missingMetadata(file: path, key: key) }
+        guard let s = v.stringValue else {
+            throw ModelFileError.invalid(file: path, field: "metadata '\(key)'", expected: "a string", found: "\(v.type) \(v.summary)")
+        }
+        return s
+    }
+
+    public func optionalString(_ key: String) throws -> String? {
+        metadata[key] == nil ? nil : try requiredString(key)
+    }
+
+    public func optionalBool(_ key: String) throws -> Bool? {
+        guard let v = metadata[key] else { return nil }
+        guard let b = v.boolValue else {
+            throw ModelFileError.invalid(file: path, field: "metadata '\(key)'", expected: "a bool", found: "\(v.type) \(v.summary)")
+        }
+        return b
+    }
+
+    /// An array whose elements all have type `elementType` (an empty array of any element type passes).
+    public func optionalArray(_ key: String, of elementType: GGUFValueType) throws -> [GGUFValue]? {
+        guard let v = metadata[key] else { return nil }
+        guard case let .array(t, a) = v, t == elementType || a.isEmpty else {
+            throw ModelFileError.invalid(file: path, field: "metadata '\(key)'", expected: "an array of \(elementType)", found: "\(v.type) \(v.summary)")
+        }
+        return a
+    }
+}
+
+// MARK: - Parsing
+
+/// Bounds-checked little-endian reads over the mapped bytes; every read names its field.
+struct GGUFByteReader {
+    let base: UnsafeRawPointer?
+    let count: Int
+    let file: String
+    var offset = 0
+
+    var remaining: Int { count - offset }
+
+    func truncated(_ field: String, _ n: Int) -> ModelFileError {
+        .truncated(file: file, field: field, neededBytes: n, availableBytes: remaining)
+    }
+
+    mutating func read<T: FixedWidthInteger>(_: T.Type, _ field: @autoclosure () -> String) throws -> T {
+        let n = MemoryLayout<T>.size
+        guard let base, remaining >= n else { throw truncated(field(), n) }
+        let v = base.loadUnaligned(fromByteOffset: offset, as: T.self)
+        offset += n
+        return T(littleEndian: v)
+    }
+
+    /// A u64 that must fit in `Int` and be at most `limit`.
+    mutating func readCount(_ field: @autoclosure () -> String, limit: Int, limitMeaning: String) throws -> Int {
+        let raw = try read(UInt64.self, field())
+        guard raw <= UInt64(limit) else {
+            throw ModelFileError.invalid(file: file, field: field(), expected: "at most \(limit) (\(limitMeaning))", found: String(raw))
+        }
+        return Int(raw)
+    }
+
+    mutating func readString(_ field: @autoclosure () -> String) throws -> String {
+        let length = try read(UInt64.self, field() + " length")
+        guard length <= UInt64(remaining), let base else {
+            throw ModelFileError.truncated(file: file, field: field(), neededBytes: length > UInt64(Int.max) ? Int.max : Int(length), availableBytes: remaining)
+        }
+        let n = Int(length)
+        let bytes = UnsafeRawBufferPointer(start: base + offset, count: n)
+        guard let s = String(validating: bytes.bindMemory(to: UInt8.self), as: UTF8.self) else {
+            throw ModelFileError.invalid(file: file, field: field(), expected: "UTF-8 text", found: "invalid UTF-8 bytes")
+        }
+        offset += n
+        return s
+    }
+
+    mutating func readValue(type: GGUFValueType, field: String, depth: Int) throws -> GGUFValue {
+        switch type {
+        case .uint8: return .uint8(try read(UInt8.self, field))
+        case .int8: return .int8(try read(Int8.self, field))
+        case .uint16: return .uint16(try read(UInt16.self, field))
+        case .int16: return .int16(try read(Int16.self, field))
+        case .uint32: return .uint32(try read(UInt32.self, field))
+        case .int32: return .int32(try read(Int32.self, field))
+        case .uint64: return .uint64(try read(UInt64.self, field))
+        case .int64: return .int64(try read(Int64.self, field))
+        case .float32: return .float32(Float(bitPattern: try read(UInt32.self, field)))
+        case .float64: return .float64(Double(bitPattern: try read(UInt64.self, field)))
+        case .bool:
+            let b = try read(UInt8.self, field)
+            guard b <= 1 else {
+                throw ModelFileError.invalid(file: file, field: field, expected: "bool 0 or 1", found: String(b))
+            }
+            return .bool(b == 1)
+        case .string: return .string(try readString(field))
+        case .array:
+            guard depth < GGUFFile.maxArrayNesting else {
+                throw ModelFileError.invalid(file: file, field: field, expected: "arrays nested at most \(GGUFFile.maxArrayNesting) deep", found: "deeper nesting")
+            }
+            let rawType = try read(UInt32.self, field + " element type")
+            guard let elementType = GGUFValueType(rawValue: rawType) else {
+                throw ModelFileError.invalid(file: file, field: field + " element type", expected: "a GGUF value type 0...12", found: String(rawType))
+            }
+            let n = try readCount(field + " count", limit: remaining / elementType.minimumEncodedSize,
+                                  limitMeaning: "bytes left / \(elementType.minimumEncodedSize)")
+            var values: [GGUFValue] = []
+            values.reserveCapacity(n)
+            for i in 0..<n {
+                values.append(try readValue(type: elementType, field: "\(field)[\(i)]", depth: depth + 1))
+            }
+            return .array(elementType, values)
+        }
+    }
+}
+
+enum GGUFParser {
+    struct Parsed {
+        var version: UInt32
+        var keys: [String]
+        var metadata: [String: GGUFValue]
+        var tensors: [GGUFTensorInfo]
+        var tensorIndex: [String: Int]
+        var alignment: Int
+        var dataOffset: Int
+    }
+
+    static func parse(base: UnsafeRawPointer?, count: Int, file: String) throws -> Parsed {
+        var r = GGUFByteReader(base: base, count: count, file: file)
+        let magic = try r.read(UInt32.self, "magic")
+        guard magic == GGUFFile.magic else {
+            throw ModelFileError.invalid(file: file, field: "magic", expected: "\"GGUF\"", found: describeMagic(magic))
+        }
+        let version = try r.read(UInt32.self, "version")
+        guard GGUFFile.supportedVersions.contains(version) else {
+            let hint = version.byteSwapped <= 3 ? " (a big-endian file?)" : ""
+            throw ModelFileError.invalid(file: file, field: "version", expected: "2 or 3", found: "\(version)\(hint)")
+        }
+        // A tensor info takes at least 24 bytes (name length, n_dims, type, offset); a key/value at least 13.
+        let tensorCount = try r.readCount("tensor_count", limit: r.remaining / 24, limitMeaning: "bytes left / 24")
+        let kvCount = try r.readCount("metadata_kv_count", limit: r.remaining / 13, limitMeaning: "bytes left / 13")
+
+        var keys: [String] = []
+        var metadata: [String: GGUFValue] = [:]
+        keys.reserveCapacity(kvCount)
+        for i in 0..<kvCount {
+            let key = try r.readString("metadata[\(i)] key")
+            let rawType = try r.read(UInt32.self, "metadata '\(key)' type")
+            guard let type = GGUFValueType(rawValue: rawType) else {
+                throw ModelFileError.invalid(file: file, field: "metadata '\(key)' type", expected: "a GGUF value type 0...12", found: String(rawType))
+            }
+            let value = try r.readValue(type: type, field: "metadata '\(key)'", depth: 0)
+            guard metadata.updateValue(value, forKey: key) == nil else {
+                throw ModelFileError.duplicate(file: file, kind: "metadata key", name: key)
+            }
+            keys.append(key)
+        }
+
+        var alignment = GGUFFile.defaultAlignment
+        if let a = metadata["general.alignment"] {
+            guard case let .uint32(v) = a, v > 0, v & (v - 1) == 0 else {
+                throw ModelFileError.invalid(file: file, field: "metadata 'general.alignment'", expected: "a uint32 power of two", found: "\(a.type) \(a.summary)")
+            }
+            alignment = Int(v)
+        }
+
+        struct RawInfo { var name: String; var ne: [Int]; var type: GGMLType; var offset: Int; var bytes: Int }
+        var infos: [RawInfo] = []
+        infos.reserveCapacity(tensorCount)
+        var tensorIndex: [String: Int] = [:]
+        for i in 0..<tensorCount {
+            let name = try r.readString("tensor info \(i) name")
+            let field = "tensor '\(name)'"
+            let nDims = try r.read(UInt32.self, field + " n_dims")
+            guard (1...UInt32(GGUFFile.maxDimensions)).contains(nDims) else {
+                throw ModelFileError.invalid(file: file, field: field + " n_dims", expected: "1...\(GGUFFile.maxDimensions)", found: String(nDims))
+            }
+            var ne: [Int] = []
+            for d in 0..<Int(nDims) {
+                let raw = try r.read(UInt64.self, field + " ne[\(d)]")
+                guard raw <= UInt64(Int.max) else {
+                    throw ModelFileError.invalid(file: file, field: field + " ne[\(d)]", expected: "at most \(Int.max)", found: String(raw))
+                }
+                ne.append(Int(raw))
+            }
+            let rawType = try r.read(UInt32.self, field + " type")
+            guard let type = GGMLType(rawValue: rawType) else {
+                throw ModelFileError.invalid(file: file, field: field + " type", expected: "a known ggml type id", found: String(rawType))
+            }
+            let rawOffset = try r.read(UInt64.self, field + " offset")
+            guard ne[0] % type.blockSize == 0 else {
+                throw ModelFileError.invalid(file: file, field: field + " ne[0]", expected: "a multiple of \(type.name)'s block size \(type.blockSize)", found: String(ne[0]))
+            }
+            // Byte size with overflow checks: (ne0 / block) * blockBytes * ne1 * ne2 * ne3.
+            var bytes = ne[0] / type.blockSize
+            var overflow = false
+            var o: Bool
+            (bytes, o) = bytes.multipliedReportingOverflow(by: type.blockBytes); overflow = overflow || o
+            for d in ne.dropFirst() {
+                (bytes, o) = bytes.multipliedReportingOverflow(by: d); overflow = overflow || o
+            }
+            guard !overflow, bytes <= count else {
+                throw ModelFileError.invalid(file: file, field: field + " shape", expected: "data no larger than the file (\(count) bytes)", found: "ne \(ne) of \(type.name)\(overflow ? " (overflows)" : " = \(bytes) bytes")")
+            }
+            guard rawOffset <= UInt64(count), Int(rawOffset) % alignment == 0 else {
+                throw ModelFileError.invalid(file: file, field: field + " offset", expected: "a multiple of \(alignment) inside the file", found: String(rawOffset))
+            }
+            guard tensorIndex.updateValue(i, forKey: name) == nil else {
+                throw ModelFileError.duplicate(file: file, kind: "tensor", name: name)
+            }
+            infos.append(RawInfo(name: name, ne: ne, type: type, offset: Int(rawOffset), bytes: bytes))
+        }
+
+        // The data section starts at the next multiple of the alignment.
+        let dataOffset = (r.offset + alignment - 1) / alignment * alignment
+        let dataSize = count - dataOffset
+        if !infos.isEmpty && dataSize < 0 {
+            throw ModelFileError.truncated(file: file, field: "data section", neededBytes: dataOffset - r.offset, availableBytes: r.remaining)
+        }
+        for t in infos where t.offset > dataSize || t.bytes > dataSize - t.offset {
+            throw ModelFileError.truncated(file: file, field: "tensor '\(t.name)' data (offset \(t.offset), \(t.bytes) bytes)", neededBytes: t.offset + t.bytes, availableBytes: max(dataSize, 0))
+        }
+        let byOffset = infos.sorted { $0.offset < $1.offset }
+        for (a, b) in zip(byOffset, byOffset.dropFirst()) where a.offset + a.bytes > b.offset {
+            throw ModelFileError.invalid(file: file, field: "tensor '\(b.name)' offset", expected: "at least \(a.offset + a.bytes) (end of '\(a.name)')", found: String(b.offset))
+        }
+
+        return Parsed(
+            version: version, keys: keys, metadata: metadata,
+            tensors: infos.map { GGUFTensorInfo(name: $0.name, ne: $0.ne, type: $0.type, offset: $0.offset, byteCount: $0.bytes) },
+            tensorIndex: tensorIndex, alignment: alignment, dataOffset: dataOffset)
+    }
+
+    static func describeMagic(_ m: UInt32) -> String {
+        let bytes = withUnsafeBytes(of: m.littleEndian) { Array($0) }
+        if bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) {
+            return "\"" + String(decoding: bytes, as: UTF8.self) + "\""
+        }
+        return bytes.map { String(format: "%02x", $0) }.joined(separator: " ")
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import Testing
+@testable import APOEngine
+
+// Exact parity with llama.cpp's llama-tokenize (the reference for the `smollm` pre-tokenizer, see
+// APO.md §6) on the real SmolLM2 vocabulary: HH queries and responses plus edge cases, made by
+// Fixtures/tokenizer/make_fixture.py. Tolerance: none — every id must match.
+
+enum TokenizerParityFixture {
+    struct Input: Decodable {
+        let text: String
+        let parse_special: Bool
+        let source: String
+    }
+
+    static func directory() throws -> URL {
+        guard let url = Bundle.module.url(forResource: "Fixtures/tokenizer", withExtension: nil) else {
+            throw FixtureError("Fixtures/tokenizer is missing from the test bundle")
+        }
+        return url
+    }
+
+    static func load() throws -> (inputs: [Input], expected: [[Int32]]) {
+        let dir = try directory()
+        let inputs = try JSONDecoder().decode([Input].self, from: Data(contentsOf: dir.appendingPathComponent("inputs.json")))
+        let expected = try JSONDecoder().decode([[Int32]].self, from: Data(contentsOf: dir.appendingPathComponent("expected_ids.json")))
+        guard inputs.count == expected.count else {
+            throw FixtureError("inputs.json has \(inputs.count) texts but expected_ids.json has \(expected.count)")
+        }
+        return (inputs, expected)
+    }
+
+    /// The repository root, found by walking up from this file to Package.swift.
+    static func repositoryRoot() throws -> URL {
+        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while dir.path != "/" {
+            if FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) { return dir }
+            dir.deleteLastPathComponent()
+        }
+        throw FixtureError("no Package.swift above \(#filePath)")
+    }
+
+    static func smolLM2Path() throws -> String {
+        let path = try repositoryRoot().appendingPathComponent("data/models/SmolLM2-135M-Instruct.Q4_1.gguf").path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw FixtureError("\(path) is missing: run .ci/run or `apoctl model pull smollm2-135m-instruct`")
+        }
+        return path
+    }
+
+    /// SmolLM2's tokenizer. TEMPORARY until the modelfiles branch lands: read from a JSON dump of
+    /// the GGUF's tokenizer metadata named by APO_TOKENIZER_JSON.
+    static func smolLM2Tokenizer() throws -> any Tokenizer {
+        _ = try smolLM2Path()
+        guard let json = ProcessInfo.processInfo.environment["APO_TOKENIZER_JSON"] else {
+            throw FixtureError("set APO_TOKENIZER_JSON")
+        }
+        return try makeTokenizer(JSONDecoder().decode(TokenizerData.self, from: Data(contentsOf: URL(fileURLWithPath: json))))
+    }
+
+    struct FixtureError: Error, CustomStringConvertible {
+        let description: String
+        init(_ d: String) { description = d }
+    }
+}
+
+@Suite struct TokenizerParityTests {
+    let tokenizer: any Tokenizer
+
+    /// Loaded once for the whole suite (Swift Testing makes one suite instance per test).
+    private static let shared = Result { try TokenizerParityFixture.smolLM2Tokenizer() }
+
+    init() throws {
+        tokenizer = try Self.shared.get()
+    }
+
+    @Test func matchesLlamaCppOnHHTextsAndEdgeCases() throws {
+        let (inputs, expected) = try TokenizerParityFixture.load()
+        #expect(inputs.filter { $0.source.hasPrefix("hh:") }.count >= 200)
+        var mismatches = 0
+        for (input, want) in zip(inputs, expected) {
+            let got = tokenizer.encode(input.text, parseSpecial: input.parse_special)
+            if got != want {
+                mismatches += 1
+                if mismatches == 1 {
+                    let at = zip(got, want).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(got.count, want.count)
+                    Issue.record("""
+                        first mismatch: \(input.source) (parseSpecial \(input.parse_special)) at token \(at)
+                        text: \(String(reflecting: input.text.prefix(200)))
+                        ours:      \(got)
+                        llama.cpp: \(want)
+                        """)
+                }
+            }
+        }
+        #expect(mismatches == 0, "\(mismatches) of \(inputs.count) texts differ from llama.cpp")
+    }
+
+    @Test func decodeInvertsEncode() throws {
+        let (inputs, _) = try TokenizerParityFixture.load()
+        for input in inputs {
+            let ids = tokenizer.encode(input.text, parseSpecial: input.parse_special)
+            // Characters the vocabulary cannot spell (e.g. U+0004) are dropped by encode, as by llama.cpp.
+            var text = String.UnicodeScalarView()
+            for s in input.text.unicodeScalars where !tokenizer.encode(String(s)).isEmpty { text.append(s) }
+            let expected = String(text)
+            #expect(tokenizer.decode(ids) == expected, "round trip of \(input.source)")
+            // Streaming in one-id steps gives the same text.
+            var stream = StreamingDecoder(tokenizer: tokenizer)
+            var streamed = ""
+            for id in ids { streamed += stream.append(id) }
+            streamed += stream.finish()
+            #expect(streamed == expected, "streamed round trip of \(input.source)")
+        }
+    }
+
+    @Test func smolLM2FactsFromTheSpec() {
+        // APO.md §6: no BOS added; "\n\n" is 198,198 before a letter but 1116 before a digit.
+        #expect(tokenizer.bosID == 1 && tokenizer.eosID == 2)
+        #expect(tokenizer.encode("\n\nHuman:").prefix(2) == [198, 198])
+        #expect(tokenizer.encode("\n\n1").first == 1116)
+        #expect(tokenizer.encode("<|im_start|>", parseSpecial: true) == [1])
+        #expect(tokenizer.id(ofToken: "<|im_end|>") == 2)
+        #expect(tokenizer.isControl(0) && tokenizer.isControl(2) && !tokenizer.isControl(198))
+    }
+}
