@@ -33,6 +33,12 @@ let package = Package(
             path: "Sources/COpenBLAS",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        // zlib for prepare-data's .jsonl.gz input (Foundation on Linux has no gzip decoder).
+        .systemLibrary(
+            name: "CZlib",
+            path: "Sources/CZlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         .target(
             name: "APOEngine",
             dependencies: ["COpenBLAS"],
@@ -54,7 +60,7 @@ let package = Package(
         .target(
             name: "APOPipeline",
             dependencies: [
-                "APOEngine",
+                "APOEngine", "CZlib",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]

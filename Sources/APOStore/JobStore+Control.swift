@@ -1,0 +1,164 @@
+import Foundation
+import GRDB
+
+// MARK: - User control: cancel, retry, resume
+
+extension JobStore {
+    /// Cancels a run: its blocked and queued jobs are cancelled at once; its running jobs get
+    /// `cancel_requested`, which their workers see in the next heartbeat reply.
+    public func cancelRun(_ runID: Int64, now: Date) throws {
+        let t = now.timeIntervalSince1970
+        try pool.write { db in
+            try Self.requireRun(db, runID)
+            try db.execute(sql: """
+                UPDATE jobs SET state = 'cancelled', finished_at = ?, error = 'cancelled by user'
+                WHERE run_id = ? AND state IN ('blocked', 'queued')
+                """, arguments: [t, runID])
+            try db.execute(sql: """
+                UPDATE jobs SET cancel_requested = 1 WHERE run_id = ? AND state = 'running'
+                """, arguments: [runID])
+            try Self.refreshRunState(db, runID: runID, at: t)
+        }
+    }
+
+    /// Cancels one job: blocked or queued → cancelled (dependents upstream_failed) at once;
+    /// running → `cancel_requested`, seen by its worker through the heartbeat reply.
+    public func cancelJob(_ jobID: Int64, now: Date) throws {
+        let t = now.timeIntervalSince1970
+        try pool.write { db in
+            let job = try Self.requireJob(db, jobID)
+            switch job.state {
+            case .blocked, .queued:
+                try db.execute(sql: """
+                    UPDATE jobs SET state = 'cancelled', finished_at = ?, error = 'cancelled by user'
+                    WHERE id = ?
+                    """, arguments: [t, jobID])
+                try Self.failDownstream(db, of: jobID, key: job.key, state: .cancelled, at: t)
+            case .running:
+                try db.execute(sql: "UPDATE jobs SET cancel_requested = 1 WHERE id = ?",
+                               arguments: [jobID])
+            case .succeeded, .failed, .cancelled, .upstreamFailed:
+                throw StoreError.invalidTransition(jobID: jobID,
+                                                   expected: [.blocked, .queued, .running],
+                                                   found: job.state)
+            }
+            try Self.refreshRunState(db, runID: job.runID, at: t)
+        }
+    }
+
+    /// Starts a failed, cancelled or upstream_failed job again with a fresh attempts budget
+    /// (queued if its dependencies all succeeded, else blocked); its upstream_failed dependents go
+    /// back to blocked. Throws `dependencyNotRunnable` if a job it needs cannot run either.
+    public func retryJob(_ jobID: Int64, now: Date) throws {
+        let t = now.timeIntervalSince1970
+        try pool.write { db in
+            let job = try Self.requireJob(db, jobID)
+            guard job.state.isRetryable else {
+                throw StoreError.invalidTransition(jobID: jobID,
+                                                   expected: [.failed, .cancelled, .upstreamFailed],
+                                                   found: job.state)
+            }
+            if let row = try Row.fetchOne(db, sql: """
+                SELECT p.key, p.state FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
+                WHERE d.job_id = ? AND p.state IN ('failed', 'cancelled', 'upstream_failed')
+                ORDER BY p.key LIMIT 1
+                """, arguments: [jobID]) {
+                throw StoreError.dependencyNotRunnable(
+                    jobID: jobID, dependencyKey: row[0], state: Self.jobState(row[1], jobID: jobID))
+            }
+            try db.execute(sql: """
+                WITH RECURSIVE downstream(id) AS (
+                    SELECT job_id FROM job_dependencies WHERE depends_on_job_id = ?1
+                    UNION
+                    SELECT d.job_id FROM job_dependencies d
+                    JOIN downstream ON d.depends_on_job_id = downstream.id
+                )
+                UPDATE jobs SET state = 'blocked', attempts = 0, error = NULL, finished_at = NULL,
+                    not_before = NULL, cancel_requested = 0
+                WHERE id = ?1 OR (id IN downstream AND state = 'upstream_failed')
+                """, arguments: [jobID])
+            try Self.settleBlockedJobs(db, runID: job.runID, at: t)
+            try Self.promoteReadyJobs(db, runID: job.runID)
+            try Self.refreshRunState(db, runID: job.runID, at: t)
+        }
+    }
+
+    /// Makes every failed, cancelled and upstream_failed job of the run runnable again with a
+    /// fresh attempts budget, and withdraws pending cancel requests; succeeded jobs are untouched.
+    public func resumeRun(_ runID: Int64, now: Date) throws {
+        let t = now.timeIntervalSince1970
+        try pool.write { db in
+            try Self.requireRun(db, runID)
+            try db.execute(sql: """
+                UPDATE jobs SET state = 'blocked', attempts = 0, error = NULL, finished_at = NULL,
+                    not_before = NULL, cancel_requested = 0
+                WHERE run_id = ? AND state IN ('failed', 'cancelled', 'upstream_failed')
+                """, arguments: [runID])
+            try db.execute(sql: """
+                UPDATE jobs SET cancel_requested = 0 WHERE run_id = ? AND state = 'running'
+                """, arguments: [runID])
+            try Self.promoteReadyJobs(db, runID: runID)
+            try Self.refreshRunState(db, runID: runID, at: t)
+        }
+    }
+
+    static func requireRun(_ db: Database, _ runID: Int64) throws {
+        let exists = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM runs WHERE id = ?)",
+                                       arguments: [runID]) ?? false
+        if !exists { throw StoreError.notFound(what: "run", id: runID) }
+    }
+}
+
+// MARK: - Records: logs, metrics, artifacts
+
+extension JobStore {
+    /// Appends one output line of a job (attempt optional, e.g. for daemon-side messages).
+    public func appendLog(jobID: Int64, attemptID: Int64?, stream: String, line: String,
+                          now: Date) throws {
+        try appendLogs(jobID: jobID, attemptID: attemptID, stream: stream, lines: [line], now: now)
+    }
+
+    /// Appends several lines in one transaction (what a worker does when it flushes a pipe).
+    public func appendLogs(jobID: Int64, attemptID: Int64?, stream: String, lines: [String],
+                           now: Date) throws {
+        let t = now.timeIntervalSince1970
+        try pool.write { db in
+            guard let runID = try Int64.fetchOne(db, sql: "SELECT run_id FROM jobs WHERE id = ?",
+                                                 arguments: [jobID])
+            else { throw StoreError.notFound(what: "job", id: jobID) }
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO log_lines (run_id, job_id, attempt_id, stream, line, logged_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """)
+            for line in lines {
+                try insert.execute(arguments: [runID, jobID, attemptID, stream, line, t])
+            }
+        }
+    }
+
+    public func recordMetric(jobID: Int64, step: Int, name: String, value: Double,
+                             now: Date) throws {
+        try pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO metrics (job_id, step, name, value, recorded_at)
+                SELECT id, ?, ?, ?, ? FROM jobs WHERE id = ?
+                """, arguments: [step, name, value, now.timeIntervalSince1970, jobID])
+            if db.changesCount == 0 { throw StoreError.notFound(what: "job", id: jobID) }
+        }
+    }
+
+    /// Records (or replaces, for a re-run) the artifact `name` of a job, already in its final place.
+    public func recordArtifact(jobID: Int64, name: String, path: String, sha256: String,
+                               size: Int64, now: Date) throws {
+        try pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO artifacts (job_id, name, path, sha256, size, created_at)
+                SELECT id, ?, ?, ?, ?, ? FROM jobs WHERE id = ?
+                ON CONFLICT (job_id, name) DO UPDATE SET
+                    path = excluded.path, sha256 = excluded.sha256, size = excluded.size,
+                    created_at = excluded.created_at
+                """, arguments: [name, path, sha256, size, now.timeIntervalSince1970, jobID])
+            if db.changesCount == 0 { throw StoreError.notFound(what: "job", id: jobID) }
+        }
+    }
+}

@@ -1,0 +1,314 @@
+import Foundation
+import GRDB
+
+// MARK: - Claim and lease operations (workers)
+
+extension JobStore {
+    /// Claims the highest-priority, oldest queued job whose `notBefore` has passed, in one
+    /// IMMEDIATE transaction: one guarded UPDATE picks and leases the job (so two stores racing on
+    /// one file can never both win it), then the attempt row is written with the fresh token.
+    public func claimNextJob(workerID: String, leaseDuration: TimeInterval,
+                             now: Date) throws -> ClaimedJob? {
+        let token = UUID().uuidString
+        let t = now.timeIntervalSince1970
+        let expires = t + leaseDuration
+        return try pool.write { db in
+            // The attempt id is chosen inside the write lock, so the lease can name it at once.
+            guard let row = try Row.fetchOne(db, sql: """
+                UPDATE jobs SET
+                    state = 'running', attempts = attempts + 1,
+                    lease_token = ?1, lease_worker = ?2,
+                    lease_attempt_id = (SELECT IFNULL(MAX(id), 0) + 1 FROM attempts),
+                    lease_started_at = ?3, lease_expires_at = ?4,
+                    started_at = IFNULL(started_at, ?3), not_before = NULL,
+                    progress_done = 0, progress_total = 0, progress_message = NULL
+                WHERE id = (
+                    SELECT id FROM jobs
+                    WHERE state = 'queued' AND (not_before IS NULL OR not_before <= ?3)
+                    ORDER BY priority DESC, id
+                    LIMIT 1)
+                RETURNING *
+                """, arguments: [token, workerID, t, expires])
+            else { return nil }
+            let jobID: Int64 = row["id"]
+            let attemptID: Int64 = row["lease_attempt_id"]
+            try db.execute(sql: """
+                INSERT INTO attempts (id, job_id, number, worker_id, lease_token, started_at,
+                                      lease_expires_at)
+                VALUES (?, ?, (SELECT IFNULL(MAX(number), 0) + 1 FROM attempts WHERE job_id = ?),
+                        ?, ?, ?, ?)
+                """, arguments: [attemptID, jobID, jobID, workerID, token, t, expires])
+            var needs: [String] = []
+            var outputs: [String: String] = [:]
+            let deps = try Row.fetchCursor(db, sql: """
+                SELECT p.key, p.outputs_json FROM job_dependencies d
+                JOIN jobs p ON p.id = d.depends_on_job_id
+                WHERE d.job_id = ? ORDER BY p.key
+                """, arguments: [jobID])
+            while let dep = try deps.next() {
+                let key: String = dep[0]
+                needs.append(key)
+                outputs[key] = dep[1] ?? "{}"
+            }
+            let lease = JobLease(jobID: jobID, attemptID: attemptID, token: token,
+                                 workerID: workerID, expiresAt: Date(timeIntervalSince1970: expires))
+            return ClaimedJob(job: Self.decodeJob(row, needs: needs), lease: lease,
+                              dependencyOutputs: outputs)
+        }
+    }
+
+    /// Extends the lease to `now + leaseDuration` if `lease` still holds the job.
+    /// Throws `leaseLost` when the token is stale (reaped, finished, re-claimed).
+    public func heartbeat(_ lease: JobLease, leaseDuration: TimeInterval,
+                          now: Date) throws -> HeartbeatReply {
+        let t = now.timeIntervalSince1970
+        let expires = t + leaseDuration
+        return try pool.write { db in
+            guard let cancel = try Bool.fetchOne(db, sql: """
+                UPDATE jobs SET lease_expires_at = ?
+                WHERE id = ? AND state = 'running' AND lease_token = ?
+                RETURNING cancel_requested
+                """, arguments: [expires, lease.jobID, lease.token])
+            else { throw StoreError.leaseLost(jobID: lease.jobID) }
+            try db.execute(sql: """
+                UPDATE attempts SET last_heartbeat_at = ?, lease_expires_at = ? WHERE id = ?
+                """, arguments: [t, expires, lease.attemptID])
+            return cancel ? .cancelRequested : .keepGoing
+        }
+    }
+
+    /// Records progress (`done` of `total`, with an optional message) for a leased job.
+    public func updateProgress(_ lease: JobLease, done: Int, total: Int, message: String?,
+                               now: Date) throws {
+        try pool.write { db in
+            try db.execute(sql: """
+                UPDATE jobs SET progress_done = ?, progress_total = ?, progress_message = ?
+                WHERE id = ? AND state = 'running' AND lease_token = ?
+                """, arguments: [done, total, message, lease.jobID, lease.token])
+            if db.changesCount == 0 { throw StoreError.leaseLost(jobID: lease.jobID) }
+        }
+    }
+
+    /// Marks a leased job succeeded with its outputs, and queues the dependents this unblocks,
+    /// in one transaction. A job whose cancel was requested but which finished anyway succeeds.
+    public func complete(_ lease: JobLease, outputsJSON: String, memoKey: String?,
+                         now: Date) throws {
+        let t = now.timeIntervalSince1970
+        try pool.write { db in
+            guard let runID = try Int64.fetchOne(db, sql: """
+                UPDATE jobs SET state = 'succeeded', outputs_json = ?, memo_key = ?,
+                    finished_at = ?, error = NULL, cancel_requested = 0,
+                    progress_done = MAX(progress_done, progress_total), \(clearLeaseSQL)
+                WHERE id = ? AND state = 'running' AND lease_token = ?
+                RETURNING run_id
+                """, arguments: [outputsJSON, memoKey, t, lease.jobID, lease.token])
+            else { throw StoreError.leaseLost(jobID: lease.jobID) }
+            try Self.finishAttempt(db, attemptID: lease.attemptID, outcome: "succeeded",
+                                   error: nil, at: t)
+            try Self.promoteDependents(db, of: lease.jobID)
+            try Self.refreshRunState(db, runID: runID, at: t)
+        }
+    }
+
+    /// Ends a leased job's attempt with an error. Retryable with attempts left: queued again after
+    /// a jittered exponential backoff. Otherwise failed, and every transitive dependent
+    /// upstream_failed.
+    public func fail(_ lease: JobLease, error: String, retryable: Bool, now: Date) throws {
+        let t = now.timeIntervalSince1970
+        try pool.write { db in
+            let job = try Self.leasedJob(db, lease)
+            try Self.endAttemptWithError(db, job: job, attemptID: lease.attemptID,
+                                         outcome: "failed", error: error, retryable: retryable,
+                                         at: t)
+            try Self.refreshRunState(db, runID: job.runID, at: t)
+        }
+    }
+
+    /// A worker stopping cleanly gives the job back: queued at once, and the attempt (marked
+    /// released) is not counted against `maxAttempts`. A job whose cancel was requested is cancelled.
+    public func release(_ lease: JobLease, now: Date) throws {
+        let t = now.timeIntervalSince1970
+        try pool.write { db in
+            let job = try Self.leasedJob(db, lease)
+            try Self.finishAttempt(db, attemptID: lease.attemptID, outcome: "released",
+                                   error: nil, at: t)
+            if job.cancelRequested {
+                try db.execute(sql: """
+                    UPDATE jobs SET state = 'cancelled', finished_at = ?, \(clearLeaseSQL)
+                    WHERE id = ?
+                    """, arguments: [t, job.id])
+                try Self.failDownstream(db, of: job.id, key: job.key, state: .cancelled, at: t)
+            } else {
+                try db.execute(sql: """
+                    UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0),
+                        not_before = NULL, \(clearLeaseSQL)
+                    WHERE id = ?
+                    """, arguments: [job.id])
+            }
+            try Self.refreshRunState(db, runID: job.runID, at: t)
+        }
+    }
+
+    /// The worker acknowledges a requested cancel: the job is cancelled and its dependents
+    /// upstream_failed.
+    public func finishCancelled(_ lease: JobLease, now: Date) throws {
+        let t = now.timeIntervalSince1970
+        try pool.write { db in
+            let job = try Self.leasedJob(db, lease)
+            try Self.finishAttempt(db, attemptID: lease.attemptID, outcome: "cancelled",
+                                   error: nil, at: t)
+            try db.execute(sql: """
+                UPDATE jobs SET state = 'cancelled', finished_at = ?, error = 'cancelled by user',
+                    \(clearLeaseSQL)
+                WHERE id = ?
+                """, arguments: [t, job.id])
+            try Self.failDownstream(db, of: job.id, key: job.key, state: .cancelled, at: t)
+            try Self.refreshRunState(db, runID: job.runID, at: t)
+        }
+    }
+
+    /// Requeues (with backoff) or fails every running job whose lease expired at `now` — including
+    /// jobs whose worker died before its first heartbeat — and jobs running past their timeout.
+    /// The attempt counts. Returns the ids of the jobs reaped.
+    @discardableResult
+    public func reapExpiredLeases(now: Date) throws -> [Int64] {
+        let t = now.timeIntervalSince1970
+        return try pool.write { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT * FROM jobs
+                WHERE state = 'running'
+                  AND (lease_expires_at <= ?1
+                       OR (timeout_seconds IS NOT NULL AND lease_started_at + timeout_seconds <= ?1))
+                ORDER BY id
+                """, arguments: [t])
+            var runIDs = Set<Int64>()
+            for row in rows {
+                let job = Self.decodeJob(row, needs: [])
+                let expiresAt: Double = row["lease_expires_at"]
+                let startedAt: Double = row["lease_started_at"]
+                let worker: String = row["lease_worker"]
+                let timedOut = expiresAt > t
+                let error = timedOut
+                    ? "timed out after \(job.timeoutSeconds ?? 0) s on worker \(worker)"
+                    : "lease expired on worker \(worker) (held since \(Self.iso(startedAt)), "
+                        + "expired \(Self.iso(expiresAt)))"
+                try Self.endAttemptWithError(db, job: job, attemptID: row["lease_attempt_id"],
+                                             outcome: timedOut ? "timed_out" : "expired",
+                                             error: error, retryable: true, at: t)
+                runIDs.insert(job.runID)
+            }
+            for runID in runIDs { try Self.refreshRunState(db, runID: runID, at: t) }
+            return rows.map { $0["id"] }
+        }
+    }
+
+    /// Treats every lease held by `workerID` as expired now (the supervisor saw that worker die),
+    /// so its jobs are retried without waiting for the lease to run out. Returns the job ids.
+    @discardableResult
+    public func reapLeases(heldBy workerID: String, now: Date) throws -> [Int64] {
+        let t = now.timeIntervalSince1970
+        return try pool.write { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT * FROM jobs WHERE state = 'running' AND lease_worker = ? ORDER BY id
+                """, arguments: [workerID])
+            var runIDs = Set<Int64>()
+            for row in rows {
+                let job = Self.decodeJob(row, needs: [])
+                try Self.endAttemptWithError(db, job: job, attemptID: row["lease_attempt_id"],
+                                             outcome: "expired",
+                                             error: "worker \(workerID) exited while running the job",
+                                             retryable: true, at: t)
+                runIDs.insert(job.runID)
+            }
+            for runID in runIDs { try Self.refreshRunState(db, runID: runID, at: t) }
+            return rows.map { $0["id"] }
+        }
+    }
+
+    /// The earliest `notBefore` among queued jobs still waiting for their backoff, so an idle
+    /// worker knows how long it may sleep. Nil when no queued job is waiting.
+    public func nextNotBefore(now: Date) throws -> Date? {
+        try pool.read { db in
+            Date(epochSeconds: try Double.fetchOne(db, sql: """
+                SELECT MIN(not_before) FROM jobs WHERE state = 'queued' AND not_before > ?
+                """, arguments: [now.timeIntervalSince1970]))
+        }
+    }
+
+    static func iso(_ seconds: Double) -> String {
+        ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: seconds))
+    }
+
+    // MARK: - Memoization
+
+    /// The latest succeeded job recorded with `memoKey`, whose outputs a new job may reuse.
+    public func findMemoizedJob(memoKey: String) throws -> JobRecord? {
+        try pool.read { db in
+            guard let id = try Int64.fetchOne(db, sql: """
+                SELECT id FROM jobs WHERE memo_key = ? AND state = 'succeeded'
+                ORDER BY finished_at DESC, id DESC LIMIT 1
+                """, arguments: [memoKey])
+            else { return nil }
+            return try Self.fetchJob(db, id)
+        }
+    }
+
+    /// Completes a leased job with the outputs (and artifact records) of an earlier succeeded job
+    /// instead of running it; the attempt is recorded as "memoized".
+    public func completeMemoized(_ lease: JobLease, fromJobID: Int64, now: Date) throws {
+        let t = now.timeIntervalSince1970
+        try pool.write { db in
+            _ = try Self.leasedJob(db, lease)
+            let runID = try Self.copyMemoizedResult(db, jobID: lease.jobID, fromJobID: fromJobID,
+                                                    guardSQL: "state = 'running' AND lease_token = ?",
+                                                    guardArguments: [lease.token], at: t)
+            try Self.finishAttempt(db, attemptID: lease.attemptID, outcome: "memoized",
+                                   error: nil, at: t)
+            try Self.promoteDependents(db, of: lease.jobID)
+            try Self.refreshRunState(db, runID: runID, at: t)
+        }
+    }
+
+    /// Completes a queued job (never claimed) with the outputs of an earlier succeeded job.
+    public func completeMemoized(jobID: Int64, fromJobID: Int64, now: Date) throws {
+        let t = now.timeIntervalSince1970
+        try pool.write { db in
+            let job = try Self.requireJob(db, jobID)
+            guard job.state == .queued else {
+                throw StoreError.invalidTransition(jobID: jobID, expected: [.queued], found: job.state)
+            }
+            let runID = try Self.copyMemoizedResult(db, jobID: jobID, fromJobID: fromJobID,
+                                                    guardSQL: "state = 'queued'",
+                                                    guardArguments: [], at: t)
+            try Self.promoteDependents(db, of: jobID)
+            try Self.refreshRunState(db, runID: runID, at: t)
+        }
+    }
+
+    private static func copyMemoizedResult(_ db: Database, jobID: Int64, fromJobID: Int64,
+                                           guardSQL: String, guardArguments: StatementArguments,
+                                           at t: Double) throws -> Int64 {
+        let source = try requireJob(db, fromJobID)
+        guard source.state == .succeeded else {
+            throw StoreError.invalidTransition(jobID: fromJobID, expected: [.succeeded],
+                                               found: source.state)
+        }
+        guard let runID = try Int64.fetchOne(db, sql: """
+            UPDATE jobs SET state = 'succeeded', outputs_json = ?, memo_key = ?,
+                memoized_from_job_id = ?, finished_at = ?, error = NULL, cancel_requested = 0,
+                started_at = IFNULL(started_at, ?), \(clearLeaseSQL)
+            WHERE id = ? AND \(guardSQL)
+            RETURNING run_id
+            """, arguments: [source.outputsJSON, source.memoKey, fromJobID, t, t, jobID]
+                + guardArguments)
+        else { throw StoreError.leaseLost(jobID: jobID) }
+        try db.execute(sql: """
+            INSERT INTO artifacts (job_id, name, path, sha256, size, created_at)
+            SELECT ?, name, path, sha256, size, ? FROM artifacts WHERE job_id = ?
+            ON CONFLICT (job_id, name) DO UPDATE SET
+                path = excluded.path, sha256 = excluded.sha256, size = excluded.size,
+                created_at = excluded.created_at
+            """, arguments: [jobID, t, fromJobID])
+        return runID
+    }
+}

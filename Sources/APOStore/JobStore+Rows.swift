@@ -1,0 +1,223 @@
+import Foundation
+import GRDB
+
+// Decoding rows into records, and the transition steps shared by the queue operations.
+// Every helper here runs inside the caller's write transaction.
+
+extension Date {
+    init?(epochSeconds: Double?) {
+        guard let seconds = epochSeconds else { return nil }
+        self.init(timeIntervalSince1970: seconds)
+    }
+}
+
+/// Columns cleared whenever a job stops running.
+let clearLeaseSQL = """
+    lease_token = NULL, lease_worker = NULL, lease_attempt_id = NULL,
+    lease_started_at = NULL, lease_expires_at = NULL
+    """
+
+extension JobStore {
+    static func jobState(_ raw: String, jobID: Int64) -> JobState {
+        // The CHECK constraint mirrors JobState, so an unknown value means a newer writer
+        // broke the schema contract; report it as blocked rather than trap.
+        JobState(rawValue: raw) ?? .blocked
+    }
+
+    static func decodeJob(_ row: Row, needs: [String]) -> JobRecord {
+        let id: Int64 = row["id"]
+        return JobRecord(
+            id: id, runID: row["run_id"], key: row["key"], kind: row["kind"],
+            kindVersion: row["kind_version"], paramsJSON: row["params_json"],
+            state: jobState(row["state"], jobID: id), priority: row["priority"],
+            resourcesJSON: row["resources_json"], attempts: row["attempts"],
+            maxAttempts: row["max_attempts"], backoffBaseSeconds: row["backoff_base_seconds"],
+            backoffMaxSeconds: row["backoff_max_seconds"], timeoutSeconds: row["timeout_seconds"],
+            notBefore: Date(epochSeconds: row["not_before"]), memoize: row["memoize"],
+            outputsJSON: row["outputs_json"], memoKey: row["memo_key"],
+            memoizedFromJobID: row["memoized_from_job_id"], error: row["error"],
+            cancelRequested: row["cancel_requested"], progressDone: row["progress_done"],
+            progressTotal: row["progress_total"], progressMessage: row["progress_message"],
+            leaseWorkerID: row["lease_worker"],
+            leaseExpiresAt: Date(epochSeconds: row["lease_expires_at"]),
+            createdAt: Date(timeIntervalSince1970: row["created_at"]),
+            startedAt: Date(epochSeconds: row["started_at"]),
+            finishedAt: Date(epochSeconds: row["finished_at"]),
+            needs: needs)
+    }
+
+    static func decodeAttempt(_ row: Row) -> AttemptRecord {
+        AttemptRecord(
+            id: row["id"], jobID: row["job_id"], number: row["number"], workerID: row["worker_id"],
+            leaseToken: row["lease_token"], startedAt: Date(timeIntervalSince1970: row["started_at"]),
+            lastHeartbeatAt: Date(epochSeconds: row["last_heartbeat_at"]),
+            leaseExpiresAt: Date(timeIntervalSince1970: row["lease_expires_at"]),
+            finishedAt: Date(epochSeconds: row["finished_at"]), outcome: row["outcome"],
+            error: row["error"])
+    }
+
+    static func needsByJob(_ db: Database, runID: Int64) throws -> [Int64: [String]] {
+        var needs: [Int64: [String]] = [:]
+        let rows = try Row.fetchCursor(db, sql: """
+            SELECT d.job_id, p.key FROM job_dependencies d
+            JOIN jobs p ON p.id = d.depends_on_job_id
+            WHERE p.run_id = ? ORDER BY p.key
+            """, arguments: [runID])
+        while let row = try rows.next() { needs[row[0], default: []].append(row[1]) }
+        return needs
+    }
+
+    static func needs(_ db: Database, jobID: Int64) throws -> [String] {
+        try String.fetchAll(db, sql: """
+            SELECT p.key FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
+            WHERE d.job_id = ? ORDER BY p.key
+            """, arguments: [jobID])
+    }
+
+    static func fetchJob(_ db: Database, _ id: Int64) throws -> JobRecord? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id])
+        else { return nil }
+        return decodeJob(row, needs: try needs(db, jobID: id))
+    }
+
+    static func requireJob(_ db: Database, _ id: Int64) throws -> JobRecord {
+        guard let job = try fetchJob(db, id) else { throw StoreError.notFound(what: "job", id: id) }
+        return job
+    }
+
+    // MARK: - Transition steps
+
+    /// The job row still leased by `lease`, or `leaseLost`.
+    static func leasedJob(_ db: Database, _ lease: JobLease) throws -> JobRecord {
+        guard let row = try Row.fetchOne(db, sql: """
+            SELECT * FROM jobs WHERE id = ? AND state = 'running' AND lease_token = ?
+            """, arguments: [lease.jobID, lease.token])
+        else { throw StoreError.leaseLost(jobID: lease.jobID) }
+        return decodeJob(row, needs: [])
+    }
+
+    static func finishAttempt(_ db: Database, attemptID: Int64, outcome: String, error: String?,
+                              at t: Double) throws {
+        try db.execute(sql: """
+            UPDATE attempts SET outcome = ?, error = ?, finished_at = ?
+            WHERE id = ? AND outcome IS NULL
+            """, arguments: [outcome, error, t, attemptID])
+    }
+
+    /// Moves `jobID`'s blocked dependents whose dependencies have all succeeded to queued.
+    static func promoteDependents(_ db: Database, of jobID: Int64) throws {
+        try db.execute(sql: """
+            UPDATE jobs SET state = 'queued'
+            WHERE state = 'blocked'
+              AND id IN (SELECT job_id FROM job_dependencies WHERE depends_on_job_id = ?)
+              AND NOT EXISTS (
+                SELECT 1 FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
+                WHERE d.job_id = jobs.id AND p.state <> 'succeeded')
+            """, arguments: [jobID])
+    }
+
+    /// Moves every blocked job of the run whose dependencies have all succeeded to queued.
+    static func promoteReadyJobs(_ db: Database, runID: Int64) throws {
+        try db.execute(sql: """
+            UPDATE jobs SET state = 'queued'
+            WHERE run_id = ? AND state = 'blocked'
+              AND NOT EXISTS (
+                SELECT 1 FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
+                WHERE d.job_id = jobs.id AND p.state <> 'succeeded')
+            """, arguments: [runID])
+    }
+
+    /// Marks every transitive dependent of `jobID` that has not run `upstream_failed`.
+    static func failDownstream(_ db: Database, of jobID: Int64, key: String, state: JobState,
+                               at t: Double) throws {
+        try db.execute(sql: """
+            WITH RECURSIVE downstream(id) AS (
+                SELECT job_id FROM job_dependencies WHERE depends_on_job_id = ?
+                UNION
+                SELECT d.job_id FROM job_dependencies d JOIN downstream ON d.depends_on_job_id = downstream.id
+            )
+            UPDATE jobs SET state = 'upstream_failed', finished_at = ?, error = ?
+            WHERE id IN downstream AND state IN ('blocked', 'queued')
+            """, arguments: [jobID, t, "upstream job \(key) \(state.rawValue)"])
+    }
+
+    /// After jobs went back to blocked: those that still need a failed, cancelled or
+    /// upstream_failed job become upstream_failed again, transitively.
+    static func settleBlockedJobs(_ db: Database, runID: Int64, at t: Double) throws {
+        repeat {
+            try db.execute(sql: """
+                UPDATE jobs SET state = 'upstream_failed', finished_at = ?,
+                    error = 'an upstream job is not runnable'
+                WHERE run_id = ? AND state = 'blocked'
+                  AND EXISTS (
+                    SELECT 1 FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
+                    WHERE d.job_id = jobs.id
+                      AND p.state IN ('failed', 'cancelled', 'upstream_failed'))
+                """, arguments: [t, runID])
+        } while db.changesCount > 0
+    }
+
+    /// Recomputes the run's state from its jobs (see `RunState`) and stores it when it changed.
+    static func refreshRunState(_ db: Database, runID: Int64, at t: Double) throws {
+        func any(_ states: String) throws -> Bool {
+            try Bool.fetchOne(db, sql: """
+                SELECT EXISTS (SELECT 1 FROM jobs WHERE run_id = ? AND state IN (\(states)))
+                """, arguments: [runID]) ?? false
+        }
+        let state: RunState
+        if try any("'blocked', 'queued', 'running'") { state = .running }
+        else if try any("'failed'") { state = .failed }
+        else if try any("'cancelled'") { state = .cancelled }
+        else if try any("'upstream_failed'") { state = .failed }
+        else { state = .succeeded }
+        try db.execute(sql: """
+            UPDATE runs SET state = ?1, finished_at = CASE WHEN ?1 = 'running' THEN NULL ELSE ?2 END
+            WHERE id = ?3 AND state <> ?1
+            """, arguments: [state.rawValue, t, runID])
+    }
+
+    func refreshRunState(_ db: Database, runID: Int64, now: Date) throws {
+        try Self.refreshRunState(db, runID: runID, at: now.timeIntervalSince1970)
+    }
+
+    /// What happens to a job whose attempt ended in error: retry later, or fail for good.
+    enum RetryDecision: Equatable {
+        case retry(notBefore: Double)
+        case fail
+    }
+
+    static func retryDecision(_ job: JobRecord, retryable: Bool, at t: Double) -> RetryDecision {
+        guard retryable, job.attempts < job.maxAttempts else { return .fail }
+        let backoff = RetryBackoff(baseSeconds: job.backoffBaseSeconds,
+                                   maxSeconds: job.backoffMaxSeconds)
+        return .retry(notBefore: t + backoff.delay(afterAttempt: job.attempts))
+    }
+
+    /// Ends a running job's attempt with an error: requeue with backoff or fail (and its dependents).
+    static func endAttemptWithError(_ db: Database, job: JobRecord, attemptID: Int64,
+                                    outcome: String, error: String, retryable: Bool,
+                                    at t: Double) throws {
+        try finishAttempt(db, attemptID: attemptID, outcome: outcome, error: error, at: t)
+        if job.cancelRequested {
+            try db.execute(sql: """
+                UPDATE jobs SET state = 'cancelled', finished_at = ?, error = ?, \(clearLeaseSQL)
+                WHERE id = ?
+                """, arguments: [t, "cancelled (last attempt: \(error))", job.id])
+            try failDownstream(db, of: job.id, key: job.key, state: .cancelled, at: t)
+            return
+        }
+        switch retryDecision(job, retryable: retryable, at: t) {
+        case .retry(let notBefore):
+            try db.execute(sql: """
+                UPDATE jobs SET state = 'queued', not_before = ?, error = ?, \(clearLeaseSQL)
+                WHERE id = ?
+                """, arguments: [notBefore, error, job.id])
+        case .fail:
+            try db.execute(sql: """
+                UPDATE jobs SET state = 'failed', finished_at = ?, error = ?, \(clearLeaseSQL)
+                WHERE id = ?
+                """, arguments: [t, error, job.id])
+            try failDownstream(db, of: job.id, key: job.key, state: .failed, at: t)
+        }
+    }
+}

@@ -1,2 +1,0 @@
-import Foundation
-public enum StoreInfo { public static var migrationNames: [String] { EmbeddedMigrations.all.map(\.name) } }

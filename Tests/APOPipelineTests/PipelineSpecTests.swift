@@ -1,0 +1,319 @@
+import Foundation
+import Testing
+@testable import APOPipeline
+
+/// Expands `yaml`, expecting failure; returns the printed diagnostics.
+private func diagnostics(_ yaml: String, overrides: [String: String] = [:]) -> [String] {
+    do {
+        _ = try PipelineSpec.expand(yaml: yaml, file: "p.yaml", overrides: overrides)
+        Issue.record("expected validation errors")
+        return []
+    } catch let e as PipelineValidationError {
+        return e.diagnostics.map(\.description)
+    } catch {
+        Issue.record("unexpected error \(error)")
+        return []
+    }
+}
+
+@Suite struct PipelineSpecTests {
+    @Test func dependenciesComeFirstAndReferencesBecomeNeeds() throws {
+        let p = try PipelineSpec.expand(yaml: """
+            name: order
+            jobs:
+              - id: c
+                kind: noop
+                needs: [b]
+              - id: a
+                kind: noop
+                retries: {max_attempts: 5, backoff_seconds: 2, max_backoff_seconds: 30}
+                timeout: 90
+                resources: {threads: 2, memory_mb: 512}
+                priority: 7
+                memoize: false
+              - id: b
+                kind: noop
+                params:
+                  value: "${jobs.a.outputs.value}"
+            """, file: "order.yaml")
+        #expect(p.name == "order")
+        #expect(p.jobs.map(\.id) == ["a", "b", "c"])
+        #expect(p.job("b")?.needs == ["a"])   // added from the reference
+        #expect(p.job("c")?.needs == ["b"])
+        let a = try #require(p.job("a"))
+        #expect(a.maxAttempts == 5 && a.backoffBaseSeconds == 2 && a.backoffMaxSeconds == 30)
+        #expect(a.timeoutSeconds == 90 && a.threads == 2 && a.memoryMB == 512 && a.priority == 7 && !a.memoize)
+        #expect(a.resourcesJSON == #"{"memory_mb":512,"threads":2}"#)
+        let b = try #require(p.job("b"))
+        // Defaults applied, the reference kept symbolic.
+        #expect(b.params["value"] == .string("${jobs.a.outputs.value}"))
+        #expect(b.params["fail_times"] == .int(0) && b.params["touch"] == .null)
+        #expect(b.maxAttempts == 3 && b.threads == 1 && b.memoize && b.kindVersion == NoopKind.version)
+        #expect(p.yamlHash.count == 64 && p.yamlHash == sha256Hex(Data(p.yamlText.utf8)))
+    }
+
+    @Test func everyErrorIsReportedWithItsPosition() {
+        let yaml = """
+            name: broken
+            colour: red
+            jobs:
+              - id: a
+                kind: nope
+              - id: b
+                kind: noop
+                params:
+                  fail_times: "three"
+                  bogus: 1
+              - id: b
+                kind: sleep
+              - id: c
+                kind: noop
+                needs: [missing]
+                params:
+                  value: "${jobs.b.outputs.nothing}"
+              - id: d
+                kind: noop
+                params:
+                  value: "${params.nope}"
+                  touch: "${jobs.a.outputs}"
+            """
+        let lines = diagnostics(yaml)
+        let syntax = "expected ${params.NAME}, ${jobs.ID.outputs.NAME}, ${prev.ID.outputs.NAME|FALLBACK}, ${rounds.last.ID.outputs.NAME} or ${round}"
+        #expect(lines == [
+            "p.yaml:2:1: error: unknown top-level key 'colour' (expected one of: name, description, params, jobs, rounds, round_jobs, after_rounds)",
+            "p.yaml:5:11: error: unknown job kind 'nope' (known: apo-pairs, noop, prepare-data, rejection-sample, sleep)",
+            "p.yaml:9:19: error: parameter 'fail_times' of kind 'noop' must be an int, found string three",
+            "p.yaml:10:7: error: unknown parameter 'bogus' for kind 'noop' (known: artifact, crash_times, fail, fail_times, touch, value)",
+            "p.yaml:11:5: error: missing required parameter 'seconds' for kind 'sleep'",
+            "p.yaml:11:9: error: duplicate job id 'b' (first defined at line 6)",
+            "p.yaml:15:13: error: unknown dependency 'missing'",
+            "p.yaml:17:14: error: job 'b' (kind 'noop') has no output 'nothing' (outputs: value, artifact, attempt)",
+            "p.yaml:21:14: error: unknown pipeline parameter 'nope' in ${params.nope} (known: )",
+            "p.yaml:22:14: error: bad reference syntax '${jobs.a.outputs}': \(syntax)",
+        ])
+    }
+
+    @Test func yamlSyntaxErrorsCarryPositions() {
+        let lines = diagnostics("""
+            name: x
+            jobs:
+              - id: a
+                kind: noop
+                needs: [a, b
+            """)
+        #expect(lines.count == 1)
+        #expect(lines.first?.hasPrefix("p.yaml:") == true)
+        #expect(lines.first?.contains("error: YAML syntax:") == true)
+        // libyaml reports the unterminated flow sequence where the input ends (line 6, col 1 after the
+        // final line) or at the start of the sequence; either way a real position, not 0.
+        let position = lines.first.map { $0.split(separator: ":")[1...2].compactMap { Int($0) } } ?? []
+        #expect(position.count == 2 && position[0] >= 5)
+
+        let dup = diagnostics("name: x\njobs: []\nname: y\n")
+        #expect(dup.count == 1 && dup[0].contains("duplicate key 'name'") && dup[0].hasPrefix("p.yaml:1:1:"))
+
+        let tabs = diagnostics("name: x\njobs:\n\t- id: a\n")
+        #expect(tabs.count == 1 && tabs[0].hasPrefix("p.yaml:3:"))
+    }
+
+    @Test func cyclesAreNamed() {
+        let lines = diagnostics("""
+            name: cyc
+            jobs:
+              - id: a
+                kind: noop
+                needs: [c]
+              - id: b
+                kind: noop
+                needs: [a]
+              - id: c
+                kind: noop
+                params: {value: "${jobs.b.outputs.value}"}
+              - id: self
+                kind: noop
+                needs: [self]
+            """)
+        #expect(lines == [
+            "p.yaml:3:9: error: dependency cycle: a -> c -> b -> a",
+            "p.yaml:12:9: error: dependency cycle: self -> self",
+        ])
+    }
+
+    @Test func roundsExpandWithPreviousRoundReferences() throws {
+        let yaml = """
+            name: rounds
+            params:
+              n: 3
+              base: base.gguf
+            rounds: "${params.n}"
+            jobs:
+              - id: data
+                kind: noop
+            round_jobs:
+              - id: gen
+                kind: noop
+                needs: [prev.gen]
+                params:
+                  value: "${prev.train.outputs.value|params.base}"
+              - id: train
+                kind: noop
+                needs: [gen]
+                params:
+                  value: "r${round}: ${jobs.data.outputs.value}"
+                  fail_times: "${round}"
+            after_rounds:
+              - id: eval
+                kind: noop
+                params: {value: "${rounds.last.train.outputs.value}"}
+            """
+        let p = try PipelineSpec.expand(yaml: yaml, file: "rounds.yaml")
+        #expect(p.jobs.map(\.id) == ["data", "r1.gen", "r1.train", "r2.gen", "r2.train", "r3.gen", "r3.train", "eval"])
+        #expect(p.job("r1.gen")?.params["value"] == .string("base.gguf"))
+        #expect(p.job("r1.gen")?.needs == [])
+        #expect(p.job("r2.gen")?.params["value"] == .string("${jobs.r1.train.outputs.value}"))
+        #expect(p.job("r2.gen")?.needs == ["r1.gen", "r1.train"])
+        #expect(p.job("r1.train")?.params["value"] == .string("r1: ${jobs.data.outputs.value}"))
+        #expect(p.job("r3.train")?.params["fail_times"] == .int(3))
+        #expect(p.job("r3.train")?.needs == ["data", "r3.gen"])
+        #expect(p.job("eval")?.needs == ["r3.train"])
+        #expect(p.job("eval")?.params["value"] == .string("${jobs.r3.train.outputs.value}"))
+
+        let two = try PipelineSpec.expand(yaml: yaml, file: "rounds.yaml", overrides: ["n": "2"])
+        #expect(two.jobs.count == 6 && two.job("eval")?.needs == ["r2.train"] && two.params["n"] == .int(2))
+    }
+
+    @Test func roundReferenceMistakes() {
+        let lines = diagnostics("""
+            name: r
+            rounds: 2
+            jobs:
+              - id: early
+                kind: noop
+                params: {value: "${round} ${prev.gen.outputs.value}"}
+            round_jobs:
+              - id: gen
+                kind: noop
+                params:
+                  value: "${prev.gen.outputs.value}"
+                  artifact: "${rounds.last.gen.outputs.value}"
+                  touch: "${prev.other.outputs.value|params.x}"
+            """)
+        #expect(lines == [
+            "p.yaml:6:21: error: ${round} is only defined inside round_jobs",
+            "p.yaml:6:21: error: ${prev.…} is only defined inside round_jobs: ${prev.gen.outputs.value}",
+            "p.yaml:11:14: error: ${prev.gen.outputs.value} has no previous round in round 1: add a fallback, e.g. ${prev.gen.outputs.value|params.NAME}",
+            "p.yaml:12:17: error: ${rounds.last.…} cannot be used inside round_jobs (use ${prev.…}): ${rounds.last.gen.outputs.value}",
+            "p.yaml:13:14: error: 'other' in ${prev.other.outputs.value|params.x} is not a round job",
+        ])
+    }
+
+    @Test func paramOverridesAreTypedByTheirDefault() throws {
+        let yaml = """
+            name: typed
+            params:
+              seed: 1
+              seconds: 0.5
+              flag: false
+              label: "x"
+              tags: [a]
+            jobs:
+              - id: s
+                kind: sleep
+                params: {seconds: "${params.seconds}"}
+              - id: n
+                kind: noop
+                params:
+                  value: "${params.seed}"
+                  fail_times: "${params.seed}"
+                  fail: "${params.flag}"
+                  artifact: "out-${params.seed}-${params.label}.json"
+              - id: whole
+                kind: sleep
+                params: {seconds: 2}
+            """
+        let p = try PipelineSpec.expand(yaml: yaml, file: "t.yaml",
+                                        overrides: ["seed": "7", "seconds": "1e-3", "flag": "true", "label": "42", "tags": #"["b","c"]"#])
+        #expect(p.params == ["seed": .int(7), "seconds": .double(0.001), "flag": .bool(true), "label": .string("42"),
+                             "tags": .array([.string("b"), .string("c")])])
+        #expect(p.job("n")?.params["value"] == .int(7))       // a whole-string reference keeps its type
+        #expect(p.job("n")?.params["fail"] == .bool(true))
+        #expect(p.job("n")?.params["artifact"] == .string("out-7-42.json"))
+        #expect(p.job("s")?.params["seconds"] == .double(0.001))
+        #expect(p.job("whole")?.params["seconds"] == .double(2))  // an int widened for a double param
+
+        #expect(diagnostics(yaml, overrides: ["seed": "abc", "nope": "1", "flag": "maybe"]) == [
+            "p.yaml: error: --param flag=maybe: expected true or false",
+            "p.yaml: error: --param nope: unknown pipeline parameter (known: flag, label, seconds, seed, tags)",
+            "p.yaml: error: --param seed=abc: expected an int",
+        ])
+        // A string where the kind wants a number, through a param.
+        #expect(diagnostics("name: t\nparams: {label: soon}\njobs:\n  - {id: s, kind: sleep, params: {seconds: \"${params.label}\"}}\n")
+                == ["p.yaml:4:44: error: parameter 'seconds' of kind 'sleep' must be a number, found string soon"])
+        #expect(try PipelineSpec.parseOverrides(["a=1", "b=x=y"]) == ["a": "1", "b": "x=y"])
+        #expect(throws: PipelineValidationError.self) { try PipelineSpec.parseOverrides(["novalue"]) }
+    }
+
+    @Test func structuralMistakes() {
+        #expect(diagnostics("- just\n- a list\n") == ["p.yaml:1:1: error: a pipeline file must be a mapping with 'name' and 'jobs'"])
+        #expect(diagnostics("""
+            jobs:
+              - id: 9lives
+                kind: noop
+                colour: blue
+              - kind: noop
+              - id: x
+                kind: sleep
+                params: {seconds: "soon"}
+                timeout: -1
+                resources: {threads: 0, gpus: 1}
+            """) == [
+            "p.yaml:1:1: error: missing 'name'",
+            "p.yaml:2:9: error: bad job id '9lives': use letters, digits, '_' and '-', starting with a letter or '_'",
+            "p.yaml:4:5: error: unknown job key 'colour' (expected one of: id, kind, needs, params, retries, timeout, resources, priority, memoize)",
+            "p.yaml:5:5: error: job has no 'id'",
+            "p.yaml:8:23: error: parameter 'seconds' of kind 'sleep' must be a number, found string soon",
+            "p.yaml:9:14: error: 'timeout' must be a number of seconds > 0",
+            "p.yaml:10:26: error: 'threads' must be an integer ≥ 1",
+            "p.yaml:10:29: error: unknown key 'gpus' in 'resources' (expected threads, memory_mb)",
+        ])
+    }
+
+    @Test func paramResolverKeepsTypesOfWholeReferences() throws {
+        let outputs: [String: JobOutputs] = ["r1.a": ["n": .int(3), "path": .string("/x/y.json"), "ok": .bool(true)]]
+        let resolved = try ParamResolver.resolve([
+            "whole": .string("${jobs.r1.a.outputs.n}"),
+            "text": .string("n=${jobs.r1.a.outputs.n}, ok=${jobs.r1.a.outputs.ok} at ${jobs.r1.a.outputs.path}"),
+            "list": .array([.string("${jobs.r1.a.outputs.path}"), .int(1)]),
+            "plain": .string("no refs $ here"),
+        ]) { outputs[$0] }
+        #expect(resolved["whole"] == .int(3))
+        #expect(resolved["text"] == .string("n=3, ok=true at /x/y.json"))
+        #expect(resolved["list"] == .array([.string("/x/y.json"), .int(1)]))
+        #expect(resolved["plain"] == .string("no refs $ here"))
+        #expect(throws: ParamResolutionError.unknownOutput(param: "p", jobID: "r1.a", output: "zz", available: ["n", "ok", "path"])) {
+            try ParamResolver.resolve(["p": .string("${jobs.r1.a.outputs.zz}")]) { outputs[$0] }
+        }
+        #expect(throws: ParamResolutionError.jobHasNoOutputs(param: "p", jobID: "b")) {
+            try ParamResolver.resolve(["p": .string("${jobs.b.outputs.zz}")]) { outputs[$0] }
+        }
+        #expect(ParamResolver.references(in: ["a": .string("${jobs.r2.x.outputs.y}-${jobs.b.outputs.z}")])
+                == [JobOutputReference(jobID: "r2.x", output: "y"), JobOutputReference(jobID: "b", output: "z")])
+    }
+
+    @Test func examplePipelinesValidate() throws {
+        let dir = repositoryRoot().appendingPathComponent("pipelines")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".yaml") }.sorted()
+        #expect(files.contains("data-only.yaml") && files.contains("noop-chain.yaml"))
+        for f in files {
+            let p = try PipelineSpec.load(path: dir.appendingPathComponent(f).path)
+            #expect(!p.jobs.isEmpty, "\(f)")
+        }
+    }
+
+    @Test func registryNamesMatchKinds() {
+        for (name, kind) in JobKindRegistry.standard {
+            #expect(kind.name == name)
+            #expect(Set(kind.parameters.map(\.name)).count == kind.parameters.count, "\(name) declares a parameter twice")
+        }
+    }
+}

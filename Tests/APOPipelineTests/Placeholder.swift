@@ -1,3 +1,0 @@
-import Testing
-@testable import APOPipeline
-@Test func placeholder() { #expect(true) }

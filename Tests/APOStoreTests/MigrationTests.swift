@@ -1,0 +1,64 @@
+import Foundation
+import GRDB
+import Testing
+@testable import APOStore
+
+@Suite struct MigrationTests {
+    @Test func freshFileIsWALWithForeignKeysAndRecordedMigrations() throws {
+        let database = try TemporaryDatabase()
+        let store = try database.openStore()
+        let (journal, foreignKeys, applied) = try store.read { db in
+            (try String.fetchOne(db, sql: "PRAGMA journal_mode"),
+             try Int.fetchOne(db, sql: "PRAGMA foreign_keys"),
+             try Row.fetchAll(db, sql: "SELECT name, applied_at FROM apo_migrations ORDER BY name"))
+        }
+        #expect(journal == "wal")
+        #expect(foreignKeys == 1)
+        #expect(applied.map { $0["name"] as String } == StoreInfo.migrationNames)
+        #expect(StoreInfo.migrationNames.first == "0001_initial")
+
+        // Reopening applies nothing again: the recorded times are unchanged.
+        let reopened = try database.openStore()
+        let again = try reopened.read { db in
+            try Row.fetchAll(db, sql: "SELECT name, applied_at FROM apo_migrations ORDER BY name")
+        }
+        #expect(again == applied)
+    }
+
+    @Test func databaseWithUnknownMigrationIsRefused() throws {
+        let database = try TemporaryDatabase()
+        // A newer apo wrote this file: it knows one more migration than we do.
+        let newer = StoreMigrator(migrations: EmbeddedMigrations.all + [
+            (name: "0002_future", sql: "CREATE TABLE future_things (id INTEGER PRIMARY KEY)"),
+        ])
+        _ = try JobStore(path: database.path, busyTimeout: 5, migrator: newer)
+
+        expectStoreError(.databaseTooNew(found: "0002_future", supported: "0001_initial")) {
+            _ = try database.openStore()
+        }
+        let message = StoreError.databaseTooNew(found: "0002_future", supported: "0001_initial")
+            .description
+        #expect(message.contains("0002_future") && message.contains("0001_initial"))
+    }
+
+    @Test func failingMigrationRollsBackAndIsNotRecorded() throws {
+        let database = try TemporaryDatabase()
+        let broken = StoreMigrator(migrations: EmbeddedMigrations.all + [
+            (name: "0002_broken", sql: """
+                CREATE TABLE half_done (id INTEGER PRIMARY KEY);
+                INSERT INTO no_such_table VALUES (1);
+                """),
+        ])
+        #expect(throws: DatabaseError.self) {
+            _ = try JobStore(path: database.path, busyTimeout: 5, migrator: broken)
+        }
+        // The good migration stays applied; the broken one left nothing behind.
+        let store = try database.openStore()
+        let (names, halfDone) = try store.read { db in
+            (try String.fetchAll(db, sql: "SELECT name FROM apo_migrations ORDER BY name"),
+             try db.tableExists("half_done"))
+        }
+        #expect(names == ["0001_initial"])
+        #expect(!halfDone)
+    }
+}

@@ -1,0 +1,277 @@
+import Foundation
+import Testing
+@testable import APOStore
+
+@Suite struct QueueTests {
+    @Test func dagBecomesReadyInDependencyOrder() throws {
+        let database = try TemporaryDatabase()
+        let store = try database.openStore()
+        // a → b, a → c, (b, c) → d; e is independent with a higher priority.
+        let runID = try store.createRun(newRun([
+            job("a"), job("b", needs: ["a"]), job("c", needs: ["a"]), job("d", needs: ["b", "c"]),
+            job("e", priority: 5),
+        ]), now: t0)
+        #expect(try store.states(runID: runID) == [
+            "a": .queued, "b": .blocked, "c": .blocked, "d": .blocked, "e": .queued,
+        ])
+        #expect(try store.requireJob(runID: runID, key: "d").needs == ["b", "c"])
+
+        let e = try store.mustClaim(now: at(1))
+        #expect(e.job.key == "e", "higher priority first")
+        let a = try store.mustClaim(now: at(1))
+        #expect(a.job.key == "a")
+        #expect(try store.claimNextJob(workerID: "w1", leaseDuration: 60, now: at(1)) == nil)
+
+        try store.complete(a.lease, outputsJSON: #"{"x":1}"#, memoKey: nil, now: at(2))
+        #expect(try store.states(runID: runID)["b"] == .queued)
+        #expect(try store.states(runID: runID)["c"] == .queued)
+        let b = try store.mustClaim(now: at(3))
+        let c = try store.mustClaim(now: at(3))
+        #expect([b.job.key, c.job.key] == ["b", "c"])
+        #expect(b.dependencyOutputs == ["a": #"{"x":1}"#])
+
+        try store.complete(b.lease, outputsJSON: #"{"b":true}"#, memoKey: nil, now: at(4))
+        #expect(try store.states(runID: runID)["d"] == .blocked, "d still needs c")
+        #expect(try store.claimNextJob(workerID: "w1", leaseDuration: 60, now: at(4)) == nil)
+        try store.complete(c.lease, outputsJSON: #"{"c":true}"#, memoKey: nil, now: at(5))
+        let d = try store.mustClaim(now: at(6))
+        #expect(d.job.key == "d")
+        #expect(d.dependencyOutputs == ["b": #"{"b":true}"#, "c": #"{"c":true}"#])
+        try store.complete(d.lease, outputsJSON: "{}", memoKey: nil, now: at(7))
+        #expect(try store.run(runID)?.state == .running, "e is still running")
+        try store.complete(e.lease, outputsJSON: "{}", memoKey: nil, now: at(8))
+        let run = try #require(try store.run(runID))
+        #expect(run.state == .succeeded)
+        #expect(run.finishedAt == at(8))
+        #expect(run.jobCounts == [.succeeded: 5])
+    }
+
+    @Test func invalidDAGsAreRefusedAndNothingIsStored() throws {
+        let database = try TemporaryDatabase()
+        let store = try database.openStore()
+        expectStoreError(.duplicateJobKey("a")) {
+            try store.createRun(newRun([job("a"), job("a")]), now: t0)
+        }
+        expectStoreError(.unknownDependency(job: "b", needs: "zz")) {
+            try store.createRun(newRun([job("a"), job("b", needs: ["zz"])]), now: t0)
+        }
+        expectStoreError(.dependencyCycle(["a", "b"])) {
+            try store.createRun(newRun([job("a", needs: ["b"]), job("b", needs: ["a"]), job("c")]),
+                                now: t0)
+        }
+        #expect(try store.runs(limit: 10).isEmpty)
+    }
+
+    @Test func claimHeartbeatComplete() throws {
+        let database = try TemporaryDatabase()
+        let store = try database.openStore()
+        let runID = try store.createRun(newRun([job("a")]), now: t0)
+        let claimed = try store.mustClaim("worker-7", lease: 30, now: at(10))
+        #expect(claimed.job.state == .running)
+        #expect(claimed.job.attempts == 1)
+        #expect(claimed.lease.workerID == "worker-7")
+        #expect(claimed.lease.expiresAt == at(40))
+        #expect(!claimed.lease.token.isEmpty)
+
+        #expect(try store.heartbeat(claimed.lease, leaseDuration: 30, now: at(20)) == .keepGoing)
+        try store.updateProgress(claimed.lease, done: 3, total: 10, message: "step 3", now: at(21))
+        var job = try store.requireJob(runID: runID, key: "a")
+        #expect(job.leaseExpiresAt == at(50))
+        #expect(job.leaseWorkerID == "worker-7")
+        #expect((job.progressDone, job.progressTotal, job.progressMessage) == (3, 10, "step 3"))
+
+        try store.complete(claimed.lease, outputsJSON: #"{"out":"x"}"#, memoKey: "m", now: at(30))
+        job = try store.requireJob(runID: runID, key: "a")
+        #expect(job.state == .succeeded)
+        #expect(job.outputsJSON == #"{"out":"x"}"#)
+        #expect(job.progressDone == 10)
+        #expect(job.leaseWorkerID == nil)
+        let attempts = try store.attempts(jobID: job.id)
+        #expect(attempts.count == 1)
+        #expect(attempts[0].outcome == "succeeded")
+        #expect(attempts[0].lastHeartbeatAt == at(20))
+        #expect(attempts[0].finishedAt == at(30))
+        #expect(attempts[0].leaseToken == claimed.lease.token)
+
+        // The lease died with the job's completion.
+        expectStoreError(.leaseLost(jobID: job.id)) {
+            _ = try store.heartbeat(claimed.lease, leaseDuration: 30, now: at(31))
+        }
+        expectStoreError(.leaseLost(jobID: job.id)) {
+            try store.complete(claimed.lease, outputsJSON: "{}", memoKey: nil, now: at(31))
+        }
+    }
+
+    @Test func staleTokenIsRejectedAfterReap() throws {
+        let database = try TemporaryDatabase()
+        let store = try database.openStore()
+        let runID = try store.createRun(newRun([job("a")]), now: t0)
+        let first = try store.mustClaim("w1", lease: 30, now: at(0))
+        #expect(try store.reapExpiredLeases(now: at(29)).isEmpty, "lease still valid")
+        #expect(try store.reapExpiredLeases(now: at(60)) == [first.job.id])
+        let requeued = try store.requireJob(runID: runID, key: "a")
+        #expect(requeued.state == .queued)
+        let notBefore = try #require(requeued.notBefore)
+
+        // The slow worker comes back: every update with its token is refused.
+        expectStoreError(.leaseLost(jobID: first.job.id)) {
+            _ = try store.heartbeat(first.lease, leaseDuration: 30, now: at(61))
+        }
+        expectStoreError(.leaseLost(jobID: first.job.id)) {
+            try store.complete(first.lease, outputsJSON: "{}", memoKey: nil, now: at(61))
+        }
+        #expect(try store.claimNextJob(workerID: "w2", leaseDuration: 30,
+                                       now: notBefore.addingTimeInterval(-0.001)) == nil,
+                "backoff holds the job")
+        let second = try store.mustClaim("w2", lease: 30, now: notBefore)
+        #expect(second.lease.token != first.lease.token)
+        #expect(second.job.attempts == 2)
+        expectStoreError(.leaseLost(jobID: first.job.id)) {
+            try store.fail(first.lease, error: "late", retryable: false, now: notBefore)
+        }
+        expectStoreError(.leaseLost(jobID: first.job.id)) { try store.release(first.lease, now: notBefore) }
+        try store.complete(second.lease, outputsJSON: "{}", memoKey: nil, now: notBefore)
+        #expect(try store.attempts(jobID: first.job.id).map(\.outcome) == ["expired", "succeeded"])
+    }
+
+    @Test func reaperFindsLeaseExpiredYesterdayAndNeverHeartbeated() throws {
+        let database = try TemporaryDatabase()
+        let store = try database.openStore()
+        let runID = try store.createRun(newRun([job("beat"), job("silent"), job("alive")]), now: t0)
+        let yesterday = at(-86_400)
+        let beat = try store.mustClaim("w1", lease: 60, now: yesterday)
+        _ = try store.heartbeat(beat.lease, leaseDuration: 60, now: yesterday.addingTimeInterval(30))
+        let silent = try store.mustClaim("w2", lease: 60, now: yesterday)  // died before any heartbeat
+        let alive = try store.mustClaim("w3", lease: 60, now: at(0))
+
+        let reaped = try store.reapExpiredLeases(now: at(1))
+        #expect(reaped == [beat.job.id, silent.job.id])
+        let states = try store.states(runID: runID)
+        #expect(states == ["beat": .queued, "silent": .queued, "alive": .running])
+        let silentAttempt = try #require(try store.attempts(jobID: silent.job.id).first)
+        #expect(silentAttempt.outcome == "expired")
+        #expect(silentAttempt.lastHeartbeatAt == nil)
+        #expect(silentAttempt.error?.contains("w2") == true)
+        #expect(try store.requireJob(runID: runID, key: "beat").attempts == 1, "the attempt counts")
+        #expect(try store.heartbeat(alive.lease, leaseDuration: 60, now: at(2)) == .keepGoing)
+    }
+
+    @Test func timeoutIsEnforcedEvenWhileHeartbeating() throws {
+        let database = try TemporaryDatabase()
+        let store = try database.openStore()
+        let runID = try store.createRun(newRun([job("slow", timeout: 10)]), now: t0)
+        let claimed = try store.mustClaim(lease: 60, now: at(0))
+        _ = try store.heartbeat(claimed.lease, leaseDuration: 60, now: at(5))
+        #expect(try store.reapExpiredLeases(now: at(9)).isEmpty)
+        #expect(try store.reapExpiredLeases(now: at(10)) == [claimed.job.id])
+        #expect(try store.attempts(jobID: claimed.job.id).first?.outcome == "timed_out")
+        #expect(try store.states(runID: runID)["slow"] == .queued)
+    }
+
+    @Test func supervisorCanReapLeasesOfADeadWorker() throws {
+        let database = try TemporaryDatabase()
+        let store = try database.openStore()
+        let runID = try store.createRun(newRun([job("a"), job("b")]), now: t0)
+        let a = try store.mustClaim("dead", lease: 60, now: at(0))
+        _ = try store.mustClaim("other", lease: 60, now: at(0))
+        #expect(try store.reapLeases(heldBy: "dead", now: at(1)) == [a.job.id])
+        #expect(try store.states(runID: runID) == ["a": .queued, "b": .running])
+    }
+
+    @Test func backoffGrowsWithEachAttempt() throws {
+        let database = try TemporaryDatabase()
+        let store = try database.openStore()
+        let runID = try store.createRun(newRun([job("flaky", maxAttempts: 5, backoffBase: 10,
+                                                    backoffMax: 1_000)]), now: t0)
+        var now = at(0)
+        var delays: [Double] = []
+        for attempt in 1...4 {
+            let claimed = try store.mustClaim(lease: 5, now: now)
+            #expect(claimed.job.attempts == attempt)
+            now = now.addingTimeInterval(5)
+            #expect(try store.reapExpiredLeases(now: now) == [claimed.job.id])
+            let notBefore = try #require(try store.requireJob(runID: runID, key: "flaky").notBefore)
+            #expect(try store.nextNotBefore(now: now) == notBefore)
+            delays.append(notBefore.timeIntervalSince(now))
+            now = notBefore
+        }
+        // Attempt n waits 10 · 2^(n-1) s ± 25 % jitter (RetryBackoff's default spread).
+        for (index, delay) in delays.enumerated() {
+            let nominal = 10 * pow(2, Double(index))
+            #expect(delay >= nominal * 0.75 && delay <= nominal * 1.25, "attempt \(index + 1): \(delay)")
+        }
+        #expect(zip(delays, delays.dropFirst()).allSatisfy { $0 < $1 }, "\(delays)")
+    }
+
+    @Test func retryBackoffIsCappedAndJittered() {
+        let backoff = RetryBackoff(baseSeconds: 2, maxSeconds: 30)
+        #expect(backoff.delay(afterAttempt: 1, unitRandom: 0.5) == 2)
+        #expect(backoff.delay(afterAttempt: 3, unitRandom: 0.5) == 8)
+        #expect(backoff.delay(afterAttempt: 3, unitRandom: 0) == 6)
+        #expect(backoff.delay(afterAttempt: 50, unitRandom: 0.5) == 30)
+        #expect(backoff.delay(afterAttempt: 10_000, unitRandom: 0.999) <= 30 * 1.25)
+    }
+
+    @Test func maxAttemptsFailsJobAndAllTransitiveDependents() throws {
+        let database = try TemporaryDatabase()
+        let store = try database.openStore()
+        let runID = try store.createRun(newRun([
+            job("a", maxAttempts: 2, backoffBase: 1), job("b", needs: ["a"]), job("c", needs: ["b"]),
+            job("side", priority: 1),
+        ]), now: t0)
+        let side = try store.mustClaim(now: at(0))
+        #expect(side.job.key == "side")
+        let first = try store.mustClaim(now: at(0))
+        try store.fail(first.lease, error: "boom 1", retryable: true, now: at(1))
+        #expect(try store.states(runID: runID)["a"] == .queued)
+        let second = try store.mustClaim(now: at(10))
+        #expect(second.job.attempts == 2)
+        try store.fail(second.lease, error: "boom 2", retryable: true, now: at(11))
+        #expect(try store.states(runID: runID) == [
+            "a": .failed, "b": .upstreamFailed, "c": .upstreamFailed, "side": .running,
+        ])
+        #expect(try store.requireJob(runID: runID, key: "a").error == "boom 2")
+        #expect(try store.requireJob(runID: runID, key: "c").error?.contains("a failed") == true)
+        #expect(try store.run(runID)?.state == .running, "side is still running")
+        try store.complete(side.lease, outputsJSON: "{}", memoKey: nil, now: at(12))
+        #expect(try store.run(runID)?.state == .failed)
+        #expect(try store.claimNextJob(workerID: "w", leaseDuration: 5, now: at(100)) == nil)
+    }
+
+    @Test func reaperFailsJobAfterMaxAttempts() throws {
+        let database = try TemporaryDatabase()
+        let store = try database.openStore()
+        let runID = try store.createRun(newRun([job("a", maxAttempts: 1), job("b", needs: ["a"])]),
+                                        now: t0)
+        _ = try store.mustClaim(lease: 5, now: at(0))
+        _ = try store.reapExpiredLeases(now: at(5))
+        #expect(try store.states(runID: runID) == ["a": .failed, "b": .upstreamFailed])
+        #expect(try store.run(runID)?.state == .failed)
+    }
+
+    @Test func nonRetryableFailureFailsAtOnce() throws {
+        let database = try TemporaryDatabase()
+        let store = try database.openStore()
+        let runID = try store.createRun(newRun([job("a", maxAttempts: 5)]), now: t0)
+        let claimed = try store.mustClaim(now: at(0))
+        try store.fail(claimed.lease, error: "bad input: line 3", retryable: false, now: at(1))
+        #expect(try store.states(runID: runID) == ["a": .failed])
+        #expect(try store.attempts(jobID: claimed.job.id).map(\.error) == ["bad input: line 3"])
+    }
+
+    @Test func releaseGivesTheAttemptBack() throws {
+        let database = try TemporaryDatabase()
+        let store = try database.openStore()
+        let runID = try store.createRun(newRun([job("a", maxAttempts: 1)]), now: t0)
+        let first = try store.mustClaim(now: at(0))
+        try store.release(first.lease, now: at(1))
+        let job = try store.requireJob(runID: runID, key: "a")
+        #expect(job.state == .queued)
+        #expect(job.attempts == 0)
+        #expect(job.notBefore == nil, "released jobs are claimable at once")
+        let second = try store.mustClaim(now: at(1))
+        #expect(second.job.attempts == 1)
+        #expect(try store.attempts(jobID: job.id).map(\.number) == [1, 2])
+        #expect(try store.attempts(jobID: job.id).first?.outcome == "released")
+    }
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs the system packages apo builds and runs against (Debian/Ubuntu).
+set -euo pipefail
+packages=(libopenblas-dev libsqlite3-dev libcurl4-openssl-dev zlib1g-dev sqlite3 unzip)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
