@@ -6,6 +6,8 @@ public enum JobKindRegistry {
         RejectionSampleKind.self,
         TrainRMKind.self,
         ScoreKind.self,
+        TrainLLMKind.self,
+        DPOKind.self,
         SleepKind.self,
         NoopKind.self,
     ])
