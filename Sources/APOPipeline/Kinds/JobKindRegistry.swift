@@ -10,6 +10,7 @@ public enum JobKindRegistry {
         DPOKind.self,
         SleepKind.self,
         NoopKind.self,
+        GenerateKind.self,
     ])
 
     /// Builds a name → kind map; a duplicate name is a programming error caught by the tests.
