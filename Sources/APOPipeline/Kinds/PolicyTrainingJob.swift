@@ -74,9 +74,9 @@ enum PolicyTrainingJob {
     static func loadPolicy(_ context: any JobContext, threads: Int) throws -> Policy {
         let path = try context.stringParam("model")
         let loaded = try ModelLoader.load(path: path, threads: threads)
-        let name = try context.stringParam("template")
-        let override: ChatTemplate? = name == "auto" ? nil : try ChatTemplate(name: name)
-        let format = PromptFormat(chatTemplateString: loaded.chatTemplate, override: override)
+        // The template and system prompt exactly as `generate` picks them, so prompts match.
+        let template = try GenerateKind.resolveTemplate(try context.stringParam("template"), chatTemplate: loaded.chatTemplate)
+        let format = PromptFormat(chatTemplateString: loaded.chatTemplate, override: template)
         let maxPrompt = try context.intParam("max_prompt_tokens")
         let maxLength = try context.intParam("max_length")
         if maxPrompt < 1 { throw JobParameterError.invalid(name: "max_prompt_tokens", message: "must be at least 1") }
