@@ -105,9 +105,10 @@ struct PolicyKindsTests {
         let prompt = format.promptTokens(query: targets[0].item.query, tokenizer: a.tokenizer)
         let generator = try BatchedGenerator(model: try LlamaModel(parameters: a.parameters), tokenizer: a.tokenizer,
                                              options: GenerationOptions(sampling: SamplingParameters(temperature: 0),
-                                                                        maxNewTokens: 4, slots: 1), threads: 1)
+                                                                        maxNewTokens: 4, maxPromptTokens: 128, slots: 1), threads: 1)
         let results = try generator.generate([GenerationRequest(prompt: prompt, seed: 1)])
-        #expect(results.count == 1 && results[0].tokens.count >= 1 && results[0].promptTokenCount == prompt.count)
+        #expect(results.count == 1 && results[0].promptTokenCount == prompt.count)
+        #expect(results[0].finishReason != .length || results[0].tokens.count == 4)
     }
 
     @Test func dpoPicksBestAndWorstResumesWithItsStoredReferenceToIdenticalWeights() throws {

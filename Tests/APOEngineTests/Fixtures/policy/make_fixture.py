@@ -12,7 +12,7 @@ llama-tokenize), so no tokenizer is involved. For each example the response toke
 SFT loss: mean over all response tokens of both examples of -log p.
 DPO loss: example 0 is "chosen", example 1 "rejected"; reference log-probs are given as numbers
 (the policy's own values shifted by +0.8 and -1.3, so policy != reference), beta = 0.5.
-Gradient slices: model.norm.weight, layer 29 mlp.down_proj rows 0-1, embedding (= tied head) rows of
+Gradient slices: model.norm.weight, layer 29 mlp.down_proj row 0, embedding (= tied head) rows of
 three tokens that occur in the examples.
 """
 import json
@@ -33,7 +33,7 @@ EXAMPLES = [
 BETA = 0.5
 REFERENCE_SHIFT = (0.8, -1.3)  # reference = policy + shift (chosen, rejected)
 DOWN_PROJ_LAYER = 29
-DOWN_PROJ_ROWS = [0, 1]
+DOWN_PROJ_ROWS = [0]
 EMBEDDING_ROWS = [2, 3575, 4649]  # <|im_end|>, " capital", " France"
 
 
@@ -56,6 +56,17 @@ def gradient_slices(model):
             "rows": DOWN_PROJ_ROWS, "values": [down[r].tolist() for r in DOWN_PROJ_ROWS]},
         "model.embed_tokens.weight": {"rows": EMBEDDING_ROWS, "values": [emb[r].tolist() for r in EMBEDDING_ROWS]},
     }
+
+
+def compact(x):
+    """Floats to 8 significant digits (more than fp32 holds), to keep the fixture small."""
+    if isinstance(x, float):
+        return float(f"{x:.8g}")
+    if isinstance(x, list):
+        return [compact(v) for v in x]
+    if isinstance(x, dict):
+        return {k: compact(v) for k, v in x.items()}
+    return x
 
 
 def main():
@@ -92,7 +103,7 @@ def main():
     out = {"version": 1, "examples": EXAMPLES, "sft": sft, "dpo": dpo,
            "transformers_version": __import__("transformers").__version__, "torch_version": torch.__version__}
     with open(os.path.join(out_dir, "policy_fixture.json"), "w") as f:
-        json.dump(out, f)
+        json.dump(compact(out), f)
     print(f"sft loss {sft['loss']:.6f}, dpo loss {dpo['loss']:.6f} (margin {dpo['margin']:.4f})")
 
 
