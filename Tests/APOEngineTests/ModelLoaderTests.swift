@@ -22,9 +22,15 @@ struct ModelLoaderTests {
         return p
     }
 
+    /// "a", "b", "ab" (merge "a b"), then filler tokens "x3", "x4", ...
+    static func tinyTokens(_ count: Int) -> [GGUFValue] {
+        let first = ["a", "b", "ab"]
+        return (0..<count).map { (i: Int) -> GGUFValue in .string(i < first.count ? first[i] : "x\(i)") }
+    }
+
     /// The GGUF llama.cpp's converter would write for `parameters` (F32 throughout).
     static func tinyGGUF(_ parameters: ModelParameters, omit: Set<String> = [], reshape: [String: [Int]] = [:],
-                         architecture: String = "llama", extraMetadata: [(String, GGUFValue)] = []) -> GGUFWriter {
+                         architecture: String = "llama", tokenCount: Int? = nil, extraMetadata: [(String, GGUFValue)] = []) -> GGUFWriter {
         let c = parameters.config
         var w = GGUFWriter()
         w.metadata = [
@@ -39,7 +45,9 @@ struct ModelLoaderTests {
             ("\(architecture).context_length", .uint32(UInt32(c.contextLength))),
             ("\(architecture).vocab_size", .uint32(UInt32(c.vocabSize))),
             ("tokenizer.ggml.model", .string("gpt2")),
-            ("tokenizer.ggml.tokens", .array(.string, (0..<c.vocabSize).map { .string("t\($0)") })),
+            ("tokenizer.ggml.pre", .string("gpt2")),
+            ("tokenizer.ggml.tokens", .array(.string, tinyTokens(tokenCount ?? c.vocabSize))),
+            ("tokenizer.ggml.merges", .array(.string, [.string("a b")])),
             ("tokenizer.ggml.eos_token_id", .uint32(1)),
             ("tokenizer.chat_template", .string("{{ messages }}")),
         ] + extraMetadata
@@ -65,6 +73,17 @@ struct ModelLoaderTests {
             #expect(model.config == Self.tinyConfig)
             #expect(model.parameters.values.toArray() == original.values.toArray())
             #expect(model.chatTemplate == "{{ messages }}")
+            #expect(model.tokenizer.vocabularySize == 20 && model.tokenizer.eosID == 1)
+            #expect(model.tokenizer.encode("abab") == [2, 2])  // merge "a b" → token "ab"
+        }
+    }
+
+    @Test func tokenizerLargerThanEmbeddingIsRefused() throws {
+        let w = Self.tinyGGUF(Self.tinyParameters(), tokenCount: 25)
+        _ = try S.withTemporaryFile(w.encoded()) { path in
+            #expect(throws: ModelFileError.invalid(file: path, field: "tokenizer vocabulary", expected: "at most the model's 20 embedding rows", found: "25 tokens")) {
+                try ModelLoader.load(path: path)
+            }
         }
     }
 
@@ -160,6 +179,11 @@ struct ModelLoaderTests {
             contextLength: 8192))
         #expect(model.chatTemplate?.contains("<|im_start|>") == true)
         #expect(model.extraTensors.isEmpty)
+        // §6: BOS 1, EOS 2, no BOS added; "\n\n" between words is two tokens, one (1116) before a
+        // digit. Expected ids from llama.cpp's llama-tokenize on this file.
+        #expect(model.tokenizer.bosID == 1 && model.tokenizer.eosID == 2)
+        #expect(model.tokenizer.encode("a\n\nb") == [81, 198, 198, 82])
+        #expect(model.tokenizer.encode("\n\n1") == [1116, 33])
     }
 
     /// Q/K rows after un-permutation against Hugging Face transformers' own GGUF loader (which

@@ -6,6 +6,8 @@ import Foundation
 public struct LoadedModel {
     public let config: LlamaConfig
     public let parameters: ModelParameters
+    /// Built from the file's tokenizer metadata (`tokenizer.ggml.*`, or a directory's `tokenizer.json`).
+    public let tokenizer: any Tokenizer
     /// The raw Jinja chat template, if the file has one.
     public let chatTemplate: String?
     /// Tensors of a model directory beyond the LLaMA layout (e.g. a reward head `score.weight`),
@@ -24,7 +26,131 @@ public enum ModelLoader {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw ModelFileError.cannotOpen(file: path, reason: "no such file or directory")
         }
+        if isDirectory.boolValue {
+            return try loadDirectory(URL(fileURLWithPath: path, isDirectory: true), threads: threads)
+        }
         return try loadGGUF(path: path, threads: threads)
+    }
+
+    // MARK: - Model directories
+
+    public static let weightsFileName = "model.safetensors"
+    public static let configFileName = "config.json"
+    public static let tokenizerFileName = "tokenizer.json"
+
+    static func loadDirectory(_ dir: URL, threads: Int) throws -> LoadedModel {
+        let config = try LlamaConfig(huggingFaceConfigAt: dir.appendingPathComponent(configFileName))
+        let weightsURL = dir.appendingPathComponent(weightsFileName)
+        let weights = try SafetensorsFile(path: weightsURL.path)
+        let parameters = ModelParameters(config: config)
+        var layoutNames = Set<String>()
+        for tensor in parameters.layout.tensors {
+            layoutNames.insert(tensor.name)
+            guard let info = weights.tensor(named: tensor.name) else {
+                throw ModelFileError.missingTensor(file: weightsURL.path, tensor: tensor.name)
+            }
+            guard info.shape == tensor.shape else {
+                throw ModelFileError.shapeMismatch(file: weightsURL.path, tensor: tensor.name, expected: tensor.shape, found: info.shape)
+            }
+            try weights.read(info, into: parameters.pointer(tensor.offset))
+        }
+        var extra: [String: ([Int], [Float])] = [:]
+        for info in weights.tensors where !layoutNames.contains(info.name) {
+            // A tied checkpoint may still carry a copy of the head; the embedding is the truth.
+            if config.tiedEmbeddings && info.name == "lm_head.weight" { continue }
+            extra[info.name] = (info.shape, try weights.floats(info.name))
+        }
+
+        let tokenizerURL = dir.appendingPathComponent(tokenizerFileName)
+        let tokenizerData: TokenizerData
+        do {
+            tokenizerData = try JSONDecoder().decode(TokenizerData.self, from: Data(contentsOf: tokenizerURL))
+        } catch let error as DecodingError {
+            throw ModelFileError.invalid(file: tokenizerURL.path, field: "tokenizer.json", expected: "TokenizerData JSON", found: "\(error)")
+        } catch {
+            throw ModelFileError.cannotOpen(file: tokenizerURL.path, reason: error.localizedDescription)
+        }
+        let tokenizer = try makeModelTokenizer(tokenizerData, vocabSize: config.vocabSize, file: tokenizerURL.path)
+        return LoadedModel(
+            config: config, parameters: parameters, tokenizer: tokenizer, chatTemplate: tokenizerData.chatTemplate,
+            extraTensors: extra, path: dir.path)
+    }
+
+    /// Writes a model directory that `load` reads back (used by training jobs). The directory
+    /// appears whole or not at all: it is written under a temporary name beside `to`, fsynced, and
+    /// renamed into place (replacing an existing directory of that name).
+    public static func saveDirectory(
+        _ parameters: ModelParameters, tokenizer: any Tokenizer, chatTemplate: String?,
+        extraTensors: [String: ([Int], [Float])] = [:], to destination: URL
+    ) throws {
+        let fm = FileManager.default
+        let parent = destination.deletingLastPathComponent()
+        let temporary = parent.appendingPathComponent(".\(destination.lastPathComponent).tmp-\(UUID().uuidString)")
+        do {
+            try fm.createDirectory(at: temporary, withIntermediateDirectories: true)
+        } catch {
+            throw ModelFileError.cannotWrite(file: temporary.path, reason: error.localizedDescription)
+        }
+        do {
+            let layout = parameters.layout
+            for name in extraTensors.keys where layout.tensor(named: name) != nil {
+                throw ModelFileError.duplicate(file: destination.path, kind: "tensor (extra tensor shadows a model tensor)", name: name)
+            }
+            var entries = layout.tensors.map {
+                SafetensorsWriter.Entry(name: $0.name, shape: $0.shape, pointer: UnsafePointer(parameters.pointer($0.offset)))
+            }
+            // Extra tensors are copied into one block so their pointers stay valid while writing.
+            let extraNames = extraTensors.keys.sorted()
+            var extraStorage: [Float] = []
+            var extraOffsets: [Int] = []
+            for name in extraNames {
+                let (shape, values) = extraTensors[name]!
+                guard shape.reduce(1, *) == values.count else {
+                    throw ModelFileError.shapeMismatch(file: destination.path, tensor: name, expected: shape, found: [values.count])
+                }
+                extraOffsets.append(extraStorage.count)
+                extraStorage.append(contentsOf: values)
+            }
+            try extraStorage.withUnsafeBufferPointer { storage in
+                for (i, name) in extraNames.enumerated() {
+                    let base = storage.baseAddress ?? UnsafePointer(parameters.values.pointer)  // unused when empty
+                    entries.append(SafetensorsWriter.Entry(name: name, shape: extraTensors[name]!.0, pointer: base + extraOffsets[i]))
+                }
+                try SafetensorsWriter.write(entries, metadata: ["format": "pt"], to: temporary.appendingPathComponent(weightsFileName))
+            }
+
+            var data = tokenizer.data
+            data.chatTemplate = chatTemplate
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            try writeSynced(encoder.encode(data), to: temporary.appendingPathComponent(tokenizerFileName))
+            try writeSynced(parameters.config.huggingFaceConfigJSON(bosID: data.bosID, eosID: data.eosID),
+                            to: temporary.appendingPathComponent(configFileName))
+
+            // Swap into place: move an old directory aside first, since rename cannot replace a non-empty one.
+            var old: URL? = nil
+            if fm.fileExists(atPath: destination.path) {
+                let aside = parent.appendingPathComponent(".\(destination.lastPathComponent).old-\(UUID().uuidString)")
+                try fm.moveItem(at: destination, to: aside)
+                old = aside
+            }
+            try fm.moveItem(at: temporary, to: destination)
+            if let old { try? fm.removeItem(at: old) }
+        } catch {
+            try? fm.removeItem(at: temporary)
+            if let e = error as? ModelFileError { throw e }
+            throw ModelFileError.cannotWrite(file: destination.path, reason: "\(error)")
+        }
+    }
+
+    static func writeSynced(_ data: Data, to url: URL) throws {
+        guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
+            throw ModelFileError.cannotWrite(file: url.path, reason: "cannot create file")
+        }
+        let handle = try FileHandle(forWritingTo: url)
+        defer { try? handle.close() }
+        try handle.write(contentsOf: data)
+        try handle.synchronize()
     }
 
     // MARK: - GGUF
@@ -73,11 +199,11 @@ public enum ModelLoader {
             throw ModelFileError.invalid(file: path, field: "metadata 'llama.rope.scaling.type'", expected: "none (RoPE scaling is not supported)", found: scaling)
         }
         let parameters = try ggufParameters(file, config: config, threads: threads)
-        let fields = try file.tokenizerFields()
-        _ = fields
+        let tokenizerData = try file.tokenizerData()
+        let tokenizer = try makeModelTokenizer(tokenizerData, vocabSize: config.vocabSize, file: path)
         return LoadedModel(
-            config: config, parameters: parameters,
-            chatTemplate: try file.optionalString("tokenizer.chat_template"),
+            config: config, parameters: parameters, tokenizer: tokenizer,
+            chatTemplate: tokenizerData.chatTemplate,
             extraTensors: [:], path: path)
     }
 

@@ -6,6 +6,7 @@ public enum JobKindRegistry {
         RejectionSampleKind.self,
         SleepKind.self,
         NoopKind.self,
+        GenerateKind.self,
     ])
 
     /// Builds a name → kind map; a duplicate name is a programming error caught by the tests.

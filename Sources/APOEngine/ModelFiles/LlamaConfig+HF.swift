@@ -1,0 +1,94 @@
+import Foundation
+
+extension LlamaConfig {
+    /// Reads a Hugging Face `config.json` of a LLaMA model (`model_type` "llama" or an
+    /// `architectures` entry starting with "Llama").
+    public init(huggingFaceConfigAt url: URL) throws {
+        let file = url.path
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ModelFileError.cannotOpen(file: file, reason: "\(error.localizedDescription)")
+        }
+        guard let json = try? JSONSerialization.jsonObject(with: data), let c = json as? [String: Any] else {
+            throw ModelFileError.invalid(file: file, field: "config.json", expected: "a JSON object", found: "something else")
+        }
+        let architectures = c["architectures"] as? [String] ?? []
+        let modelType = c["model_type"] as? String
+        guard modelType == "llama" || architectures.contains(where: { $0.hasPrefix("Llama") }) else {
+            throw ModelFileError.unsupportedArchitecture(file: file, found: modelType ?? architectures.first ?? "(none)", supported: ["llama", "LlamaForCausalLM"])
+        }
+        func number(_ key: String) throws -> Double? {
+            guard let v = c[key], !(v is NSNull) else { return nil }
+            guard let n = v as? NSNumber else {
+                throw ModelFileError.invalid(file: file, field: key, expected: "a number", found: "\(v)")
+            }
+            return n.doubleValue
+        }
+        func int(_ key: String, default value: Int? = nil) throws -> Int {
+            guard let d = try number(key) else {
+                if let value { return value }
+                throw ModelFileError.missingMetadata(file: file, key: key)
+            }
+            guard d > 0, d == d.rounded(), d < 1e12 else {
+                throw ModelFileError.invalid(file: file, field: key, expected: "a positive integer", found: String(d))
+            }
+            return Int(d)
+        }
+        let hidden = try int("hidden_size")
+        let heads = try int("num_attention_heads")
+        let kvHeads = try int("num_key_value_heads", default: heads)
+        guard heads % kvHeads == 0 else {
+            throw ModelFileError.invalid(file: file, field: "num_key_value_heads", expected: "a divisor of num_attention_heads \(heads)", found: String(kvHeads))
+        }
+        let headDim: Int
+        if let h = try number("head_dim") { headDim = Int(h) } else {
+            guard hidden % heads == 0 else {
+                throw ModelFileError.invalid(file: file, field: "hidden_size", expected: "a multiple of num_attention_heads \(heads)", found: String(hidden))
+            }
+            headDim = hidden / heads
+        }
+        if let scaling = c["rope_scaling"], !(scaling is NSNull) {
+            throw ModelFileError.invalid(file: file, field: "rope_scaling", expected: "null (RoPE scaling is not supported)", found: "\(scaling)")
+        }
+        let tied: Bool
+        switch c["tie_word_embeddings"] {
+        case nil: tied = false  // transformers' LlamaConfig default
+        case let b as Bool: tied = b
+        case let other?:
+            throw ModelFileError.invalid(file: file, field: "tie_word_embeddings", expected: "true or false", found: "\(other)")
+        }
+        self.init(
+            vocabSize: try int("vocab_size"), hiddenSize: hidden, intermediateSize: try int("intermediate_size"),
+            layerCount: try int("num_hidden_layers"), headCount: heads, kvHeadCount: kvHeads, headDim: headDim,
+            ropeTheta: Float(try number("rope_theta") ?? 10_000), rmsNormEps: Float(try number("rms_norm_eps") ?? 1e-6),
+            tiedEmbeddings: tied, contextLength: try int("max_position_embeddings", default: 2048))
+    }
+
+    /// The `config.json` Hugging Face transformers reads for this model (`LlamaForCausalLM`).
+    public func huggingFaceConfigJSON(bosID: Int32?, eosID: Int32?) throws -> Data {
+        // Floats are written via their shortest decimal form ("1e-05", not 9.99999974e-06).
+        func decimal(_ x: Float) -> Double { Double("\(x)") ?? Double(x) }
+        var c: [String: Any] = [
+            "architectures": ["LlamaForCausalLM"],
+            "model_type": "llama",
+            "hidden_act": "silu",
+            "hidden_size": hiddenSize,
+            "intermediate_size": intermediateSize,
+            "num_hidden_layers": layerCount,
+            "num_attention_heads": headCount,
+            "num_key_value_heads": kvHeadCount,
+            "head_dim": headDim,
+            "rms_norm_eps": decimal(rmsNormEps),
+            "rope_theta": decimal(ropeTheta),
+            "vocab_size": vocabSize,
+            "tie_word_embeddings": tiedEmbeddings,
+            "max_position_embeddings": contextLength,
+            "torch_dtype": "float32",
+            "attention_bias": false,
+            "mlp_bias": false,
+        ]
+        if let bosID { c["bos_token_id"] = Int(bosID) }
+        if let eosID { c["eos_token_id"] = Int(eosID) }
+        return try JSONSerialization.data(withJSONObject: c, options: [.prettyPrinted, .sortedKeys])
+    }
+}
