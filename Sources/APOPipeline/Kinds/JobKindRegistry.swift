@@ -4,6 +4,7 @@ public enum JobKindRegistry {
         PrepareDataKind.self,
         APOPairsKind.self,
         RejectionSampleKind.self,
+        EvaluateKind.self,
         SleepKind.self,
         NoopKind.self,
         GenerateKind.self,
