@@ -4,6 +4,8 @@ public enum JobKindRegistry {
         PrepareDataKind.self,
         APOPairsKind.self,
         RejectionSampleKind.self,
+        TrainRMKind.self,
+        ScoreKind.self,
         EvaluateKind.self,
         SleepKind.self,
         NoopKind.self,
