@@ -210,15 +210,15 @@ struct GGUFFileTests {
         var bytes = w.encoded()
         withUnsafeBytes(of: (UInt64(1) << 60).littleEndian) { for i in 0..<8 { bytes[bytes.count - 8 + i] = $0[i] } }
         let e = try #require(try S.ggufError(bytes))
-        guard case let .invalid(_, field, _, _) = e else { Issue.record("wrong error \(e)"); return }
-        #expect(field == "metadata 'k' count")
+        guard case let .truncated(_, field, needed, _) = e else { Issue.record("wrong error \(e)"); return }
+        #expect(field == "metadata 'k' count = \(UInt64(1) << 60)" && needed == Int.max)  // 2^63 bytes saturates
 
         // A tensor count larger than the file could hold.
         var b2 = GGUFWriter().encoded()
         withUnsafeBytes(of: UInt64(1_000_000).littleEndian) { for i in 0..<8 { b2[8 + i] = $0[i] } }
         let e2 = try #require(try S.ggufError(b2))
-        guard case let .invalid(_, f2, _, _) = e2 else { Issue.record("wrong error \(e2)"); return }
-        #expect(f2 == "tensor_count")
+        guard case let .truncated(_, f2, needed2, available2) = e2 else { Issue.record("wrong error \(e2)"); return }
+        #expect(f2 == "tensor_count = 1000000" && needed2 == 24_000_000 && available2 == 8)
     }
 
     @Test func rejectsBadBoolAndInvalidUTF8() throws {

@@ -186,6 +186,18 @@ struct ModelLoaderTests {
         #expect(model.tokenizer.encode("\n\n1") == [1116, 33])
     }
 
+    /// What `apoctl model info` prints, from headers only (counts from the `gguf` Python reader).
+    @Test func smolLMSummary() throws {
+        let summary = try ModelFileSummary(path: try S.smolLMPath())
+        #expect(summary.format == "gguf" && summary.ggufVersion == 3 && summary.architecture == "llama")
+        #expect(summary.tensorCount == 272 && summary.tensorTypes == ["Q4_1": 210, "F32": 61, "Q8_0": 1])
+        #expect(summary.config?.hiddenSize == 576 && summary.configError == nil)
+        #expect(summary.tokenizer?.model == "gpt2" && summary.tokenizer?.pre == "smollm")
+        #expect(summary.tokenizer?.vocabularySize == 49_152 && summary.tokenizer?.mergeCount == 48_900)
+        #expect(summary.tokenizer?.addBOS == false && summary.tokenizer?.hasChatTemplate == true)
+        #expect(summary.text.contains("hidden 576, layers 30, heads 9 (kv 3, head dim 64), ffn 1536"))
+    }
+
     /// Q/K rows after un-permutation against Hugging Face transformers' own GGUF loader (which
     /// reverse-permutes Q/K) — fixture from `make_fixture.py`. Both dequantise the same blocks in
     /// fp32, so they agree to rounding (1e-6).

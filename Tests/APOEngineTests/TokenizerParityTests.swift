@@ -30,32 +30,11 @@ enum TokenizerParityFixture {
         return (inputs, expected)
     }
 
-    /// The repository root, found by walking up from this file to Package.swift.
-    static func repositoryRoot() throws -> URL {
-        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while dir.path != "/" {
-            if FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) { return dir }
-            dir.deleteLastPathComponent()
-        }
-        throw FixtureError("no Package.swift above \(#filePath)")
-    }
-
-    static func smolLM2Path() throws -> String {
-        let path = try repositoryRoot().appendingPathComponent("data/models/SmolLM2-135M-Instruct.Q4_1.gguf").path
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw FixtureError("\(path) is missing: run .ci/run or `apoctl model pull smollm2-135m-instruct`")
-        }
-        return path
-    }
-
-    /// SmolLM2's tokenizer. TEMPORARY until the modelfiles branch lands: read from a JSON dump of
-    /// the GGUF's tokenizer metadata named by APO_TOKENIZER_JSON.
+    /// SmolLM2's tokenizer, through the real loader (GGUF metadata → TokenizerData → makeTokenizer).
+    /// Fails (never skips) when the model file has not been fetched.
     static func smolLM2Tokenizer() throws -> any Tokenizer {
-        _ = try smolLM2Path()
-        guard let json = ProcessInfo.processInfo.environment["APO_TOKENIZER_JSON"] else {
-            throw FixtureError("set APO_TOKENIZER_JSON")
-        }
-        return try makeTokenizer(JSONDecoder().decode(TokenizerData.self, from: Data(contentsOf: URL(fileURLWithPath: json))))
+        let path = try ModelFilesTestSupport.smolLMPath()
+        return try makeTokenizer(GGUFFile(path: path).tokenizerData())
     }
 
     struct FixtureError: Error, CustomStringConvertible {
@@ -122,5 +101,17 @@ enum TokenizerParityFixture {
         #expect(tokenizer.encode("<|im_start|>", parseSpecial: true) == [1])
         #expect(tokenizer.id(ofToken: "<|im_end|>") == 2)
         #expect(tokenizer.isControl(0) && tokenizer.isControl(2) && !tokenizer.isControl(198))
+        #expect(tokenizer.data.addBOS == false && tokenizer.data.pre == "smollm" && tokenizer.vocabularySize == 49152)
+    }
+
+    @Test func chatMLPromptTokenizesWithControlTokens() {
+        // The model's own template selects ChatML; its role markers become single control tokens.
+        let template = ChatTemplate.detect(chatTemplateString: tokenizer.data.chatTemplate)
+        #expect(template == .chatML)
+        let prompt = template.renderHHQuery("\n\nHuman: Hi\n\nAssistant:")
+        let ids = tokenizer.encode(prompt, parseSpecial: true)
+        // <|im_start|> user \n Hi <|im_end|> \n <|im_start|> assistant \n  (ids from llama-tokenize)
+        #expect(ids == [1, 4093, 198, 26843, 2, 198, 1, 520, 9531, 198])
+        #expect(tokenizer.decode(ids) == prompt)
     }
 }

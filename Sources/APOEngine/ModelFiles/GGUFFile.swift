@@ -309,11 +309,15 @@ struct GGUFByteReader {
         return T(littleEndian: v)
     }
 
-    /// A u64 that must fit in `Int` and be at most `limit`.
-    mutating func readCount(_ field: @autoclosure () -> String, limit: Int, limitMeaning: String) throws -> Int {
+    /// A u64 count of items each taking at least `minimumItemBytes`: a count the remaining bytes
+    /// cannot hold means the file is truncated (or the count corrupt), caught before allocating.
+    mutating func readCount(_ field: @autoclosure () -> String, minimumItemBytes: Int) throws -> Int {
         let raw = try read(UInt64.self, field())
-        guard raw <= UInt64(limit) else {
-            throw ModelFileError.invalid(file: file, field: field(), expected: "at most \(limit) (\(limitMeaning))", found: String(raw))
+        guard raw <= UInt64(remaining / minimumItemBytes) else {
+            let (needed, overflow) = raw.multipliedReportingOverflow(by: UInt64(minimumItemBytes))
+            throw ModelFileError.truncated(
+                file: file, field: "\(field()) = \(raw)",
+                neededBytes: overflow || needed > UInt64(Int.max) ? Int.max : Int(needed), availableBytes: remaining)
         }
         return Int(raw)
     }
@@ -359,8 +363,7 @@ struct GGUFByteReader {
             guard let elementType = GGUFValueType(rawValue: rawType) else {
                 throw ModelFileError.invalid(file: file, field: field + " element type", expected: "a GGUF value type 0...12", found: String(rawType))
             }
-            let n = try readCount(field + " count", limit: remaining / elementType.minimumEncodedSize,
-                                  limitMeaning: "bytes left / \(elementType.minimumEncodedSize)")
+            let n = try readCount(field + " count", minimumItemBytes: elementType.minimumEncodedSize)
             var values: [GGUFValue] = []
             values.reserveCapacity(n)
             for i in 0..<n {
@@ -394,8 +397,8 @@ enum GGUFParser {
             throw ModelFileError.invalid(file: file, field: "version", expected: "2 or 3", found: "\(version)\(hint)")
         }
         // A tensor info takes at least 24 bytes (name length, n_dims, type, offset); a key/value at least 13.
-        let tensorCount = try r.readCount("tensor_count", limit: r.remaining / 24, limitMeaning: "bytes left / 24")
-        let kvCount = try r.readCount("metadata_kv_count", limit: r.remaining / 13, limitMeaning: "bytes left / 13")
+        let tensorCount = try r.readCount("tensor_count", minimumItemBytes: 24)
+        let kvCount = try r.readCount("metadata_kv_count", minimumItemBytes: 13)
 
         var keys: [String] = []
         var metadata: [String: GGUFValue] = [:]

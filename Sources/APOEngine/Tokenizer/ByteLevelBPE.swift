@@ -13,7 +13,9 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
     public var bosID: Int32? { data.bosID }
     public var eosID: Int32 { data.eosID }
 
-    private let tokenToID: [String: Int32]
+    /// Keyed by UTF-8 bytes: Swift String equality is canonical equivalence, which would let two
+    /// distinct vocabulary strings ("é" and "e\u{301}") collide.
+    private let tokenToID: [[UInt8]: Int32]
     /// Token id of each byte's single-symbol token.
     private let byteTokens: [Int32]
     /// (left id, right id) → (rank, merged id).
@@ -28,28 +30,31 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
         try validate(data)
         guard data.model == "gpt2" else { throw TokenizerError.unsupportedModel(data.model) }
         self.data = data
-        self.preTokenizer = try PreTokenizer(name: data.pre ?? "gpt2")
+        // No name means llama.cpp's "default" regex list, which is not implemented: refuse it.
+        self.preTokenizer = try PreTokenizer(name: data.pre ?? "default")
         self.types = data.tokenTypes
 
-        var tokenToID: [String: Int32] = [:]
+        var tokenToID: [[UInt8]: Int32] = [:]
         tokenToID.reserveCapacity(data.tokens.count)
-        for (i, t) in data.tokens.enumerated() where tokenToID[t] == nil {
+        for (i, t) in data.tokens.enumerated() where tokenToID[Array(t.utf8)] == nil {
             // llama.cpp keeps the last id for a repeated string; repeated strings only occur in
             // padded vocabularies, where either choice is harmless. Keep the first.
-            tokenToID[t] = Int32(i)
+            tokenToID[Array(t.utf8)] = Int32(i)
         }
         self.tokenToID = tokenToID
 
         // -1 marks a byte the vocabulary cannot spell: it takes part in no merge and is dropped.
-        let byteTokens = (0..<256).map { tokenToID[byteToUnicode[$0]] ?? -1 }
+        let byteTokens = (0..<256).map { tokenToID[Array(byteToUnicode[$0].utf8)] ?? -1 }
         self.byteTokens = byteTokens
 
         var mergeTable: [UInt64: (rank: Int32, merged: Int32)] = [:]
         mergeTable.reserveCapacity(data.merges.count)
         for (rank, merge) in data.merges.enumerated() {
             // A merge is "left right"; the left part never contains a space (spaces are "Ġ").
-            guard let sp = merge.firstIndex(of: " ") else { throw TokenizerError.badMerge(index: rank, merge: merge) }
-            let left = String(merge[..<sp]), right = String(merge[merge.index(after: sp)...])
+            // Split on bytes: a space followed by a combining mark is one Character in Swift.
+            let bytes = Array(merge.utf8)
+            guard let sp = bytes.firstIndex(of: 0x20) else { throw TokenizerError.badMerge(index: rank, merge: merge) }
+            let left = Array(bytes[..<sp]), right = Array(bytes[(sp + 1)...])
             guard !left.isEmpty, !right.isEmpty else { throw TokenizerError.badMerge(index: rank, merge: merge) }
             // A merge whose parts or result are not tokens can never fire on token symbols.
             guard let l = tokenToID[left], let r = tokenToID[right], let m = tokenToID[left + right] else { continue }
@@ -153,7 +158,7 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    public func id(ofToken token: String) -> Int32? { tokenToID[token] }
+    public func id(ofToken token: String) -> Int32? { tokenToID[Array(token.utf8)] }
 
     public func tokenString(_ id: Int32) -> String {
         guard id >= 0 && Int(id) < data.tokens.count else { return "" }

@@ -12,7 +12,8 @@ public struct ChatTurn: Sendable, Equatable {
     }
 }
 
-/// How a dialogue becomes the prompt text a model sees. Invariant: `renderTraining(query:response:)`
+/// How a dialogue becomes the prompt text a model sees. Encode ChatML prompts with
+/// `parseSpecial: true` so `<|im_start|>`/`<|im_end|>` become their control tokens. Invariant: `renderTraining(query:response:)`
 /// always starts with `renderHHQuery(query)`, so the response's tokens follow the prompt's exactly
 /// (up to BPE merges across the boundary, which ChatML's `\n` after the role prevents).
 public enum ChatTemplate: String, Sendable, CaseIterable {

@@ -12,7 +12,9 @@ public enum PreTokenizer: Sendable, Equatable {
     /// `tokenizer.ggml.pre` values accepted, and the scanner each selects (names from
     /// llama.cpp's `llama_vocab::impl::load`).
     static let byName: [String: PreTokenizer] = [
-        "gpt2": .gpt2, "mpt": .gpt2, "olmo": .gpt2, "jais": .gpt2,
+        "gpt2": .gpt2, "gpt-2": .gpt2, "phi-2": .gpt2, "roberta-bpe": .gpt2, "gigachat": .gpt2,
+        "jina-es": .gpt2, "jina-de": .gpt2, "jina-v1-en": .gpt2, "jina-v2-es": .gpt2, "jina-v2-de": .gpt2,
+        "jina-v2-code": .gpt2, "mpt": .gpt2, "olmo": .gpt2, "jais": .gpt2,
         "smollm": .digitsThenGPT2, "starcoder": .digitsThenGPT2, "refact": .digitsThenGPT2,
         "command-r": .digitsThenGPT2, "codeshell": .digitsThenGPT2, "exaone": .digitsThenGPT2,
         "minerva-7b": .digitsThenGPT2,

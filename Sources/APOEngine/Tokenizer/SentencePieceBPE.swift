@@ -9,7 +9,9 @@ public final class SentencePieceBPE: Tokenizer, @unchecked Sendable {
     public var bosID: Int32? { data.bosID }
     public var eosID: Int32 { data.eosID }
 
-    private let tokenToID: [String: Int32]
+    /// Keyed by UTF-8 bytes: Swift String equality is canonical equivalence, and "e\u{301}" must
+    /// not find the token "é".
+    private let tokenToID: [[UInt8]: Int32]
     private let scores: [Float]
     private let byteTokens: [Int32]
     private let pieces: [[UInt8]]
@@ -27,16 +29,16 @@ public final class SentencePieceBPE: Tokenizer, @unchecked Sendable {
         self.scores = scores
         self.types = data.tokenTypes
         self.addSpacePrefix = data.addSpacePrefix ?? true
-        var tokenToID: [String: Int32] = [:]
+        var tokenToID: [[UInt8]: Int32] = [:]
         tokenToID.reserveCapacity(data.tokens.count)
-        for (i, t) in data.tokens.enumerated() where tokenToID[t] == nil { tokenToID[t] = Int32(i) }
+        for (i, t) in data.tokens.enumerated() where tokenToID[Array(t.utf8)] == nil { tokenToID[Array(t.utf8)] = Int32(i) }
         self.tokenToID = tokenToID
         var byteTokens = [Int32](repeating: -1, count: 256)
         for b in 0..<256 {
             let name = "<0x" + hex2(UInt8(b)) + ">"
-            if let id = tokenToID[name] {
+            if let id = tokenToID[Array(name.utf8)] {
                 byteTokens[b] = id
-            } else if b < 0x80, let id = tokenToID[String(UnicodeScalar(UInt8(b)))] {
+            } else if b < 0x80, let id = tokenToID[[UInt8(b)]] {
                 byteTokens[b] = id  // llama.cpp's byte_to_token falls back to the character itself
             } else {
                 throw TokenizerError.missingByteToken(byte: UInt8(b))
@@ -106,7 +108,7 @@ public final class SentencePieceBPE: Tokenizer, @unchecked Sendable {
         }
         var heap = BinaryHeap<Bigram> { $0.before($1) }
         func lookup(_ start: Int, _ length: Int) -> Int32? {
-            tokenToID[String(decoding: text[start..<(start + length)], as: UTF8.self)]
+            tokenToID[Array(text[start..<(start + length)])]
         }
         func tryAdd(_ left: Int, _ right: Int) {
             guard left >= 0, right >= 0 else { return }
@@ -153,7 +155,7 @@ public final class SentencePieceBPE: Tokenizer, @unchecked Sendable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    public func id(ofToken token: String) -> Int32? { tokenToID[token] }
+    public func id(ofToken token: String) -> Int32? { tokenToID[Array(token.utf8)] }
 
     public func tokenString(_ id: Int32) -> String {
         guard id >= 0 && Int(id) < data.tokens.count else { return "" }

@@ -157,7 +157,9 @@ func validate(_ data: TokenizerData) throws {
 
 /// Turns a stream of ids into text pieces that never end inside a UTF-8 character: bytes of an
 /// incomplete character are held until the token that completes them arrives. Invariant: the
-/// concatenation of everything `append` and `finish` return equals `decode` of all ids fed.
+/// concatenation of everything `append` and `finish` return equals the concatenated `tokenBytes`
+/// of all ids fed, decoded as UTF-8 — which is `decode` for byte-level BPE (SentencePiece `decode`
+/// also drops the space it prefixed to the first token; a stream decodes a continuation, so keeps it).
 public struct StreamingDecoder {
     private let tokenizer: any Tokenizer
     private var pending: [UInt8] = []

@@ -21,22 +21,23 @@ public enum DownloadError: Error, CustomStringConvertible {
 }
 
 /// Downloads a URL into a local file, resuming a partial `<dest>.part` with an HTTP Range request
-/// (so a killed attempt does not start over), and keeps the file only if its sha256 matches.
+/// (so a killed attempt does not start over), and keeps the file only if its sha256 matches
+/// (`expectedSHA256` nil: no checksum is known, the caller reports the file's hash instead).
 public struct ResumableDownload {
     public let url: URL
-    public let expectedSHA256: String
+    public let expectedSHA256: String?
     public let destination: URL
 
-    public init(url: URL, expectedSHA256: String, destination: URL) {
+    public init(url: URL, expectedSHA256: String?, destination: URL) {
         self.url = url
-        self.expectedSHA256 = expectedSHA256.lowercased()
+        self.expectedSHA256 = expectedSHA256?.lowercased()
         self.destination = destination
     }
 
     /// `progress(bytesSoFar, totalOrNil)`; `checkCancelled` is polled while waiting and may throw.
     public func run(progress: @escaping (Int64, Int64?) -> Void, checkCancelled: () throws -> Void) throws {
         let fm = FileManager.default
-        if fm.fileExists(atPath: destination.path), try fileSHA256(destination) == expectedSHA256 { return }
+        if let expectedSHA256, fm.fileExists(atPath: destination.path), try fileSHA256(destination) == expectedSHA256 { return }
         let part = destination.appendingPathExtension("part")
         if !fm.fileExists(atPath: part.path) { _ = fm.createFile(atPath: part.path, contents: nil) }
         let have = (try fm.attributesOfItem(atPath: part.path)[.size] as? NSNumber)?.int64Value ?? 0
@@ -55,10 +56,12 @@ public struct ResumableDownload {
         if let status = sink.status, !(200..<300).contains(status) {
             throw DownloadError.http(url: url.absoluteString, status: status)
         }
-        let found = try fileSHA256(part)
-        guard found == expectedSHA256 else {
-            try? fm.removeItem(at: part)  // a corrupt partial file would poison every resume
-            throw DownloadError.checksumMismatch(url: url.absoluteString, expected: expectedSHA256, found: found)
+        if let expectedSHA256 {
+            let found = try fileSHA256(part)
+            guard found == expectedSHA256 else {
+                try? fm.removeItem(at: part)  // a corrupt partial file would poison every resume
+                throw DownloadError.checksumMismatch(url: url.absoluteString, expected: expectedSHA256, found: found)
+            }
         }
         if fm.fileExists(atPath: destination.path) { try fm.removeItem(at: destination) }
         try fm.moveItem(at: part, to: destination)

@@ -6,6 +6,8 @@ public enum JobKindRegistry {
         RejectionSampleKind.self,
         TrainRMKind.self,
         ScoreKind.self,
+        TrainLLMKind.self,
+        DPOKind.self,
         EvaluateKind.self,
         SleepKind.self,
         NoopKind.self,
