@@ -92,21 +92,25 @@ public struct RunReport {
         return (entry.job.finishedAt ?? generatedAt).timeIntervalSince(s)
     }
 
-    /// Training curves: metric name → one series per job (jobs of the train-* and dpo kinds).
+    /// Metrics drawn as training curves, in page order (others stay in the store).
+    static let curveMetrics = ["loss", "accuracy", "reward_margin", "eval_accuracy", "eval_ece"]
+    static let curveKinds = ["train-rm", "train-llm", "dpo"]
+
+    /// Training curves: "kind · metric" → one series per job (jobs of the train-* and dpo kinds).
     var trainingCurves: [(metric: String, series: [(name: String, points: [(Double, Double)])])] {
         var byMetric: [String: [(String, [(Double, Double)])]] = [:]
+        var order: [String: (Int, Int)] = [:]
         for entry in jobs where entry.job.kind.hasPrefix("train") || entry.job.kind == "dpo" {
             let grouped = Dictionary(grouping: entry.metrics, by: \.name)
             for (name, records) in grouped where records.count > 1 {
+                guard let rank = RunReport.curveMetrics.firstIndex(of: name) else { continue }
                 let points = records.sorted { $0.step < $1.step }.map { (Double($0.step), $0.value) }
-                byMetric[name, default: []].append((entry.job.key, points))
+                let title = "\(entry.job.kind) · \(name)"
+                byMetric[title, default: []].append((entry.job.key, points))
+                order[title] = (RunReport.curveKinds.firstIndex(of: entry.job.kind) ?? RunReport.curveKinds.count, rank)
             }
         }
-        let preferred = ["loss", "accuracy"]
-        let names = byMetric.keys.sorted { a, b in
-            let ia = preferred.firstIndex(of: a) ?? preferred.count, ib = preferred.firstIndex(of: b) ?? preferred.count
-            return (ia, a) < (ib, b)
-        }
+        let names = byMetric.keys.sorted { a, b in (order[a]!.0, order[a]!.1, a) < (order[b]!.0, order[b]!.1, b) }
         return names.map { name in (name, byMetric[name]!.sorted { $0.0 < $1.0 }.map { (name: $0.0, points: $0.1) }) }
     }
 
@@ -264,7 +268,7 @@ public struct RunReport {
         let start = runStart, total = max(runEnd.timeIntervalSince(start), 1e-3)
         let rowH = 18, left = 190, width = 1000, plotW = width - left - 20
         let height = 30 + rowH * max(jobs.count, 1) + 24
-        var s = "<svg width=\"\(width)\" height=\"\(height)\" xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"job timeline\">\n"
+        var s = "<svg width=\"\(width)\" height=\"\(height)\" role=\"img\" aria-label=\"job timeline\">\n"
         for t in ticks(0, total, 6) {
             let x = left + Int(Double(plotW) * t / total)
             s += "<line x1=\"\(x)\" y1=\"20\" x2=\"\(x)\" y2=\"\(height - 22)\" stroke=\"#eee\"/><text x=\"\(x)\" y=\"\(height - 8)\" text-anchor=\"middle\">\(Formatting.duration(t))</text>\n"
@@ -297,7 +301,7 @@ public struct RunReport {
         let pw = Double(W - l - r), ph = Double(H - t - b)
         func px(_ x: Double) -> Double { Double(l) + pw * (x - x0) / (x1 - x0) }
         func py(_ y: Double) -> Double { Double(t) + ph * (1 - (y - y0) / (y1 - y0)) }
-        var s = "<svg width=\"\(W)\" height=\"\(H + 18 * ((series.count + 1) / 2))\" xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"\(esc(title))\">\n"
+        var s = "<svg width=\"\(W)\" height=\"\(H + 18 * ((series.count + 1) / 2))\" role=\"img\" aria-label=\"\(esc(title))\">\n"
         s += "<text x=\"\(W / 2)\" y=\"16\" text-anchor=\"middle\" style=\"font-weight:bold\">\(esc(title))</text>\n"
         for y in ticks(y0, y1, 5) {
             s += "<line x1=\"\(l)\" y1=\"\(f1(py(y)))\" x2=\"\(W - r)\" y2=\"\(f1(py(y)))\" stroke=\"#eee\"/><text x=\"\(l - 4)\" y=\"\(f1(py(y) + 4))\" text-anchor=\"end\">\(short(y))</text>\n"
@@ -329,7 +333,7 @@ public struct RunReport {
         let maxCount = max(counts.max() ?? 1, 1)
         let pw = Double(W - l - r), ph = Double(H - t - b), bw = pw / Double(bins)
         let mean = values.reduce(0, +) / Double(values.count)
-        var s = "<svg width=\"\(W)\" height=\"\(H)\" xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"\(esc(title))\">\n"
+        var s = "<svg width=\"\(W)\" height=\"\(H)\" role=\"img\" aria-label=\"\(esc(title))\">\n"
         s += "<text x=\"\(W / 2)\" y=\"15\" text-anchor=\"middle\" style=\"font-weight:bold\">\(esc(title))</text>\n"
         for (i, c) in counts.enumerated() where c > 0 {
             let h = ph * Double(c) / Double(maxCount)

@@ -88,7 +88,7 @@ import Testing
                        "Reward histograms of the samples", "Artifacts",
                        "61.25%", "0.0321", "58.75%", "0.0456", "63.33%", "0.4375", "0.5125", "62.00%", "65.50%", "(30/2/18)",
                        "r1.train_rm attempt 1: failed", "r1.train_rm attempt 2: succeeded",
-                       "href=\"artifacts/scores.json\"", "policy average reward", ">loss<", ">accuracy<"] {
+                       "href=\"artifacts/scores.json\"", "policy average reward", ">train-rm · loss<", ">train-rm · accuracy<"] {
             #expect(html.contains(needle), "HTML lacks \(needle)")
         }
         // Self-contained: no script, no external resource.
@@ -105,7 +105,7 @@ import Testing
         let md = try RunReport.load(store: fake.store, runID: fake.runID).markdown(base: fake.directory)
         for needle in ["# Run \(fake.runID): fake-apo", "| 1 | apo | apo | 61.25% | 0.1250 | 0.0321 |",
                        "| 2 | apo | 50 | 0.5125 | vs baseline: 65.50% (30/2/18) |", "| r1.score | 1 | 40 |",
-                       "| r1.train_rm | train-rm | succeeded | 2 | 40.0s |", "[scores.json](artifacts/scores.json)"] {
+                       "| r1.train_rm | train-rm | succeeded | 2 | 1m00s |", "[scores.json](artifacts/scores.json)"] {
             #expect(md.contains(needle), "Markdown lacks \(needle)")
         }
     }

@@ -74,6 +74,11 @@ public enum EvaluateKind: JobKind {
         public var ace: Double
         public var mce: Double
         public var pairs: Int
+        public init(label: String, model: String, accuracy: Double, averageScore: Double, ece: Double, ace: Double,
+                    mce: Double, pairs: Int) {
+            self.label = label; self.model = model; self.accuracy = accuracy; self.averageScore = averageScore
+            self.ece = ece; self.ace = ace; self.mce = mce; self.pairs = pairs
+        }
         enum CodingKeys: String, CodingKey {
             case label, model, accuracy, ece, ace, mce, pairs
             case averageScore = "average_score"
@@ -89,6 +94,10 @@ public enum EvaluateKind: JobKind {
         public var losses: Int
         /// `(wins + ties / 2) / queries`; 0 when no query is shared.
         public var winRate: Double
+        public init(against: String, scores: String, queries: Int, wins: Int, ties: Int, losses: Int, winRate: Double) {
+            self.against = against; self.scores = scores; self.queries = queries
+            self.wins = wins; self.ties = ties; self.losses = losses; self.winRate = winRate
+        }
         enum CodingKeys: String, CodingKey {
             case against, scores, queries, wins, ties, losses
             case winRate = "win_rate"
@@ -101,6 +110,10 @@ public enum EvaluateKind: JobKind {
         public var queries: Int
         public var averageReward: Double
         public var winRates: [WinRate]
+        public init(scores: String, answerKey: String, queries: Int, averageReward: Double, winRates: [WinRate]) {
+            self.scores = scores; self.answerKey = answerKey; self.queries = queries
+            self.averageReward = averageReward; self.winRates = winRates
+        }
         enum CodingKeys: String, CodingKey {
             case scores, queries
             case answerKey = "answer_key"
@@ -154,20 +167,18 @@ public enum EvaluateKind: JobKind {
         var rmResults: [RMResult] = []
         if !models.isEmpty {
             guard let pairsURL = try context.optionalPathParam("test_pairs") else { throw EvaluateError.missingTestPairs }
-            var pairs = try PreferencePairsFile.read(pairsURL)
             let maxPairs = try context.intParam("max_test_pairs")
-            if maxPairs > 0, pairs.count > maxPairs { pairs = Array(pairs.prefix(maxPairs)) }
             let maxLength = try context.intParam("rm_max_length")
             let batchSize = try context.intParam("rm_batch_size")
             for (k, (model, label)) in zip(models, labels).enumerated() {
                 try context.checkCancelled()
-                context.reportProgress(done: k, total: models.count, message: "RM '\(label)' on \(pairs.count) test pairs")
-                let metrics = try rmMetrics(modelPath: model, pairs: pairs, source: pairsURL.path,
+                context.reportProgress(done: k, total: models.count, message: "RM '\(label)' on the test pairs")
+                let metrics = try rmMetrics(modelPath: model, pairs: pairsURL, limit: maxPairs > 0 ? maxPairs : nil,
                                             maxLength: maxLength, batchSize: batchSize, threads: threads)
                 let r = RMResult(label: label, model: model, accuracy: metrics.accuracy, averageScore: metrics.averageScore,
                                  ece: metrics.ece, ace: metrics.ace, mce: metrics.mce, pairs: metrics.pairCount)
-                context.log(String(format: "evaluate: RM %@: accuracy %.4f, average score %.4f, ECE %.4f, ACE %.4f, MCE %.4f over %d pairs",
-                                   label, r.accuracy, r.averageScore, r.ece, r.ace, r.mce, r.pairs))
+                context.log("evaluate: RM \(label): " + String(format: "accuracy %.4f, average score %.4f, ECE %.4f, ACE %.4f, MCE %.4f over %d pairs",
+                                                                r.accuracy, r.averageScore, r.ece, r.ace, r.mce, r.pairs))
                 for (name, value) in [("accuracy", r.accuracy), ("average_score", r.averageScore), ("ece", r.ece),
                                       ("ace", r.ace), ("mce", r.mce)] {
                     context.recordMetric(step: round, name: "rm.\(label).\(name)", value: value)
@@ -193,8 +204,8 @@ public enum EvaluateKind: JobKind {
             context.log(String(format: "evaluate: policy average reward %.4f over %d queries", p.averageReward, p.queries))
             context.recordMetric(step: round, name: "policy.average_reward", value: p.averageReward)
             for w in winRates {
-                context.log(String(format: "evaluate: win rate vs %@ %.4f (%d wins, %d ties, %d losses; ties count half)",
-                                   w.against, w.winRate, w.wins, w.ties, w.losses))
+                context.log("evaluate: win rate vs \(w.against) " + String(format: "%.4f (%d wins, %d ties, %d losses; ties count half)",
+                                                                              w.winRate, w.wins, w.ties, w.losses))
                 context.recordMetric(step: round, name: "policy.win_rate.\(w.against)", value: w.winRate)
             }
             policy = p
@@ -233,30 +244,17 @@ public enum EvaluateKind: JobKind {
         return result
     }
 
-    /// Accuracy / average score / calibration of one reward model directory on `pairs`.
-    static func rmMetrics(modelPath: String, pairs: [PreferencePair], source: String, maxLength: Int,
+    /// Accuracy / average score / calibration of one reward-model directory (train-rm's `model`
+    /// output) on `pairs`, with the training helper's loader, framing and metric code.
+    static func rmMetrics(modelPath: String, pairs: URL, limit: Int?, maxLength: Int,
                           batchSize: Int, threads: Int) throws -> RMMetrics {
-        let model = try loadRewardModel(path: modelPath, threads: threads)
-        let items = pairs.enumerated().map { i, p in
-            PreferenceItem(texts: p.text, scores: p.scores, isAPO: p.type == "apo", source: "\(source): item \(i)")
-        }
-        let built = try RewardDataset.build(items, tokenizer: model.tokenizer, format: model.reward.format, maxLength: maxLength)
-        let scorer = RewardScorer(model: model.reward, batchSize: batchSize, maxSeqLen: maxLength, threads: threads)
-        return scorer.evaluate(built.examples)
-    }
-
-    /// A reward model directory as `train-rm` writes it: a model directory whose safetensors also
-    /// hold the head `score.weight` `[1, hidden]`; last-token pooling and the tokenizer's reward
-    /// input ids (spec §3).
-    static func loadRewardModel(path: String, threads: Int) throws -> (reward: RewardModel, tokenizer: any Tokenizer) {
-        let loaded = try ModelLoader.load(path: path, threads: threads)
-        guard let head = loaded.extraTensors[RewardModel.headTensorName],
-              head.1.count == loaded.config.hiddenSize else {
-            throw EvaluateError.noHead(model: path, tensor: RewardModel.headTensorName)
-        }
-        let reward = RewardModel(parameters: loaded.parameters, head: head.1, pooling: .last,
-                                 format: RewardInputFormat.forTokenizer(loaded.tokenizer))
-        return (reward, loaded.tokenizer)
+        let rm = try RewardModelFiles.load(path: modelPath, threads: threads)
+        guard rm.hadHead else { throw EvaluateError.noHead(model: modelPath, tensor: RewardModel.headTensorName) }
+        let (examples, _) = try RewardScoring.examples(fromPairsFile: pairs, tokenizer: rm.tokenizer, format: rm.model.format,
+                                                       maxLength: maxLength, limit: limit)
+        let scorer = RewardScorer(model: rm.model, batchSize: batchSize,
+                                  maxSeqLen: examples.flatMap { $0.sequences.map(\.count) }.max() ?? 1, threads: threads)
+        return scorer.evaluate(examples)
     }
 
     static func stringList(_ context: any JobContext, _ name: String) throws -> [String] {
