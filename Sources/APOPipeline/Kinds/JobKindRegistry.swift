@@ -4,8 +4,14 @@ public enum JobKindRegistry {
         PrepareDataKind.self,
         APOPairsKind.self,
         RejectionSampleKind.self,
+        TrainRMKind.self,
+        ScoreKind.self,
+        TrainLLMKind.self,
+        DPOKind.self,
+        EvaluateKind.self,
         SleepKind.self,
         NoopKind.self,
+        GenerateKind.self,
     ])
 
     /// Builds a name → kind map; a duplicate name is a programming error caught by the tests.
