@@ -167,4 +167,28 @@ struct RewardKindsTests {
             try TrainRMKind.run(context3)
         } throws: { error in "\(error)".contains("pooling") && "\(error)".contains("first") }
     }
+
+    @Test func scoreContinuesFromItsPartialScoresAfterARetry() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let backbone = try RewardModelFiles.load(path: try Self.makeBackbone(in: dir).path, threads: 1, headSeed: 3)
+        let rmURL = dir.file("rm")
+        try RewardModelFiles.save(backbone.model, tokenizer: backbone.tokenizer, chatTemplate: nil, to: rmURL)
+        let samples = try dir.write("samples.json", #"[{"query_id": "a", "query": "Hi", "sample_0": " x"}, {"query_id": "b", "query": "Yo", "sample_0": " y"}]"#)
+        var params: [String: ParamValue] = [:]
+        for spec in ScoreKind.parameters { if let d = spec.defaultValue { params[spec.name] = d } }
+        params["model"] = .string(rmURL.path)
+        params["samples"] = .string(samples.path)
+        let context = try CancellingContext(params: params, root: dir.file("job"))
+        // What an earlier attempt left after finishing query "a" (a marker score no model produces).
+        try Data(#"{"items_done": 1, "scores": [{"a:sample_0": 12345.5}]}"#.utf8)
+            .write(to: context.checkpointDirectory.appendingPathComponent(ScoreKind.partialName))
+        let out = try ScoreKind.run(context)
+        let scores = try RMScoresFile.read(URL(fileURLWithPath: out["scores"]!.stringValue!))
+        #expect(scores.map(\.key) == ["a:sample_0", "b:sample_0"])
+        #expect(scores[0].score == 12345.5)
+        #expect(scores[1].score != 12345.5)
+        #expect(context.logLines.contains { $0.contains("resuming after 1 of 2") })
+        #expect(!FileManager.default.fileExists(atPath: context.checkpointDirectory.appendingPathComponent(ScoreKind.partialName).path))
+    }
 }

@@ -34,12 +34,11 @@ public enum ScoreKind: JobKind {
         }
         if let samples {
             let items = try LLMSamplesFile.read(samples)
-            let scores = RewardScoring.scoreSamples(items, model: rm.model, tokenizer: rm.tokenizer, maxLength: maxLength,
-                                                    batch: batch, threads: threads) { done, total in
-                context.reportProgress(done: done, total: total, message: nil)
-            }
+            let scores = try scoreResumably(items, rm: rm, context: context, maxLength: maxLength, batch: batch,
+                                            threads: threads)
             let url = try context.writeArtifact(named: "scores.json") { try RMScoresFile.write(scores, to: $0) }
             context.log("score: \(scores.count) answers of \(items.count) queries")
+            try? FileManager.default.removeItem(at: context.checkpointDirectory.appendingPathComponent(partialName))
             return ["scores": .string(url.path)]
         }
         let (examples, report) = try RewardScoring.examples(fromPairsFile: pairs!, tokenizer: rm.tokenizer,
@@ -56,5 +55,40 @@ public enum ScoreKind: JobKind {
             try encoder.encode(RewardEvaluation(metrics: metrics, data: report)).write(to: url)
         }
         return ["metrics": .string(url.path)]
+    }
+
+    static let partialName = "score-partial.json"
+    static let chunkItems = 64
+
+    /// Scores `chunkItems` queries at a time, saving the scores so far into the checkpoint
+    /// directory (temp + rename), so a retried job continues after the last finished chunk.
+    static func scoreResumably(_ items: [LLMSample], rm: RewardModelFiles.Loaded, context: any JobContext,
+                               maxLength: Int, batch: Int, threads: Int) throws -> [RMScore] {
+        let partialURL = context.checkpointDirectory.appendingPathComponent(partialName)
+        var done = 0
+        var scores: [RMScore] = []
+        if let data = try? Data(contentsOf: partialURL),
+           case .object(let o)? = try? ParamValue.parseJSON(data),
+           let n = o["items_done"]?.intValue, n <= items.count, case .array(let list)? = o["scores"],
+           let decoded = try? RMScoresFile.decode(list, file: partialURL.path) {
+            done = n
+            scores = decoded
+            context.log("score: resuming after \(n) of \(items.count) queries")
+        }
+        while done < items.count {
+            try context.checkCancelled()
+            let chunk = Array(items[done..<min(done + chunkItems, items.count)])
+            scores += RewardScoring.scoreSamples(chunk, model: rm.model, tokenizer: rm.tokenizer, maxLength: maxLength,
+                                                 batch: batch, threads: threads)
+            done += chunk.count
+            context.reportProgress(done: done, total: items.count, message: nil)
+            let encoded = try ParamValue.parseJSON(try RMScoresFile.encode(scores))
+            let tmp = partialURL.appendingPathExtension("tmp")
+            try ParamValue.object(["items_done": .int(done), "scores": encoded]).jsonString().data(using: .utf8)!.write(to: tmp)
+            guard rename(tmp.path, partialURL.path) == 0 else {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: partialURL.path])
+            }
+        }
+        return scores
     }
 }

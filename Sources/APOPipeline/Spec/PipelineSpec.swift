@@ -33,8 +33,10 @@ import Yams
 /// References: `${params.NAME}` and `${round}` are substituted at submit time (a string that is
 /// exactly one reference keeps the value's type; inside a longer string the value is spliced in as
 /// text). `${jobs.ID.outputs.NAME}` stays symbolic until run time (`ParamResolver`); ID may be a
-/// round job such as `r2.train_rm`. `${prev.…}` and `${rounds.last.…}` are rewritten to such `jobs.`
-/// references. `${` always opens a reference (no escape).
+/// round job such as `r2.train_rm`; inside `round_jobs`, `${jobs.T.outputs.NAME}` with T a round
+/// template id means T of the same round (a template id shadows a top-level job of the same name).
+/// `${prev.…}` and `${rounds.last.…}` are rewritten to such `jobs.` references. `${` always opens a
+/// reference (no escape).
 ///
 /// Dependencies: every job a reference names is ADDED to `needs` automatically, so `needs` is only
 /// required for ordering without data flow. In `round_jobs`, a `needs` entry is a template id (same
@@ -266,7 +268,22 @@ private final class PipelineCompiler {
             }
             error(at: mark, "YAML: \(problem)")
         case .duplicatedKeysInMapping(let duplicates, let ctx):
-            error(ctx.mark, "duplicate key\(duplicates.count > 1 ? "s" : "") \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) in a mapping")
+            // Yams gives the FIRST occurrence; point at the repeat, which is the one to fix.
+            let first = ctx.mark
+            let key = duplicates.first ?? ""
+            let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
+            let repeatLine = lines.indices.dropFirst(first.line).first { i in
+                let l = lines[i]
+                guard l.count >= first.column else { return false }
+                let indent = l.prefix(first.column - 1)
+                return indent.allSatisfy { $0 == " " || $0 == "-" } && l.dropFirst(first.column - 1).hasPrefix(key + ":")
+            }
+            let more = duplicates.count > 1 ? " (also: \(duplicates.dropFirst().map { "'\($0)'" }.joined(separator: ", ")))" : ""
+            if let i = repeatLine {
+                error(at: SourcePosition(line: i + 1, column: first.column), "duplicate key '\(key)' (first at line \(first.line))\(more)")
+            } else {
+                error(first, "duplicate key '\(key)' in a mapping\(more)")
+            }
         default:
             error(at: .start, "YAML: \(y)")
         }
@@ -601,6 +618,12 @@ private final class PipelineCompiler {
         if e.hasPrefix("jobs.") {
             guard let ref = JobOutputReference(expression: e) else { error(mark, "bad reference syntax '${\(e)}': \(syntax)"); return nil }
             guard jobsAllowed else { error(mark, "job outputs cannot be used here: ${\(e)}"); return nil }
+            // Inside round_jobs a template id means that template in the same round.
+            if scope.section == .rounds, let r = scope.round, roundTemplateIDs.contains(ref.jobID) {
+                let concrete = JobOutputReference(jobID: "r\(r).\(ref.jobID)", output: ref.output)
+                refs.append((concrete, mark))
+                return .job(concrete)
+            }
             refs.append((ref, mark))
             return .job(ref)
         }
