@@ -90,9 +90,10 @@ func maxDifference(_ state: InferenceState, row: Int, _ reference: [Double]) -> 
 @Suite struct LlamaModelTests {
     @Test func fullSequenceMatchesReference() throws {
         let model = try makeTinyModel()
-        let tokens: [Int32] = [3, 17, 60, 0, 42, 42, 9, 31, 5]
+        // 21 rows: long enough for the matrix-product attention path (runs of ≥ 16 rows).
+        let tokens: [Int32] = [3, 17, 60, 0, 42, 42, 9, 31, 5, 8, 8, 8, 1, 2, 3, 4, 50, 40, 30, 20, 10]
         let reference = referenceLogits(model, tokens)
-        let state = InferenceState(model: model, slots: 2, maxPositions: 16, threads: 2)
+        let state = InferenceState(model: model, slots: 2, maxPositions: 24, threads: 2)
         let n = try state.forward(tokens: tokens, slots: Array(repeating: 1, count: tokens.count),
                                   positions: (0..<Int32(tokens.count)).map { $0 }, output: .all)
         #expect(n == tokens.count)

@@ -92,6 +92,9 @@ public final class InferenceState {
     private var att = FloatBuffer(count: 0)
     private var gate = FloatBuffer(count: 0), up = FloatBuffer(count: 0)
     private var logitsBuffer = FloatBuffer(count: 0)
+    private var scores = FloatBuffer(count: 0)
+    /// Shortest run of consecutive positions of one sequence that gets matrix-product attention.
+    static let minimumAttentionRun = 16
     /// Input-row index of each logits row of the last `forward`.
     public private(set) var logitRowIndices: [Int] = []
 
@@ -116,6 +119,23 @@ public final class InferenceState {
         gate = FloatBuffer(count: n * c.intermediateSize)
         up = FloatBuffer(count: n * c.intermediateSize)
         capacity = n
+    }
+
+    /// `out = inp · weightᵀ` (`linearForward`), its output columns split into one contiguous block
+    /// per thread, each a single-threaded sgemm on its own rows of the weight matrix.
+    private func matmul(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                        rows: Int, inDim: Int, outDim: Int, accumulate: Bool) {
+        let parts = min(threads, max(1, outDim / 64))
+        parallelFor(parts, threads: parts) { range in
+            for part in range {
+                // Block boundaries on multiples of 16 columns keep every block's weight rows aligned.
+                let lo = (outDim * part / parts) / 16 * 16
+                let hi = part == parts - 1 ? outDim : (outDim * (part + 1) / parts) / 16 * 16
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(hi - lo), Int32(inDim),
+                            1, inp, Int32(inDim), weight + lo * inDim, Int32(inDim),
+                            accumulate ? 1 : 0, out + lo, Int32(outDim))
+            }
+        }
     }
 
     /// Logits of the `i`-th output row of the last `forward` (`[vocab]`).
@@ -161,7 +181,14 @@ public final class InferenceState {
         }
         guard rows > 0 else { logitRowIndices = []; return 0 }
         reserve(rows: rows)
-        openblas_set_num_threads(Int32(threads))
+        // OpenBLAS runs single-threaded; `matmul` splits each product over the threads itself. On a
+        // shared 2-core machine OpenBLAS's own pool spends a third of the time in sched_yield
+        // waiting for a descheduled partner, and it would compete with the attention threads.
+        openblas_set_num_threads(1)
+        let matmul = { (out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                        inDim: Int, outDim: Int, accumulate: Bool) in
+            self.matmul(out: out, inp: inp, weight: weight, rows: rows, inDim: inDim, outDim: outDim, accumulate: accumulate)
+        }
 
         let p = model.parameters
         let hidden = c.hiddenSize, qDim = c.qDim, kvDim = c.kvDim, ffn = c.intermediateSize
@@ -171,6 +198,18 @@ public final class InferenceState {
         let eps = c.rmsNormEps
         // Elementwise work is split over rows only when there are enough of them to pay for it.
         let rowThreads = rows >= 4 * threads ? threads : 1
+        // Runs of rows of one sequence at consecutive positions (prompt chunks) get matrix-product
+        // attention; the other rows (decode steps, short runs) the per-row kernel.
+        var runs: [Range<Int>] = [], singleRows: [Int] = []
+        var start = 0
+        while start < rows {
+            var end = start + 1
+            while end < rows, slots[end] == slots[start], positions[end] == positions[end - 1] + 1 { end += 1 }
+            if end - start >= Self.minimumAttentionRun { runs.append(start..<end) } else { singleRows += start..<end }
+            start = end
+        }
+        let scoresNeeded = min(threads, c.headCount) * (runs.map { $0.count * (Int(positions[$0.upperBound - 1]) + 1) }.max() ?? 0)
+        if scores.count < scoresNeeded { scores = FloatBuffer(count: scoresNeeded) }
 
         tokens.withUnsafeBufferPointer { embeddingForward(out: x, tokens: $0.baseAddress!, count: rows,
                                                           table: p.pointer(p.layout.tokenEmbedding), dim: hidden) }
@@ -181,9 +220,9 @@ public final class InferenceState {
                         rmsNormForward(out: xn + range.lowerBound * hidden, rstd: nil, inp: x + range.lowerBound * hidden,
                                        weight: p.pointer(layer.attentionNorm), rows: range.count, dim: hidden, eps: eps)
                     }
-                    linearForward(out: q, inp: xn, weight: p.pointer(layer.wq), rows: rows, inDim: hidden, outDim: qDim)
-                    linearForward(out: k, inp: xn, weight: p.pointer(layer.wk), rows: rows, inDim: hidden, outDim: kvDim)
-                    linearForward(out: v, inp: xn, weight: p.pointer(layer.wv), rows: rows, inDim: hidden, outDim: kvDim)
+                    matmul(q, xn, p.pointer(layer.wq), hidden, qDim, false)
+                    matmul(k, xn, p.pointer(layer.wk), hidden, kvDim, false)
+                    matmul(v, xn, p.pointer(layer.wv), hidden, kvDim, false)
                     parallelFor(rows, threads: rowThreads) { range in
                         let pos = posPtr.baseAddress! + range.lowerBound
                         ropeForward(x: q + range.lowerBound * qDim, positions: pos, rows: range.count,
@@ -198,26 +237,33 @@ public final class InferenceState {
                         (keys + at).update(from: k + r * kvDim, count: kvDim)
                         (values + at).update(from: v + r * kvDim, count: kvDim)
                     }
-                    cachedAttentionForward(
-                        out: att, q: q, keys: keys, values: values,
-                        slots: slotPtr.baseAddress!, positions: posPtr.baseAddress!, rows: rows,
-                        heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim,
-                        maxPositions: cache.maxPositions, threads: threads)
+                    for run in runs {
+                        cachedAttentionRunForward(
+                            out: att + run.lowerBound * qDim, q: q + run.lowerBound * qDim, keys: keys, values: values,
+                            slot: slotPtr[run.lowerBound], firstPosition: Int(posPtr[run.lowerBound]), count: run.count,
+                            heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim,
+                            maxPositions: cache.maxPositions, scores: scores.pointer, threads: threads)
+                    }
+                    singleRows.withUnsafeBufferPointer { single in
+                        cachedAttentionForward(
+                            out: att, q: q, keys: keys, values: values,
+                            slots: slotPtr.baseAddress!, positions: posPtr.baseAddress!, rows: single,
+                            heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim,
+                            maxPositions: cache.maxPositions, threads: threads)
+                    }
                     // Residual connections come free: the projections accumulate into x.
-                    linearForward(out: x, inp: att, weight: p.pointer(layer.wo), rows: rows, inDim: qDim,
-                                  outDim: hidden, accumulate: true)
+                    matmul(x, att, p.pointer(layer.wo), qDim, hidden, true)
                     parallelFor(rows, threads: rowThreads) { range in
                         rmsNormForward(out: xn + range.lowerBound * hidden, rstd: nil, inp: x + range.lowerBound * hidden,
                                        weight: p.pointer(layer.ffnNorm), rows: range.count, dim: hidden, eps: eps)
                     }
-                    linearForward(out: gate, inp: xn, weight: p.pointer(layer.wGate), rows: rows, inDim: hidden, outDim: ffn)
-                    linearForward(out: up, inp: xn, weight: p.pointer(layer.wUp), rows: rows, inDim: hidden, outDim: ffn)
+                    matmul(gate, xn, p.pointer(layer.wGate), hidden, ffn, false)
+                    matmul(up, xn, p.pointer(layer.wUp), hidden, ffn, false)
                     parallelFor(rows, threads: rowThreads) { range in
                         let at = range.lowerBound * ffn
                         swigluForward(out: gate + at, gate: gate + at, up: up + at, count: range.count * ffn)
                     }
-                    linearForward(out: x, inp: gate, weight: p.pointer(layer.wDown), rows: rows, inDim: ffn,
-                                  outDim: hidden, accumulate: true)
+                    matmul(x, gate, p.pointer(layer.wDown), ffn, hidden, true)
                 }
             }
         }
@@ -231,8 +277,8 @@ public final class InferenceState {
         }
         rmsNormForward(out: xn, rstd: nil, inp: xn, weight: p.pointer(p.layout.finalNorm), rows: n, dim: hidden, eps: eps)
         if logitsBuffer.count < n * c.vocabSize { logitsBuffer = FloatBuffer(count: n * c.vocabSize) }
-        linearForward(out: logitsBuffer.pointer, inp: xn, weight: p.pointer(p.layout.output), rows: n,
-                      inDim: hidden, outDim: c.vocabSize)
+        self.matmul(out: logitsBuffer.pointer, inp: xn, weight: p.pointer(p.layout.output), rows: n,
+                    inDim: hidden, outDim: c.vocabSize, accumulate: false)
         logitRowIndices = outputRows
         return n
     }
