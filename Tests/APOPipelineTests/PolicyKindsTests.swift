@@ -150,6 +150,8 @@ struct PolicyKindsTests {
         #expect(abs(first - Foundation.log(2)) < 1e-4, "first DPO loss \(first)")
         // The resumed attempt loaded, not recomputed, the reference.
         #expect(resumed.logLines.contains { $0.contains("reference log-probs loaded") })
+        let summary = try JSONDecoder().decode(PolicyTrainingSummary.self, from: Data(contentsOf: resumed.outputDirectory.appendingPathComponent("metrics.json")))
+        #expect(summary.steps == 4 && summary.examples == 3 && summary.skippedQueries == 1 && summary.finalAccuracy != nil)
     }
 
     @Test func badInputsFailWithNamedErrors() throws {
