@@ -68,4 +68,7 @@ import Testing
     // "Human:" in the middle of a line is not a turn marker.
     #expect(parseHHDialogue("\n\nHuman: say Human: twice") == [ChatTurn(.user, "say Human: twice")])
     #expect(parseHHDialogue("") == [])
+    // A bare prompt with no markers is one user turn.
+    #expect(ChatTemplate.chatML.renderHHQuery("Tell me a joke.")
+        == "<|im_start|>user\nTell me a joke.<|im_end|>\n<|im_start|>assistant\n")
 }

@@ -117,6 +117,27 @@ struct ModelLoaderTests {
         }
     }
 
+    /// Dimensions the file's tensors do not back are refused before the arena is allocated.
+    @Test func hostileDimensionsFailBeforeAllocating() throws {
+        var w = Self.tinyGGUF(Self.tinyParameters())
+        w.metadata.removeAll { $0.0 == "llama.block_count" || $0.0 == "llama.embedding_length" }
+        w.metadata.append(("llama.block_count", .uint64(1_000_000_000)))
+        w.metadata.append(("llama.embedding_length", .uint32(8)))
+        _ = try S.withTemporaryFile(w.encoded()) { path in
+            #expect(throws: ModelFileError.missingTensor(file: path, tensor: "blk.2.attn_norm.weight")) {
+                try ModelLoader.load(path: path)
+            }
+        }
+        w.metadata.removeAll { $0.0 == "llama.block_count" || $0.0 == "llama.embedding_length" }
+        w.metadata.append(("llama.block_count", .uint32(2)))
+        w.metadata.append(("llama.embedding_length", .uint32(1 << 30)))
+        _ = try S.withTemporaryFile(w.encoded()) { path in
+            #expect(throws: ModelFileError.shapeMismatch(file: path, tensor: "token_embd.weight", expected: [20, 1 << 30], found: [20, 8])) {
+                try ModelLoader.load(path: path)
+            }
+        }
+    }
+
     @Test func unsupportedArchitectureIsRefused() throws {
         let w = Self.tinyGGUF(Self.tinyParameters(), architecture: "gpt2")
         _ = try S.withTemporaryFile(w.encoded()) { path in

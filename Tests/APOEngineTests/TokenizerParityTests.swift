@@ -63,11 +63,14 @@ enum TokenizerParityFixture {
                 mismatches += 1
                 if mismatches == 1 {
                     let at = zip(got, want).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(got.count, want.count)
+                    let window = max(0, at - 4)..<(at + 12)
                     Issue.record("""
                         first mismatch: \(input.source) (parseSpecial \(input.parse_special)) at token \(at)
                         text: \(String(reflecting: input.text.prefix(200)))
-                        ours:      \(got)
-                        llama.cpp: \(want)
+                        ours[\(window.lowerBound)...]:      \(got[window.clamped(to: got.indices)])
+                        llama.cpp[\(window.lowerBound)...]: \(want[window.clamped(to: want.indices)])
+                        ours (all):      \(got)
+                        llama.cpp (all): \(want)
                         """)
                 }
             }
@@ -90,6 +93,35 @@ enum TokenizerParityFixture {
             for id in ids { streamed += stream.append(id) }
             streamed += stream.finish()
             #expect(streamed == expected, "streamed round trip of \(input.source)")
+        }
+    }
+
+    @Test func concurrentEncodingMatchesSerial() throws {
+        // Workers share one tokenizer (and its word cache): results must not depend on interleaving.
+        let (inputs, expected) = try TokenizerParityFixture.load()
+        let results = UnsafeMutableBufferPointer<[Int32]>.allocate(capacity: inputs.count)
+        results.initialize(repeating: [])
+        defer { results.deallocate() }
+        let tokenizer = self.tokenizer
+        DispatchQueue.concurrentPerform(iterations: inputs.count) { i in
+            results[i] = tokenizer.encode(inputs[i].text, parseSpecial: inputs[i].parse_special)
+        }
+        #expect(Array(results) == expected)
+    }
+
+    @Test func heapAndLinearMergesAgree() throws {
+        // Long words take a heap path; both paths must give the same ids on every word.
+        let bpe = try #require(tokenizer as? ByteLevelBPE)
+        let (inputs, _) = try TokenizerParityFixture.load()
+        var words = Set<String>()
+        for input in inputs { words.formUnion(bpe.preTokenizer.words(input.text)) }
+        // Long single words: runs, and a whole HH text with its spaces and digits removed.
+        let squashed = inputs[0].text.unicodeScalars.filter { $0.properties.isAlphabetic }
+        words.formUnion([String(repeating: "a", count: 1000), String(repeating: " ", count: 700),
+                         String(repeating: "!?", count: 300), String(String.UnicodeScalarView(squashed))])
+        for word in words {
+            let bytes = Array(word.utf8)
+            #expect(bpe.mergeLongWord(bytes) == bpe.mergeShortWord(bytes), "word \(String(reflecting: word.prefix(40)))")
         }
     }
 

@@ -3,7 +3,7 @@ import Foundation
 /// A model ready to run: fp32 weights in Hugging Face layout (Q/K rows in split-halves RoPE order),
 /// the configuration they were read with, and the file's tokenizer. Invariant:
 /// `parameters.config == config`.
-public struct LoadedModel {
+public struct LoadedModel: Sendable {
     public let config: LlamaConfig
     public let parameters: ModelParameters
     /// Built from the file's tokenizer metadata (`tokenizer.ggml.*`, or a directory's `tokenizer.json`).
@@ -32,6 +32,26 @@ public enum ModelLoader {
         return try loadGGUF(path: path, threads: threads)
     }
 
+    /// Every tensor the layout will hold, as (HF name, shape), produced one at a time so that a
+    /// hostile config (a billion layers) fails at its first missing tensor instead of allocating.
+    static func forEachExpectedTensor(_ c: LlamaConfig, _ body: (String, [Int]) throws -> Void) throws {
+        try body("model.embed_tokens.weight", [c.vocabSize, c.hiddenSize])
+        for i in 0..<c.layerCount {
+            let p = "model.layers.\(i)."
+            try body(p + "input_layernorm.weight", [c.hiddenSize])
+            try body(p + "self_attn.q_proj.weight", [c.qDim, c.hiddenSize])
+            try body(p + "self_attn.k_proj.weight", [c.kvDim, c.hiddenSize])
+            try body(p + "self_attn.v_proj.weight", [c.kvDim, c.hiddenSize])
+            try body(p + "self_attn.o_proj.weight", [c.hiddenSize, c.qDim])
+            try body(p + "post_attention_layernorm.weight", [c.hiddenSize])
+            try body(p + "mlp.gate_proj.weight", [c.intermediateSize, c.hiddenSize])
+            try body(p + "mlp.up_proj.weight", [c.intermediateSize, c.hiddenSize])
+            try body(p + "mlp.down_proj.weight", [c.hiddenSize, c.intermediateSize])
+        }
+        try body("model.norm.weight", [c.hiddenSize])
+        if !c.tiedEmbeddings { try body("lm_head.weight", [c.vocabSize, c.hiddenSize]) }
+    }
+
     // MARK: - Model directories
 
     public static let weightsFileName = "model.safetensors"
@@ -42,17 +62,20 @@ public enum ModelLoader {
         let config = try LlamaConfig(huggingFaceConfigAt: dir.appendingPathComponent(configFileName))
         let weightsURL = dir.appendingPathComponent(weightsFileName)
         let weights = try SafetensorsFile(path: weightsURL.path)
+        // Names and shapes first: only then is the arena's size backed by the file's own tensors.
+        try forEachExpectedTensor(config) { name, shape in
+            guard let info = weights.tensor(named: name) else {
+                throw ModelFileError.missingTensor(file: weightsURL.path, tensor: name)
+            }
+            guard info.shape == shape else {
+                throw ModelFileError.shapeMismatch(file: weightsURL.path, tensor: name, expected: shape, found: info.shape)
+            }
+        }
         let parameters = ModelParameters(config: config)
         var layoutNames = Set<String>()
         for tensor in parameters.layout.tensors {
             layoutNames.insert(tensor.name)
-            guard let info = weights.tensor(named: tensor.name) else {
-                throw ModelFileError.missingTensor(file: weightsURL.path, tensor: tensor.name)
-            }
-            guard info.shape == tensor.shape else {
-                throw ModelFileError.shapeMismatch(file: weightsURL.path, tensor: tensor.name, expected: tensor.shape, found: info.shape)
-            }
-            try weights.read(info, into: parameters.pointer(tensor.offset))
+            try weights.read(weights.tensor(named: tensor.name)!, into: parameters.pointer(tensor.offset))
         }
         var extra: [String: ([Int], [Float])] = [:]
         for info in weights.tensors where !layoutNames.contains(info.name) {
@@ -164,26 +187,33 @@ public enum ModelLoader {
 
     /// GGUF tensor name (llama.cpp's `LLM_TENSOR_NAMES` for llama) of each layout tensor.
     static func ggufSources(for config: LlamaConfig) -> [String: GGUFSource] {
-        var map: [String: GGUFSource] = [
-            "model.embed_tokens.weight": GGUFSource(ggufName: "token_embd.weight"),
-            "model.norm.weight": GGUFSource(ggufName: "output_norm.weight"),
-        ]
-        if !config.tiedEmbeddings {
-            map["lm_head.weight"] = GGUFSource(ggufName: "output.weight")
-        }
-        for i in 0..<config.layerCount {
-            let hf = "model.layers.\(i).", g = "blk.\(i)."
-            map[hf + "input_layernorm.weight"] = GGUFSource(ggufName: g + "attn_norm.weight")
-            map[hf + "self_attn.q_proj.weight"] = GGUFSource(ggufName: g + "attn_q.weight", ropeHeads: config.headCount)
-            map[hf + "self_attn.k_proj.weight"] = GGUFSource(ggufName: g + "attn_k.weight", ropeHeads: config.kvHeadCount)
-            map[hf + "self_attn.v_proj.weight"] = GGUFSource(ggufName: g + "attn_v.weight")
-            map[hf + "self_attn.o_proj.weight"] = GGUFSource(ggufName: g + "attn_output.weight")
-            map[hf + "post_attention_layernorm.weight"] = GGUFSource(ggufName: g + "ffn_norm.weight")
-            map[hf + "mlp.gate_proj.weight"] = GGUFSource(ggufName: g + "ffn_gate.weight")
-            map[hf + "mlp.up_proj.weight"] = GGUFSource(ggufName: g + "ffn_up.weight")
-            map[hf + "mlp.down_proj.weight"] = GGUFSource(ggufName: g + "ffn_down.weight")
+        var map: [String: GGUFSource] = [:]
+        try? forEachExpectedTensor(config) { name, _ in
+            let ropeHeads = name.hasSuffix(".q_proj.weight") ? config.headCount
+                : name.hasSuffix(".k_proj.weight") ? config.kvHeadCount : nil
+            map[name] = GGUFSource(ggufName: ggufName(forHFName: name), ropeHeads: ropeHeads)
         }
         return map
+    }
+
+    /// llama.cpp's name for an HF LLaMA tensor name (`model.layers.3.mlp.up_proj.weight` → `blk.3.ffn_up.weight`).
+    static func ggufName(forHFName name: String) -> String {
+        switch name {
+        case "model.embed_tokens.weight": return "token_embd.weight"
+        case "model.norm.weight": return "output_norm.weight"
+        case "lm_head.weight": return "output.weight"
+        default: break
+        }
+        let parts = name.split(separator: ".", maxSplits: 3)  // model, layers, N, rest
+        guard parts.count == 4, parts[0] == "model", parts[1] == "layers" else { return name }
+        let suffixes = [
+            "input_layernorm.weight": "attn_norm.weight", "self_attn.q_proj.weight": "attn_q.weight",
+            "self_attn.k_proj.weight": "attn_k.weight", "self_attn.v_proj.weight": "attn_v.weight",
+            "self_attn.o_proj.weight": "attn_output.weight", "post_attention_layernorm.weight": "ffn_norm.weight",
+            "mlp.gate_proj.weight": "ffn_gate.weight", "mlp.up_proj.weight": "ffn_up.weight",
+            "mlp.down_proj.weight": "ffn_down.weight",
+        ]
+        return "blk.\(parts[2]).\(suffixes[String(parts[3])] ?? String(parts[3]))"
     }
 
     /// GGUF tensors that change the model's arithmetic in ways the engine does not implement.
@@ -210,6 +240,16 @@ public enum ModelLoader {
     /// Dequantises every layout tensor from `file` into a new arena, checking names and shapes, and
     /// undoing the converter's Q/K row permutation.
     static func ggufParameters(_ file: GGUFFile, config: LlamaConfig, threads: Int) throws -> ModelParameters {
+        // Names and shapes first: only then is the arena's size backed by the file's own tensors.
+        try forEachExpectedTensor(config) { name, shape in
+            let ggufName = ggufName(forHFName: name)
+            guard let info = file.tensor(named: ggufName) else {
+                throw ModelFileError.missingTensor(file: file.path, tensor: ggufName)
+            }
+            guard info.shape == shape else {
+                throw ModelFileError.shapeMismatch(file: file.path, tensor: ggufName, expected: shape, found: info.shape)
+            }
+        }
         let parameters = ModelParameters(config: config)
         let sources = ggufSources(for: config)
         for tensor in parameters.layout.tensors {

@@ -105,7 +105,9 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
         preTokenizer.split(scalars, classes: classes, into: &words)
         for w in words {
             let word = Array(bytes[starts[w.lowerBound]..<starts[w.upperBound]])
-            if let cached = cache.get(word) {
+            if word.count > 256 {
+                out.append(contentsOf: mergeWord(word))  // rare; not worth a cache slot
+            } else if let cached = cache.get(word) {
                 out.append(contentsOf: cached)
             } else {
                 let ids = mergeWord(word)
@@ -116,9 +118,14 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
     }
 
     /// BPE on one word: repeatedly merge the adjacent pair with the lowest rank (leftmost on ties).
-    /// Words are short, so a linear scan per merge beats a heap; long runs (e.g. 1000 spaces) are
-    /// still quadratic only in the number of merges that actually fire.
+    /// Most words are short, and a linear scan per merge beats a heap there; long words (a run of
+    /// 100k identical characters is one word) take the heap path so the cost stays n log n.
     func mergeWord(_ word: [UInt8]) -> [Int32] {
+        word.count > ByteLevelBPE.heapThreshold ? mergeLongWord(word) : mergeShortWord(word)
+    }
+
+    /// `mergeWord` by linear scans: quadratic, fastest for short words.
+    func mergeShortWord(_ word: [UInt8]) -> [Int32] {
         var symbols = word.map { byteTokens[Int($0)] }
         if symbols.count < 2 { return symbols.filter { $0 >= 0 } }
         var ranks = [Int32](repeating: .max, count: symbols.count - 1)
@@ -144,6 +151,39 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
         }
         if symbols.contains(-1) { symbols.removeAll { $0 == -1 } }
         return symbols
+    }
+
+    static let heapThreshold = 64
+
+    /// The same merges as `mergeWord`, as llama.cpp does them: a doubly linked list of symbols and
+    /// a heap of candidate pairs ordered by (rank, left position); stale pairs are skipped on pop.
+    func mergeLongWord(_ word: [UInt8]) -> [Int32] {
+        var symbols = word.map { byteTokens[Int($0)] }
+        let n = symbols.count
+        if n < 2 { return symbols.filter { $0 >= 0 } }
+        var prev = Array(-1..<(n - 1)), next = Array(1...n)
+        next[n - 1] = -1
+        struct Pair { var rank: Int32; var left: Int; var right: Int; var leftID: Int32; var rightID: Int32 }
+        var heap = BinaryHeap<Pair> { $0.rank != $1.rank ? $0.rank < $1.rank : $0.left < $1.left }
+        func push(_ l: Int, _ r: Int) {
+            guard l >= 0, r >= 0 else { return }
+            let key = UInt64(UInt32(bitPattern: symbols[l])) << 32 | UInt64(UInt32(bitPattern: symbols[r]))
+            if let m = mergeTable[key] { heap.push(Pair(rank: m.rank, left: l, right: r, leftID: symbols[l], rightID: symbols[r])) }
+        }
+        for i in 0..<(n - 1) { push(i, i + 1) }
+        let removed: Int32 = -2
+        while let p = heap.pop() {
+            // Stale: either side already merged into something else, or no longer neighbours.
+            guard symbols[p.left] == p.leftID, symbols[p.right] == p.rightID, next[p.left] == p.right else { continue }
+            let key = UInt64(UInt32(bitPattern: p.leftID)) << 32 | UInt64(UInt32(bitPattern: p.rightID))
+            symbols[p.left] = mergeTable[key]!.merged
+            symbols[p.right] = removed
+            next[p.left] = next[p.right]
+            if next[p.right] >= 0 { prev[next[p.right]] = p.left }
+            push(prev[p.left], p.left)
+            push(p.left, next[p.left])
+        }
+        return symbols.filter { $0 >= 0 }
     }
 
     public func tokenBytes(_ id: Int32) -> [UInt8] {
