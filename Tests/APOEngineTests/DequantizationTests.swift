@@ -95,12 +95,37 @@ struct DequantizationTests {
             let rows: [String: [Double]]
             let row_sums: [String: Double]
         }
+        struct Synthetic: Decodable {
+            let bytes_hex: String
+            let values: [Double]
+        }
         let tensors: [String: Tensor]
         let hf_rows: [String: Rows]
+        let synthetic: [String: Synthetic]
 
         static func load() throws -> Reference {
             let url = try #require(Bundle.module.url(forResource: "Fixtures/modelfiles/smollm2_reference", withExtension: "json"))
             return try JSONDecoder().decode(Reference.self, from: Data(contentsOf: url))
+        }
+    }
+
+    /// Q4_0, Q4_1, Q8_0, F16 and BF16 blocks quantised by `gguf.quants.quantize` and decoded by
+    /// `gguf.quants.dequantize` (fixture): the formats the real file does not exercise. Exact match
+    /// expected (same fp32 arithmetic); 1e-6 allows for a fused multiply-add.
+    @Test func syntheticBlocksMatchGGUFPythonPackage() throws {
+        let reference = try Reference.load()
+        #expect(Set(reference.synthetic.keys) == ["Q4_0", "Q4_1", "Q8_0", "F16", "BF16"])
+        for (name, ref) in reference.synthetic {
+            let type = try #require(GGMLType.allCases.first { $0.name == name })
+            let hex = Array(ref.bytes_hex.utf8)
+            let bytes: [UInt8] = stride(from: 0, to: hex.count, by: 2).map { i in
+                UInt8(String(decoding: hex[i..<i + 2], as: UTF8.self), radix: 16)!
+            }
+            #expect(bytes.count == ref.values.count / type.blockSize * type.blockBytes, "\(name) byte count")
+            let x = decode(type, bytes, count: ref.values.count)
+            for (i, v) in ref.values.enumerated() {
+                #expect(abs(Double(x[i]) - v) <= 1e-6, "\(name)[\(i)]: \(x[i]) vs \(v)")
+            }
         }
     }
 

@@ -27,7 +27,18 @@ TENSORS = [
     "output_norm.weight",        # F32
 ]
 
-fixture = {"tensors": {}, "hf_rows": {}}
+fixture = {"tensors": {}, "hf_rows": {}, "synthetic": {}}
+
+# Block formats the real file does not use: quantised by gguf.quants.quantize from a fixed signal,
+# then decoded by gguf.quants.dequantize (raw bytes as hex, expected fp32 values).
+signal = (np.sin(np.arange(64) * 0.37) * 3 + np.cos(np.arange(64) * 1.3)).astype(np.float32).reshape(1, 64)
+for qtype in [gguf.GGMLQuantizationType.Q4_0, gguf.GGMLQuantizationType.Q4_1, gguf.GGMLQuantizationType.Q8_0,
+              gguf.GGMLQuantizationType.F16, gguf.GGMLQuantizationType.BF16]:
+    raw = gguf.quants.quantize(signal, qtype)
+    fixture["synthetic"][qtype.name] = {
+        "bytes_hex": raw.tobytes().hex(),
+        "values": [float(v) for v in dequantize(raw, qtype).reshape(-1)],
+    }
 for name in TENSORS:
     t = by_name[name]
     x = dequantize(t.data, t.tensor_type).astype(np.float64).reshape(-1)
