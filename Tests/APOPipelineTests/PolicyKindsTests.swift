@@ -101,6 +101,10 @@ struct PolicyKindsTests {
         #expect(a.chatTemplate == policy.chatTemplate)
         #expect(a.tokenizer.encode("Hello <|im_end|>", parseSpecial: true) == policy.tokenizer.encode("Hello <|im_end|>", parseSpecial: true))
 
+        // train-rm and score take it as a backbone (a fresh reward head, no score.weight inside).
+        let asBackbone = try RewardModelFiles.load(path: a.path, threads: 1)
+        #expect(!asBackbone.hadHead && asBackbone.model.parameters.values.toArray() == a.parameters.values.toArray())
+
         let format = PromptFormat(chatTemplateString: a.chatTemplate)
         let prompt = format.promptTokens(query: targets[0].item.query, tokenizer: a.tokenizer)
         let generator = try BatchedGenerator(model: try LlamaModel(parameters: a.parameters), tokenizer: a.tokenizer,
