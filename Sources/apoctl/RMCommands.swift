@@ -89,32 +89,44 @@ struct RMCommand: ParsableCommand {
         }
     }
 
+    /// `apoctl rm bench` (the same measurement as `apoctl bench rm`).
     struct BenchRM: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            commandName: "bench",
-            abstract: "Training (fwd+bwd+AdamW) and scoring tokens/s, MFU against measured sgemm peak, peak memory.")
-        @Option(name: .long, help: "Backbone: a .gguf file or model directory.") var model: String
-        @Option(name: .long) var seqLen: Int = 256
-        @Option(name: .long, help: "Sequences per micro-batch.") var microBatch: Int = 4
-        @Option(name: .long, help: "Top blocks that train (the rest frozen).") var trainableLayers: Int = 30
-        @Option(name: .long) var threads: Int = 2
-        @Option(name: .long, help: "Timed optimiser steps.") var steps: Int = 3
-        @Flag(name: .long) var json = false
+        static let configuration = CommandConfiguration(commandName: "bench", abstract: RMBenchOptions.abstract)
+        @OptionGroup var options: RMBenchOptions
+        func run() throws { try options.run() }
+    }
+}
 
-        func run() throws {
-            let loaded = try ModelLoader.load(path: model, threads: threads)
-            let result = RewardModelBenchmark.run(parameters: loaded.parameters, seqLen: seqLen, microBatch: microBatch,
-                                                  trainableLayers: trainableLayers, threads: threads, steps: steps,
-                                                  log: { if !json { print($0) } })
-            if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                print(String(decoding: try encoder.encode(result), as: UTF8.self))
-            } else {
-                print(String(format: "train: %.1f tokens/s, MFU %.1f%%; score: %.1f tokens/s, MFU %.1f%%; peak RSS %.0f MB",
-                             result.trainTokensPerSecond, 100 * result.trainMFU, result.scoreTokensPerSecond,
-                             100 * result.scoreMFU, result.peakResidentMB))
-            }
+/// `apoctl bench rm`: register under `Bench`'s subcommands (same options as `apoctl rm bench`).
+struct BenchRMCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rm", abstract: RMBenchOptions.abstract)
+    @OptionGroup var options: RMBenchOptions
+    func run() throws { try options.run() }
+}
+
+struct RMBenchOptions: ParsableArguments {
+    static let abstract = "Reward-model training (fwd+bwd+AdamW) and scoring tokens/s, MFU against the measured sgemm peak, peak memory."
+    @Option(name: .long, help: "Backbone: a .gguf file or model directory.") var model: String
+    @Option(name: .long) var seqLen: Int = 256
+    @Option(name: .long, help: "Sequences per micro-batch.") var microBatch: Int = 4
+    @Option(name: .long, help: "Top blocks that train (the rest frozen).") var trainableLayers: Int = 30
+    @Option(name: .long) var threads: Int = 2
+    @Option(name: .long, help: "Timed optimiser steps.") var steps: Int = 3
+    @Flag(name: .long) var json = false
+
+    func run() throws {
+        let loaded = try ModelLoader.load(path: model, threads: threads)
+        let result = RewardModelBenchmark.run(parameters: loaded.parameters, seqLen: seqLen, microBatch: microBatch,
+                                              trainableLayers: trainableLayers, threads: threads, steps: steps,
+                                              log: { if !json { print($0) } })
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+        } else {
+            print(String(format: "train: %.1f tokens/s, MFU %.1f%%; score: %.1f tokens/s, MFU %.1f%%; peak RSS %.0f MB",
+                         result.trainTokensPerSecond, 100 * result.trainMFU, result.scoreTokensPerSecond,
+                         100 * result.scoreMFU, result.peakResidentMB))
         }
     }
 }

@@ -9,7 +9,9 @@ import Testing
 /// Tolerances: both sides are fp32 over 30 blocks and a 49,152-wide head but sum in different
 /// orders (OpenBLAS vs ATen), so they agree to ~1e-5 relative, not bit for bit. We allow: token
 /// log-probs 2e-4 absolute (values O(1–10)), losses 1e-4 absolute, gradients 1e-3 · max|g_torch|
-/// per tensor slice (a wrong backward misses by O(max|g|)). The observed differences are printed.
+/// per tensor slice (a wrong backward misses by O(max|g|)). Observed when the fixture was made:
+/// token log-probs 2.1e-5, SFT loss 3.9e-6, DPO loss 1.3e-5, gradients ≤ 1.4e-5 · max|g| (final
+/// norm, DPO); the test prints them on every run.
 struct PolicyParityTests {
     static let logProbTolerance = 2e-4
     static let lossTolerance = 1e-4

@@ -101,6 +101,10 @@ struct PolicyKindsTests {
         #expect(a.chatTemplate == policy.chatTemplate)
         #expect(a.tokenizer.encode("Hello <|im_end|>", parseSpecial: true) == policy.tokenizer.encode("Hello <|im_end|>", parseSpecial: true))
 
+        // train-rm and score take it as a backbone (a fresh reward head, no score.weight inside).
+        let asBackbone = try RewardModelFiles.load(path: a.path, threads: 1)
+        #expect(!asBackbone.hadHead && asBackbone.model.parameters.values.toArray() == a.parameters.values.toArray())
+
         let format = PromptFormat(chatTemplateString: a.chatTemplate)
         let prompt = format.promptTokens(query: targets[0].item.query, tokenizer: a.tokenizer)
         let generator = try BatchedGenerator(model: try LlamaModel(parameters: a.parameters), tokenizer: a.tokenizer,
@@ -150,6 +154,35 @@ struct PolicyKindsTests {
         #expect(abs(first - Foundation.log(2)) < 1e-4, "first DPO loss \(first)")
         // The resumed attempt loaded, not recomputed, the reference.
         #expect(resumed.logLines.contains { $0.contains("reference log-probs loaded") })
+        let summary = try JSONDecoder().decode(PolicyTrainingSummary.self, from: Data(contentsOf: resumed.outputDirectory.appendingPathComponent("metrics.json")))
+        #expect(summary.steps == 4 && summary.examples == 3 && summary.skippedQueries == 1 && summary.finalAccuracy != nil)
+    }
+
+    /// Splitting prompt and response tokenization loses nothing: with SmolLM2's real tokenizer,
+    /// prompt + response tokens equal the tokens of the whole rendered training text (ChatML's
+    /// newline after "assistant" is a pre-token boundary), and the prompt is what `generate` encodes.
+    @Test func promptAndResponseTokensEqualTheWholeRenderedText() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let policy = try Self.makePolicy(in: dir)
+        let format = PromptFormat(chatTemplateString: policy.chatTemplate)
+        #expect(format.template == .chatML && format.systemPrompt != nil)
+        let cases = [
+            ("\n\nHuman: Hi!\n\nAssistant: Hello.\n\nHuman: 2+2?\n\nAssistant:", "It is 4.\n\nAnything else?"),
+            ("\n\nHuman: Why is the sky blue?\n\nAssistant:", " Rayleigh scattering, mostly."),
+            ("\n\nHuman: Say nothing.\n\nAssistant:", ""),
+        ]
+        for (query, response) in cases {
+            let prompt = format.promptTokens(query: query, tokenizer: policy.tokenizer)
+            #expect(prompt == policy.tokenizer.encode(ChatTemplate.chatML.renderHHQuery(query, systemPrompt: format.systemPrompt),
+                                                      parseSpecial: true))
+            let whole = policy.tokenizer.encode(format.template.renderTraining(query: query, response: response,
+                                                                               systemPrompt: format.systemPrompt),
+                                                parseSpecial: true)
+            let split = prompt + format.responseTokens(response: response, tokenizer: policy.tokenizer)
+            #expect(split == whole, "query \(query.debugDescription)")
+            #expect(split.last == policy.tokenizer.id(ofToken: "<|im_end|>"))
+        }
     }
 
     @Test func badInputsFailWithNamedErrors() throws {

@@ -114,8 +114,11 @@ public final class PolicyTrainer {
     }
 
     /// Sequence log-probs of every example under the CURRENT weights (forward only), in micro-batches:
-    /// DPO's reference pass, run before the first step. `progress(done, total)` after each batch.
-    public func computeReferenceLogProbs(progress: ((Int, Int) -> Void)? = nil) -> [[Double]] {
+    /// DPO's reference pass, run before the first step. `progress(done, total)` after each batch
+    /// (it may throw, e.g. on cancellation, which abandons the pass).
+    public func computeReferenceLogProbs() -> [[Double]] { computeReferenceLogProbs { _, _ in } }
+
+    public func computeReferenceLogProbs(progress: (Int, Int) throws -> Void) rethrows -> [[Double]] {
         var result: [[Double]] = []
         result.reserveCapacity(examples.count)
         let micro = min(settings.microBatchSize, settings.batchSize)
@@ -127,7 +130,7 @@ public final class PolicyTrainer {
                 result.append(Array(sums[k..<(k + e.sequences.count)]))
                 k += e.sequences.count
             }
-            progress?(min(start + micro, examples.count), examples.count)
+            try progress(min(start + micro, examples.count), examples.count)
         }
         return result
     }

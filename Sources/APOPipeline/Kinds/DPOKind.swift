@@ -16,7 +16,7 @@ public enum DPOKind: JobKind {
         ParameterSpec("beta", .double, default: .double(0.1), help: "DPO temperature β"),
         ParameterSpec("lr", .double, default: .double(5e-6), help: "peak learning rate"),
     ]
-    public static let outputs = ["model"]
+    public static let outputs = ["model", "metrics"]
 
     /// One query's preference pair.
     public struct Pair: Equatable, Sendable {
@@ -83,22 +83,29 @@ public enum DPOKind: JobKind {
             context.log("dpo: query '\(id)' has no pair of usable answers with different scores; skipped")
         }
         var examples: [PolicyExample] = []
+        var skipped = selection.skippedQueryIDs.count, truncated = 0
+        let tokenizer = policy.loaded.tokenizer
         for p in selection.pairs {
             guard let c = policy.sequence(query: p.query, response: p.chosen),
                   let r = policy.sequence(query: p.query, response: p.rejected) else {
+                skipped += 1
                 context.log("dpo: query '\(p.queryID)' leaves no room for its answers within max_length; skipped")
                 continue
+            }
+            for (s, text) in [(c, p.chosen), (r, p.rejected)]
+            where s.responseCount < policy.format.responseTokens(response: text, tokenizer: tokenizer).count {
+                truncated += 1
             }
             examples.append(PolicyExample(sequences: [c, r]))
         }
         guard !examples.isEmpty else {
             throw FormatError(file: scoresURL.path, message: "no usable preference pairs (\(selection.skippedQueryIDs.count) queries skipped)")
         }
-        context.log("dpo: \(examples.count) pairs, \(selection.skippedQueryIDs.count) queries skipped, β \(beta), template \(policy.format.template.rawValue)")
+        context.log("dpo: \(examples.count) pairs, \(skipped) queries skipped, \(truncated) answers cut at max_length, β \(beta), template \(policy.format.template.rawValue)")
 
         let trainer = PolicyTrainer(parameters: policy.loaded.parameters, settings: settings, examples: examples)
         let checkpoints = context.checkpointDirectory.appendingPathComponent("dpo")
-        try PolicyTrainingJob.train(trainer, kind: name, context: context, checkpoints: checkpoints) { resumed in
+        let (last, seconds) = try PolicyTrainingJob.train(trainer, kind: name, context: context, checkpoints: checkpoints) { resumed in
             if try PolicyCheckpoint.restoreReference(trainer, from: checkpoints) {
                 context.log("dpo: reference log-probs loaded from the checkpoint directory")
                 return
@@ -107,14 +114,20 @@ public enum DPOKind: JobKind {
             guard !resumed else {
                 throw CheckpointError.corrupt(path: checkpoints.path, reason: "a training checkpoint without reference log-probs")
             }
-            let values = trainer.computeReferenceLogProbs { done, total in
+            // Cancelled half-way, nothing is kept: the next attempt starts the pass again.
+            let values = try trainer.computeReferenceLogProbs { done, total in
+                try context.checkCancelled()
                 context.reportProgress(done: 0, total: trainer.totalSteps, message: "reference log-probs \(done)/\(total)")
             }
             trainer.setReferenceLogProbs(values)
             try PolicyCheckpoint.saveReference(trainer, to: checkpoints)
         }
         let model = try PolicyTrainingJob.saveModel(policy, context: context)
+        let metrics = try PolicyTrainingJob.writeSummary(PolicyTrainingSummary(
+            steps: trainer.progress.step, finalLoss: last?.loss, finalRewardMargin: last?.rewardMargin,
+            finalAccuracy: last?.accuracy, wallSeconds: seconds, examples: examples.count, skippedQueries: skipped,
+            truncatedResponses: truncated, template: policy.format.template.rawValue, settings: settings), context: context)
         try? FileManager.default.removeItem(at: checkpoints)
-        return ["model": .string(model.path)]
+        return ["model": .string(model.path), "metrics": .string(metrics.path)]
     }
 }

@@ -87,8 +87,12 @@ enum PolicyTrainingJob {
     /// Runs `trainer` to the end, resuming from and checkpointing into `checkpoints`, recording
     /// per-step metrics; saves a checkpoint before letting a cancellation through. `prepare` runs
     /// after a checkpoint was (or was not) restored and before the first step (DPO's reference pass).
+    /// Returns the last step this attempt took (nil when resumed at the end) and its wall time.
+    @discardableResult
     static func train(_ trainer: PolicyTrainer, kind: String, context: any JobContext, checkpoints: URL,
-                      prepare: (_ resumed: Bool) throws -> Void = { _ in }) throws {
+                      prepare: (_ resumed: Bool) throws -> Void = { _ in }) throws -> (last: PolicyTrainingStep?, seconds: Double) {
+        let started = Date()
+        var last: PolicyTrainingStep?
         var resumed = false
         if let latest = PolicyCheckpoint.latest(in: checkpoints) {
             try PolicyCheckpoint.restore(trainer, from: latest)
@@ -105,6 +109,7 @@ enum PolicyTrainingJob {
                 throw error
             }
             let s = trainer.step()
+            last = s
             context.recordMetric(step: s.step, name: "loss", value: s.loss)
             context.recordMetric(step: s.step, name: "lr", value: s.learningRate)
             context.recordMetric(step: s.step, name: "grad_norm", value: s.gradientNorm)
@@ -120,6 +125,16 @@ enum PolicyTrainingJob {
                 try PolicyCheckpoint.save(trainer, to: checkpoints)
             }
         }
+        return (last, Date().timeIntervalSince(started))
+    }
+
+    /// Writes the `metrics` output: what was trained on, how, and where it ended.
+    static func writeSummary(_ summary: PolicyTrainingSummary, context: any JobContext) throws -> URL {
+        try context.writeArtifact(named: "metrics.json") { url in
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(summary).write(to: url)
+        }
     }
 
     /// Writes the trained weights as a model directory (`model/`: model.safetensors, config.json
@@ -130,4 +145,21 @@ enum PolicyTrainingJob {
                                       chatTemplate: policy.loaded.chatTemplate, to: url)
         return url
     }
+}
+
+/// The `metrics` output of `train-llm` and `dpo`.
+public struct PolicyTrainingSummary: Codable, Sendable {
+    public var steps: Int
+    /// Loss of the last step (nil when this attempt resumed at the very end).
+    public var finalLoss: Double?
+    /// DPO only: the last step's mean reward margin and accuracy.
+    public var finalRewardMargin: Double?
+    public var finalAccuracy: Double?
+    /// Wall time of this attempt's training loop (a resumed job counts only its own part).
+    public var wallSeconds: Double
+    public var examples: Int
+    public var skippedQueries: Int
+    public var truncatedResponses: Int
+    public var template: String
+    public var settings: PolicyTrainingSettings
 }

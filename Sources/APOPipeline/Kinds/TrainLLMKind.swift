@@ -12,7 +12,7 @@ public enum TrainLLMKind: JobKind {
         ParameterSpec("data", .path, help: "rejection-sampling output (samples items with a \"target\")"),
         ParameterSpec("lr", .double, default: .double(1e-5), help: "peak learning rate (the 7B reference used 5e-6, 2e-6, 9e-7 for rounds 1-3)"),
     ]
-    public static let outputs = ["model"]
+    public static let outputs = ["model", "metrics"]
 
     public static func run(_ context: any JobContext) throws -> JobOutputs {
         let settings = try PolicyTrainingJob.settings(from: context, objective: .sft)
@@ -38,9 +38,13 @@ public enum TrainLLMKind: JobKind {
 
         let trainer = PolicyTrainer(parameters: policy.loaded.parameters, settings: settings, examples: examples)
         let checkpoints = context.checkpointDirectory.appendingPathComponent("train-llm")
-        try PolicyTrainingJob.train(trainer, kind: name, context: context, checkpoints: checkpoints)
+        let (last, seconds) = try PolicyTrainingJob.train(trainer, kind: name, context: context, checkpoints: checkpoints)
         let model = try PolicyTrainingJob.saveModel(policy, context: context)
+        let metrics = try PolicyTrainingJob.writeSummary(PolicyTrainingSummary(
+            steps: trainer.progress.step, finalLoss: last?.loss, finalRewardMargin: last?.rewardMargin,
+            finalAccuracy: last?.accuracy, wallSeconds: seconds, examples: examples.count, skippedQueries: skipped,
+            truncatedResponses: truncated, template: policy.format.template.rawValue, settings: settings), context: context)
         try? FileManager.default.removeItem(at: checkpoints)
-        return ["model": .string(model.path)]
+        return ["model": .string(model.path), "metrics": .string(metrics.path)]
     }
 }

@@ -74,8 +74,13 @@ def main():
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_pretrained(
         os.path.dirname(os.path.abspath(gguf_path)), gguf_file=os.path.basename(gguf_path),
-        torch_dtype=torch.float32)
+        dtype=torch.float32)
     model.eval()  # no dropout; gradients still flow
+    # transformers builds the embedding with padding_idx = pad_token_id, which is 2 (= EOS,
+    # <|im_end|>) for SmolLM2: nn.Embedding then drops the lookup gradient of that row, although
+    # <|im_end|> is a real token inside every ChatML sequence. The engine treats every token alike
+    # (a PAD-driven quirk is not a training objective), so compare against the plain gradient.
+    model.model.embed_tokens.padding_idx = None
     assert model.config.tie_word_embeddings
 
     # SFT
