@@ -18,6 +18,8 @@ final class LeaseKeeper: @unchecked Sendable {
     private let logger: Logger
     private let finished = ShutdownFlag()
     private let done = DispatchSemaphore(value: 0)
+    /// Signalled by `finish()` so a short job is not held up by the keeper's polling interval.
+    private let wake = DispatchSemaphore(value: 0)
 
     /// Heartbeats at most every second so a cancel reaches the job promptly even with long leases.
     var heartbeatInterval: TimeInterval { min(leaseDuration / 3, 1.0) }
@@ -49,6 +51,7 @@ final class LeaseKeeper: @unchecked Sendable {
     /// final `complete`/`fail`.
     func finish() {
         finished.request()
+        wake.signal()
         done.wait()
     }
 
@@ -58,7 +61,8 @@ final class LeaseKeeper: @unchecked Sendable {
         var leaseValidUntil = lease.expiresAt
         var stopSeenAt: Date?
         while !finished.isRequested {
-            Thread.sleep(forTimeInterval: 0.02)
+            _ = wake.wait(timeout: .now() + .milliseconds(20))
+            if finished.isRequested { break }
             let now = Date()
             if shutdown.isRequested || !parentAlive() { stop.request(.workerStopping) }
             if let timeout, now.timeIntervalSince(started) > timeout { stop.request(.timedOut(seconds: timeout)) }

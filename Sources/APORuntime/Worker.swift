@@ -66,18 +66,31 @@ public final class Worker {
     public func run() -> Int {
         var handled = 0
         var idle = configuration.minIdleSleep
+        // A job handed over by the previous completion (same transaction), if any.
+        var next: ClaimedJob?
         while !shutdown.isRequested, parentAlive() {
-            do {
-                if try runOnce() != nil {
-                    handled += 1
-                    idle = configuration.minIdleSleep
-                    continue
+            var claimed = next
+            next = nil
+            if claimed == nil {
+                do {
+                    claimed = try store.claimNextJob(
+                        workerID: configuration.workerID, leaseDuration: configuration.leaseDuration, now: Date())
+                } catch {
+                    logger.warning("claim failed: \(error)")
                 }
-            } catch {
-                logger.warning("claim failed: \(error)")
+            }
+            if let claimed {
+                next = process(claimed, handOff: true).next
+                handled += 1
+                idle = configuration.minIdleSleep
+                continue
             }
             Thread.sleep(forTimeInterval: idle)
             idle = min(idle * 2, configuration.maxIdleSleep)
+        }
+        if let next {
+            // Claimed in the same transaction as the last completion, just as the stop came.
+            try? store.release(next.lease, now: Date())
         }
         return handled
     }
@@ -88,18 +101,20 @@ public final class Worker {
         guard let claimed = try store.claimNextJob(
             workerID: configuration.workerID, leaseDuration: configuration.leaseDuration, now: now)
         else { return nil }
-        return process(claimed)
+        return process(claimed, handOff: false).outcome
     }
 
     // MARK: - One attempt
 
-    func process(_ claimed: ClaimedJob) -> AttemptOutcome {
+    /// With `handOff`, a successful completion also claims this worker's next job in the same
+    /// transaction (one commit per job instead of two), returned as `next`.
+    func process(_ claimed: ClaimedJob, handOff: Bool) -> (outcome: AttemptOutcome, next: ClaimedJob?) {
         let job = claimed.job
         let lease = claimed.lease
         logger.debug("claimed job \(job.id) \(job.key) (\(job.kind)) attempt \(job.attempts)")
 
         guard let kind = registry[job.kind] else {
-            return failFast(lease, "unknown job kind '\(job.kind)' (this apod knows: \(registry.keys.sorted().joined(separator: ", ")))")
+            return (failFast(lease, "unknown job kind '\(job.kind)' (this apod knows: \(registry.keys.sorted().joined(separator: ", ")))"), nil)
         }
         var params: [String: ParamValue]
         let dependencyOutputs: [String: JobOutputs]
@@ -107,7 +122,7 @@ public final class Worker {
             (params, dependencyOutputs) = try ResolvedParameters.resolve(
                 paramsJSON: job.paramsJSON, dependencyOutputs: claimed.dependencyOutputs, jobKey: job.key)
         } catch {
-            return failFast(lease, "\(error)")
+            return (failFast(lease, "\(error)"), nil)
         }
         // Jobs stored without the pipeline compiler (benchmarks, other tools) still get defaults.
         for spec in kind.parameters where params[spec.name] == nil {
@@ -128,10 +143,10 @@ public final class Worker {
                                          line: "memoized: reused outputs of job \(earlier.id) (run \(earlier.runID), \(earlier.key)); memo key \(key.value)",
                                          now: Date())
                     logger.info("job \(job.id) \(job.key) memoized from job \(earlier.id)")
-                    return .memoized(fromJobID: earlier.id)
+                    return (.memoized(fromJobID: earlier.id), nil)
                 }
             } catch StoreError.leaseLost {
-                return .leaseLost
+                return (.leaseLost, nil)
             } catch {
                 // Hashing an input failed (unreadable file): run the job; the kind reports the real error.
                 logger.warning("job \(job.id): memo key not computed: \(error)")
@@ -143,7 +158,7 @@ public final class Worker {
         do {
             directories = try jobDirectories(job)
         } catch {
-            return failFast(lease, "cannot create the job's artifact directory: \(error)", retryable: true)
+            return (failFast(lease, "cannot create the job's artifact directory: \(error)", retryable: true), nil)
         }
 
         let stop = StopSignal()
@@ -157,47 +172,55 @@ public final class Worker {
         keeper.start()
         let result = Result { try kind.run(context) }
         keeper.finish()
-        return settle(job: job, lease: lease, result: result, stop: stop.reason, memoKey: memoKey?.value)
+        return settle(job: job, lease: lease, result: result, stop: stop.reason, memoKey: memoKey?.value,
+                      handOff: handOff)
     }
 
     /// The one place an attempt's final state is chosen.
     func settle(job: JobRecord, lease: JobLease, result: Result<JobOutputs, Error>, stop: StopReason?,
-                memoKey: String?) -> AttemptOutcome {
+                memoKey: String?, handOff: Bool = false) -> (outcome: AttemptOutcome, next: ClaimedJob?) {
         let now = Date()
         do {
             switch (result, stop) {
             case (_, .leaseLost?):
                 logger.warning("job \(job.id) \(job.key): lease lost; leaving it to its new owner")
-                return .leaseLost
+                return (.leaseLost, nil)
             case (.success(let outputs), _):
-                try store.complete(lease, outputsJSON: try MemoKey.canonicalJSON(.object(outputs)), memoKey: memoKey, now: now)
+                let outputsJSON = try MemoKey.canonicalJSON(.object(outputs))
                 logger.debug("job \(job.id) \(job.key) succeeded")
-                return .succeeded
+                if handOff, !shutdown.isRequested, parentAlive() {
+                    let next = try store.completeAndClaimNext(
+                        lease, outputsJSON: outputsJSON, memoKey: memoKey,
+                        leaseDuration: configuration.leaseDuration, now: now)
+                    return (.succeeded, next)
+                }
+                try store.complete(lease, outputsJSON: outputsJSON, memoKey: memoKey, now: now)
+                return (.succeeded, nil)
             case (.failure, .cancelRequested?):
                 try store.finishCancelled(lease, now: now)
                 logger.info("job \(job.id) \(job.key) cancelled")
-                return .cancelled
+                return (.cancelled, nil)
             case (.failure, .workerStopping?):
                 try store.release(lease, now: now)
                 logger.info("job \(job.id) \(job.key) released (worker stopping)")
-                return .released
+                return (.released, nil)
             case (.failure, .timedOut(let seconds)?):
                 try store.fail(lease, error: "timed out after \(seconds) s", retryable: true, now: now)
                 logger.warning("job \(job.id) \(job.key) timed out after \(seconds) s")
-                return .timedOut
+                return (.timedOut, nil)
             case (.failure(let error), nil):
                 let retryable = Self.isRetryable(error)
                 try store.fail(lease, error: Self.describe(error), retryable: retryable, now: now)
                 logger.warning("job \(job.id) \(job.key) failed (\(retryable ? "retryable" : "final")): \(Self.describe(error))")
-                return .failed(retryable: retryable)
+                return (.failed(retryable: retryable), nil)
             }
         } catch StoreError.leaseLost {
             logger.warning("job \(job.id) \(job.key): lease lost before the result was recorded")
-            return .leaseLost
+            return (.leaseLost, nil)
         } catch {
             // The database refused the final write; the lease will expire and the reaper retries.
             logger.error("job \(job.id) \(job.key): could not record the outcome: \(error)")
-            return .leaseLost
+            return (.leaseLost, nil)
         }
     }
 

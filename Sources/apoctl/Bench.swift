@@ -1,4 +1,5 @@
 import APORuntime
+import APOStore
 import ArgumentParser
 import Foundation
 
@@ -18,32 +19,31 @@ extension Apoctl {
 
         struct Queue: ParsableCommand {
             static let configuration = CommandConfiguration(
-                abstract: "Insert N no-op jobs, then claim and complete them from 1 and 2 threads (own connections).")
+                abstract: "Submit N no-op jobs, then claim and complete them from 1 and 2 threads (own connections), with and without completeAndClaimNext.")
 
             @Option(name: .long, help: "Jobs per measurement.")
             var jobs: Int = 5000
 
-            @Option(name: .long, help: "Database to use (default: a fresh temporary one).")
-            var db: String?
-
             @Flag(name: .long) var json = false
 
             func run() throws {
-                let (path, cleanup) = try Bench.benchDatabase(db)
+                let (path, cleanup) = try Bench.benchDatabase(nil)
                 defer { cleanup() }
-                var results: [QueueBenchmark.Result] = []
-                for threads in [1, 2] {
-                    let r = try QueueBenchmark.run(databasePath: path, jobs: jobs, threads: threads)
+                var results: [StoreBenchmark.Result] = []
+                for (workers, combined) in [(1, false), (2, false), (1, true), (2, true)] {
+                    let r = try StoreBenchmark.run(path: path, jobs: jobs, workers: workers, combined: combined)
                     results.append(r)
                     if !json {
-                        print(String(format: "store, %d thread(s): %d jobs inserted in %.3f s; claimed+completed in %.3f s = %.0f jobs/s",
-                                     threads, r.jobs, r.insertSeconds, r.drainSeconds, r.jobsPerSecond))
+                        let mode = combined ? ", complete+claim in one transaction" : ""
+                        print("store, \(workers) thread(s)\(mode): " + String(format: "%d jobs in %.3f s = %.0f jobs/s (%.0f jobs per CPU-second; claim p50 %.2f ms, p99 %.2f ms)",
+                                     r.jobs, r.seconds, r.jobsPerSecond,
+                                     r.jobsPerCPUSecond, r.claimP50Milliseconds, r.claimP99Milliseconds))
                     }
                 }
                 if json {
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                    print(String(decoding: try encoder.encode(results.map { ["jobs": Double($0.jobs), "threads": Double($0.threads), "jobs_per_second": $0.jobsPerSecond] }), as: UTF8.self))
+                    print(String(decoding: try encoder.encode(results), as: UTF8.self))
                 }
             }
         }
@@ -86,8 +86,12 @@ extension Apoctl {
                     print(String(decoding: try encoder.encode(r), as: UTF8.self))
                 } else {
                     print(String(format: "end to end, %d workers: %d jobs in %.3f s = %.0f jobs/s", r.workers, r.jobs, r.seconds, r.jobsPerSecond))
-                    print(String(format: "scheduling latency over a %d-job chain: p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+                    print(String(format: "scheduling latency over a %d-job chain (handed over by the completing worker): p50 %.2f ms, p99 %.2f ms, max %.2f ms",
                                  r.chainLength, r.latencyP50ms, r.latencyP99ms, r.latencyMaxMs))
+                    print(String(format: "scheduling latency to an idle worker (polling): p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+                                 r.polledLatencyP50ms, r.polledLatencyP99ms, r.polledLatencyMaxMs))
+                    print(String(format: "CPU of apod + workers: %.2f ms per job (%.0f jobs per CPU-second)",
+                                 r.cpuMillisecondsPerJob, 1000 / r.cpuMillisecondsPerJob))
                 }
             }
         }

@@ -9,15 +9,38 @@ struct Apod: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apod",
         abstract: "Run apo's job daemon: worker processes that claim and run the jobs in the database.",
-        discussion: """
-        Runs in the foreground and logs to stderr. SIGTERM or Ctrl-C stops it cleanly: each worker
-        asks its running job to stop and gives the job back to the queue (no attempt is spent), so
-        nothing is left marked running; start apod again to continue. Several daemons may share one
-        database: a job is only ever claimed by one worker at a time.
-        """,
-        subcommands: [Serve.self, WorkerCommand.self],
-        defaultSubcommand: Serve.self
+        discussion: "Runs in the foreground and logs to stderr. SIGTERM or Ctrl-C stops it cleanly: each worker asks its running job to stop and gives the job back to the queue (no attempt is spent), so nothing is left marked running; start apod again to continue. A second Ctrl-C kills the workers. Several daemons may share one database: a job is only ever claimed by one worker at a time.",
+        subcommands: [WorkerCommand.self]
     )
+
+    @OptionGroup var options: DaemonOptions
+
+    @Option(name: .long, help: "Number of worker processes.")
+    var workers: Int = 2
+
+    func validate() throws {
+        guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+    }
+
+    func run() throws {
+        let logger = options.bootstrapLogging(label: "apod")
+        let path = options.databasePath
+        // Migrations run here once, before any worker opens the file.
+        let store: JobStore
+        do {
+            store = try JobStore(path: path)
+        } catch {
+            logger.error("cannot open \(path): \(error)")
+            throw ExitCode(3)
+        }
+        var configuration = WorkerSupervisor.Configuration(
+            databasePath: path, workerCount: workers, leaseDuration: options.leaseSeconds,
+            workerExecutable: WorkerSupervisor.currentExecutable())
+        configuration.logLevel = Logger.Level(rawValue: options.logLevel) ?? .info
+        let supervisor = WorkerSupervisor(configuration: configuration, store: store, logger: logger)
+        let status = supervisor.run()
+        if status != 0 { throw ExitCode(status) }
+    }
 }
 
 struct DaemonOptions: ParsableArguments {
@@ -52,40 +75,6 @@ struct DaemonOptions: ParsableArguments {
 }
 
 extension Apod {
-    struct Serve: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            commandName: "serve", abstract: "Supervise worker processes (the default).")
-
-        @OptionGroup var options: DaemonOptions
-
-        @Option(name: .long, help: "Number of worker processes.")
-        var workers: Int = 2
-
-        func validate() throws {
-            guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
-        }
-
-        func run() throws {
-            let logger = options.bootstrapLogging(label: "apod")
-            let path = options.databasePath
-            // Migrations run here once, before any worker opens the file.
-            let store: JobStore
-            do {
-                store = try JobStore(path: path)
-            } catch {
-                logger.error("cannot open \(path): \(error)")
-                throw ExitCode(3)
-            }
-            var configuration = WorkerSupervisor.Configuration(
-                databasePath: path, workerCount: workers, leaseDuration: options.leaseSeconds,
-                workerExecutable: WorkerSupervisor.currentExecutable())
-            configuration.logLevel = Logger.Level(rawValue: options.logLevel) ?? .info
-            let supervisor = WorkerSupervisor(configuration: configuration, store: store, logger: logger)
-            let status = supervisor.run()
-            if status != 0 { throw ExitCode(status) }
-        }
-    }
-
     /// One worker process. Started by `serve`; also usable alone, e.g. on another machine
     /// sharing the database file system.
     struct WorkerCommand: ParsableCommand {

@@ -50,6 +50,14 @@ struct DaemonProcessTests {
         let json = try sandbox.apoctl(["show", String(runID), "--json"])
         let decoded = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
         #expect((decoded?["jobs"] as? [Any])?.count == 5)
+        let artifactsJSON = try sandbox.apoctl(["artifacts", String(runID), "--json"])
+        let listed = try JSONSerialization.jsonObject(with: Data(artifactsJSON.stdout.utf8)) as? [[String: Any]]
+        #expect(listed?.first?["sha256"] as? String == artifact.sha256)
+        for listing in [["runs", "--json"], ["history", "--json"]] {
+            let out = try sandbox.apoctl(listing)
+            #expect(out.status == 0)
+            #expect((try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [Any])?.count == 1, "\(listing)")
+        }
     }
 
     @Test func racingWorkersOfTwoDaemonsRunEachJobOnce() throws {
@@ -111,6 +119,9 @@ struct DaemonProcessTests {
         let crashy = try #require(try store.jobs(runID: runID).first { $0.key == "crashy" })
         #expect(try store.attempts(jobID: crashy.id).map(\.outcome) == ["expired", "succeeded"])
         #expect(daemon.isRunning, "the daemon survives its workers' crashes")
+        let logs = try sandbox.apoctl(["logs", String(runID), "crashy"])
+        #expect(logs.status == 0)
+        #expect(logs.stdout.contains("crashing the process on purpose"))
     }
 
     @Test func killedDaemonRunFinishesAfterRestartWithoutRedoingWork() throws {
@@ -237,5 +248,22 @@ struct DaemonProcessTests {
         #expect(try sandbox.apoctl(["resume", String(second)]).status == 0)
         #expect(try sandbox.waitForRun(second).state == .succeeded)
         #expect(try String(contentsOfFile: touch, encoding: .utf8).split(separator: "\n").count == 1)
+    }
+
+    @Test func standaloneWorkerRunsJobsAndStopsOnSigterm() throws {
+        let sandbox = try RuntimeSandbox()
+        defer { sandbox.cleanup() }
+        let store = try sandbox.store()
+        let runID = try store.createRun(TestRuns.run([
+            TestRuns.job("one"), TestRuns.job("two", needs: ["one"]),
+        ], in: sandbox), now: Date())
+        let worker = try sandbox.spawn("apod", ["worker", "--db", sandbox.databasePath, "--id", "9",
+                                                "--lease-seconds", "2"], stderrName: "worker.log")
+        #expect(try sandbox.waitForRun(runID).state == .succeeded)
+        let attempts = try store.jobs(runID: runID).flatMap { try store.attempts(jobID: $0.id) }
+        #expect(attempts.allSatisfy { $0.workerID.hasPrefix("w9@") })
+        sandbox.signal(worker, SIGTERM)
+        #expect(sandbox.wait(for: worker, timeout: 5))
+        #expect(worker.terminationStatus == 0)
     }
 }

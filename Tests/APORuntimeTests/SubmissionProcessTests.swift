@@ -35,6 +35,25 @@ struct SubmissionProcessTests {
         #expect(try sandbox.apoctl(["runs"]).status == 0)
     }
 
+    @Test func cancelNamesARunOrOneJobUnambiguously() throws {
+        let sandbox = try RuntimeSandbox()
+        defer { sandbox.cleanup() }
+        let store = try sandbox.store()
+        let runID = try store.createRun(TestRuns.run([
+            TestRuns.job("a"), TestRuns.job("b"), TestRuns.job("c"),
+        ], in: sandbox), now: Date())
+        func state(_ key: String) throws -> JobState? { try store.job(runID: runID, key: key)?.state }
+        #expect(try sandbox.apoctl(["cancel", "\(runID)/a"]).status == 0)
+        #expect(try state("a") == .cancelled && state("b") == .queued)
+        let b = try #require(try store.job(runID: runID, key: "b"))
+        #expect(try sandbox.apoctl(["cancel", "--job", String(b.id)]).status == 0)
+        #expect(try state("b") == .cancelled && state("c") == .queued)
+        #expect(try sandbox.apoctl(["cancel", "\(runID)/nope"]).status == 4)
+        #expect(try sandbox.apoctl(["cancel", String(runID)]).status == 0)
+        #expect(try state("c") == .cancelled)
+        #expect(try store.run(runID)?.state == .cancelled)
+    }
+
     @Test func resubmissionReusesUnchangedJobsAndRecomputesEditedOnes() throws {
         let sandbox = try RuntimeSandbox()
         defer { sandbox.cleanup() }

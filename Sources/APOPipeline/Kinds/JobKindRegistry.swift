@@ -6,8 +6,12 @@ public enum JobKindRegistry {
         RejectionSampleKind.self,
         TrainRMKind.self,
         ScoreKind.self,
+        TrainLLMKind.self,
+        DPOKind.self,
+        EvaluateKind.self,
         SleepKind.self,
         NoopKind.self,
+        GenerateKind.self,
     ])
 
     /// Builds a name → kind map; a duplicate name is a programming error caught by the tests.

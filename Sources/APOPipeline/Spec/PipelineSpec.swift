@@ -17,6 +17,8 @@ import Yams
 ///     resources: {threads: 2, memory_mb: 4096}
 ///     priority: 0                  # higher runs first among ready jobs
 ///     memoize: true                # reuse an identical earlier job's outputs
+///     when: "${params.update} == dpo" # optional: keep the job only if true (true/false, A == B,
+///                                  # A != B after ${params.…} substitution); alternatives may share an id
 /// rounds: 3                        # or "${params.rounds}"
 /// round_jobs:                      # templates expanded once per round as r1.ID, r2.ID, …
 ///   - id: train_llm
@@ -111,6 +113,8 @@ private struct JobTemplate {
     var memoryMB: Int?
     var priority = 0
     var memoize = true
+    /// false when a `when:` condition was false: the job is left out of the pipeline.
+    var enabled = true
 }
 
 /// Where a value is being substituted: which references are allowed and what they mean.
@@ -140,7 +144,7 @@ private final class PipelineCompiler {
 
     static let idPattern = try! NSRegularExpression(pattern: "^[A-Za-z_][A-Za-z0-9_-]*$")
     static let topKeys = ["name", "description", "params", "jobs", "rounds", "round_jobs", "after_rounds"]
-    static let jobKeys = ["id", "kind", "needs", "params", "retries", "timeout", "resources", "priority", "memoize"]
+    static let jobKeys = ["id", "kind", "needs", "params", "retries", "timeout", "resources", "priority", "memoize", "when"]
 
     init(file: String, yaml: String, registry: [String: any JobKind.Type]) {
         self.file = file
@@ -339,7 +343,7 @@ private final class PipelineCompiler {
             error(value.mark ?? key.mark, "'\(key.scalar?.string ?? "")' must be a list of jobs")
             return []
         }
-        return seq.compactMap { parseJob($0, section: section) }
+        return seq.compactMap { parseJob($0, section: section) }.filter(\.enabled)
     }
 
     func parseJob(_ node: Node, section: JobTemplate.Section) -> JobTemplate? {
@@ -416,6 +420,8 @@ private final class PipelineCompiler {
             case "memoize":
                 let v = nodeValue(value, scope: fieldScope)
                 if let b = v?.boolValue { t.memoize = b } else if v != nil { error(value.mark, "'memoize' must be true or false") }
+            case "when":
+                if let b = condition(value, scope: fieldScope) { t.enabled = b }
             default:
                 error(key.mark, "unknown job key '\(k)' (expected one of: \(Self.jobKeys.joined(separator: ", ")))")
             }
@@ -426,6 +432,25 @@ private final class PipelineCompiler {
             error(t.kindMark, "unknown job kind '\(t.kind)' (known: \(registry.keys.sorted().joined(separator: ", ")))")
         }
         return ok ? t : nil
+    }
+
+    /// A job's `when:` after `${params.…}` substitution: true/false, or `A == B` / `A != B` comparing
+    /// the trimmed texts (e.g. `when: "${params.policy_update} == dpo"`). Lets a param choose between
+    /// alternative jobs, which may then share an id since at most one of them is kept.
+    func condition(_ node: Node, scope: SubstitutionScope) -> Bool? {
+        guard let v = nodeValue(node, scope: scope) else { return nil }
+        if let b = v.boolValue { return b }
+        if let s = v.stringValue {
+            for (op, equal) in [(" == ", true), (" != ", false)] {
+                if let r = s.range(of: op) {
+                    let lhs = s[..<r.lowerBound].trimmingCharacters(in: .whitespaces)
+                    let rhs = s[r.upperBound...].trimmingCharacters(in: .whitespaces)
+                    return (lhs == rhs) == equal
+                }
+            }
+        }
+        error(node.mark, "'when' must be true, false, \"A == B\" or \"A != B\", found \(v.interpolatedText)")
+        return nil
     }
 
     func checkDuplicateIDs(_ templates: [JobTemplate]) {

@@ -1,0 +1,294 @@
+import COpenBLAS
+import Foundation
+
+/// A problem with the input of an inference call; each case names the offending value.
+public enum InferenceError: Error, CustomStringConvertible, Equatable {
+    case mismatchedInputs(tokens: Int, slots: Int, positions: Int)
+    case tokenOutOfRange(row: Int, token: Int32, vocabularySize: Int)
+    case slotOutOfRange(row: Int, slot: Int, slotCount: Int)
+    case positionOutOfRange(row: Int, position: Int32, maxPositions: Int)
+    case unsupportedModel(String)
+    case promptTooLong(tokens: Int, limit: Int)
+    case emptyPrompt
+
+    public var description: String {
+        switch self {
+        case let .mismatchedInputs(t, s, p):
+            return "forward: \(t) tokens, \(s) slots and \(p) positions (all three must be equal)"
+        case let .tokenOutOfRange(row, token, vocab):
+            return "forward: token \(token) at row \(row) is outside the vocabulary (size \(vocab))"
+        case let .slotOutOfRange(row, slot, count):
+            return "forward: slot \(slot) at row \(row) does not exist (the state has \(count) slots)"
+        case let .positionOutOfRange(row, position, max):
+            return "forward: position \(position) at row \(row) is beyond the context of \(max) positions"
+        case let .unsupportedModel(why):
+            return "unsupported model: \(why)"
+        case let .promptTooLong(tokens, limit):
+            return "prompt of \(tokens) tokens does not fit the context of \(limit) tokens"
+        case .emptyPrompt:
+            return "empty prompt: at least one token is needed"
+        }
+    }
+}
+
+/// A LLaMA decoder ready for inference: validated configuration over fp32 `ModelParameters`.
+public final class LlamaModel: @unchecked Sendable {
+    public let parameters: ModelParameters
+    public var config: LlamaConfig { parameters.config }
+
+    public init(parameters: ModelParameters) throws {
+        let c = parameters.config
+        guard c.headCount > 0, c.kvHeadCount > 0, c.headCount % c.kvHeadCount == 0 else {
+            throw InferenceError.unsupportedModel(
+                "\(c.headCount) attention heads cannot be grouped over \(c.kvHeadCount) KV heads")
+        }
+        guard c.headDim > 0, c.headDim % 2 == 0 else {
+            throw InferenceError.unsupportedModel("head dimension \(c.headDim) must be even for RoPE")
+        }
+        guard c.vocabSize > 0, c.hiddenSize > 0, c.layerCount > 0, c.intermediateSize > 0 else {
+            throw InferenceError.unsupportedModel("empty dimension in \(c)")
+        }
+        self.parameters = parameters
+    }
+
+    /// Number of distinct weights (a tied output head counted once).
+    public var parameterCount: Int { parameters.layout.tensors.reduce(0) { $0 + $1.count } }
+
+    /// Weights touched per token by the matmuls (the embedding lookup is a copy; the output head
+    /// is a matmul), the `N` of the usual `2·N` FLOPs per token.
+    public var matmulParameterCount: Int {
+        let c = config
+        let perLayer = c.hiddenSize * (c.qDim + 2 * c.kvDim) + c.qDim * c.hiddenSize
+            + 3 * c.hiddenSize * c.intermediateSize
+        return c.layerCount * perLayer + c.vocabSize * c.hiddenSize
+    }
+}
+
+/// Which rows of a `forward` call get logits.
+public enum LogitRows: Sendable, Equatable {
+    /// The last row of each run of consecutive rows with the same slot (next-token prediction).
+    case lastOfEachSequence
+    /// Every row.
+    case all
+    /// These row indices, ascending.
+    case rows([Int])
+}
+
+/// Everything one inference stream needs besides the weights: the KV cache for `slots` sequences of
+/// up to `maxPositions` tokens, the RoPE table, scratch activations and the logits of the last call.
+///
+/// Not thread-safe: one `forward` at a time (it parallelises internally over `threads`).
+public final class InferenceState {
+    public let model: LlamaModel
+    public let cache: KVCache
+    public let threads: Int
+    public var maxPositions: Int { cache.maxPositions }
+    public var slotCount: Int { cache.slotCount }
+    let rope: RoPETable
+
+    private var capacity = 0
+    private var x = FloatBuffer(count: 0), xn = FloatBuffer(count: 0)
+    private var q = FloatBuffer(count: 0), k = FloatBuffer(count: 0), v = FloatBuffer(count: 0)
+    private var att = FloatBuffer(count: 0)
+    private var gate = FloatBuffer(count: 0), up = FloatBuffer(count: 0)
+    private var logitsBuffer = FloatBuffer(count: 0)
+    private var scores = FloatBuffer(count: 0)
+    /// Shortest run of consecutive positions of one sequence that gets matrix-product attention.
+    static let minimumAttentionRun = 16
+    /// Input-row index of each logits row of the last `forward`.
+    public private(set) var logitRowIndices: [Int] = []
+
+    public init(model: LlamaModel, slots: Int, maxPositions: Int, threads: Int) {
+        precondition(slots > 0 && maxPositions > 0 && threads > 0)
+        self.model = model
+        self.threads = threads
+        cache = KVCache(config: model.config, slots: slots, maxPositions: maxPositions)
+        rope = RoPETable(headDim: model.config.headDim, maxPositions: maxPositions, theta: model.config.ropeTheta)
+    }
+
+    private func reserve(rows: Int) {
+        guard rows > capacity else { return }
+        let c = model.config
+        let n = max(rows, capacity * 2)
+        x = FloatBuffer(count: n * c.hiddenSize)
+        xn = FloatBuffer(count: n * c.hiddenSize)
+        q = FloatBuffer(count: n * c.qDim)
+        k = FloatBuffer(count: n * c.kvDim)
+        v = FloatBuffer(count: n * c.kvDim)
+        att = FloatBuffer(count: n * c.qDim)
+        gate = FloatBuffer(count: n * c.intermediateSize)
+        up = FloatBuffer(count: n * c.intermediateSize)
+        capacity = n
+    }
+
+    /// `out = inp · weightᵀ` (`linearForward`), its output columns split into one contiguous block
+    /// per thread, each a single-threaded sgemm on its own rows of the weight matrix.
+    private func matmul(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                        rows: Int, inDim: Int, outDim: Int, accumulate: Bool) {
+        let parts = min(threads, max(1, outDim / 64))
+        parallelFor(parts, threads: parts) { range in
+            for part in range {
+                // Block boundaries on multiples of 16 columns keep every block's weight rows aligned.
+                let lo = (outDim * part / parts) / 16 * 16
+                let hi = part == parts - 1 ? outDim : (outDim * (part + 1) / parts) / 16 * 16
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(hi - lo), Int32(inDim),
+                            1, inp, Int32(inDim), weight + lo * inDim, Int32(inDim),
+                            accumulate ? 1 : 0, out + lo, Int32(outDim))
+            }
+        }
+    }
+
+    /// Logits of the `i`-th output row of the last `forward` (`[vocab]`).
+    public func logits(_ i: Int) -> UnsafeMutableBufferPointer<Float> {
+        precondition(i < logitRowIndices.count)
+        let vocab = model.config.vocabSize
+        return UnsafeMutableBufferPointer(start: logitsBuffer.pointer + i * vocab, count: vocab)
+    }
+
+    /// Runs token rows of possibly several sequences through the model at once.
+    ///
+    /// Row `r` is token `tokens[r]` of the sequence in slot `slots[r]` at position `positions[r]`;
+    /// its K/V are stored in the cache, and it attends to positions `0...positions[r]` of its slot,
+    /// so earlier positions must have gone through `forward` before (or earlier in this call).
+    /// All rows share one sgemm per weight matrix. Returns the number of logits rows, readable with
+    /// `logits(_:)`; `logitRowIndices` maps them back to input rows.
+    @discardableResult
+    public func forward(
+        tokens: [Int32], slots: [Int], positions: [Int32], output: LogitRows = .lastOfEachSequence
+    ) throws -> Int {
+        let c = model.config
+        let rows = tokens.count
+        guard slots.count == rows, positions.count == rows else {
+            throw InferenceError.mismatchedInputs(tokens: rows, slots: slots.count, positions: positions.count)
+        }
+        for r in 0..<rows {
+            guard tokens[r] >= 0, Int(tokens[r]) < c.vocabSize else {
+                throw InferenceError.tokenOutOfRange(row: r, token: tokens[r], vocabularySize: c.vocabSize)
+            }
+            guard slots[r] >= 0, slots[r] < cache.slotCount else {
+                throw InferenceError.slotOutOfRange(row: r, slot: slots[r], slotCount: cache.slotCount)
+            }
+            guard positions[r] >= 0, Int(positions[r]) < cache.maxPositions else {
+                throw InferenceError.positionOutOfRange(row: r, position: positions[r], maxPositions: cache.maxPositions)
+            }
+        }
+        let outputRows: [Int]
+        switch output {
+        case .all: outputRows = Array(0..<rows)
+        case .rows(let list): outputRows = list
+        case .lastOfEachSequence:
+            outputRows = (0..<rows).filter { $0 == rows - 1 || slots[$0 + 1] != slots[$0] }
+        }
+        guard rows > 0 else { logitRowIndices = []; return 0 }
+        reserve(rows: rows)
+        // OpenBLAS runs single-threaded; `matmul` splits each product over the threads itself. On a
+        // shared 2-core machine OpenBLAS's own pool spends a third of the time in sched_yield
+        // waiting for a descheduled partner, and it would compete with the attention threads.
+        openblas_set_num_threads(1)
+        let matmul = { (out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                        inDim: Int, outDim: Int, accumulate: Bool) in
+            self.matmul(out: out, inp: inp, weight: weight, rows: rows, inDim: inDim, outDim: outDim, accumulate: accumulate)
+        }
+
+        let p = model.parameters
+        let hidden = c.hiddenSize, qDim = c.qDim, kvDim = c.kvDim, ffn = c.intermediateSize
+        let x = x.pointer, xn = xn.pointer, q = q.pointer, k = k.pointer, v = v.pointer
+        let att = att.pointer, gate = gate.pointer, up = up.pointer
+        let threads = threads
+        let eps = c.rmsNormEps
+        // Elementwise work is split over rows only when there are enough of them to pay for it.
+        let rowThreads = rows >= 4 * threads ? threads : 1
+        // Runs of rows of one sequence at consecutive positions (prompt chunks) get matrix-product
+        // attention; the other rows (decode steps, short runs) the per-row kernel.
+        var runs: [Range<Int>] = [], singleRows: [Int] = []
+        var start = 0
+        while start < rows {
+            var end = start + 1
+            while end < rows, slots[end] == slots[start], positions[end] == positions[end - 1] + 1 { end += 1 }
+            if end - start >= Self.minimumAttentionRun { runs.append(start..<end) } else { singleRows += start..<end }
+            start = end
+        }
+        let scoresNeeded = min(threads, c.headCount) * (runs.map { $0.count * (Int(positions[$0.upperBound - 1]) + 1) }.max() ?? 0)
+        if scores.count < scoresNeeded { scores = FloatBuffer(count: scoresNeeded) }
+
+        tokens.withUnsafeBufferPointer { embeddingForward(out: x, tokens: $0.baseAddress!, count: rows,
+                                                          table: p.pointer(p.layout.tokenEmbedding), dim: hidden) }
+        slots.withUnsafeBufferPointer { slotPtr in
+            positions.withUnsafeBufferPointer { posPtr in
+                for (l, layer) in p.layout.layers.enumerated() {
+                    parallelFor(rows, threads: rowThreads) { range in
+                        rmsNormForward(out: xn + range.lowerBound * hidden, rstd: nil, inp: x + range.lowerBound * hidden,
+                                       weight: p.pointer(layer.attentionNorm), rows: range.count, dim: hidden, eps: eps)
+                    }
+                    matmul(q, xn, p.pointer(layer.wq), hidden, qDim, false)
+                    matmul(k, xn, p.pointer(layer.wk), hidden, kvDim, false)
+                    matmul(v, xn, p.pointer(layer.wv), hidden, kvDim, false)
+                    parallelFor(rows, threads: rowThreads) { range in
+                        let pos = posPtr.baseAddress! + range.lowerBound
+                        ropeForward(x: q + range.lowerBound * qDim, positions: pos, rows: range.count,
+                                    heads: c.headCount, table: rope)
+                        ropeForward(x: k + range.lowerBound * kvDim, positions: pos, rows: range.count,
+                                    heads: c.kvHeadCount, table: rope)
+                    }
+                    let keys = cache.keys(layer: l), values = cache.values(layer: l)
+                    let slotStride = cache.maxPositions * kvDim
+                    for r in 0..<rows {
+                        let at = slotPtr[r] * slotStride + Int(posPtr[r]) * kvDim
+                        (keys + at).update(from: k + r * kvDim, count: kvDim)
+                        (values + at).update(from: v + r * kvDim, count: kvDim)
+                    }
+                    for run in runs {
+                        cachedAttentionRunForward(
+                            out: att + run.lowerBound * qDim, q: q + run.lowerBound * qDim, keys: keys, values: values,
+                            slot: slotPtr[run.lowerBound], firstPosition: Int(posPtr[run.lowerBound]), count: run.count,
+                            heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim,
+                            maxPositions: cache.maxPositions, scores: scores.pointer, threads: threads)
+                    }
+                    singleRows.withUnsafeBufferPointer { single in
+                        cachedAttentionForward(
+                            out: att, q: q, keys: keys, values: values,
+                            slots: slotPtr.baseAddress!, positions: posPtr.baseAddress!, rows: single,
+                            heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim,
+                            maxPositions: cache.maxPositions, threads: threads)
+                    }
+                    // Residual connections come free: the projections accumulate into x.
+                    matmul(x, att, p.pointer(layer.wo), qDim, hidden, true)
+                    parallelFor(rows, threads: rowThreads) { range in
+                        rmsNormForward(out: xn + range.lowerBound * hidden, rstd: nil, inp: x + range.lowerBound * hidden,
+                                       weight: p.pointer(layer.ffnNorm), rows: range.count, dim: hidden, eps: eps)
+                    }
+                    matmul(gate, xn, p.pointer(layer.wGate), hidden, ffn, false)
+                    matmul(up, xn, p.pointer(layer.wUp), hidden, ffn, false)
+                    parallelFor(rows, threads: rowThreads) { range in
+                        let at = range.lowerBound * ffn
+                        swigluForward(out: gate + at, gate: gate + at, up: up + at, count: range.count * ffn)
+                    }
+                    matmul(x, gate, p.pointer(layer.wDown), ffn, hidden, true)
+                }
+            }
+        }
+
+        // Final norm and output head only for the rows whose logits are wanted: the head is the
+        // largest matrix of a small model, and prompt rows rarely need it.
+        let n = outputRows.count
+        for (i, r) in outputRows.enumerated() {
+            precondition(r >= 0 && r < rows, "output row \(r) outside 0..<\(rows)")
+            (xn + i * hidden).update(from: x + r * hidden, count: hidden)
+        }
+        rmsNormForward(out: xn, rstd: nil, inp: xn, weight: p.pointer(p.layout.finalNorm), rows: n, dim: hidden, eps: eps)
+        if logitsBuffer.count < n * c.vocabSize { logitsBuffer = FloatBuffer(count: n * c.vocabSize) }
+        self.matmul(out: logitsBuffer.pointer, inp: xn, weight: p.pointer(p.layout.output), rows: n,
+                    inDim: hidden, outDim: c.vocabSize, accumulate: false)
+        logitRowIndices = outputRows
+        return n
+    }
+}
+
+/// Natural-log softmax of `logits` at `index`, computed in double.
+public func logSoftmax(_ logits: UnsafeBufferPointer<Float>, at index: Int) -> Double {
+    var maxValue = -Float.infinity
+    for value in logits where value > maxValue { maxValue = value }
+    var sum: Double = 0
+    for value in logits { sum += exp(Double(value - maxValue)) }
+    return Double(logits[index] - maxValue) - log(sum)
+}

@@ -1,0 +1,174 @@
+import APOEngine
+import Crypto
+import Foundation
+
+/// Samples `samples` responses per query with the engine's batched generator and writes the spec's
+/// samples file (`query_id`, `query`, `sample_0…`). Queries come from a queries file (items with
+/// `query_id` and `query`) or a preference-pairs file (the text before `<sep>`; each distinct
+/// query once, id from `query_id` or else `pair-<index>`).
+///
+/// Resumable: queries are processed in chunks of `chunk_size`; each finished chunk is saved in the
+/// checkpoint directory, so a killed job resumes after its last finished chunk. Every sample draws
+/// from its own random stream seeded by (seed, query id, sample index), so a resumed run writes
+/// exactly what an uninterrupted one would.
+public enum GenerateKind: JobKind {
+    public static let name = "generate"
+    public static let version = 1
+    public static let parameters = [
+        ParameterSpec("model", .path, help: "model file (.gguf) or model directory"),
+        ParameterSpec("input", .path, help: "queries file (query_id, query) or preference-pairs file"),
+        ParameterSpec("samples", .int, default: .int(4), help: "responses per query"),
+        ParameterSpec("temperature", .double, default: .double(0.6), help: "0 = greedy"),
+        ParameterSpec("top_k", .int, default: .int(0), help: "0 = off"),
+        ParameterSpec("top_p", .double, default: .double(0.9), help: "1 = off"),
+        ParameterSpec("repetition_penalty", .double, default: .double(1.0), help: "1 = off"),
+        ParameterSpec("max_new_tokens", .int, default: .int(256), help: "tokens generated per response at most"),
+        ParameterSpec("max_prompt_tokens", .int, default: .int(512), help: "longer prompts are truncated from the left"),
+        ParameterSpec("seed", .int, default: .int(0), help: "base of the per-(query, sample) random streams"),
+        ParameterSpec("template", .string, default: .string("auto"),
+                      help: "prompt rendering: chatml, raw (HH text as is), or auto (the model's own template)"),
+        ParameterSpec("threads", .int, default: .int(0), help: "0 = the worker's thread count"),
+        ParameterSpec("slots", .int, default: .int(16), help: "sequences decoded together"),
+        ParameterSpec("chunk_size", .int, default: .int(32), help: "queries per checkpointed chunk"),
+    ]
+    public static let outputs = ["samples"]
+
+    public static func run(_ context: any JobContext) throws -> JobOutputs {
+        let modelPath = try context.pathParam("model").path
+        let inputURL = try context.pathParam("input")
+        let samplesPerQuery = try context.intParam("samples")
+        let chunkSize = try context.intParam("chunk_size")
+        guard samplesPerQuery > 0 else { throw JobParameterError.invalid(name: "samples", message: "must be > 0") }
+        guard chunkSize > 0 else { throw JobParameterError.invalid(name: "chunk_size", message: "must be > 0") }
+        let threadsParam = try context.intParam("threads")
+        let threads = threadsParam > 0 ? threadsParam : max(1, context.threads)
+        let options = GenerationOptions(
+            sampling: SamplingParameters(
+                temperature: Float(try context.doubleParam("temperature")), topK: try context.intParam("top_k"),
+                topP: Float(try context.doubleParam("top_p")),
+                repetitionPenalty: Float(try context.doubleParam("repetition_penalty"))),
+            maxNewTokens: try context.intParam("max_new_tokens"),
+            maxPromptTokens: try context.intParam("max_prompt_tokens"),
+            slots: try context.intParam("slots"))
+        try options.sampling.validate()
+        let seed = UInt64(bitPattern: Int64(try context.intParam("seed")))
+
+        let templateName = try context.stringParam("template")
+        if templateName != "auto" { _ = try resolveTemplate(templateName, chatTemplate: nil) }
+        let queries = try readQueries(inputURL)
+        let loaded = try ModelLoader.load(path: modelPath, threads: threads)
+        let template = try resolveTemplate(templateName, chatTemplate: loaded.chatTemplate)
+        let systemPrompt = template == .chatML ? ChatTemplate.defaultSystemPrompt(chatTemplateString: loaded.chatTemplate) : nil
+        let model = try LlamaModel(parameters: loaded.parameters)
+        let generator = try BatchedGenerator(model: model, tokenizer: loaded.tokenizer, options: options, threads: threads)
+        context.log("generate: \(queries.count) queries × \(samplesPerQuery) samples, template \(template.rawValue), \(threads) threads")
+
+        let checkpoint = ChunkCheckpoint(directory: context.checkpointDirectory,
+                                         fingerprint: fingerprint(context.params, queries: queries))
+        var results: [LLMSample] = []
+        let chunkCount = (queries.count + chunkSize - 1) / chunkSize
+        for chunk in 0..<chunkCount {
+            try context.checkCancelled()
+            let range = (chunk * chunkSize)..<min(queries.count, (chunk + 1) * chunkSize)
+            if let saved = try checkpoint.load(chunk: chunk), saved.count == range.count {
+                results += saved
+                context.reportProgress(done: range.upperBound, total: queries.count, message: "chunk \(chunk + 1)/\(chunkCount) (resumed)")
+                continue
+            }
+            var requests: [GenerationRequest] = []
+            for q in queries[range] {
+                let prompt = loaded.tokenizer.encode(template.renderHHQuery(q.query, systemPrompt: systemPrompt), parseSpecial: true)
+                for k in 0..<samplesPerQuery {
+                    requests.append(GenerationRequest(prompt: prompt, seed: SplitMix64.streamSeed(base: seed, query: q.queryID, sample: k)))
+                }
+            }
+            var texts = [String](repeating: "", count: requests.count)
+            try generator.generate(requests) { result in
+                texts[result.requestIndex] = result.text
+                try context.checkCancelled()
+            }
+            let items = queries[range].enumerated().map { i, q in
+                LLMSample(queryID: q.queryID, query: q.query,
+                          samples: Array(texts[(i * samplesPerQuery)..<((i + 1) * samplesPerQuery)]))
+            }
+            try checkpoint.save(items, chunk: chunk)
+            results += items
+            context.reportProgress(done: range.upperBound, total: queries.count, message: "chunk \(chunk + 1)/\(chunkCount)")
+        }
+        let url = try context.writeArtifact(named: "samples.json") { try LLMSamplesFile.write(results, to: $0) }
+        context.recordMetric(step: 0, name: "queries", value: Double(results.count))
+        return ["samples": .string(url.path)]
+    }
+
+    /// The queries of a queries file or a preference-pairs file (distinct queries, first id wins).
+    public static func readQueries(_ url: URL) throws -> [(queryID: String, query: String)] {
+        let items = try JSONListFile.read(url)
+        guard let first = items.first else {
+            throw FormatError(file: url.path, message: "no queries (the file is an empty list)")
+        }
+        if case .object(let o) = first, o["text"] != nil {
+            var seen = Set<String>()
+            var out: [(String, String)] = []
+            for (i, pair) in try PreferencePairsFile.decode(items, file: url.path).enumerated() {
+                guard let text = pair.text.first, let split = PreferencePair.split(text) else {
+                    throw FormatError(file: url.path, item: i, field: "text", message: "no query<sep>response entry")
+                }
+                if seen.insert(split.query).inserted { out.append((pair.queryID ?? "pair-\(i)", split.query)) }
+            }
+            return out
+        }
+        let queries = try LLMSamplesFile.decode(items, file: url.path)
+        var ids = [String: Int]()
+        for (i, q) in queries.enumerated() {
+            if let earlier = ids.updateValue(i, forKey: q.queryID) {
+                throw FormatError(file: url.path, item: i, field: "query_id",
+                                  message: "duplicate query id '\(q.queryID)' (first at item \(earlier))")
+            }
+        }
+        return queries.map { ($0.queryID, $0.query) }
+    }
+
+    static func resolveTemplate(_ name: String, chatTemplate: String?) throws -> ChatTemplate {
+        if name == "auto" { return ChatTemplate.detect(chatTemplateString: chatTemplate) }
+        do { return try ChatTemplate(name: name) } catch {
+            throw JobParameterError.invalid(name: "template", message: "'\(name)' is not chatml, raw or auto")
+        }
+    }
+
+    /// Identifies what a checkpointed chunk was computed from; chunks of another configuration
+    /// (changed parameters or input) are recomputed, never mixed in.
+    static func fingerprint(_ params: [String: ParamValue], queries: [(queryID: String, query: String)]) -> String {
+        var hasher = SHA256()
+        let keys = params.keys.filter { $0 != "threads" && $0 != "slots" }.sorted()
+        for k in keys { hasher.update(data: Data("\(k)=\(params[k]!)\n".utf8)) }
+        for q in queries { hasher.update(data: Data("\(q.queryID)\u{0}\(q.query)\u{0}".utf8)) }
+        hasher.update(data: Data("version=\(version)".utf8))
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// Finished chunks of a job, one samples file each, written atomically (temp file + rename) so a
+/// kill never leaves a half-written chunk behind.
+struct ChunkCheckpoint {
+    let directory: URL
+    let fingerprint: String
+
+    func url(_ chunk: Int) -> URL {
+        directory.appendingPathComponent("generate-\(fingerprint.prefix(16))-chunk-\(String(format: "%05d", chunk)).json")
+    }
+
+    func load(chunk: Int) throws -> [LLMSample]? {
+        let u = url(chunk)
+        guard FileManager.default.fileExists(atPath: u.path) else { return nil }
+        return try LLMSamplesFile.read(u)
+    }
+
+    func save(_ items: [LLMSample], chunk: Int) throws {
+        let final = url(chunk)
+        let tmp = directory.appendingPathComponent("." + final.lastPathComponent + ".tmp")
+        try LLMSamplesFile.write(items, to: tmp)
+        guard rename(tmp.path, final.path) == 0 else {
+            throw FormatError(file: final.path, message: "cannot save checkpoint: \(String(cString: strerror(errno)))")
+        }
+    }
+}

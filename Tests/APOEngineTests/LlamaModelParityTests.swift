@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+@testable import APOEngine
+
+/// Log-probabilities of the real SmolLM2 against PyTorch transformers on the same GGUF
+/// (Fixtures/inference/make_logits.py), one prompt at a time and batched with the KV cache.
+///
+/// Tolerance: both sides run fp32 on the same dequantised weights, so only summation order differs
+/// (BLAS blocking, softmax and norm reductions). Relative fp32 error ~1e-6 per op grows through 30
+/// layers to ~1e-4 in the logits; 1e-3 in log-probability leaves room for that while a real bug
+/// (RoPE pairing, GQA head mapping, a missing norm) moves log-probs by 0.1 or more.
+let logProbTolerance = 1e-3
+
+struct LogitsFixture: Decodable {
+    struct Slice: Decodable { let position: Int; let ids: [Int]; let logprobs: [Double] }
+    struct Prompt: Decodable { let tokens: [Int32]; let last_top: [[Double]]; let slices: [Slice] }
+    let prompts: [Prompt]
+}
+
+@Suite struct LlamaModelParityTests {
+    let fixture: LogitsFixture
+    let model: LlamaModel
+
+    init() throws {
+        fixture = try JSONDecoder().decode(LogitsFixture.self, from: try RealSmolLM.fixture("inference/logits.json"))
+        model = try RealSmolLM.model.get()
+    }
+
+    /// Largest |Δ log-prob| at `position` of `prompt` given that position's logits.
+    func worstDifference(_ prompt: LogitsFixture.Prompt, position: Int, logits: UnsafeMutableBufferPointer<Float>) -> Double {
+        var checks: [(Int, Double)] = []
+        if position == prompt.tokens.count - 1 { checks += prompt.last_top.map { (Int($0[0]), $0[1]) } }
+        for s in prompt.slices where s.position == position { checks += zip(s.ids, s.logprobs).map { ($0, $1) } }
+        return checks.map { abs(logSoftmax(UnsafeBufferPointer(logits), at: $0.0) - $0.1) }.max() ?? 0
+    }
+
+    @Test func oneAtATimeMatchesPyTorch() throws {
+        let state = InferenceState(model: model, slots: 1, maxPositions: 64, threads: 2)
+        for prompt in fixture.prompts {
+            let n = prompt.tokens.count
+            try state.forward(tokens: prompt.tokens, slots: [Int](repeating: 0, count: n),
+                              positions: (0..<Int32(n)).map { $0 }, output: .all)
+            let checked = Set(prompt.slices.map(\.position) + [n - 1])
+            for p in checked {
+                let d = worstDifference(prompt, position: p, logits: state.logits(p))
+                #expect(d <= logProbTolerance, "prompt of \(n) tokens, position \(p): max |Δ log-prob| \(d)")
+            }
+            // The top-20 order matches too (ties aside, which real logits do not have).
+            let l = state.logits(n - 1)
+            let top = (0..<l.count).sorted { l[$0] > l[$1] }.prefix(3)
+            #expect(Array(top) == prompt.last_top.prefix(3).map { Int($0[0]) })
+        }
+    }
+
+    @Test func batchedPrefillAndDecodeMatchPyTorch() throws {
+        // All prompts in one state: prefill all but the last 3 tokens of every prompt in ONE call
+        // (rows of different sequences and lengths together), then 3 decode steps of one row each.
+        let prompts = fixture.prompts
+        let state = InferenceState(model: model, slots: prompts.count, maxPositions: 64, threads: 2)
+        var tokens: [Int32] = [], slots: [Int] = [], positions: [Int32] = []
+        for (s, p) in prompts.enumerated() {
+            for i in 0..<(p.tokens.count - 3) { tokens.append(p.tokens[i]); slots.append(s); positions.append(Int32(i)) }
+        }
+        try state.forward(tokens: tokens, slots: slots, positions: positions, output: .all)
+        var worst = 0.0
+        for (row, (s, pos)) in zip(slots, positions).enumerated() {
+            worst = max(worst, worstDifference(prompts[s], position: Int(pos), logits: state.logits(row)))
+        }
+        for step in (1...3).reversed() {
+            let order = Array(prompts.indices.reversed())  // a different slot order than the prefill
+            try state.forward(tokens: order.map { prompts[$0].tokens[prompts[$0].tokens.count - step] }, slots: order,
+                              positions: order.map { Int32(prompts[$0].tokens.count - step) })
+            for (i, s) in order.enumerated() {
+                worst = max(worst, worstDifference(prompts[s], position: prompts[s].tokens.count - step, logits: state.logits(i)))
+            }
+        }
+        #expect(worst <= logProbTolerance, "max |Δ log-prob| \(worst)")
+    }
+}
