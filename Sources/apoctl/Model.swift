@@ -8,7 +8,7 @@ extension Apoctl {
             subcommands: Model.subcommands)
 
         static let subcommands: [ParsableCommand.Type] = [
-            ModelPull.self, ModelInfo.self, ModelTokenize.self,
+            ModelPull.self, ModelInfo.self, ModelTokenize.self, ModelPerplexityCommand.self,
         ]
     }
 }
