@@ -8,6 +8,7 @@ public enum InferenceError: Error, CustomStringConvertible, Equatable {
     case slotOutOfRange(row: Int, slot: Int, slotCount: Int)
     case positionOutOfRange(row: Int, position: Int32, maxPositions: Int)
     case unsupportedModel(String)
+    case outputRowOutOfRange(row: Int, rows: Int)
     case promptTooLong(tokens: Int, limit: Int)
     case emptyPrompt
 
@@ -23,6 +24,8 @@ public enum InferenceError: Error, CustomStringConvertible, Equatable {
             return "forward: position \(position) at row \(row) is beyond the context of \(max) positions"
         case let .unsupportedModel(why):
             return "unsupported model: \(why)"
+        case let .outputRowOutOfRange(row, rows):
+            return "forward: logits requested for row \(row) of a call with \(rows) rows"
         case let .promptTooLong(tokens, limit):
             return "prompt of \(tokens) tokens does not fit the context of \(limit) tokens"
         case .emptyPrompt:
@@ -179,6 +182,9 @@ public final class InferenceState {
         case .lastOfEachSequence:
             outputRows = (0..<rows).filter { $0 == rows - 1 || slots[$0 + 1] != slots[$0] }
         }
+        for r in outputRows where r < 0 || r >= rows {
+            throw InferenceError.outputRowOutOfRange(row: r, rows: rows)
+        }
         guard rows > 0 else { logitRowIndices = []; return 0 }
         reserve(rows: rows)
         // OpenBLAS runs single-threaded; `matmul` splits each product over the threads itself. On a
@@ -272,7 +278,6 @@ public final class InferenceState {
         // largest matrix of a small model, and prompt rows rarely need it.
         let n = outputRows.count
         for (i, r) in outputRows.enumerated() {
-            precondition(r >= 0 && r < rows, "output row \(r) outside 0..<\(rows)")
             (xn + i * hidden).update(from: x + r * hidden, count: hidden)
         }
         rmsNormForward(out: xn, rstd: nil, inp: xn, weight: p.pointer(p.layout.finalNorm), rows: n, dim: hidden, eps: eps)
