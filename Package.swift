@@ -70,6 +70,8 @@ let package = Package(
             dependencies: [
                 "APOPipeline", "APOStore",
                 .product(name: "Logging", package: "swift-log"),
+                // sha256 of artifacts and memo keys.
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .executableTarget(
@@ -89,7 +91,7 @@ let package = Package(
         .testTarget(name: "APOEngineTests", dependencies: ["APOEngine"], resources: [.copy("Fixtures")]),
         .testTarget(name: "APOStoreTests", dependencies: ["APOStore"]),
         .testTarget(name: "APOPipelineTests", dependencies: ["APOPipeline"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "APORuntimeTests", dependencies: ["APORuntime"]),
+        .testTarget(name: "APORuntimeTests", dependencies: ["APORuntime", "APOStore", "APOPipeline"]),
     ],
     // Swift 5 mode: the engine passes raw buffers between threads by design (disjoint ranges),
     // which Swift 6's strict checking cannot express without copies.

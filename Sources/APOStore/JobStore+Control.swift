@@ -10,13 +10,13 @@ extension JobStore {
         let t = now.timeIntervalSince1970
         try pool.write { db in
             try Self.requireRun(db, runID)
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE jobs SET state = 'cancelled', finished_at = ?, error = 'cancelled by user'
                 WHERE run_id = ? AND state IN ('blocked', 'queued')
-                """, arguments: [t, runID])
-            try db.execute(sql: """
+                """).execute(arguments: [t, runID])
+            try db.cachedStatement(sql: """
                 UPDATE jobs SET cancel_requested = 1 WHERE run_id = ? AND state = 'running'
-                """, arguments: [runID])
+                """).execute(arguments: [runID])
             try Self.refreshRunState(db, runID: runID, at: t)
         }
     }
@@ -29,14 +29,13 @@ extension JobStore {
             let job = try Self.requireJob(db, jobID)
             switch job.state {
             case .blocked, .queued:
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     UPDATE jobs SET state = 'cancelled', finished_at = ?, error = 'cancelled by user'
                     WHERE id = ?
-                    """, arguments: [t, jobID])
+                    """).execute(arguments: [t, jobID])
                 try Self.failDownstream(db, of: jobID, key: job.key, state: .cancelled, at: t)
             case .running:
-                try db.execute(sql: "UPDATE jobs SET cancel_requested = 1 WHERE id = ?",
-                               arguments: [jobID])
+                try db.cachedStatement(sql: "UPDATE jobs SET cancel_requested = 1 WHERE id = ?").execute(arguments: [jobID])
             case .succeeded, .failed, .cancelled, .upstreamFailed:
                 throw StoreError.invalidTransition(jobID: jobID,
                                                    expected: [.blocked, .queued, .running],
@@ -58,15 +57,15 @@ extension JobStore {
                                                    expected: [.failed, .cancelled, .upstreamFailed],
                                                    found: job.state)
             }
-            if let row = try Row.fetchOne(db, sql: """
+            if let row = try Row.fetchOne(db.cachedStatement(sql: """
                 SELECT p.key, p.state FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
                 WHERE d.job_id = ? AND p.state IN ('failed', 'cancelled', 'upstream_failed')
                 ORDER BY p.key LIMIT 1
-                """, arguments: [jobID]) {
+                """), arguments: [jobID]) {
                 throw StoreError.dependencyNotRunnable(
-                    jobID: jobID, dependencyKey: row[0], state: Self.jobState(row[1], jobID: jobID))
+                    jobID: jobID, dependencyKey: row[0], state: Self.jobState(row[1]))
             }
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 WITH RECURSIVE downstream(id) AS (
                     SELECT job_id FROM job_dependencies WHERE depends_on_job_id = ?1
                     UNION
@@ -76,7 +75,7 @@ extension JobStore {
                 UPDATE jobs SET state = 'blocked', attempts = 0, error = NULL, finished_at = NULL,
                     not_before = NULL, cancel_requested = 0
                 WHERE id = ?1 OR (id IN downstream AND state = 'upstream_failed')
-                """, arguments: [jobID])
+                """).execute(arguments: [jobID])
             try Self.settleBlockedJobs(db, runID: job.runID, at: t)
             try Self.promoteReadyJobs(db, runID: job.runID)
             try Self.refreshRunState(db, runID: job.runID, at: t)
@@ -89,22 +88,21 @@ extension JobStore {
         let t = now.timeIntervalSince1970
         try pool.write { db in
             try Self.requireRun(db, runID)
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE jobs SET state = 'blocked', attempts = 0, error = NULL, finished_at = NULL,
                     not_before = NULL, cancel_requested = 0
                 WHERE run_id = ? AND state IN ('failed', 'cancelled', 'upstream_failed')
-                """, arguments: [runID])
-            try db.execute(sql: """
+                """).execute(arguments: [runID])
+            try db.cachedStatement(sql: """
                 UPDATE jobs SET cancel_requested = 0 WHERE run_id = ? AND state = 'running'
-                """, arguments: [runID])
+                """).execute(arguments: [runID])
             try Self.promoteReadyJobs(db, runID: runID)
             try Self.refreshRunState(db, runID: runID, at: t)
         }
     }
 
     static func requireRun(_ db: Database, _ runID: Int64) throws {
-        let exists = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM runs WHERE id = ?)",
-                                       arguments: [runID]) ?? false
+        let exists = try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM runs WHERE id = ?)"), arguments: [runID]) ?? false
         if !exists { throw StoreError.notFound(what: "run", id: runID) }
     }
 }
@@ -123,8 +121,7 @@ extension JobStore {
                            now: Date) throws {
         let t = now.timeIntervalSince1970
         try pool.write { db in
-            guard let runID = try Int64.fetchOne(db, sql: "SELECT run_id FROM jobs WHERE id = ?",
-                                                 arguments: [jobID])
+            guard let runID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT run_id FROM jobs WHERE id = ?"), arguments: [jobID])
             else { throw StoreError.notFound(what: "job", id: jobID) }
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO log_lines (run_id, job_id, attempt_id, stream, line, logged_at)
@@ -139,10 +136,10 @@ extension JobStore {
     public func recordMetric(jobID: Int64, step: Int, name: String, value: Double,
                              now: Date) throws {
         try pool.write { db in
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO metrics (job_id, step, name, value, recorded_at)
                 SELECT id, ?, ?, ?, ? FROM jobs WHERE id = ?
-                """, arguments: [step, name, value, now.timeIntervalSince1970, jobID])
+                """).execute(arguments: [step, name, value, now.timeIntervalSince1970, jobID])
             if db.changesCount == 0 { throw StoreError.notFound(what: "job", id: jobID) }
         }
     }
@@ -151,13 +148,13 @@ extension JobStore {
     public func recordArtifact(jobID: Int64, name: String, path: String, sha256: String,
                                size: Int64, now: Date) throws {
         try pool.write { db in
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO artifacts (job_id, name, path, sha256, size, created_at)
                 SELECT id, ?, ?, ?, ?, ? FROM jobs WHERE id = ?
                 ON CONFLICT (job_id, name) DO UPDATE SET
                     path = excluded.path, sha256 = excluded.sha256, size = excluded.size,
                     created_at = excluded.created_at
-                """, arguments: [name, path, sha256, size, now.timeIntervalSince1970, jobID])
+                """).execute(arguments: [name, path, sha256, size, now.timeIntervalSince1970, jobID])
             if db.changesCount == 0 { throw StoreError.notFound(what: "job", id: jobID) }
         }
     }

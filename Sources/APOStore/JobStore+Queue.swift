@@ -7,54 +7,86 @@ extension JobStore {
     /// Claims the highest-priority, oldest queued job whose `notBefore` has passed, in one
     /// IMMEDIATE transaction: one guarded UPDATE picks and leases the job (so two stores racing on
     /// one file can never both win it), then the attempt row is written with the fresh token.
+    ///
+    /// An empty queue is detected with a read first, so idle workers polling the queue never take
+    /// the write lock away from workers completing jobs.
     public func claimNextJob(workerID: String, leaseDuration: TimeInterval,
                              now: Date) throws -> ClaimedJob? {
+        guard try hasClaimableJob(now: now) else { return nil }
+        return try pool.write { db in
+            try Self.claimNext(db, workerID: workerID, leaseDuration: leaseDuration, now: now)
+        }
+    }
+
+    /// Whether some queued job may be claimed at `now` (a read; no write lock taken).
+    public func hasClaimableJob(now: Date) throws -> Bool {
+        try pool.read { db in
+            try Bool.fetchOne(db.cachedStatement(sql: """
+                SELECT EXISTS (SELECT 1 FROM jobs
+                               WHERE state = 'queued' AND (not_before IS NULL OR not_before <= ?))
+                """), arguments: [now.timeIntervalSince1970]) ?? false
+        }
+    }
+
+    /// Completes a leased job and claims the next ready job for the same worker in ONE
+    /// transaction: half the commits per job for a busy worker, and a dependent this completion
+    /// unblocks is handed over without another round trip. Nil when nothing is ready.
+    public func completeAndClaimNext(_ lease: JobLease, outputsJSON: String, memoKey: String?,
+                                     leaseDuration: TimeInterval, now: Date) throws -> ClaimedJob? {
+        try pool.write { db in
+            try Self.completeLeased(db, lease, outputsJSON: outputsJSON, memoKey: memoKey,
+                                    at: now.timeIntervalSince1970)
+            return try Self.claimNext(db, workerID: lease.workerID, leaseDuration: leaseDuration,
+                                      now: now)
+        }
+    }
+
+    static func claimNext(_ db: Database, workerID: String, leaseDuration: TimeInterval,
+                          now: Date) throws -> ClaimedJob? {
         let token = UUID().uuidString
         let t = now.timeIntervalSince1970
         let expires = t + leaseDuration
-        return try pool.write { db in
-            // The attempt id is chosen inside the write lock, so the lease can name it at once.
-            guard let row = try Row.fetchOne(db, sql: """
-                UPDATE jobs SET
-                    state = 'running', attempts = attempts + 1,
-                    lease_token = ?1, lease_worker = ?2,
-                    lease_attempt_id = (SELECT IFNULL(MAX(id), 0) + 1 FROM attempts),
-                    lease_started_at = ?3, lease_expires_at = ?4,
-                    started_at = IFNULL(started_at, ?3), not_before = NULL,
-                    progress_done = 0, progress_total = 0, progress_message = NULL
-                WHERE id = (
-                    SELECT id FROM jobs
-                    WHERE state = 'queued' AND (not_before IS NULL OR not_before <= ?3)
-                    ORDER BY priority DESC, id
-                    LIMIT 1)
-                RETURNING *
-                """, arguments: [token, workerID, t, expires])
-            else { return nil }
-            let jobID: Int64 = row["id"]
-            let attemptID: Int64 = row["lease_attempt_id"]
-            try db.execute(sql: """
-                INSERT INTO attempts (id, job_id, number, worker_id, lease_token, started_at,
-                                      lease_expires_at)
-                VALUES (?, ?, (SELECT IFNULL(MAX(number), 0) + 1 FROM attempts WHERE job_id = ?),
-                        ?, ?, ?, ?)
-                """, arguments: [attemptID, jobID, jobID, workerID, token, t, expires])
-            var needs: [String] = []
-            var outputs: [String: String] = [:]
-            let deps = try Row.fetchCursor(db, sql: """
-                SELECT p.key, p.outputs_json FROM job_dependencies d
-                JOIN jobs p ON p.id = d.depends_on_job_id
-                WHERE d.job_id = ? ORDER BY p.key
-                """, arguments: [jobID])
-            while let dep = try deps.next() {
-                let key: String = dep[0]
-                needs.append(key)
-                outputs[key] = dep[1] ?? "{}"
-            }
-            let lease = JobLease(jobID: jobID, attemptID: attemptID, token: token,
-                                 workerID: workerID, expiresAt: Date(timeIntervalSince1970: expires))
-            return ClaimedJob(job: Self.decodeJob(row, needs: needs), lease: lease,
-                              dependencyOutputs: outputs)
+        // The attempt id is chosen inside the write lock, so the lease can name it at once.
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+            UPDATE jobs SET
+                state = 'running', attempts = attempts + 1,
+                lease_token = ?1, lease_worker = ?2,
+                lease_attempt_id = (SELECT IFNULL(MAX(id), 0) + 1 FROM attempts),
+                lease_started_at = ?3, lease_expires_at = ?4,
+                started_at = IFNULL(started_at, ?3), not_before = NULL,
+                progress_done = 0, progress_total = 0, progress_message = NULL
+            WHERE id = (
+                SELECT id FROM jobs
+                WHERE state = 'queued' AND (not_before IS NULL OR not_before <= ?3)
+                ORDER BY priority DESC, id
+                LIMIT 1)
+            RETURNING *
+            """), arguments: [token, workerID, t, expires])
+        else { return nil }
+        let jobID: Int64 = row["id"]
+        let attemptID: Int64 = row["lease_attempt_id"]
+        try db.cachedStatement(sql: """
+            INSERT INTO attempts (id, job_id, number, worker_id, lease_token, started_at,
+                                  lease_expires_at)
+            VALUES (?, ?, (SELECT IFNULL(MAX(number), 0) + 1 FROM attempts WHERE job_id = ?),
+                    ?, ?, ?, ?)
+            """).execute(arguments: [attemptID, jobID, jobID, workerID, token, t, expires])
+        var needs: [String] = []
+        var outputs: [String: String] = [:]
+        let deps = try Row.fetchCursor(db.cachedStatement(sql: """
+            SELECT p.key, p.outputs_json FROM job_dependencies d
+            JOIN jobs p ON p.id = d.depends_on_job_id
+            WHERE d.job_id = ? ORDER BY p.key
+            """), arguments: [jobID])
+        while let dep = try deps.next() {
+            let key: String = dep[0]
+            needs.append(key)
+            outputs[key] = dep[1] ?? "{}"
         }
+        let lease = JobLease(jobID: jobID, attemptID: attemptID, token: token,
+                             workerID: workerID, expiresAt: Date(timeIntervalSince1970: expires))
+        return ClaimedJob(job: Self.decodeJob(row, needs: needs), lease: lease,
+                          dependencyOutputs: outputs)
     }
 
     /// Extends the lease to `now + leaseDuration` if `lease` still holds the job.
@@ -64,15 +96,15 @@ extension JobStore {
         let t = now.timeIntervalSince1970
         let expires = t + leaseDuration
         return try pool.write { db in
-            guard let cancel = try Bool.fetchOne(db, sql: """
+            guard let cancel = try Bool.fetchOne(db.cachedStatement(sql: """
                 UPDATE jobs SET lease_expires_at = ?
                 WHERE id = ? AND state = 'running' AND lease_token = ?
                 RETURNING cancel_requested
-                """, arguments: [expires, lease.jobID, lease.token])
+                """), arguments: [expires, lease.jobID, lease.token])
             else { throw StoreError.leaseLost(jobID: lease.jobID) }
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE attempts SET last_heartbeat_at = ?, lease_expires_at = ? WHERE id = ?
-                """, arguments: [t, expires, lease.attemptID])
+                """).execute(arguments: [t, expires, lease.attemptID])
             return cancel ? .cancelRequested : .keepGoing
         }
     }
@@ -81,10 +113,10 @@ extension JobStore {
     public func updateProgress(_ lease: JobLease, done: Int, total: Int, message: String?,
                                now: Date) throws {
         try pool.write { db in
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE jobs SET progress_done = ?, progress_total = ?, progress_message = ?
                 WHERE id = ? AND state = 'running' AND lease_token = ?
-                """, arguments: [done, total, message, lease.jobID, lease.token])
+                """).execute(arguments: [done, total, message, lease.jobID, lease.token])
             if db.changesCount == 0 { throw StoreError.leaseLost(jobID: lease.jobID) }
         }
     }
@@ -93,21 +125,26 @@ extension JobStore {
     /// in one transaction. A job whose cancel was requested but which finished anyway succeeds.
     public func complete(_ lease: JobLease, outputsJSON: String, memoKey: String?,
                          now: Date) throws {
-        let t = now.timeIntervalSince1970
         try pool.write { db in
-            guard let runID = try Int64.fetchOne(db, sql: """
-                UPDATE jobs SET state = 'succeeded', outputs_json = ?, memo_key = ?,
-                    finished_at = ?, error = NULL, cancel_requested = 0,
-                    progress_done = MAX(progress_done, progress_total), \(clearLeaseSQL)
-                WHERE id = ? AND state = 'running' AND lease_token = ?
-                RETURNING run_id
-                """, arguments: [outputsJSON, memoKey, t, lease.jobID, lease.token])
-            else { throw StoreError.leaseLost(jobID: lease.jobID) }
-            try Self.finishAttempt(db, attemptID: lease.attemptID, outcome: "succeeded",
-                                   error: nil, at: t)
-            try Self.promoteDependents(db, of: lease.jobID)
-            try Self.refreshRunState(db, runID: runID, at: t)
+            try Self.completeLeased(db, lease, outputsJSON: outputsJSON, memoKey: memoKey,
+                                    at: now.timeIntervalSince1970)
         }
+    }
+
+    static func completeLeased(_ db: Database, _ lease: JobLease, outputsJSON: String,
+                               memoKey: String?, at t: Double) throws {
+        guard let runID = try Int64.fetchOne(db.cachedStatement(sql: """
+            UPDATE jobs SET state = 'succeeded', outputs_json = ?, memo_key = ?,
+                finished_at = ?, error = NULL, cancel_requested = 0,
+                progress_done = MAX(progress_done, progress_total), \(clearLeaseSQL)
+            WHERE id = ? AND state = 'running' AND lease_token = ?
+            RETURNING run_id
+            """), arguments: [outputsJSON, memoKey, t, lease.jobID, lease.token])
+        else { throw StoreError.leaseLost(jobID: lease.jobID) }
+        try Self.finishAttempt(db, attemptID: lease.attemptID, outcome: "succeeded",
+                               error: nil, at: t)
+        try Self.promoteDependents(db, of: lease.jobID)
+        try Self.refreshRunState(db, runID: runID, at: t)
     }
 
     /// Ends a leased job's attempt with an error. Retryable with attempts left: queued again after
@@ -133,17 +170,17 @@ extension JobStore {
             try Self.finishAttempt(db, attemptID: lease.attemptID, outcome: "released",
                                    error: nil, at: t)
             if job.cancelRequested {
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     UPDATE jobs SET state = 'cancelled', finished_at = ?, \(clearLeaseSQL)
                     WHERE id = ?
-                    """, arguments: [t, job.id])
+                    """).execute(arguments: [t, job.id])
                 try Self.failDownstream(db, of: job.id, key: job.key, state: .cancelled, at: t)
             } else {
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0),
                         not_before = NULL, \(clearLeaseSQL)
                     WHERE id = ?
-                    """, arguments: [job.id])
+                    """).execute(arguments: [job.id])
             }
             try Self.refreshRunState(db, runID: job.runID, at: t)
         }
@@ -157,11 +194,11 @@ extension JobStore {
             let job = try Self.leasedJob(db, lease)
             try Self.finishAttempt(db, attemptID: lease.attemptID, outcome: "cancelled",
                                    error: nil, at: t)
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE jobs SET state = 'cancelled', finished_at = ?, error = 'cancelled by user',
                     \(clearLeaseSQL)
                 WHERE id = ?
-                """, arguments: [t, job.id])
+                """).execute(arguments: [t, job.id])
             try Self.failDownstream(db, of: job.id, key: job.key, state: .cancelled, at: t)
             try Self.refreshRunState(db, runID: job.runID, at: t)
         }
@@ -174,13 +211,13 @@ extension JobStore {
     public func reapExpiredLeases(now: Date) throws -> [Int64] {
         let t = now.timeIntervalSince1970
         return try pool.write { db in
-            let rows = try Row.fetchAll(db, sql: """
+            let rows = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT * FROM jobs
                 WHERE state = 'running'
                   AND (lease_expires_at <= ?1
                        OR (timeout_seconds IS NOT NULL AND lease_started_at + timeout_seconds <= ?1))
                 ORDER BY id
-                """, arguments: [t])
+                """), arguments: [t])
             var runIDs = Set<Int64>()
             for row in rows {
                 let job = Self.decodeJob(row, needs: [])
@@ -208,9 +245,9 @@ extension JobStore {
     public func reapLeases(heldBy workerID: String, now: Date) throws -> [Int64] {
         let t = now.timeIntervalSince1970
         return try pool.write { db in
-            let rows = try Row.fetchAll(db, sql: """
+            let rows = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT * FROM jobs WHERE state = 'running' AND lease_worker = ? ORDER BY id
-                """, arguments: [workerID])
+                """), arguments: [workerID])
             var runIDs = Set<Int64>()
             for row in rows {
                 let job = Self.decodeJob(row, needs: [])
@@ -229,9 +266,9 @@ extension JobStore {
     /// worker knows how long it may sleep. Nil when no queued job is waiting.
     public func nextNotBefore(now: Date) throws -> Date? {
         try pool.read { db in
-            Date(epochSeconds: try Double.fetchOne(db, sql: """
+            Date(epochSeconds: try Double.fetchOne(db.cachedStatement(sql: """
                 SELECT MIN(not_before) FROM jobs WHERE state = 'queued' AND not_before > ?
-                """, arguments: [now.timeIntervalSince1970]))
+                """), arguments: [now.timeIntervalSince1970]))
         }
     }
 
@@ -244,10 +281,10 @@ extension JobStore {
     /// The latest succeeded job recorded with `memoKey`, whose outputs a new job may reuse.
     public func findMemoizedJob(memoKey: String) throws -> JobRecord? {
         try pool.read { db in
-            guard let id = try Int64.fetchOne(db, sql: """
+            guard let id = try Int64.fetchOne(db.cachedStatement(sql: """
                 SELECT id FROM jobs WHERE memo_key = ? AND state = 'succeeded'
                 ORDER BY finished_at DESC, id DESC LIMIT 1
-                """, arguments: [memoKey])
+                """), arguments: [memoKey])
             else { return nil }
             return try Self.fetchJob(db, id)
         }
@@ -293,22 +330,22 @@ extension JobStore {
             throw StoreError.invalidTransition(jobID: fromJobID, expected: [.succeeded],
                                                found: source.state)
         }
-        guard let runID = try Int64.fetchOne(db, sql: """
+        guard let runID = try Int64.fetchOne(db.cachedStatement(sql: """
             UPDATE jobs SET state = 'succeeded', outputs_json = ?, memo_key = ?,
                 memoized_from_job_id = ?, finished_at = ?, error = NULL, cancel_requested = 0,
                 started_at = IFNULL(started_at, ?), \(clearLeaseSQL)
             WHERE id = ? AND \(guardSQL)
             RETURNING run_id
-            """, arguments: [source.outputsJSON, source.memoKey, fromJobID, t, t, jobID]
+            """), arguments: [source.outputsJSON, source.memoKey, fromJobID, t, t, jobID]
                 + guardArguments)
         else { throw StoreError.leaseLost(jobID: jobID) }
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO artifacts (job_id, name, path, sha256, size, created_at)
             SELECT ?, name, path, sha256, size, ? FROM artifacts WHERE job_id = ?
             ON CONFLICT (job_id, name) DO UPDATE SET
                 path = excluded.path, sha256 = excluded.sha256, size = excluded.size,
                 created_at = excluded.created_at
-            """, arguments: [jobID, t, fromJobID])
+            """).execute(arguments: [jobID, t, fromJobID])
         return runID
     }
 }

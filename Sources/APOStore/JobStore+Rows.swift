@@ -18,7 +18,7 @@ let clearLeaseSQL = """
     """
 
 extension JobStore {
-    static func jobState(_ raw: String, jobID: Int64) -> JobState {
+    static func jobState(_ raw: String) -> JobState {
         // The CHECK constraint mirrors JobState, so an unknown value means a newer writer
         // broke the schema contract; report it as blocked rather than trap.
         JobState(rawValue: raw) ?? .blocked
@@ -29,7 +29,7 @@ extension JobStore {
         return JobRecord(
             id: id, runID: row["run_id"], key: row["key"], kind: row["kind"],
             kindVersion: row["kind_version"], paramsJSON: row["params_json"],
-            state: jobState(row["state"], jobID: id), priority: row["priority"],
+            state: jobState(row["state"]), priority: row["priority"],
             resourcesJSON: row["resources_json"], attempts: row["attempts"],
             maxAttempts: row["max_attempts"], backoffBaseSeconds: row["backoff_base_seconds"],
             backoffMaxSeconds: row["backoff_max_seconds"], timeoutSeconds: row["timeout_seconds"],
@@ -58,24 +58,24 @@ extension JobStore {
 
     static func needsByJob(_ db: Database, runID: Int64) throws -> [Int64: [String]] {
         var needs: [Int64: [String]] = [:]
-        let rows = try Row.fetchCursor(db, sql: """
+        let rows = try Row.fetchCursor(db.cachedStatement(sql: """
             SELECT d.job_id, p.key FROM job_dependencies d
             JOIN jobs p ON p.id = d.depends_on_job_id
             WHERE p.run_id = ? ORDER BY p.key
-            """, arguments: [runID])
+            """), arguments: [runID])
         while let row = try rows.next() { needs[row[0], default: []].append(row[1]) }
         return needs
     }
 
     static func needs(_ db: Database, jobID: Int64) throws -> [String] {
-        try String.fetchAll(db, sql: """
+        try String.fetchAll(db.cachedStatement(sql: """
             SELECT p.key FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
             WHERE d.job_id = ? ORDER BY p.key
-            """, arguments: [jobID])
+            """), arguments: [jobID])
     }
 
     static func fetchJob(_ db: Database, _ id: Int64) throws -> JobRecord? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id])
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM jobs WHERE id = ?"), arguments: [id])
         else { return nil }
         return decodeJob(row, needs: try needs(db, jobID: id))
     }
@@ -89,48 +89,48 @@ extension JobStore {
 
     /// The job row still leased by `lease`, or `leaseLost`.
     static func leasedJob(_ db: Database, _ lease: JobLease) throws -> JobRecord {
-        guard let row = try Row.fetchOne(db, sql: """
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
             SELECT * FROM jobs WHERE id = ? AND state = 'running' AND lease_token = ?
-            """, arguments: [lease.jobID, lease.token])
+            """), arguments: [lease.jobID, lease.token])
         else { throw StoreError.leaseLost(jobID: lease.jobID) }
         return decodeJob(row, needs: [])
     }
 
     static func finishAttempt(_ db: Database, attemptID: Int64, outcome: String, error: String?,
                               at t: Double) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             UPDATE attempts SET outcome = ?, error = ?, finished_at = ?
             WHERE id = ? AND outcome IS NULL
-            """, arguments: [outcome, error, t, attemptID])
+            """).execute(arguments: [outcome, error, t, attemptID])
     }
 
     /// Moves `jobID`'s blocked dependents whose dependencies have all succeeded to queued.
     static func promoteDependents(_ db: Database, of jobID: Int64) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             UPDATE jobs SET state = 'queued'
             WHERE state = 'blocked'
               AND id IN (SELECT job_id FROM job_dependencies WHERE depends_on_job_id = ?)
               AND NOT EXISTS (
                 SELECT 1 FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
                 WHERE d.job_id = jobs.id AND p.state <> 'succeeded')
-            """, arguments: [jobID])
+            """).execute(arguments: [jobID])
     }
 
     /// Moves every blocked job of the run whose dependencies have all succeeded to queued.
     static func promoteReadyJobs(_ db: Database, runID: Int64) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             UPDATE jobs SET state = 'queued'
             WHERE run_id = ? AND state = 'blocked'
               AND NOT EXISTS (
                 SELECT 1 FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
                 WHERE d.job_id = jobs.id AND p.state <> 'succeeded')
-            """, arguments: [runID])
+            """).execute(arguments: [runID])
     }
 
     /// Marks every transitive dependent of `jobID` that has not run `upstream_failed`.
     static func failDownstream(_ db: Database, of jobID: Int64, key: String, state: JobState,
                                at t: Double) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             WITH RECURSIVE downstream(id) AS (
                 SELECT job_id FROM job_dependencies WHERE depends_on_job_id = ?
                 UNION
@@ -138,14 +138,14 @@ extension JobStore {
             )
             UPDATE jobs SET state = 'upstream_failed', finished_at = ?, error = ?
             WHERE id IN downstream AND state IN ('blocked', 'queued')
-            """, arguments: [jobID, t, "upstream job \(key) \(state.rawValue)"])
+            """).execute(arguments: [jobID, t, "upstream job \(key) \(state.rawValue)"])
     }
 
     /// After jobs went back to blocked: those that still need a failed, cancelled or
     /// upstream_failed job become upstream_failed again, transitively.
     static func settleBlockedJobs(_ db: Database, runID: Int64, at t: Double) throws {
         repeat {
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE jobs SET state = 'upstream_failed', finished_at = ?,
                     error = 'an upstream job is not runnable'
                 WHERE run_id = ? AND state = 'blocked'
@@ -153,16 +153,16 @@ extension JobStore {
                     SELECT 1 FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
                     WHERE d.job_id = jobs.id
                       AND p.state IN ('failed', 'cancelled', 'upstream_failed'))
-                """, arguments: [t, runID])
+                """).execute(arguments: [t, runID])
         } while db.changesCount > 0
     }
 
     /// Recomputes the run's state from its jobs (see `RunState`) and stores it when it changed.
     static func refreshRunState(_ db: Database, runID: Int64, at t: Double) throws {
         func any(_ states: String) throws -> Bool {
-            try Bool.fetchOne(db, sql: """
+            try Bool.fetchOne(db.cachedStatement(sql: """
                 SELECT EXISTS (SELECT 1 FROM jobs WHERE run_id = ? AND state IN (\(states)))
-                """, arguments: [runID]) ?? false
+                """), arguments: [runID]) ?? false
         }
         let state: RunState
         if try any("'blocked', 'queued', 'running'") { state = .running }
@@ -170,10 +170,10 @@ extension JobStore {
         else if try any("'cancelled'") { state = .cancelled }
         else if try any("'upstream_failed'") { state = .failed }
         else { state = .succeeded }
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             UPDATE runs SET state = ?1, finished_at = CASE WHEN ?1 = 'running' THEN NULL ELSE ?2 END
             WHERE id = ?3 AND state <> ?1
-            """, arguments: [state.rawValue, t, runID])
+            """).execute(arguments: [state.rawValue, t, runID])
     }
 
     func refreshRunState(_ db: Database, runID: Int64, now: Date) throws {
@@ -199,24 +199,24 @@ extension JobStore {
                                     at t: Double) throws {
         try finishAttempt(db, attemptID: attemptID, outcome: outcome, error: error, at: t)
         if job.cancelRequested {
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE jobs SET state = 'cancelled', finished_at = ?, error = ?, \(clearLeaseSQL)
                 WHERE id = ?
-                """, arguments: [t, "cancelled (last attempt: \(error))", job.id])
+                """).execute(arguments: [t, "cancelled (last attempt: \(error))", job.id])
             try failDownstream(db, of: job.id, key: job.key, state: .cancelled, at: t)
             return
         }
         switch retryDecision(job, retryable: retryable, at: t) {
         case .retry(let notBefore):
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE jobs SET state = 'queued', not_before = ?, error = ?, \(clearLeaseSQL)
                 WHERE id = ?
-                """, arguments: [notBefore, error, job.id])
+                """).execute(arguments: [notBefore, error, job.id])
         case .fail:
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE jobs SET state = 'failed', finished_at = ?, error = ?, \(clearLeaseSQL)
                 WHERE id = ?
-                """, arguments: [t, error, job.id])
+                """).execute(arguments: [t, error, job.id])
             try failDownstream(db, of: job.id, key: job.key, state: .failed, at: t)
         }
     }

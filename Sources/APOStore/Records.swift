@@ -28,6 +28,9 @@ public enum JobState: String, Codable, CaseIterable, Sendable {
     public var isRetryable: Bool { self == .failed || self == .cancelled || self == .upstreamFailed }
 }
 
+// Lets `[JobState: Int]` (a run's job counts) encode as a JSON object keyed by state name.
+extension JobState: CodingKeyRepresentable {}
+
 /// A run's state, derived from its jobs: running while any job is blocked, queued or running;
 /// otherwise failed if any job failed, cancelled if any was cancelled, failed if any is
 /// upstream_failed, else succeeded.

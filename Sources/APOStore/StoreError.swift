@@ -40,3 +40,7 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
         }
     }
 }
+
+extension StoreError: LocalizedError {
+    public var errorDescription: String? { description }
+}

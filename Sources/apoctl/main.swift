@@ -1,2 +1,45 @@
-import APORuntime
 import ArgumentParser
+import Foundation
+
+/// `apoctl`: submit pipelines to the database `apod` serves, and inspect or steer their runs.
+struct Apoctl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apoctl",
+        abstract: "Submit APO pipelines and inspect, steer and benchmark their runs.",
+        discussion: """
+        The database is --db PATH, else $APO_DB, else ./apo.db; start `apod` on the same file to run
+        the jobs. A job is named by its id (`17`) or by RUN/KEY (`3/r1.train_rm`).
+
+        EXIT CODES
+          0  success; for `watch`, the run succeeded
+          1  the run failed (`watch`), or the command could not do its work
+          2  usage error (unknown option, bad argument)
+          3  the pipeline file is invalid (every error is printed as FILE:LINE:COLUMN: error: …)
+          4  no such run or job
+          5  the run was cancelled (`watch`)
+          6  the database cannot be opened (missing directory, newer schema than this apoctl)
+        """,
+        subcommands: Apoctl.commands
+    )
+
+    /// Every top-level command; engine commands join `Model` (see ModelCommands).
+    static let commands: [ParsableCommand.Type] = [
+        Submit.self, Runs.self, Show.self, Watch.self, Logs.self, Cancel.self, Retry.self,
+        Resume.self, Artifacts.self, History.self, Bench.self, Model.self, Report.self,
+    ]
+}
+
+do {
+    var command = try Apoctl.parseAsRoot()
+    try command.run()
+} catch let failure as CommandFailure {
+    FileHandle.standardError.write(Data((failure.message + "\n").utf8))
+    exit(failure.code.rawValue)
+} catch {
+    // ArgumentParser reports usage errors as 64 (EX_USAGE); apoctl documents 2.
+    if Apoctl.exitCode(for: error) == .validationFailure {
+        FileHandle.standardError.write(Data((Apoctl.fullMessage(for: error) + "\n").utf8))
+        exit(ApoctlExit.usage.rawValue)
+    }
+    Apoctl.exit(withError: error)
+}

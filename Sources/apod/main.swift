@@ -1,4 +1,99 @@
 import APORuntime
-import ArgumentParser
 import APOStore
-print(StoreInfo.migrationNames)
+import ArgumentParser
+import Foundation
+import Logging
+
+/// `apod`: the daemon. Runs in the foreground; stop it with Ctrl-C or SIGTERM.
+struct Apod: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apod",
+        abstract: "Run apo's job daemon: worker processes that claim and run the jobs in the database.",
+        discussion: "Runs in the foreground and logs to stderr. SIGTERM or Ctrl-C stops it cleanly: each worker asks its running job to stop and gives the job back to the queue (no attempt is spent), so nothing is left marked running; start apod again to continue. A second Ctrl-C kills the workers. Several daemons may share one database: a job is only ever claimed by one worker at a time.",
+        subcommands: [WorkerCommand.self]
+    )
+
+    @OptionGroup var options: DaemonOptions
+
+    @Option(name: .long, help: "Number of worker processes.")
+    var workers: Int = 2
+
+    func validate() throws {
+        guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+    }
+
+    func run() throws {
+        let logger = options.bootstrapLogging(label: "apod")
+        let path = options.databasePath
+        // Migrations run here once, before any worker opens the file.
+        let store: JobStore
+        do {
+            store = try JobStore(path: path)
+        } catch {
+            logger.error("cannot open \(path): \(error)")
+            throw ExitCode(3)
+        }
+        var configuration = WorkerSupervisor.Configuration(
+            databasePath: path, workerCount: workers, leaseDuration: options.leaseSeconds,
+            workerExecutable: WorkerSupervisor.currentExecutable())
+        configuration.logLevel = Logger.Level(rawValue: options.logLevel) ?? .info
+        let supervisor = WorkerSupervisor(configuration: configuration, store: store, logger: logger)
+        let status = supervisor.run()
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+struct DaemonOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("SQLite database file.", discussion: "Defaults to $APO_DB, then ./apo.db."))
+    var db: String?
+
+    @Option(name: .customLong("lease-seconds"), help: "Lease length; a worker that stops heartbeating loses its job after this long.")
+    var leaseSeconds: Double = 30
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    var databasePath: String {
+        let path = db ?? ProcessInfo.processInfo.environment["APO_DB"] ?? "apo.db"
+        return URL(fileURLWithPath: path).standardizedFileURL.path
+    }
+
+    func validate() throws {
+        guard leaseSeconds >= 0.5 else { throw ValidationError("--lease-seconds must be at least 0.5") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
+    }
+
+    func bootstrapLogging(label: String) -> Logger {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        return Logger(label: label)
+    }
+}
+
+extension Apod {
+    /// One worker process. Started by `serve`; also usable alone, e.g. on another machine
+    /// sharing the database file system.
+    struct WorkerCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "worker", abstract: "Run one worker in this process.", shouldDisplay: false)
+
+        @OptionGroup var options: DaemonOptions
+
+        @Option(name: .long, help: "This worker's number, recorded with each attempt.")
+        var id: Int = 1
+
+        func run() throws {
+            let logger = options.bootstrapLogging(label: "apod.worker.\(id)")
+            let status = WorkerProcess.run(
+                databasePath: options.databasePath, workerNumber: id,
+                leaseDuration: options.leaseSeconds, logger: logger)
+            if status != 0 { throw ExitCode(status) }
+        }
+    }
+}
+
+Apod.main()

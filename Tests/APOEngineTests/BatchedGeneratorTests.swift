@@ -4,7 +4,7 @@ import Testing
 
 /// One character per id (ids 0 and 1 are control tokens), matching `makeTinyModel`'s 61 ids, so
 /// generator tests run on a random tiny model without a real vocabulary.
-struct LetterTokenizer: Tokenizer {
+struct CharacterTokenizer: Tokenizer {
     static let characters = Array(" abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\n:.!?,")
     var vocabularySize: Int { 2 + Self.characters.count }
     var bosID: Int32? { 1 }
@@ -25,7 +25,7 @@ struct LetterTokenizer: Tokenizer {
 }
 
 @Suite struct BatchedGeneratorTests {
-    let tokenizer = LetterTokenizer()
+    let tokenizer = CharacterTokenizer()
 
     func requests() -> [GenerationRequest] {
         let prompts = ["Hello there", "ab", "Hello there", "What is this?\n", "Hello there", "x"]

@@ -61,4 +61,11 @@ import Testing
         #expect(names == ["0001_initial"])
         #expect(!halfDone)
     }
+
+    @Test func fileThatIsNotADatabaseIsAnErrorNotACrash() throws {
+        let database = try TemporaryDatabase()
+        try Data("this is not SQLite, just text that happens to be long enough\n".utf8)
+            .write(to: URL(fileURLWithPath: database.path))
+        #expect(throws: DatabaseError.self) { _ = try database.openStore() }
+    }
 }

@@ -44,6 +44,31 @@ import Testing
         #expect(run.state == .succeeded)
         #expect(run.finishedAt == at(8))
         #expect(run.jobCounts == [.succeeded: 5])
+        let json = String(decoding: try JSONEncoder().encode(run.jobCounts), as: UTF8.self)
+        #expect(json == #"{"succeeded":5}"#)
+    }
+
+    @Test func completeAndClaimNextHandsOverTheUnblockedDependent() throws {
+        let database = try TemporaryDatabase()
+        let store = try database.openStore()
+        let runID = try store.createRun(newRun([job("a"), job("b", needs: ["a"])]), now: t0)
+        let a = try store.mustClaim("w1", now: at(0))
+        let b = try #require(try store.completeAndClaimNext(a.lease, outputsJSON: #"{"a":1}"#,
+                                                            memoKey: nil, leaseDuration: 60,
+                                                            now: at(1)))
+        #expect(b.job.key == "b")
+        #expect(b.lease.workerID == "w1")
+        #expect(b.dependencyOutputs == ["a": #"{"a":1}"#])
+        #expect(try store.completeAndClaimNext(b.lease, outputsJSON: "{}", memoKey: nil,
+                                               leaseDuration: 60, now: at(2)) == nil)
+        #expect(try store.run(runID)?.state == .succeeded)
+        // A stale lease neither completes nor claims.
+        let runID2 = try store.createRun(newRun([job("c")], yaml: "second"), now: at(3))
+        expectStoreError(.leaseLost(jobID: a.job.id)) {
+            _ = try store.completeAndClaimNext(a.lease, outputsJSON: "{}", memoKey: nil,
+                                               leaseDuration: 60, now: at(4))
+        }
+        #expect(try store.states(runID: runID2) == ["c": .queued])
     }
 
     @Test func invalidDAGsAreRefusedAndNothingIsStored() throws {

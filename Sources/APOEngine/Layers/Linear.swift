@@ -28,3 +28,29 @@ public func linearForwardNaive(
         }
     }
 }
+
+/// Backward of `linearForward`; ADDS into the gradients (zeroing is the caller's step).
+///
+/// - dOut: `[rows, outDim]`, inp: `[rows, inDim]`, weight: `[outDim, inDim]`;
+/// - dInp: optional `[rows, inDim]`, receives `+= dOut · weight` (nil below the lowest trainable layer);
+/// - dWeight: optional `[outDim, inDim]`, receives `+= dOutᵀ · inp` (nil for frozen weights).
+public func linearBackward(
+    dInp: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
+    dOut: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+    rows: Int, inDim: Int, outDim: Int
+) {
+    if let dInp {
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasNoTrans,
+            Int32(rows), Int32(inDim), Int32(outDim),
+            1, dOut, Int32(outDim), weight, Int32(inDim),
+            1, dInp, Int32(inDim))
+    }
+    if let dWeight {
+        cblas_sgemm(
+            CblasRowMajor, CblasTrans, CblasNoTrans,
+            Int32(outDim), Int32(inDim), Int32(rows),
+            1, dOut, Int32(outDim), inp, Int32(inDim),
+            1, dWeight, Int32(inDim))
+    }
+}

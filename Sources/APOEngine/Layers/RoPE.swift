@@ -56,3 +56,30 @@ public func ropeForward(
         }
     }
 }
+
+/// Backward of `ropeForward`, in place: the rotation is orthogonal, so the gradient w.r.t. the
+/// unrotated input is the gradient rotated by the opposite angle.
+/// dx: `[rows, heads, headDim]` (gradient w.r.t. the rotated values on entry, w.r.t. the inputs on exit).
+public func ropeBackward(
+    dx: UnsafeMutablePointer<Float>, positions: UnsafePointer<Int32>, rows: Int, heads: Int,
+    table: RoPETable
+) {
+    let d = table.headDim
+    let half = d / 2
+    table.cos.withUnsafeBufferPointer { cosTable in
+        table.sin.withUnsafeBufferPointer { sinTable in
+            for r in 0..<rows {
+                let base = Int(positions[r]) * half
+                for h in 0..<heads {
+                    let v = dx + (r * heads + h) * d
+                    for i in 0..<half {
+                        let c = cosTable[base + i], s = sinTable[base + i]
+                        let da = v[i], db = v[i + half]
+                        v[i] = da * c + db * s
+                        v[i + half] = db * c - da * s
+                    }
+                }
+            }
+        }
+    }
+}

@@ -39,7 +39,7 @@ public struct ResumableDownload {
         let fm = FileManager.default
         if let expectedSHA256, fm.fileExists(atPath: destination.path), try fileSHA256(destination) == expectedSHA256 { return }
         let part = destination.appendingPathExtension("part")
-        if !fm.fileExists(atPath: part.path) { fm.createFile(atPath: part.path, contents: nil) }
+        if !fm.fileExists(atPath: part.path) { _ = fm.createFile(atPath: part.path, contents: nil) }
         let have = (try fm.attributesOfItem(atPath: part.path)[.size] as? NSNumber)?.int64Value ?? 0
 
         var request = URLRequest(url: url)

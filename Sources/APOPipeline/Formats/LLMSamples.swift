@@ -41,6 +41,7 @@ public struct LLMSample: Equatable, Sendable {
     }
 }
 
+/// Reads and writes samples (and query) files: a JSON list of `{"query_id", "query", "sample_k"…}`.
 public enum LLMSamplesFile {
     public static func read(_ url: URL) throws -> [LLMSample] {
         try decode(JSONListFile.read(url), file: url.path)
@@ -99,6 +100,7 @@ public struct GoldenAnswer: Equatable, Sendable {
     }
 }
 
+/// Reads and writes golden-answer files: a JSON list of `{"query_id", "golden"}`.
 public enum GoldenAnswersFile {
     /// Rejects duplicate query ids: which golden answer wins would otherwise be arbitrary.
     public static func read(_ url: URL) throws -> [GoldenAnswer] {

@@ -32,6 +32,7 @@ public struct PreferencePair: Equatable, Sendable {
     }
 }
 
+/// Reads and writes "text-scores" files: a JSON list of `{"text", "scores", "query_id"?, "type"?}`.
 public enum PreferencePairsFile {
     public static func read(_ url: URL) throws -> [PreferencePair] {
         try decode(JSONListFile.read(url), file: url.path)

@@ -21,6 +21,7 @@ public struct RMScore: Equatable, Sendable {
     }
 }
 
+/// Reads and writes RM score files: a JSON list of one-key objects `{"<query_id>:<answer_key>": score}`.
 public enum RMScoresFile {
     public static func read(_ url: URL) throws -> [RMScore] {
         try decode(JSONListFile.read(url), file: url.path)
@@ -62,6 +63,7 @@ public struct RejectionSample: Equatable, Sendable {
     }
 }
 
+/// Reads and writes rejection-sampling output: samples items plus `"target"` and `"scores"`.
 public enum RejectionSamplesFile {
     public static func read(_ url: URL) throws -> [RejectionSample] {
         let file = url.path

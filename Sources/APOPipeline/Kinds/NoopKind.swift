@@ -63,7 +63,7 @@ public enum NoopKind: JobKind {
 
     static func appendLine(_ line: String, to url: URL) throws {
         if !FileManager.default.fileExists(atPath: url.path) {
-            FileManager.default.createFile(atPath: url.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: url.path, contents: nil)
         }
         let h = try FileHandle(forWritingTo: url)
         defer { try? h.close() }

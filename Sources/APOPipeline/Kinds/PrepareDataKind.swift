@@ -84,6 +84,7 @@ public enum PrepareDataKind: JobKind {
         let data = try Gzip.readMaybeCompressed(file)
         try context.checkCancelled()
         let (pairs, skipped) = try parseHH(data, file: input) { done, total in
+            try context.checkCancelled()
             context.reportProgress(done: done, total: total, message: "reading \(URL(fileURLWithPath: input).lastPathComponent)")
         }
         for line in skipped {
@@ -163,7 +164,7 @@ public enum PrepareDataKind: JobKind {
     /// Parses HH jsonl. Throws `FormatError` naming `file:line` for a bad line; returns the
     /// 1-based lines skipped because chosen and rejected disagree on the query.
     public static func parseHH(_ data: Data, file: String,
-                               progress: (Int, Int) -> Void = { _, _ in }) throws -> (pairs: [HHPair], skippedLines: [Int]) {
+                               progress: (Int, Int) throws -> Void = { _, _ in }) throws -> (pairs: [HHPair], skippedLines: [Int]) {
         var pairs: [HHPair] = []
         var skipped: [Int] = []
         let bytes = [UInt8](data)
@@ -197,9 +198,9 @@ public enum PrepareDataKind: JobKind {
             let chosen = split["chosen"]!, rejected = split["rejected"]!
             if chosen.query != rejected.query { skipped.append(lineNumber); continue }
             pairs.append(HHPair(line: lineNumber, query: chosen.query, chosen: chosen.response, rejected: rejected.response))
-            if lineNumber % 1000 == 0 { progress(end, bytes.count) }
+            if lineNumber % 1000 == 0 { try progress(end, bytes.count) }
         }
-        progress(bytes.count, bytes.count)
+        try progress(bytes.count, bytes.count)
         return (pairs, skipped)
     }
 

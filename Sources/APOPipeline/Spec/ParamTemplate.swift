@@ -1,3 +1,5 @@
+import Foundation
+
 /// A string parameter split into literal text and `${…}` references. `${` always opens a
 /// reference (there is no escape); the reference ends at the next `}`.
 enum TemplateSegment: Equatable {
@@ -38,7 +40,9 @@ public struct JobOutputReference: Equatable, Hashable, Sendable {
     public init?(expression: String) {
         guard expression.hasPrefix("jobs."),
               let r = expression.range(of: ".outputs.", options: .backwards) else { return nil }
-        let id = expression[expression.index(expression.startIndex, offsetBy: 5)..<r.lowerBound]
+        let idStart = expression.index(expression.startIndex, offsetBy: 5)
+        guard r.lowerBound > idStart else { return nil }  // "jobs.outputs.x": no id
+        let id = expression[idStart..<r.lowerBound]
         let name = expression[r.upperBound...]
         guard !id.isEmpty, !name.isEmpty, !name.contains(".") else { return nil }
         jobID = String(id)
@@ -76,6 +80,20 @@ public enum ParamResolver {
             resolved[name] = try resolve(value, param: name, outputs: outputs)
         }
         return resolved
+    }
+
+    /// The same, with each dependency's outputs as the JSON object text the store keeps
+    /// (`ClaimedJob.dependencyOutputs`: job key → outputs JSON).
+    public static func resolve(_ params: [String: ParamValue],
+                               outputsJSON: [String: String]) throws -> [String: ParamValue] {
+        var parsed: [String: JobOutputs] = [:]
+        for (job, text) in outputsJSON {
+            guard case .object(let o) = try ParamValue.parseJSON(Data(text.utf8)) else {
+                throw ParamResolutionError.jobHasNoOutputs(param: "*", jobID: job)
+            }
+            parsed[job] = o
+        }
+        return try resolve(params) { parsed[$0] }
     }
 
     static func resolve(_ value: ParamValue, param: String, outputs: (String) -> JobOutputs?) throws -> ParamValue {

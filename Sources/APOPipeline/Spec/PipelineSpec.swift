@@ -17,6 +17,8 @@ import Yams
 ///     resources: {threads: 2, memory_mb: 4096}
 ///     priority: 0                  # higher runs first among ready jobs
 ///     memoize: true                # reuse an identical earlier job's outputs
+///     when: "${params.update} == dpo" # optional: keep the job only if true (true/false, A == B,
+///                                  # A != B after ${params.…} substitution); alternatives may share an id
 /// rounds: 3                        # or "${params.rounds}"
 /// round_jobs:                      # templates expanded once per round as r1.ID, r2.ID, …
 ///   - id: train_llm
@@ -33,8 +35,10 @@ import Yams
 /// References: `${params.NAME}` and `${round}` are substituted at submit time (a string that is
 /// exactly one reference keeps the value's type; inside a longer string the value is spliced in as
 /// text). `${jobs.ID.outputs.NAME}` stays symbolic until run time (`ParamResolver`); ID may be a
-/// round job such as `r2.train_rm`. `${prev.…}` and `${rounds.last.…}` are rewritten to such `jobs.`
-/// references. `${` always opens a reference (no escape).
+/// round job such as `r2.train_rm`; inside `round_jobs`, `${jobs.T.outputs.NAME}` with T a round
+/// template id means T of the same round (a template id shadows a top-level job of the same name).
+/// `${prev.…}` and `${rounds.last.…}` are rewritten to such `jobs.` references. `${` always opens a
+/// reference (no escape).
 ///
 /// Dependencies: every job a reference names is ADDED to `needs` automatically, so `needs` is only
 /// required for ordering without data flow. In `round_jobs`, a `needs` entry is a template id (same
@@ -109,6 +113,8 @@ private struct JobTemplate {
     var memoryMB: Int?
     var priority = 0
     var memoize = true
+    /// false when a `when:` condition was false: the job is left out of the pipeline.
+    var enabled = true
 }
 
 /// Where a value is being substituted: which references are allowed and what they mean.
@@ -138,7 +144,7 @@ private final class PipelineCompiler {
 
     static let idPattern = try! NSRegularExpression(pattern: "^[A-Za-z_][A-Za-z0-9_-]*$")
     static let topKeys = ["name", "description", "params", "jobs", "rounds", "round_jobs", "after_rounds"]
-    static let jobKeys = ["id", "kind", "needs", "params", "retries", "timeout", "resources", "priority", "memoize"]
+    static let jobKeys = ["id", "kind", "needs", "params", "retries", "timeout", "resources", "priority", "memoize", "when"]
 
     init(file: String, yaml: String, registry: [String: any JobKind.Type]) {
         self.file = file
@@ -266,7 +272,22 @@ private final class PipelineCompiler {
             }
             error(at: mark, "YAML: \(problem)")
         case .duplicatedKeysInMapping(let duplicates, let ctx):
-            error(ctx.mark, "duplicate key\(duplicates.count > 1 ? "s" : "") \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) in a mapping")
+            // Yams gives the FIRST occurrence; point at the repeat, which is the one to fix.
+            let first = ctx.mark
+            let key = duplicates.first ?? ""
+            let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
+            let repeatLine = lines.indices.dropFirst(first.line).first { i in
+                let l = lines[i]
+                guard l.count >= first.column else { return false }
+                let indent = l.prefix(first.column - 1)
+                return indent.allSatisfy { $0 == " " || $0 == "-" } && l.dropFirst(first.column - 1).hasPrefix(key + ":")
+            }
+            let more = duplicates.count > 1 ? " (also: \(duplicates.dropFirst().map { "'\($0)'" }.joined(separator: ", ")))" : ""
+            if let i = repeatLine {
+                error(at: SourcePosition(line: i + 1, column: first.column), "duplicate key '\(key)' (first at line \(first.line))\(more)")
+            } else {
+                error(first, "duplicate key '\(key)' in a mapping\(more)")
+            }
         default:
             error(at: .start, "YAML: \(y)")
         }
@@ -322,7 +343,7 @@ private final class PipelineCompiler {
             error(value.mark ?? key.mark, "'\(key.scalar?.string ?? "")' must be a list of jobs")
             return []
         }
-        return seq.compactMap { parseJob($0, section: section) }
+        return seq.compactMap { parseJob($0, section: section) }.filter(\.enabled)
     }
 
     func parseJob(_ node: Node, section: JobTemplate.Section) -> JobTemplate? {
@@ -399,6 +420,8 @@ private final class PipelineCompiler {
             case "memoize":
                 let v = nodeValue(value, scope: fieldScope)
                 if let b = v?.boolValue { t.memoize = b } else if v != nil { error(value.mark, "'memoize' must be true or false") }
+            case "when":
+                if let b = condition(value, scope: fieldScope) { t.enabled = b }
             default:
                 error(key.mark, "unknown job key '\(k)' (expected one of: \(Self.jobKeys.joined(separator: ", ")))")
             }
@@ -409,6 +432,25 @@ private final class PipelineCompiler {
             error(t.kindMark, "unknown job kind '\(t.kind)' (known: \(registry.keys.sorted().joined(separator: ", ")))")
         }
         return ok ? t : nil
+    }
+
+    /// A job's `when:` after `${params.…}` substitution: true/false, or `A == B` / `A != B` comparing
+    /// the trimmed texts (e.g. `when: "${params.policy_update} == dpo"`). Lets a param choose between
+    /// alternative jobs, which may then share an id since at most one of them is kept.
+    func condition(_ node: Node, scope: SubstitutionScope) -> Bool? {
+        guard let v = nodeValue(node, scope: scope) else { return nil }
+        if let b = v.boolValue { return b }
+        if let s = v.stringValue {
+            for (op, equal) in [(" == ", true), (" != ", false)] {
+                if let r = s.range(of: op) {
+                    let lhs = s[..<r.lowerBound].trimmingCharacters(in: .whitespaces)
+                    let rhs = s[r.upperBound...].trimmingCharacters(in: .whitespaces)
+                    return (lhs == rhs) == equal
+                }
+            }
+        }
+        error(node.mark, "'when' must be true, false, \"A == B\" or \"A != B\", found \(v.interpolatedText)")
+        return nil
     }
 
     func checkDuplicateIDs(_ templates: [JobTemplate]) {
@@ -601,6 +643,12 @@ private final class PipelineCompiler {
         if e.hasPrefix("jobs.") {
             guard let ref = JobOutputReference(expression: e) else { error(mark, "bad reference syntax '${\(e)}': \(syntax)"); return nil }
             guard jobsAllowed else { error(mark, "job outputs cannot be used here: ${\(e)}"); return nil }
+            // Inside round_jobs a template id means that template in the same round.
+            if scope.section == .rounds, let r = scope.round, roundTemplateIDs.contains(ref.jobID) {
+                let concrete = JobOutputReference(jobID: "r\(r).\(ref.jobID)", output: ref.output)
+                refs.append((concrete, mark))
+                return .job(concrete)
+            }
             refs.append((ref, mark))
             return .job(ref)
         }

@@ -1,0 +1,105 @@
+import COpenBLAS
+import Foundation
+
+/// Throughput of reward-model training and scoring on synthetic token ids, with model-FLOPs
+/// utilisation against a measured sgemm peak and the process's peak resident memory.
+///
+/// FLOPs per token follow the usual 6·N / 2·N rule over non-embedding parameters N (attention
+/// score FLOPs left out): training counts 2·N for the forward pass plus 4·N_trainable for the
+/// backward pass (frozen blocks run forward only), scoring counts 2·N.
+public struct RewardModelBenchmark {
+    public struct Result: Codable, Sendable {
+        public var threads: Int
+        public var seqLen: Int
+        public var microBatch: Int
+        public var trainableLayers: Int
+        public var nonEmbeddingParameters: Int
+        public var trainableParameters: Int
+        public var sgemmPeakGFLOPS: Double
+        public var trainTokensPerSecond: Double
+        public var trainMFU: Double
+        public var scoreTokensPerSecond: Double
+        public var scoreMFU: Double
+        public var peakResidentMB: Double
+    }
+
+    /// Measured fp32 sgemm rate on a shape typical of the model's linears (`[rows, k] · [n, k]ᵀ`).
+    public static func sgemmPeak(threads: Int, rows: Int = 1024, k: Int = 576, n: Int = 1536, seconds: Double = 1) -> Double {
+        openblas_set_num_threads(Int32(threads))
+        let a = FloatBuffer(count: rows * k), b = FloatBuffer(count: n * k), c = FloatBuffer(count: rows * n)
+        for i in 0..<a.count { a[i] = Float(i % 7) * 0.01 }
+        for i in 0..<b.count { b[i] = Float(i % 5) * 0.01 }
+        linearForward(out: c.pointer, inp: a.pointer, weight: b.pointer, rows: rows, inDim: k, outDim: n)
+        var iterations = 0
+        let start = Date()
+        while Date().timeIntervalSince(start) < seconds {
+            linearForward(out: c.pointer, inp: a.pointer, weight: b.pointer, rows: rows, inDim: k, outDim: n)
+            iterations += 1
+        }
+        return 2 * Double(rows * k * n) * Double(iterations) / Date().timeIntervalSince(start) / 1e9
+    }
+
+    public static func peakResidentMB() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024  // Linux reports kilobytes
+    }
+
+    /// - microBatch: sequences per forward pass (an even number: pairs of chosen/rejected);
+    /// - steps: timed optimiser steps (after one untimed warm-up step); likewise scoring batches.
+    public static func run(parameters: ModelParameters, seqLen: Int, microBatch: Int, trainableLayers: Int,
+                           threads: Int, steps: Int, log: (String) -> Void = { _ in }) -> Result {
+        let c = parameters.config
+        var rng = TrainingRandom(seed: 1)
+        let pairs = max(1, microBatch / 2)
+        let examples = (0..<pairs * (steps + 1)).map { _ in
+            RewardExample(sequences: (0..<2).map { _ in
+                [1] + (0..<(seqLen - 2)).map { _ in Int32(17 + rng.next() % UInt64(c.vocabSize - 17)) } + [2]
+            }, scores: [1, 0], isAPO: false)
+        }
+        let model = RewardModel(parameters: parameters, head: RewardModel.initialHead(hiddenSize: c.hiddenSize, seed: 3),
+                                pooling: .last, format: RewardInputFormat(bos: 1, sep: 5, eos: 2, pad: 0))
+        let peak = sgemmPeak(threads: threads)
+        log(String(format: "sgemm peak: %.1f GFLOP/s (%d threads)", peak, threads))
+
+        var settings = RewardTrainingSettings()
+        settings.batchSize = pairs
+        settings.microBatchSize = pairs
+        settings.maxLength = seqLen
+        settings.trainableLayers = trainableLayers
+        settings.threads = threads
+        settings.learningRate = 1e-6
+        settings.epochs = 1
+        let trainer = RewardTrainer(model: model, settings: settings, examples: examples)
+        _ = trainer.step()  // warm-up: first-touch of activations and moments
+        let start = Date()
+        var tokens = 0
+        for _ in 0..<steps { tokens += trainer.step().tokens }
+        let trainSeconds = Date().timeIntervalSince(start)
+        let lay = parameters.layout
+        let embedding = c.vocabSize * c.hiddenSize
+        let nonEmbedding = lay.tensors.filter { $0.offset != lay.tokenEmbedding && $0.name != "lm_head.weight" }
+            .reduce(0) { $0 + $1.count }
+        let range = trainer.graph.backbone.trainable
+        let trainable = range.count - (range.trainsEmbedding ? embedding : 0) + c.hiddenSize
+        let trainTPS = Double(tokens) / trainSeconds
+        let trainFlops = Double(2 * nonEmbedding + 4 * trainable)
+        log(String(format: "train: %d tokens in %.2f s = %.1f tokens/s", tokens, trainSeconds, trainTPS))
+
+        let scorer = RewardScorer(model: model, batchSize: microBatch, maxSeqLen: seqLen, threads: threads)
+        let sequences = examples.flatMap(\.sequences)
+        _ = scorer.score(Array(sequences.prefix(microBatch)))
+        let scoreStart = Date()
+        let scored = Array(sequences.prefix(microBatch * steps))
+        _ = scorer.score(scored)
+        let scoreSeconds = Date().timeIntervalSince(scoreStart)
+        let scoreTPS = Double(scored.count * seqLen) / scoreSeconds
+        log(String(format: "score: %d tokens in %.2f s = %.1f tokens/s", scored.count * seqLen, scoreSeconds, scoreTPS))
+        return Result(
+            threads: threads, seqLen: seqLen, microBatch: microBatch, trainableLayers: range.firstTrainableLayer == 0 ? c.layerCount : c.layerCount - range.firstTrainableLayer,
+            nonEmbeddingParameters: nonEmbedding, trainableParameters: trainable, sgemmPeakGFLOPS: peak,
+            trainTokensPerSecond: trainTPS, trainMFU: trainTPS * trainFlops / (peak * 1e9),
+            scoreTokensPerSecond: scoreTPS, scoreMFU: scoreTPS * Double(2 * nonEmbedding) / (peak * 1e9),
+            peakResidentMB: peakResidentMB())
+    }
+}

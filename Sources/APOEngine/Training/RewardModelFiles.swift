@@ -1,0 +1,80 @@
+import Foundation
+
+/// How a reward model is framed and pooled; stored beside its weights as `reward_model.json`.
+public struct RewardModelSettings: Codable, Sendable, Equatable {
+    public var pooling: RewardPooling
+    public var format: RewardInputFormat
+    /// The name of the head tensor in `model.safetensors` (shape `[1, hidden]`).
+    public var headTensor: String
+    public init(pooling: RewardPooling, format: RewardInputFormat, headTensor: String = RewardModel.headTensorName) {
+        self.pooling = pooling; self.format = format; self.headTensor = headTensor
+    }
+}
+
+/// Reward-model directories: a model directory `ModelLoader` reads (`model.safetensors` with the
+/// LLaMA tensors under Hugging Face names, `config.json`, `tokenizer.json`) whose safetensors also
+/// hold the head as `score.weight` `[1, hidden]` (Hugging Face's `LlamaForSequenceClassification`
+/// name), plus `reward_model.json` (pooling, BOS/SEP/EOS/PAD ids). The whole directory appears
+/// atomically: it is staged under a temporary name and renamed into place.
+public enum RewardModelFiles {
+    public static let settingsFileName = "reward_model.json"
+
+    public struct Loaded {
+        public let model: RewardModel
+        public let tokenizer: any Tokenizer
+        public let chatTemplate: String?
+        /// False when `path` was a plain backbone and the head was freshly initialised.
+        public let hadHead: Bool
+    }
+
+    /// A reward-model directory, or a backbone (GGUF file or model directory) with a fresh head drawn
+    /// from `headSeed` and the tokenizer's default framing (`RewardInputFormat.forTokenizer`).
+    /// `pooling` overrides the stored pooling when given.
+    public static func load(path: String, threads: Int = 2, pooling: RewardPooling? = nil,
+                            headSeed: UInt64 = 0) throws -> Loaded {
+        let loaded = try ModelLoader.load(path: path, threads: threads)
+        let hidden = loaded.config.hiddenSize
+        let settingsURL = URL(fileURLWithPath: path).appendingPathComponent(settingsFileName)
+        var settings = RewardModelSettings(pooling: pooling ?? .last, format: .forTokenizer(loaded.tokenizer))
+        if FileManager.default.fileExists(atPath: settingsURL.path) {
+            do {
+                settings = try JSONDecoder().decode(RewardModelSettings.self, from: Data(contentsOf: settingsURL))
+            } catch {
+                throw ModelFileError.invalid(file: settingsURL.path, field: settingsFileName,
+                                             expected: "reward-model settings JSON", found: "\(error)")
+            }
+            if let pooling { settings.pooling = pooling }
+        }
+        var head = RewardModel.initialHead(hiddenSize: hidden, seed: headSeed)
+        var hadHead = false
+        if let (shape, values) = loaded.extraTensors[settings.headTensor] {
+            guard values.count == hidden, shape.reduce(1, *) == hidden else {
+                throw ModelFileError.shapeMismatch(file: path, tensor: settings.headTensor, expected: [1, hidden], found: shape)
+            }
+            head = values
+            hadHead = true
+        }
+        let model = RewardModel(parameters: loaded.parameters, head: head, pooling: settings.pooling, format: settings.format)
+        return Loaded(model: model, tokenizer: loaded.tokenizer, chatTemplate: loaded.chatTemplate, hadHead: hadHead)
+    }
+
+    public static func save(_ model: RewardModel, tokenizer: any Tokenizer, chatTemplate: String?, to destination: URL) throws {
+        let fm = FileManager.default
+        let staging = destination.deletingLastPathComponent()
+            .appendingPathComponent(".\(destination.lastPathComponent).staging-\(UUID().uuidString)")
+        try fm.createDirectory(at: staging, withIntermediateDirectories: true)
+        defer { try? fm.removeItem(at: staging) }
+        let inner = staging.appendingPathComponent("model")
+        try ModelLoader.saveDirectory(model.parameters, tokenizer: tokenizer, chatTemplate: chatTemplate,
+                                      extraTensors: [RewardModel.headTensorName: ([1, model.head.count], model.head.toArray())],
+                                      to: inner)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(RewardModelSettings(pooling: model.pooling, format: model.format))
+            .write(to: inner.appendingPathComponent(settingsFileName))
+        if fm.fileExists(atPath: destination.path) { try fm.removeItem(at: destination) }
+        guard rename(inner.path, destination.path) == 0 else {
+            throw ModelFileError.cannotWrite(file: destination.path, reason: "rename failed: errno \(errno)")
+        }
+    }
+}

@@ -1,0 +1,195 @@
+import Foundation
+
+/// Every knob of a reward-model training run.
+public struct RewardTrainingSettings: Codable, Sendable, Equatable {
+    public var epochs = 1
+    public var learningRate = 1e-5
+    public var schedule: LearningRateSchedule.Decay = .linear
+    public var warmupSteps = 0
+    /// Items per optimiser step (the global batch).
+    public var batchSize = 8
+    /// Items per forward/backward pass; gradients accumulate over `batchSize / microBatchSize` passes.
+    public var microBatchSize = 2
+    public var maxLength = 256
+    public var objective = RewardObjective()
+    /// Top decoder blocks that train (with the final norm and the head); the rest stay frozen.
+    public var trainableLayers = 2
+    /// Train the token embedding too (only when every block trains).
+    public var trainEmbedding = false
+    public var seed: UInt64 = 0
+    public var threads = 2
+    /// Global gradient-norm clip; nil or ≤ 0 disables clipping.
+    public var maxGradNorm: Float? = 1
+    public var adam = AdamWSettings()
+
+    public init() {}
+}
+
+/// Where a run stands: exactly what must be restored for a resumed run to match an uninterrupted one.
+public struct RewardTrainingProgress: Codable, Sendable, Equatable {
+    /// Optimiser steps taken.
+    public var step = 0
+    public var epoch = 0
+    /// Item order of the current epoch and the next position in it.
+    public var order: [Int] = []
+    public var position = 0
+    /// The shuffling generator, after drawing `order`.
+    public var random: TrainingRandom
+}
+
+/// What one optimiser step measured (per-step metrics of the `train-rm` job).
+public struct RewardTrainingStep: Sendable {
+    public var step: Int
+    public var loss: Double
+    public var accuracy: Double
+    public var meanChosenReward: Double
+    public var meanRejectedReward: Double
+    public var learningRate: Double
+    public var gradientNorm: Double
+    public var tokens: Int
+    public var seconds: Double
+    public var tokensPerSecond: Double { seconds > 0 ? Double(tokens) / seconds : 0 }
+}
+
+/// Trains a `RewardModel` in place: seeded shuffling, micro-batches with gradient accumulation,
+/// global-norm clipping, AdamW under a warm-up schedule.
+/// Invariant: `progress` plus the trainable weights and Adam moments determine every later step.
+public final class RewardTrainer {
+    public let model: RewardModel
+    public let settings: RewardTrainingSettings
+    public let examples: [RewardExample]
+    public let graph: RewardModelGraph
+    public let optimizer: AdamW
+    public internal(set) var progress: RewardTrainingProgress
+    public let schedule: LearningRateSchedule
+
+    public init(model: RewardModel, settings: RewardTrainingSettings, examples: [RewardExample]) {
+        precondition(!examples.isEmpty && settings.batchSize > 0 && settings.microBatchSize > 0)
+        self.model = model
+        self.settings = settings
+        self.examples = examples
+        let maxResponses = examples.map(\.sequences.count).max()!
+        let longest = examples.flatMap { $0.sequences.map(\.count) }.max()!
+        graph = RewardModelGraph(model: model, trainableLayers: settings.trainableLayers,
+                                 trainEmbedding: settings.trainEmbedding,
+                                 maxBatch: min(settings.microBatchSize, settings.batchSize) * maxResponses,
+                                 maxSeqLen: min(longest, settings.maxLength), threads: settings.threads)
+        optimizer = AdamW(groupSizes: [graph.backbone.trainable.count, model.head.count], settings: settings.adam)
+        var random = TrainingRandom(seed: settings.seed)
+        let order = random.permutation(examples.count)
+        progress = RewardTrainingProgress(step: 0, epoch: 0, order: order, position: 0, random: random)
+        let stepsPerEpoch = (examples.count + settings.batchSize - 1) / settings.batchSize
+        schedule = LearningRateSchedule(peak: settings.learningRate, warmupSteps: settings.warmupSteps,
+                                        totalSteps: stepsPerEpoch * settings.epochs, decay: settings.schedule)
+    }
+
+    public var stepsPerEpoch: Int { (examples.count + settings.batchSize - 1) / settings.batchSize }
+    public var totalSteps: Int { schedule.totalSteps }
+    public var isFinished: Bool { progress.step >= totalSteps }
+
+    var parameterGroups: [ParameterGroup] {
+        let range = graph.backbone.trainable
+        return [
+            ParameterGroup(values: model.parameters.values.pointer + range.start,
+                           gradients: graph.backbone.gradients.pointer, count: range.count),
+            ParameterGroup(values: model.head.pointer, gradients: graph.headGradient.pointer, count: model.head.count),
+        ]
+    }
+
+    /// One optimiser step over the next `batchSize` items (fewer at the end of an epoch).
+    public func step() -> RewardTrainingStep {
+        precondition(!isFinished, "training already finished")
+        let started = Date()
+        if progress.position >= examples.count {
+            progress.epoch += 1
+            progress.order = progress.random.permutation(examples.count)
+            progress.position = 0
+        }
+        let end = min(progress.position + settings.batchSize, examples.count)
+        let batch = progress.order[progress.position..<end].map { examples[$0] }
+        progress.position = end
+
+        let batchRewards = batch.reduce(0) { $0 + $1.sequences.count }
+        graph.zeroGradients()
+        var loss = 0.0, tokens = 0
+        var scored: [(rewards: [Double], scores: [Double])] = []
+        for start in stride(from: 0, to: batch.count, by: settings.microBatchSize) {
+            let micro = batch[start..<min(start + settings.microBatchSize, batch.count)]
+            let input = RewardBatch(sequences: micro.flatMap(\.sequences), pad: model.format.pad)
+            tokens += input.realTokenCount
+            let rewards = graph.forward(input).map(Double.init)
+            var dRewards = [Float](repeating: 0, count: rewards.count)
+            var k = 0
+            for item in micro {
+                let r = Array(rewards[k..<(k + item.sequences.count)])
+                if let c = settings.objective.contribution(rewards: r, scores: item.scores, isAPO: item.isAPO,
+                                                           batchItems: batch.count, batchRewards: batchRewards) {
+                    loss += c.loss
+                    for (i, g) in c.dRewards.enumerated() { dRewards[k + i] = Float(g) }
+                }
+                scored.append((r, item.scores))
+                k += item.sequences.count
+            }
+            graph.backward(dRewards: dRewards)
+        }
+        let groups = parameterGroups
+        let norm = clipGradientNorm(groups, maxNorm: settings.maxGradNorm)
+        let lr = schedule.rate(atStep: progress.step)
+        optimizer.update(groups, lr: Float(lr), threads: settings.threads)
+        progress.step += 1
+
+        let metrics = RMMetrics(items: scored)
+        var chosen = 0.0, rejected = 0.0
+        for s in scored {
+            chosen += s.rewards[s.scores.indices.max { s.scores[$0] < s.scores[$1] }!]
+            rejected += s.rewards[s.scores.indices.min { s.scores[$0] < s.scores[$1] }!]
+        }
+        return RewardTrainingStep(
+            step: progress.step, loss: loss, accuracy: metrics.accuracy,
+            meanChosenReward: chosen / Double(scored.count), meanRejectedReward: rejected / Double(scored.count),
+            learningRate: lr, gradientNorm: norm, tokens: tokens, seconds: Date().timeIntervalSince(started))
+    }
+}
+
+/// Scores sequences with a reward model, forward only, in batches of `batchSize` sequences.
+public final class RewardScorer {
+    public let model: RewardModel
+    public let graph: RewardModelGraph
+    public let batchSize: Int
+
+    public init(model: RewardModel, batchSize: Int, maxSeqLen: Int, threads: Int) {
+        self.model = model
+        self.batchSize = max(1, batchSize)
+        graph = RewardModelGraph(model: model, trainableLayers: 0, maxBatch: self.batchSize, maxSeqLen: maxSeqLen,
+                                 threads: threads, needsGradients: false)
+    }
+
+    /// One reward per sequence; `progress(done, total)` after each batch.
+    public func score(_ sequences: [[Int32]], progress: ((Int, Int) -> Void)? = nil) -> [Float] {
+        var rewards: [Float] = []
+        rewards.reserveCapacity(sequences.count)
+        // Sorting by length keeps batches tight (less padding); results go back in input order.
+        let order = sequences.indices.sorted { sequences[$0].count < sequences[$1].count }
+        var byIndex = [Float](repeating: 0, count: sequences.count)
+        for start in stride(from: 0, to: order.count, by: batchSize) {
+            let idx = Array(order[start..<min(start + batchSize, order.count)])
+            let r = graph.forward(RewardBatch(sequences: idx.map { sequences[$0] }, pad: model.format.pad))
+            for (k, i) in idx.enumerated() { byIndex[i] = r[k] }
+            progress?(min(start + batchSize, order.count), order.count)
+        }
+        rewards = byIndex
+        return rewards
+    }
+
+    /// Metrics of a pairs set (spec §3).
+    public func evaluate(_ examples: [RewardExample]) -> RMMetrics {
+        let rewards = score(examples.flatMap(\.sequences)).map(Double.init)
+        var items: [(rewards: [Double], scores: [Double])] = []
+        var k = 0
+        for e in examples {
+            items.append((Array(rewards[k..<(k + e.sequences.count)]), e.scores))
+            k += e.sequences.count
+        }
+        return RMMetrics(items: items)
+    }
+}

@@ -1,0 +1,272 @@
+import APOEngine
+import Foundation
+
+/// One round's evaluation of one arm (spec §1 step 6, §3 metrics) → `evaluation.json`.
+///
+/// (a) Reward models: every model in `rm_models` (labels in `rm_labels`) scores `test_pairs`;
+///     accuracy, average score and ECE/ACE/MCE come from the engine's `RewardScorer.evaluate`
+///     (`RMMetrics`, the same code `train-rm` reports with).
+/// (b) Policy: the policy's answers to the test queries are produced by a `generate` job with the
+///     test-time decoding of spec §4 and scored by the testing RM in a `score` job; this kind only
+///     aggregates the scores file (`scores`): average reward of `sample_0` over the queries, and the
+///     win rate against each other policy's scores file in `other_scores` (labels `other_labels`):
+///     over the queries both files score, `(wins + ties/2) / queries` — a tie counts half.
+///
+/// `evaluation.json` schema (`"schema": "apo-evaluation/1"`):
+/// ```json
+/// {"schema": "apo-evaluation/1", "round": 1, "arm": "apo",
+///  "rm": [{"label": "apo", "model": "…", "accuracy": 0.61, "average_score": 0.2, "ece": 0.03,
+///          "ace": 0.05, "mce": 0.1, "pairs": 200}],
+///  "policy": {"scores": "…", "answer_key": "sample_0", "queries": 50, "average_reward": 0.4,
+///             "win_rates": [{"against": "baseline", "scores": "…", "queries": 50, "wins": 30,
+///                            "ties": 2, "losses": 18, "win_rate": 0.62}]}}
+/// ```
+/// `rm` is `[]` and `policy` is `null` when not asked for. Headline numbers are also recorded as
+/// metrics at step `round`: `rm.<label>.{accuracy,average_score,ece,ace,mce}`,
+/// `policy.average_reward`, `policy.win_rate.<label>`.
+public enum EvaluateKind: JobKind {
+    public static let name = "evaluate"
+    public static let version = 1
+    public static let parameters = [
+        ParameterSpec("round", .int, default: .int(0), help: "round number recorded in the metrics (0: none)"),
+        ParameterSpec("arm", .string, default: .string(""), help: "arm name recorded in the metrics (apo, baseline, …)"),
+        ParameterSpec("test_pairs", .path, default: .null, help: "test preference pairs for the RM metrics"),
+        ParameterSpec("rm_models", .pathList, default: .array([]), help: "reward model directories to measure on test_pairs"),
+        ParameterSpec("rm_labels", .stringList, default: .array([]), help: "one label per rm_models entry"),
+        ParameterSpec("rm_max_length", .int, default: .int(512), help: "RM input tokens at most (left-truncated)"),
+        ParameterSpec("rm_batch_size", .int, default: .int(8), help: "sequences scored together"),
+        ParameterSpec("max_test_pairs", .int, default: .int(0), help: "use the first N test pairs (0: all)"),
+        ParameterSpec("scores", .path, default: .null, help: "testing-RM scores of this policy's test answers (score job output)"),
+        ParameterSpec("answer_key", .string, default: .string("sample_0"), help: "answer key evaluated in the scores files"),
+        ParameterSpec("other_scores", .pathList, default: .array([]), help: "testing-RM scores of other policies' answers to the same queries"),
+        ParameterSpec("other_labels", .stringList, default: .array([]), help: "one label per other_scores entry"),
+        ParameterSpec("threads", .int, default: .int(0), help: "0 = the worker's thread count"),
+    ]
+    public static let outputs = ["metrics"]
+
+    public static let schema = "apo-evaluation/1"
+
+    public enum EvaluateError: Error, CustomStringConvertible {
+        case labelCount(list: String, values: Int, labels: Int)
+        case missingTestPairs
+        case noHead(model: String, tensor: String)
+        case noScores(file: String, answerKey: String)
+
+        public var description: String {
+            switch self {
+            case .labelCount(let list, let values, let labels):
+                return "parameter '\(list)' has \(values) entries but its labels list has \(labels)"
+            case .missingTestPairs: return "parameter 'test_pairs' is required when 'rm_models' is not empty"
+            case .noHead(let model, let tensor): return "\(model): not a reward model (no '\(tensor)' tensor)"
+            case .noScores(let file, let key): return "\(file): no scores for answer key '\(key)'"
+            }
+        }
+    }
+
+    // MARK: - Result (the JSON schema above)
+
+    public struct RMResult: Codable, Equatable, Sendable {
+        public var label: String
+        public var model: String
+        public var accuracy: Double
+        public var averageScore: Double
+        public var ece: Double
+        public var ace: Double
+        public var mce: Double
+        public var pairs: Int
+        public init(label: String, model: String, accuracy: Double, averageScore: Double, ece: Double, ace: Double,
+                    mce: Double, pairs: Int) {
+            self.label = label; self.model = model; self.accuracy = accuracy; self.averageScore = averageScore
+            self.ece = ece; self.ace = ace; self.mce = mce; self.pairs = pairs
+        }
+        enum CodingKeys: String, CodingKey {
+            case label, model, accuracy, ece, ace, mce, pairs
+            case averageScore = "average_score"
+        }
+    }
+
+    public struct WinRate: Codable, Equatable, Sendable {
+        public var against: String
+        public var scores: String
+        public var queries: Int
+        public var wins: Int
+        public var ties: Int
+        public var losses: Int
+        /// `(wins + ties / 2) / queries`; 0 when no query is shared.
+        public var winRate: Double
+        public init(against: String, scores: String, queries: Int, wins: Int, ties: Int, losses: Int, winRate: Double) {
+            self.against = against; self.scores = scores; self.queries = queries
+            self.wins = wins; self.ties = ties; self.losses = losses; self.winRate = winRate
+        }
+        enum CodingKeys: String, CodingKey {
+            case against, scores, queries, wins, ties, losses
+            case winRate = "win_rate"
+        }
+    }
+
+    public struct PolicyResult: Codable, Equatable, Sendable {
+        public var scores: String
+        public var answerKey: String
+        public var queries: Int
+        public var averageReward: Double
+        public var winRates: [WinRate]
+        public init(scores: String, answerKey: String, queries: Int, averageReward: Double, winRates: [WinRate]) {
+            self.scores = scores; self.answerKey = answerKey; self.queries = queries
+            self.averageReward = averageReward; self.winRates = winRates
+        }
+        enum CodingKeys: String, CodingKey {
+            case scores, queries
+            case answerKey = "answer_key"
+            case averageReward = "average_reward"
+            case winRates = "win_rates"
+        }
+    }
+
+    /// Invariant: `schema == EvaluateKind.schema`.
+    public struct Evaluation: Codable, Equatable, Sendable {
+        public var schema: String
+        public var round: Int
+        public var arm: String
+        public var rm: [RMResult]
+        public var policy: PolicyResult?
+
+        public init(round: Int, arm: String, rm: [RMResult], policy: PolicyResult?) {
+            schema = EvaluateKind.schema
+            self.round = round; self.arm = arm; self.rm = rm; self.policy = policy
+        }
+
+        public static func read(_ url: URL) throws -> Evaluation {
+            let data: Data
+            do { data = try Data(contentsOf: url) } catch {
+                throw FormatError(file: url.path, message: "cannot read: \(error.localizedDescription)")
+            }
+            do { return try JSONDecoder().decode(Evaluation.self, from: data) } catch {
+                throw FormatError(file: url.path, message: "not an \(EvaluateKind.schema) file: \(error)")
+            }
+        }
+    }
+
+    // MARK: - Run
+
+    public static func run(_ context: any JobContext) throws -> JobOutputs {
+        let round = try context.intParam("round")
+        let arm = try context.stringParam("arm")
+        let models = try stringList(context, "rm_models")
+        let labels = try stringList(context, "rm_labels")
+        guard models.count == labels.count else {
+            throw EvaluateError.labelCount(list: "rm_models", values: models.count, labels: labels.count)
+        }
+        let others = try stringList(context, "other_scores")
+        let otherLabels = try stringList(context, "other_labels")
+        guard others.count == otherLabels.count else {
+            throw EvaluateError.labelCount(list: "other_scores", values: others.count, labels: otherLabels.count)
+        }
+        let threadsParam = try context.intParam("threads")
+        let threads = threadsParam > 0 ? threadsParam : max(1, context.threads)
+
+        var rmResults: [RMResult] = []
+        if !models.isEmpty {
+            guard let pairsURL = try context.optionalPathParam("test_pairs") else { throw EvaluateError.missingTestPairs }
+            let maxPairs = try context.intParam("max_test_pairs")
+            let maxLength = try context.intParam("rm_max_length")
+            let batchSize = try context.intParam("rm_batch_size")
+            for (k, (model, label)) in zip(models, labels).enumerated() {
+                try context.checkCancelled()
+                context.reportProgress(done: k, total: models.count, message: "RM '\(label)' on the test pairs")
+                let metrics = try rmMetrics(modelPath: model, pairs: pairsURL, limit: maxPairs > 0 ? maxPairs : nil,
+                                            maxLength: maxLength, batchSize: batchSize, threads: threads)
+                let r = RMResult(label: label, model: model, accuracy: metrics.accuracy, averageScore: metrics.averageScore,
+                                 ece: metrics.ece, ace: metrics.ace, mce: metrics.mce, pairs: metrics.pairCount)
+                context.log("evaluate: RM \(label): " + String(format: "accuracy %.4f, average score %.4f, ECE %.4f, ACE %.4f, MCE %.4f over %d pairs",
+                                                                r.accuracy, r.averageScore, r.ece, r.ace, r.mce, r.pairs))
+                for (name, value) in [("accuracy", r.accuracy), ("average_score", r.averageScore), ("ece", r.ece),
+                                      ("ace", r.ace), ("mce", r.mce)] {
+                    context.recordMetric(step: round, name: "rm.\(label).\(name)", value: value)
+                }
+                rmResults.append(r)
+            }
+        }
+
+        var policy: PolicyResult?
+        if let scoresURL = try context.optionalPathParam("scores") {
+            let key = try context.stringParam("answer_key")
+            let own = try answerScores(scoresURL, answerKey: key)
+            var winRates: [WinRate] = []
+            for (path, label) in zip(others, otherLabels) {
+                let other = try answerScores(URL(fileURLWithPath: path), answerKey: key)
+                var w = winRate(own, other)
+                w.against = label
+                w.scores = path
+                winRates.append(w)
+            }
+            let p = PolicyResult(scores: scoresURL.path, answerKey: key, queries: own.count,
+                                 averageReward: own.values.reduce(0, +) / Double(own.count), winRates: winRates)
+            context.log(String(format: "evaluate: policy average reward %.4f over %d queries", p.averageReward, p.queries))
+            context.recordMetric(step: round, name: "policy.average_reward", value: p.averageReward)
+            for w in winRates {
+                context.log("evaluate: win rate vs \(w.against) " + String(format: "%.4f (%d wins, %d ties, %d losses; ties count half)",
+                                                                              w.winRate, w.wins, w.ties, w.losses))
+                context.recordMetric(step: round, name: "policy.win_rate.\(w.against)", value: w.winRate)
+            }
+            policy = p
+        }
+
+        let evaluation = Evaluation(round: round, arm: arm, rm: rmResults, policy: policy)
+        let url = try context.writeArtifact(named: "evaluation.json") { tmp in
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            try encoder.encode(evaluation).write(to: tmp)
+        }
+        context.reportProgress(done: models.count, total: models.count, message: nil)
+        return ["metrics": .string(url.path)]
+    }
+
+    // MARK: - Pieces
+
+    /// Win rate of `own` against `other` over the queries both score: a higher reward wins, an equal
+    /// one is a tie and counts half.
+    public static func winRate(_ own: [String: Double], _ other: [String: Double]) -> WinRate {
+        var wins = 0, ties = 0, losses = 0
+        for (query, mine) in own {
+            guard let theirs = other[query] else { continue }
+            if mine > theirs { wins += 1 } else if mine == theirs { ties += 1 } else { losses += 1 }
+        }
+        let n = wins + ties + losses
+        return WinRate(against: "", scores: "", queries: n, wins: wins, ties: ties, losses: losses,
+                       winRate: n > 0 ? (Double(wins) + 0.5 * Double(ties)) / Double(n) : 0)
+    }
+
+    /// query id → score of `answerKey` in an RM scores file.
+    public static func answerScores(_ url: URL, answerKey: String) throws -> [String: Double] {
+        var result: [String: Double] = [:]
+        for s in try RMScoresFile.read(url) where s.answerKey == answerKey { result[s.queryID] = s.score }
+        guard !result.isEmpty else { throw EvaluateError.noScores(file: url.path, answerKey: answerKey) }
+        return result
+    }
+
+    /// Accuracy / average score / calibration of one reward-model directory (train-rm's `model`
+    /// output) on `pairs`, with the training helper's loader, framing and metric code.
+    static func rmMetrics(modelPath: String, pairs: URL, limit: Int?, maxLength: Int,
+                          batchSize: Int, threads: Int) throws -> RMMetrics {
+        let rm = try RewardModelFiles.load(path: modelPath, threads: threads)
+        guard rm.hadHead else { throw EvaluateError.noHead(model: modelPath, tensor: RewardModel.headTensorName) }
+        let (examples, _) = try RewardScoring.examples(fromPairsFile: pairs, tokenizer: rm.tokenizer, format: rm.model.format,
+                                                       maxLength: maxLength, limit: limit)
+        let scorer = RewardScorer(model: rm.model, batchSize: batchSize,
+                                  maxSeqLen: examples.flatMap { $0.sequences.map(\.count) }.max() ?? 1, threads: threads)
+        return scorer.evaluate(examples)
+    }
+
+    static func stringList(_ context: any JobContext, _ name: String) throws -> [String] {
+        guard let v = context.params[name], v != .null else { return [] }
+        guard case .array(let items) = v else {
+            throw JobParameterError.wrongType(name: name, expected: "a list of strings", found: v.typeName)
+        }
+        return try items.map {
+            guard let s = $0.stringValue else {
+                throw JobParameterError.wrongType(name: name, expected: "a list of strings", found: "a list holding \($0.typeName)")
+            }
+            return s
+        }
+    }
+}

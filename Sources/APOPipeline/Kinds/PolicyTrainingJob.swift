@@ -1,0 +1,165 @@
+import APOEngine
+import Foundation
+
+/// What `train-llm` and `dpo` share: their common parameters, the resumable training loop over a
+/// `PolicyTrainer`, and writing the trained policy as a model directory.
+enum PolicyTrainingJob {
+    /// Parameters common to both policy kinds (names as `train-rm`'s where they mean the same).
+    static let commonParameters = [
+        ParameterSpec("model", .path, help: "starting policy: a .gguf file or a model directory"),
+        ParameterSpec("template", .string, default: .string("auto"),
+                      help: "prompt template: auto (the model's own: ChatML for SmolLM2), chatml or raw; must match generate's"),
+        ParameterSpec("epochs", .int, default: .int(1), help: "passes over the training data"),
+        ParameterSpec("schedule", .string, default: .string("linear"), help: "decay after warm-up: constant, linear or cosine"),
+        ParameterSpec("warmup", .int, default: .int(0), help: "warm-up steps"),
+        ParameterSpec("batch", .int, default: .int(8), help: "examples per optimiser step"),
+        ParameterSpec("micro_batch", .int, default: .int(2), help: "examples per forward/backward pass (gradient accumulation)"),
+        ParameterSpec("max_prompt_tokens", .int, default: .int(512), help: "prompt tokens kept, truncated from the left (as generate does)"),
+        ParameterSpec("max_length", .int, default: .int(768), help: "prompt + response tokens; longer responses are cut at the end"),
+        ParameterSpec("weight_decay", .double, default: .double(0), help: "AdamW decoupled weight decay"),
+        ParameterSpec("max_grad_norm", .double, default: .double(1.0), help: "global gradient-norm clip (0: off)"),
+        ParameterSpec("trainable_layers", .int, default: .int(4), help: "top decoder blocks that train (the rest frozen)"),
+        ParameterSpec("train_embedding", .bool, default: .bool(false),
+                      help: "also train the token embedding (= tied LM head); only when every block trains"),
+        ParameterSpec("seed", .int, default: .int(42), help: "data shuffling"),
+        ParameterSpec("threads", .int, default: .int(0), help: "CPU threads (0: the worker's share)"),
+        ParameterSpec("checkpoint_every", .int, default: .int(20), help: "steps between checkpoints"),
+    ]
+
+    static func settings(from context: any JobContext, objective: PolicyObjective) throws -> PolicyTrainingSettings {
+        var s = PolicyTrainingSettings()
+        s.objective = objective
+        s.epochs = try context.intParam("epochs")
+        s.learningRate = try context.doubleParam("lr")
+        let schedule = try context.stringParam("schedule")
+        guard let decay = LearningRateSchedule.Decay(rawValue: schedule) else {
+            throw JobParameterError.invalid(name: "schedule", message: "'\(schedule)' is not one of constant, linear, cosine")
+        }
+        s.schedule = decay
+        s.warmupSteps = try context.intParam("warmup")
+        s.batchSize = try context.intParam("batch")
+        s.microBatchSize = try context.intParam("micro_batch")
+        s.adam.weightDecay = Float(try context.doubleParam("weight_decay"))
+        let clip = try context.doubleParam("max_grad_norm")
+        s.maxGradNorm = clip > 0 ? Float(clip) : nil
+        s.trainableLayers = try context.intParam("trainable_layers")
+        s.trainEmbedding = try context.boolParam("train_embedding")
+        s.seed = UInt64(truncatingIfNeeded: try context.intParam("seed"))
+        let threads = try context.intParam("threads")
+        s.threads = threads > 0 ? threads : context.threads
+        for (name, value) in [("epochs", s.epochs), ("batch", s.batchSize), ("micro_batch", s.microBatchSize)] where value < 1 {
+            throw JobParameterError.invalid(name: name, message: "must be at least 1, found \(value)")
+        }
+        if s.learningRate < 0 { throw JobParameterError.invalid(name: "lr", message: "must not be negative") }
+        if s.warmupSteps < 0 { throw JobParameterError.invalid(name: "warmup", message: "must not be negative") }
+        return s
+    }
+
+    /// The loaded starting policy and how its prompts are formed.
+    struct Policy {
+        var loaded: LoadedModel
+        var format: PromptFormat
+        var maxPromptTokens: Int
+        var maxLength: Int
+
+        /// One training sequence, truncated as `generate` truncates prompts; nil when no response
+        /// token fits.
+        func sequence(query: String, response: String) -> PolicySequence? {
+            PolicySequence.truncated(prompt: format.promptTokens(query: query, tokenizer: loaded.tokenizer),
+                                     response: format.responseTokens(response: response, tokenizer: loaded.tokenizer),
+                                     maxPromptTokens: maxPromptTokens, maxLength: maxLength)
+        }
+    }
+
+    static func loadPolicy(_ context: any JobContext, threads: Int) throws -> Policy {
+        let path = try context.stringParam("model")
+        let loaded = try ModelLoader.load(path: path, threads: threads)
+        // The template and system prompt exactly as `generate` picks them, so prompts match.
+        let template = try GenerateKind.resolveTemplate(try context.stringParam("template"), chatTemplate: loaded.chatTemplate)
+        let format = PromptFormat(chatTemplateString: loaded.chatTemplate, override: template)
+        let maxPrompt = try context.intParam("max_prompt_tokens")
+        let maxLength = try context.intParam("max_length")
+        if maxPrompt < 1 { throw JobParameterError.invalid(name: "max_prompt_tokens", message: "must be at least 1") }
+        if maxLength < 2 { throw JobParameterError.invalid(name: "max_length", message: "must be at least 2") }
+        return Policy(loaded: loaded, format: format, maxPromptTokens: maxPrompt, maxLength: maxLength)
+    }
+
+    /// Runs `trainer` to the end, resuming from and checkpointing into `checkpoints`, recording
+    /// per-step metrics; saves a checkpoint before letting a cancellation through. `prepare` runs
+    /// after a checkpoint was (or was not) restored and before the first step (DPO's reference pass).
+    /// Returns the last step this attempt took (nil when resumed at the end) and its wall time.
+    @discardableResult
+    static func train(_ trainer: PolicyTrainer, kind: String, context: any JobContext, checkpoints: URL,
+                      prepare: (_ resumed: Bool) throws -> Void = { _ in }) throws -> (last: PolicyTrainingStep?, seconds: Double) {
+        let started = Date()
+        var last: PolicyTrainingStep?
+        var resumed = false
+        if let latest = PolicyCheckpoint.latest(in: checkpoints) {
+            try PolicyCheckpoint.restore(trainer, from: latest)
+            resumed = true
+            context.log("\(kind): resumed from \(latest.lastPathComponent) (step \(trainer.progress.step) of \(trainer.totalSteps))")
+        }
+        try prepare(resumed)
+        let every = try context.intParam("checkpoint_every")
+        while !trainer.isFinished {
+            do {
+                try context.checkCancelled()
+            } catch {
+                try PolicyCheckpoint.save(trainer, to: checkpoints)
+                throw error
+            }
+            let s = trainer.step()
+            last = s
+            context.recordMetric(step: s.step, name: "loss", value: s.loss)
+            context.recordMetric(step: s.step, name: "lr", value: s.learningRate)
+            context.recordMetric(step: s.step, name: "grad_norm", value: s.gradientNorm)
+            context.recordMetric(step: s.step, name: "tokens_per_s", value: s.tokensPerSecond)
+            var message = String(format: "loss %.4f", s.loss)
+            if let margin = s.rewardMargin, let accuracy = s.accuracy {
+                context.recordMetric(step: s.step, name: "reward_margin", value: margin)
+                context.recordMetric(step: s.step, name: "accuracy", value: accuracy)
+                message += String(format: " margin %.3f acc %.2f", margin, accuracy)
+            }
+            context.reportProgress(done: s.step, total: trainer.totalSteps, message: message)
+            if every > 0, s.step % every == 0, !trainer.isFinished {
+                try PolicyCheckpoint.save(trainer, to: checkpoints)
+            }
+        }
+        return (last, Date().timeIntervalSince(started))
+    }
+
+    /// Writes the `metrics` output: what was trained on, how, and where it ended.
+    static func writeSummary(_ summary: PolicyTrainingSummary, context: any JobContext) throws -> URL {
+        try context.writeArtifact(named: "metrics.json") { url in
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(summary).write(to: url)
+        }
+    }
+
+    /// Writes the trained weights as a model directory (`model/`: model.safetensors, config.json
+    /// and the starting model's tokenizer and chat template) that `generate`, `train-rm` and `score` load.
+    static func saveModel(_ policy: Policy, context: any JobContext) throws -> URL {
+        let url = context.outputDirectory.appendingPathComponent("model")
+        try ModelLoader.saveDirectory(policy.loaded.parameters, tokenizer: policy.loaded.tokenizer,
+                                      chatTemplate: policy.loaded.chatTemplate, to: url)
+        return url
+    }
+}
+
+/// The `metrics` output of `train-llm` and `dpo`.
+public struct PolicyTrainingSummary: Codable, Sendable {
+    public var steps: Int
+    /// Loss of the last step (nil when this attempt resumed at the very end).
+    public var finalLoss: Double?
+    /// DPO only: the last step's mean reward margin and accuracy.
+    public var finalRewardMargin: Double?
+    public var finalAccuracy: Double?
+    /// Wall time of this attempt's training loop (a resumed job counts only its own part).
+    public var wallSeconds: Double
+    public var examples: Int
+    public var skippedQueries: Int
+    public var truncatedResponses: Int
+    public var template: String
+    public var settings: PolicyTrainingSettings
+}

@@ -1,0 +1,94 @@
+import APOEngine
+import Foundation
+
+/// Scores with a reward model: a samples file → the spec's scores file
+/// (`[{"<query_id>:<answer_key>": score}]`), or a pairs file → a metrics JSON (preference accuracy,
+/// average score, ECE/ACE/MCE). Exactly one of `samples` and `pairs` is given.
+public enum ScoreKind: JobKind {
+    public static let name = "score"
+    public static let version = 1
+    public static let parameters = [
+        ParameterSpec("model", .path, help: "reward-model directory (train-rm's `model` output)"),
+        ParameterSpec("samples", .path, default: .null, help: "LLM samples file to score"),
+        ParameterSpec("pairs", .path, default: .null, help: "pairs file to evaluate"),
+        ParameterSpec("max_length", .int, default: .int(512), help: "tokens per sequence, truncated from the left"),
+        ParameterSpec("batch", .int, default: .int(8), help: "sequences per forward pass"),
+        ParameterSpec("threads", .int, default: .int(0), help: "CPU threads (0: the worker's share)"),
+    ]
+    public static let outputs = ["scores", "metrics"]
+
+    public static func run(_ context: any JobContext) throws -> JobOutputs {
+        let samples = try context.optionalPathParam("samples")
+        let pairs = try context.optionalPathParam("pairs")
+        guard (samples == nil) != (pairs == nil) else {
+            throw JobParameterError.invalid(name: samples == nil ? "samples" : "pairs",
+                                            message: "give exactly one of 'samples' (to score) and 'pairs' (to evaluate)")
+        }
+        let requested = try context.intParam("threads")
+        let threads = requested > 0 ? requested : context.threads
+        let maxLength = try context.intParam("max_length")
+        let batch = max(1, try context.intParam("batch"))
+        let rm = try RewardModelFiles.load(path: try context.stringParam("model"), threads: threads)
+        guard rm.hadHead else {
+            throw JobParameterError.invalid(name: "model", message: "\(try context.stringParam("model")) has no reward head '\(RewardModel.headTensorName)'; train one with train-rm")
+        }
+        if let samples {
+            let items = try LLMSamplesFile.read(samples)
+            let scores = try scoreResumably(items, rm: rm, context: context, maxLength: maxLength, batch: batch,
+                                            threads: threads)
+            let url = try context.writeArtifact(named: "scores.json") { try RMScoresFile.write(scores, to: $0) }
+            context.log("score: \(scores.count) answers of \(items.count) queries")
+            try? FileManager.default.removeItem(at: context.checkpointDirectory.appendingPathComponent(partialName))
+            return ["scores": .string(url.path)]
+        }
+        let (examples, report) = try RewardScoring.examples(fromPairsFile: pairs!, tokenizer: rm.tokenizer,
+                                                            format: rm.model.format, maxLength: maxLength)
+        let scorer = RewardScorer(model: rm.model, batchSize: batch,
+                                  maxSeqLen: examples.flatMap { $0.sequences.map(\.count) }.max() ?? 1, threads: threads)
+        let metrics = scorer.evaluate(examples)
+        context.recordMetric(step: 0, name: "accuracy", value: metrics.accuracy)
+        context.recordMetric(step: 0, name: "avg_score", value: metrics.averageScore)
+        context.recordMetric(step: 0, name: "ece", value: metrics.ece)
+        let url = try context.writeArtifact(named: "metrics.json") { url in
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(RewardEvaluation(metrics: metrics, data: report)).write(to: url)
+        }
+        return ["metrics": .string(url.path)]
+    }
+
+    static let partialName = "score-partial.json"
+    static let chunkItems = 64
+
+    /// Scores `chunkItems` queries at a time, saving the scores so far into the checkpoint
+    /// directory (temp + rename), so a retried job continues after the last finished chunk.
+    static func scoreResumably(_ items: [LLMSample], rm: RewardModelFiles.Loaded, context: any JobContext,
+                               maxLength: Int, batch: Int, threads: Int) throws -> [RMScore] {
+        let partialURL = context.checkpointDirectory.appendingPathComponent(partialName)
+        var done = 0
+        var scores: [RMScore] = []
+        if let data = try? Data(contentsOf: partialURL),
+           case .object(let o)? = try? ParamValue.parseJSON(data),
+           let n = o["items_done"]?.intValue, n <= items.count, case .array(let list)? = o["scores"],
+           let decoded = try? RMScoresFile.decode(list, file: partialURL.path) {
+            done = n
+            scores = decoded
+            context.log("score: resuming after \(n) of \(items.count) queries")
+        }
+        while done < items.count {
+            try context.checkCancelled()
+            let chunk = Array(items[done..<min(done + chunkItems, items.count)])
+            scores += RewardScoring.scoreSamples(chunk, model: rm.model, tokenizer: rm.tokenizer, maxLength: maxLength,
+                                                 batch: batch, threads: threads)
+            done += chunk.count
+            context.reportProgress(done: done, total: items.count, message: nil)
+            let encoded = try ParamValue.parseJSON(try RMScoresFile.encode(scores))
+            let tmp = partialURL.appendingPathExtension("tmp")
+            try ParamValue.object(["items_done": .int(done), "scores": encoded]).jsonString().data(using: .utf8)!.write(to: tmp)
+            guard rename(tmp.path, partialURL.path) == 0 else {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: partialURL.path])
+            }
+        }
+        return scores
+    }
+}

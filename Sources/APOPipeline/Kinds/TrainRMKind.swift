@@ -1,0 +1,200 @@
+import APOEngine
+import Foundation
+
+/// Trains a reward model (spec §3): a LLaMA backbone plus a linear head on human preference pairs
+/// and, for the APO RM, golden-vs-sample pairs (`type: "apo"`). Resumes from the job's checkpoint
+/// directory mid-epoch; writes the model directory and a metrics JSON.
+public enum TrainRMKind: JobKind {
+    public static let name = "train-rm"
+    public static let version = 1
+    public static let parameters = [
+        ParameterSpec("train", .pathList, help: "pairs files (text-scores) to train on"),
+        ParameterSpec("eval", .pathList, default: .array([]), help: "pairs files for periodic and final evaluation"),
+        ParameterSpec("init", .path, help: "backbone: a .gguf file, a model directory, or a reward-model directory (head kept)"),
+        ParameterSpec("epochs", .int, default: .int(1), help: "passes over the training pairs"),
+        ParameterSpec("lr", .double, default: .double(2e-5), help: "peak learning rate (small models need more than the 7B reference's 1e-6)"),
+        ParameterSpec("schedule", .string, default: .string("linear"), help: "decay after warm-up: constant, linear or cosine"),
+        ParameterSpec("warmup", .int, default: .int(10), help: "warm-up steps"),
+        ParameterSpec("batch", .int, default: .int(8), help: "items per optimiser step"),
+        ParameterSpec("micro_batch", .int, default: .int(2), help: "items per forward/backward pass (gradient accumulation)"),
+        ParameterSpec("max_length", .int, default: .int(256), help: "tokens per sequence, truncated from the left"),
+        ParameterSpec("pooling", .string, default: .string("last"), help: "last, eos, average or max"),
+        ParameterSpec("loss", .string, default: .string("ranking"), help: "ranking or diff"),
+        ParameterSpec("apo_loss_coeff", .double, default: .double(0.1), help: "APO pair weight numerator"),
+        ParameterSpec("apo_sample_num", .int, default: .int(4), help: "APO pair weight denominator"),
+        ParameterSpec("rm_kl_coeff", .double, default: .double(1.0), help: "human pair weight"),
+        ParameterSpec("center_coeff", .double, default: .double(0), help: "coefficient of mean(r²)"),
+        ParameterSpec("weight_decay", .double, default: .double(0), help: "AdamW decoupled weight decay"),
+        ParameterSpec("max_grad_norm", .double, default: .double(1.0), help: "global gradient-norm clip (0: off)"),
+        ParameterSpec("trainable_layers", .int, default: .int(4), help: "top decoder blocks that train (the rest frozen)"),
+        ParameterSpec("seed", .int, default: .int(42), help: "head init and shuffling"),
+        ParameterSpec("threads", .int, default: .int(0), help: "CPU threads (0: the worker's share)"),
+        ParameterSpec("checkpoint_every", .int, default: .int(50), help: "steps between checkpoints"),
+        ParameterSpec("eval_every", .int, default: .int(0), help: "steps between evaluations (0: only at the end)"),
+        ParameterSpec("max_pairs", .int, default: .int(-1), help: "use only the first N pairs of each file (-1: all)"),
+    ]
+    public static let outputs = ["model", "metrics"]
+
+    public static func settings(from context: any JobContext) throws -> RewardTrainingSettings {
+        var s = RewardTrainingSettings()
+        s.epochs = try context.intParam("epochs")
+        s.learningRate = try context.doubleParam("lr")
+        let schedule = try context.stringParam("schedule")
+        guard let decay = LearningRateSchedule.Decay(rawValue: schedule) else {
+            throw JobParameterError.invalid(name: "schedule", message: "'\(schedule)' is not one of constant, linear, cosine")
+        }
+        s.schedule = decay
+        s.warmupSteps = try context.intParam("warmup")
+        s.batchSize = try context.intParam("batch")
+        s.microBatchSize = try context.intParam("micro_batch")
+        s.maxLength = try context.intParam("max_length")
+        let loss = try context.stringParam("loss")
+        guard let variant = RankingLoss(rawValue: loss) else {
+            throw JobParameterError.invalid(name: "loss", message: "'\(loss)' is not one of ranking, diff")
+        }
+        s.objective = RewardObjective(variant: variant, rmKLCoeff: try context.doubleParam("rm_kl_coeff"),
+                                      apoLossCoeff: try context.doubleParam("apo_loss_coeff"),
+                                      apoSampleNum: try context.intParam("apo_sample_num"),
+                                      centerCoeff: try context.doubleParam("center_coeff"))
+        s.adam.weightDecay = Float(try context.doubleParam("weight_decay"))
+        let clip = try context.doubleParam("max_grad_norm")
+        s.maxGradNorm = clip > 0 ? Float(clip) : nil
+        s.trainableLayers = try context.intParam("trainable_layers")
+        s.seed = UInt64(truncatingIfNeeded: try context.intParam("seed"))
+        let threads = try context.intParam("threads")
+        s.threads = threads > 0 ? threads : context.threads
+        for (name, value) in [("epochs", s.epochs), ("batch", s.batchSize), ("micro_batch", s.microBatchSize),
+                              ("max_length", s.maxLength), ("apo_sample_num", s.objective.apoSampleNum)] where value < 1 {
+            throw JobParameterError.invalid(name: name, message: "must be at least 1, found \(value)")
+        }
+        if s.maxLength < 4 { throw JobParameterError.invalid(name: "max_length", message: "must be at least 4") }
+        return s
+    }
+
+    static func pooling(_ context: any JobContext) throws -> RewardPooling {
+        let p = try context.stringParam("pooling")
+        guard let pooling = RewardPooling(rawValue: p) else {
+            throw JobParameterError.invalid(name: "pooling", message: "'\(p)' is not one of last, eos, average, max")
+        }
+        return pooling
+    }
+
+    static func pathList(_ context: any JobContext, _ name: String) throws -> [URL] {
+        guard let v = context.params[name], v != .null else { return [] }
+        guard case .array(let items) = v else {
+            throw JobParameterError.wrongType(name: name, expected: "a list of paths", found: v.typeName)
+        }
+        return try items.map {
+            guard let s = $0.stringValue else {
+                throw JobParameterError.wrongType(name: name, expected: "a list of paths", found: $0.typeName)
+            }
+            return URL(fileURLWithPath: s)
+        }
+    }
+
+    public static func run(_ context: any JobContext) throws -> JobOutputs {
+        let settings = try settings(from: context)
+        let limit = try context.intParam("max_pairs")
+        let rm = try RewardModelFiles.load(path: try context.stringParam("init"), threads: settings.threads,
+                                           pooling: try pooling(context), headSeed: settings.seed)
+        context.log("train-rm: backbone \(try context.stringParam("init")) (\(rm.hadHead ? "reward head kept" : "fresh head, seed \(settings.seed)")), pooling \(rm.model.pooling.rawValue), SEP \(rm.model.format.sep), PAD \(rm.model.format.pad)")
+
+        func load(_ urls: [URL]) throws -> ([RewardExample], RewardDataReport) {
+            var all: [RewardExample] = [], total = RewardDataReport()
+            for url in urls {
+                let (examples, report) = try RewardScoring.examples(fromPairsFile: url, tokenizer: rm.tokenizer,
+                                                                    format: rm.model.format, maxLength: settings.maxLength,
+                                                                    limit: limit >= 0 ? limit : nil)
+                context.log("train-rm: \(url.lastPathComponent): \(report.used) items used, \(report.identicalAfterTruncation) identical after truncation and \(report.equalScores) with equal scores skipped, \(report.truncatedSequences) sequences truncated")
+                all += examples
+                total.used += report.used
+                total.identicalAfterTruncation += report.identicalAfterTruncation
+                total.equalScores += report.equalScores
+                total.truncatedSequences += report.truncatedSequences
+            }
+            return (all, total)
+        }
+        let (trainExamples, trainReport) = try load(try pathList(context, "train"))
+        guard !trainExamples.isEmpty else {
+            throw JobParameterError.invalid(name: "train", message: "no usable training pairs")
+        }
+        let (evalExamples, evalReport) = try load(try pathList(context, "eval"))
+
+        let trainer = RewardTrainer(model: rm.model, settings: settings, examples: trainExamples)
+        let checkpoints = context.checkpointDirectory.appendingPathComponent("train-rm")
+        if let latest = RewardCheckpoint.latest(in: checkpoints) {
+            try RewardCheckpoint.restore(trainer, from: latest)
+            context.log("train-rm: resumed from \(latest.lastPathComponent) (step \(trainer.progress.step) of \(trainer.totalSteps))")
+        }
+        let checkpointEvery = try context.intParam("checkpoint_every")
+        let evalEvery = try context.intParam("eval_every")
+        let longestEval = evalExamples.flatMap { $0.sequences.map(\.count) }.max() ?? 1
+        let scorer = evalExamples.isEmpty ? nil
+            : RewardScorer(model: rm.model, batchSize: max(2, settings.microBatchSize * 2), maxSeqLen: longestEval,
+                           threads: settings.threads)
+        func evaluate(step: Int) -> RMMetrics? {
+            guard let scorer else { return nil }
+            let m = scorer.evaluate(evalExamples)
+            context.recordMetric(step: step, name: "eval_accuracy", value: m.accuracy)
+            context.recordMetric(step: step, name: "eval_avg_score", value: m.averageScore)
+            context.recordMetric(step: step, name: "eval_ece", value: m.ece)
+            context.recordMetric(step: step, name: "eval_ace", value: m.ace)
+            context.recordMetric(step: step, name: "eval_mce", value: m.mce)
+            context.log(String(format: "train-rm: step %d eval accuracy %.4f ECE %.4f", step, m.accuracy, m.ece))
+            return m
+        }
+
+        let started = Date()
+        var lastLoss = Double.nan
+        while !trainer.isFinished {
+            do {
+                try context.checkCancelled()
+            } catch {
+                try RewardCheckpoint.save(trainer, to: checkpoints)
+                throw error
+            }
+            let s = trainer.step()
+            lastLoss = s.loss
+            context.recordMetric(step: s.step, name: "loss", value: s.loss)
+            context.recordMetric(step: s.step, name: "accuracy", value: s.accuracy)
+            context.recordMetric(step: s.step, name: "chosen_reward", value: s.meanChosenReward)
+            context.recordMetric(step: s.step, name: "rejected_reward", value: s.meanRejectedReward)
+            context.recordMetric(step: s.step, name: "lr", value: s.learningRate)
+            context.recordMetric(step: s.step, name: "grad_norm", value: s.gradientNorm)
+            context.recordMetric(step: s.step, name: "tokens_per_s", value: s.tokensPerSecond)
+            context.reportProgress(done: s.step, total: trainer.totalSteps,
+                                   message: String(format: "loss %.4f acc %.2f", s.loss, s.accuracy))
+            if checkpointEvery > 0, s.step % checkpointEvery == 0, !trainer.isFinished {
+                try RewardCheckpoint.save(trainer, to: checkpoints)
+            }
+            if evalEvery > 0, s.step % evalEvery == 0, !trainer.isFinished { _ = evaluate(step: s.step) }
+        }
+        let finalMetrics = evaluate(step: trainer.progress.step)
+
+        let modelURL = context.outputDirectory.appendingPathComponent("model")
+        try RewardModelFiles.save(rm.model, tokenizer: rm.tokenizer, chatTemplate: rm.chatTemplate, to: modelURL)
+        let summary = TrainRMSummary(steps: trainer.progress.step, finalLoss: lastLoss,
+                                     wallSeconds: Date().timeIntervalSince(started), settings: settings,
+                                     trainData: trainReport, evalData: evalExamples.isEmpty ? nil : evalReport,
+                                     eval: finalMetrics)
+        let metricsURL = try context.writeArtifact(named: "metrics.json") { url in
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(summary).write(to: url)
+        }
+        try? FileManager.default.removeItem(at: checkpoints)
+        return ["model": .string(modelURL.path), "metrics": .string(metricsURL.path)]
+    }
+}
+
+/// The `metrics` output of `train-rm`.
+public struct TrainRMSummary: Codable, Sendable {
+    public var steps: Int
+    public var finalLoss: Double
+    /// Wall time of this attempt's training loop (a resumed job counts only its own part).
+    public var wallSeconds: Double
+    public var settings: RewardTrainingSettings
+    public var trainData: RewardDataReport
+    public var evalData: RewardDataReport?
+    public var eval: RMMetrics?
+}

@@ -1,0 +1,69 @@
+import APOPipeline
+import APOStore
+import Foundation
+
+/// Turns a validated, expanded pipeline into the store's `NewRun`.
+public enum RunSubmission {
+    /// Where a run's artifacts go unless `--artifacts` says otherwise: `<db dir>/artifacts/`.
+    public static func defaultArtifactBase(databasePath: String) -> URL {
+        URL(fileURLWithPath: databasePath).deletingLastPathComponent().appendingPathComponent("artifacts", isDirectory: true)
+    }
+
+    /// `<base>/<pipeline>-<UTC time>-<random>`: unique before the run id exists, and sortable.
+    public static func artifactRoot(base: URL, pipelineName: String, now: Date) -> URL {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss"
+        let safeName = String(pipelineName.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" })
+        let suffix = String(UUID().uuidString.prefix(6)).lowercased()
+        return base.appendingPathComponent("\(safeName)-\(formatter.string(from: now))-\(suffix)", isDirectory: true)
+    }
+
+    public static func newRun(from pipeline: ExpandedPipeline, artifactRoot: URL) -> NewRun {
+        let jobs = pipeline.jobs.map { job in
+            NewJob(
+                key: job.id, kind: job.kind, kindVersion: job.kindVersion,
+                paramsJSON: job.paramsJSON,
+                needs: job.needs, priority: job.priority, maxAttempts: job.maxAttempts,
+                backoffBaseSeconds: job.backoffBaseSeconds, backoffMaxSeconds: job.backoffMaxSeconds,
+                timeoutSeconds: job.timeoutSeconds,
+                resourcesJSON: job.resourcesJSON,
+                memoize: job.memoize)
+        }
+        return NewRun(
+            pipelineName: pipeline.name, pipelineYAML: pipeline.yamlText, pipelineHash: pipeline.yamlHash,
+            paramsJSON: pipeline.paramsJSON,
+            artifactRoot: artifactRoot.path, jobs: jobs)
+    }
+}
+
+/// A pipeline file that cannot be submitted: one `FILE:LINE:COLUMN: error: …` line per problem.
+public struct PipelineRejected: Error, CustomStringConvertible {
+    public let lines: [String]
+    public var description: String { lines.joined(separator: "\n") }
+}
+
+extension RunSubmission {
+    /// Loads and validates `file`, then stores it as a new run under a fresh artifact folder in
+    /// `artifactBase`. Throws `PipelineRejected` (nothing stored) for an invalid file.
+    public static func submit(file: String, overrides: [String: String], store: JobStore,
+                              artifactBase: URL, now: Date) throws -> (runID: Int64, jobCount: Int) {
+        let pipeline = try load(file: file, overrides: overrides)
+        let root = artifactRoot(base: artifactBase, pipelineName: pipeline.name, now: now)
+        let runID = try store.createRun(newRun(from: pipeline, artifactRoot: root), now: now)
+        return (runID, pipeline.jobs.count)
+    }
+
+    /// Reads, validates and expands a pipeline file; every problem comes back in one
+    /// `PipelineRejected`, nothing is stored.
+    public static func load(file: String, overrides: [String: String]) throws -> ExpandedPipeline {
+        do {
+            return try PipelineSpec.load(path: file, overrides: overrides)
+        } catch let error as PipelineValidationError {
+            throw PipelineRejected(lines: error.diagnostics.map(\.description))
+        } catch let diagnostic as PipelineDiagnostic {
+            throw PipelineRejected(lines: [diagnostic.description])
+        }
+    }
+}

@@ -1,3 +1,0 @@
-import APOPipeline
-import APOStore
-import Logging

@@ -1,0 +1,43 @@
+import APOPipeline
+import APOStore
+import Foundation
+import Logging
+
+/// The body of `apod worker`: one `Worker` in this process until SIGTERM/SIGINT or until the
+/// process that started it is gone (so workers never outlive a killed daemon).
+public enum WorkerProcess {
+    /// "w2@host:4242": what attempts record, and how the supervisor finds a dead worker's leases.
+    public static func workerID(number: Int, pid: Int32) -> String {
+        "w\(number)@\(ProcessInfo.processInfo.hostName):\(pid)"
+    }
+
+    public static func run(databasePath: String, workerNumber: Int, leaseDuration: TimeInterval,
+                           logger: Logger) -> Int32 {
+        let store: JobStore
+        do {
+            store = try JobStore(path: databasePath)
+        } catch {
+            logger.error("worker \(workerNumber): cannot open \(databasePath): \(error)")
+            return WorkerExitCode.storeUnavailable
+        }
+        let shutdown = ShutdownFlag()
+        var sources: [DispatchSourceSignal] = []
+        for sig in [SIGTERM, SIGINT] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { shutdown.request() }
+            source.resume()
+            sources.append(source)
+        }
+        let parent = getppid()
+        var configuration = WorkerConfiguration(
+            workerID: workerID(number: workerNumber, pid: getpid()), leaseDuration: leaseDuration)
+        configuration.hardStopAfter = max(10, leaseDuration)
+        let worker = Worker(store: store, configuration: configuration, shutdown: shutdown,
+                            parentAlive: { getppid() == parent }, logger: logger)
+        let handled = worker.run()
+        logger.debug("worker \(workerNumber) exiting after \(handled) attempt(s)")
+        withExtendedLifetime(sources) {}
+        return WorkerExitCode.clean
+    }
+}

@@ -1,0 +1,90 @@
+import APORuntime
+import APOStore
+import ArgumentParser
+import Foundation
+
+/// One job as `show --json` prints it.
+struct JobSummary: Encodable {
+    let id: Int64
+    let key: String
+    let kind: String
+    let state: String
+    let attempts: Int
+    let maxAttempts: Int
+    let needs: [String]
+    let startedAt: Date?
+    let finishedAt: Date?
+    let durationSeconds: Double?
+    let progressDone: Int
+    let progressTotal: Int
+    let progressMessage: String?
+    let memoizedFromJobID: Int64?
+    let error: String?
+    let outputs: String?
+
+    init(_ job: JobRecord, now: Date) {
+        id = job.id
+        key = job.key
+        kind = job.kind
+        state = job.state.rawValue
+        attempts = job.attempts
+        maxAttempts = job.maxAttempts
+        needs = job.needs
+        startedAt = job.startedAt
+        finishedAt = job.finishedAt
+        durationSeconds = job.startedAt.map { (job.finishedAt ?? now).timeIntervalSince($0) }
+        progressDone = job.progressDone
+        progressTotal = job.progressTotal
+        progressMessage = job.progressMessage
+        memoizedFromJobID = job.memoizedFromJobID
+        error = job.error
+        outputs = job.outputsJSON
+    }
+}
+
+extension Apoctl {
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a run's DAG: every job (rounds expanded) with its state, attempts, needs and duration.")
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: ArgumentHelp("Run id.", valueName: "run"))
+        var runID: Int64
+
+        struct Output: Encodable {
+            let run: RunSummary
+            let jobs: [JobSummary]
+        }
+
+        func run() throws {
+            let store = try global.openStore()
+            let record = try requireRun(runID, in: store)
+            let jobs = try store.jobs(runID: runID)
+            let now = Date()
+            let summary = RunSummary(run: record, jobs: jobs, now: now)
+            if global.json {
+                return try global.printJSON(Output(run: summary, jobs: jobs.map { JobSummary($0, now: now) }))
+            }
+            print("run \(record.id)  \(record.pipelineName)  \(record.state.rawValue)  \(summary.progressText)  \(Formatting.duration(summary.durationSeconds))")
+            print("artifacts: \(record.artifactRoot)")
+            let keyWidth = max(12, min(40, (jobs.map(\.key.count).max() ?? 0) + 1))
+            print("  \(Formatting.column("JOB", 6)) \(Formatting.column("KEY", keyWidth)) \(Formatting.column("KIND", 16)) \(Formatting.column("STATE", 15)) \(Formatting.column("TRIES", 6)) \(Formatting.column("TIME", 8)) NEEDS")
+            for job in jobs {
+                let s = JobSummary(job, now: now)
+                var state = s.state
+                if let from = s.memoizedFromJobID { state = "reused(\(from))" }
+                let time = s.durationSeconds.map(Formatting.duration) ?? "-"
+                let needs = s.needs.isEmpty ? "-" : s.needs.joined(separator: ", ")
+                print("  \(Formatting.column(String(s.id), 6)) \(Formatting.column(s.key, keyWidth)) \(Formatting.column(s.kind, 16)) \(Formatting.column(state, 15)) \(Formatting.column("\(s.attempts)/\(s.maxAttempts)", 6)) \(Formatting.column(time, 8)) \(needs)")
+                if job.state == .running, job.progressTotal > 0 {
+                    let pct = Double(job.progressDone) / Double(job.progressTotal)
+                    print("         \(Formatting.bar(fraction: pct, width: 20)) \(Int(pct * 100))% \(job.progressMessage ?? "")")
+                }
+                if let error = s.error, job.state != .succeeded {
+                    print("         error: \(error.split(separator: "\n").first.map(String.init) ?? error)")
+                }
+            }
+        }
+    }
+}

@@ -1,3 +1,0 @@
-import Testing
-@testable import APOEngine
-@Test func placeholder() { #expect(true) }

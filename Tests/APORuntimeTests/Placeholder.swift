@@ -1,3 +1,0 @@
-import Testing
-@testable import APORuntime
-@Test func placeholder() { #expect(true) }
