@@ -139,6 +139,9 @@ func maxDifference(_ state: InferenceState, row: Int, _ reference: [Double]) -> 
         #expect(throws: InferenceError.slotOutOfRange(row: 0, slot: 1, slotCount: 1)) {
             try state.forward(tokens: [1], slots: [1], positions: [0])
         }
+        #expect(throws: InferenceError.outputRowOutOfRange(row: 1, rows: 1)) {
+            try state.forward(tokens: [1], slots: [0], positions: [0], output: .rows([1]))
+        }
         #expect(throws: InferenceError.mismatchedInputs(tokens: 1, slots: 0, positions: 1)) {
             try state.forward(tokens: [1], slots: [], positions: [0])
         }

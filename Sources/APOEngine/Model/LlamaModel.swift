@@ -8,6 +8,7 @@ public enum InferenceError: Error, CustomStringConvertible, Equatable {
     case slotOutOfRange(row: Int, slot: Int, slotCount: Int)
     case positionOutOfRange(row: Int, position: Int32, maxPositions: Int)
     case unsupportedModel(String)
+    case outputRowOutOfRange(row: Int, rows: Int)
     case promptTooLong(tokens: Int, limit: Int)
     case emptyPrompt
 
@@ -23,6 +24,8 @@ public enum InferenceError: Error, CustomStringConvertible, Equatable {
             return "forward: position \(position) at row \(row) is beyond the context of \(max) positions"
         case let .unsupportedModel(why):
             return "unsupported model: \(why)"
+        case let .outputRowOutOfRange(row, rows):
+            return "forward: logits requested for row \(row) of a call with \(rows) rows"
         case let .promptTooLong(tokens, limit):
             return "prompt of \(tokens) tokens does not fit the context of \(limit) tokens"
         case .emptyPrompt:
@@ -131,9 +134,16 @@ public final class InferenceState {
                 // Block boundaries on multiples of 16 columns keep every block's weight rows aligned.
                 let lo = (outDim * part / parts) / 16 * 16
                 let hi = part == parts - 1 ? outDim : (outDim * (part + 1) / parts) / 16 * 16
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(hi - lo), Int32(inDim),
-                            1, inp, Int32(inDim), weight + lo * inDim, Int32(inDim),
-                            accumulate ? 1 : 0, out + lo, Int32(outDim))
+                // One row (single-stream decode): sgemv reads each weight once, where sgemm would
+                // first copy the whole matrix into its packed layout (1.7× slower measured).
+                if rows == 1 {
+                    cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(hi - lo), Int32(inDim), 1, weight + lo * inDim,
+                                Int32(inDim), inp, 1, accumulate ? 1 : 0, out + lo, 1)
+                } else {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(hi - lo), Int32(inDim),
+                                1, inp, Int32(inDim), weight + lo * inDim, Int32(inDim),
+                                accumulate ? 1 : 0, out + lo, Int32(outDim))
+                }
             }
         }
     }
@@ -178,6 +188,9 @@ public final class InferenceState {
         case .rows(let list): outputRows = list
         case .lastOfEachSequence:
             outputRows = (0..<rows).filter { $0 == rows - 1 || slots[$0 + 1] != slots[$0] }
+        }
+        for r in outputRows where r < 0 || r >= rows {
+            throw InferenceError.outputRowOutOfRange(row: r, rows: rows)
         }
         guard rows > 0 else { logitRowIndices = []; return 0 }
         reserve(rows: rows)
@@ -272,7 +285,6 @@ public final class InferenceState {
         // largest matrix of a small model, and prompt rows rarely need it.
         let n = outputRows.count
         for (i, r) in outputRows.enumerated() {
-            precondition(r >= 0 && r < rows, "output row \(r) outside 0..<\(rows)")
             (xn + i * hidden).update(from: x + r * hidden, count: hidden)
         }
         rmsNormForward(out: xn, rstd: nil, inp: xn, weight: p.pointer(p.layout.finalNorm), rows: n, dim: hidden, eps: eps)
