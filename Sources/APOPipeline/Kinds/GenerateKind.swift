@@ -58,7 +58,8 @@ public enum GenerateKind: JobKind {
         let queries = try readQueries(inputURL)
         let loaded = try ModelLoader.load(path: modelPath, threads: threads)
         let template = try resolveTemplate(templateName, chatTemplate: loaded.chatTemplate)
-        let systemPrompt = template == .chatML ? ChatTemplate.defaultSystemPrompt(chatTemplateString: loaded.chatTemplate) : nil
+        // The same prompt tokens train-llm and dpo train on (PromptFormat is the one source).
+        let promptFormat = PromptFormat(chatTemplateString: loaded.chatTemplate, override: template)
         let model = try LlamaModel(parameters: loaded.parameters)
         let generator = try BatchedGenerator(model: model, tokenizer: loaded.tokenizer, options: options, threads: threads)
         context.log("generate: \(queries.count) queries × \(samplesPerQuery) samples, template \(template.rawValue), \(threads) threads")
@@ -77,7 +78,7 @@ public enum GenerateKind: JobKind {
             }
             var requests: [GenerationRequest] = []
             for q in queries[range] {
-                let prompt = loaded.tokenizer.encode(template.renderHHQuery(q.query, systemPrompt: systemPrompt), parseSpecial: true)
+                let prompt = promptFormat.promptTokens(query: q.query, tokenizer: loaded.tokenizer)
                 for k in 0..<samplesPerQuery {
                     requests.append(GenerationRequest(prompt: prompt, seed: SplitMix64.streamSeed(base: seed, query: q.queryID, sample: k)))
                 }
