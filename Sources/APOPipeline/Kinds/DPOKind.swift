@@ -36,25 +36,9 @@ public enum DPOKind: JobKind {
     /// `hh_best` only when it is the sole one; ties for best (worst) go to the earlier score.
     /// Throws when a score names a query or answer key that the samples file does not have.
     public static func select(samples: [LLMSample], scores: [RMScore], scoresFile: String) throws -> Selection {
-        var itemIndex: [String: Int] = [:]
-        for (i, item) in samples.enumerated() where itemIndex[item.queryID] == nil { itemIndex[item.queryID] = i }
-        var byQuery: [String: [(key: String, score: Double)]] = [:]
-        for (n, s) in scores.enumerated() {
-            guard let i = itemIndex[s.queryID] else {
-                throw FormatError(file: scoresFile, item: n, field: s.key, message: "query '\(s.queryID)' is not in the samples file")
-            }
-            guard samples[i].answer(forKey: s.answerKey) != nil else {
-                throw FormatError(file: scoresFile, item: n, field: s.key,
-                                  message: "query '\(s.queryID)' has no answer '\(s.answerKey)' in the samples file")
-            }
-            byQuery[s.queryID, default: []].append((s.answerKey, s.score))
-        }
         var result = Selection(pairs: [], skippedQueryIDs: [])
-        for item in samples {
-            var usable = (byQuery[item.queryID] ?? []).filter { !(item.answer(forKey: $0.key) ?? "").allSatisfy(\.isWhitespace) }
-            if usable.contains(where: { $0.key != RejectionSampleKind.referenceAnswerKey }) {
-                usable.removeAll { $0.key == RejectionSampleKind.referenceAnswerKey }
-            }
+        for entry in try RejectionSampleKind.scoredItems(samples: samples, scores: scores, scoresFile: scoresFile) {
+            let item = entry.item, usable = entry.usable
             var best: (key: String, score: Double)?, worst: (key: String, score: Double)?
             for c in usable {
                 if best == nil || c.score > best!.score { best = c }

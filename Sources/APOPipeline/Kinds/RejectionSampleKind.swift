@@ -39,9 +39,18 @@ public enum RejectionSampleKind: JobKind {
 
     public static let referenceAnswerKey = "hh_best"
 
-    /// Targets in samples-file order. Throws when a score names a query or answer key that the
+    /// One samples item with its scored answers: `scored` is every score the file gives it, `usable`
+    /// those that may be picked — non-blank answers, and `hh_best` only when it is the sole one.
+    public struct ScoredItem {
+        public var item: LLMSample
+        public var scored: [(key: String, score: Double)]
+        public var usable: [(key: String, score: Double)]
+    }
+
+    /// Joins a samples file with its scores file, in samples-file order; `rejection-sample` and
+    /// `dpo` both choose among `usable`. Throws when a score names a query or answer key that the
     /// samples file does not have (scores from another samples file).
-    public static func select(samples: [LLMSample], scores: [RMScore], scoresFile: String) throws -> Result {
+    public static func scoredItems(samples: [LLMSample], scores: [RMScore], scoresFile: String) throws -> [ScoredItem] {
         var itemIndex: [String: Int] = [:]
         for (i, item) in samples.enumerated() where itemIndex[item.queryID] == nil { itemIndex[item.queryID] = i }
         var byQuery: [String: [(key: String, score: Double)]] = [:]
@@ -55,15 +64,23 @@ public enum RejectionSampleKind: JobKind {
             }
             byQuery[s.queryID, default: []].append((s.answerKey, s.score))
         }
-        var result = Result(targets: [], skippedQueryIDs: [])
-        for item in samples {
+        return samples.map { item in
             let scored = byQuery[item.queryID] ?? []
             var usable = scored.filter { !(item.answer(forKey: $0.key) ?? "").allSatisfy(\.isWhitespace) }
             if usable.contains(where: { $0.key != referenceAnswerKey }) {
                 usable.removeAll { $0.key == referenceAnswerKey }
             }
+            return ScoredItem(item: item, scored: scored, usable: usable)
+        }
+    }
+
+    /// Targets in samples-file order (see `scoredItems` for what is usable and what throws).
+    public static func select(samples: [LLMSample], scores: [RMScore], scoresFile: String) throws -> Result {
+        var result = Result(targets: [], skippedQueryIDs: [])
+        for entry in try scoredItems(samples: samples, scores: scores, scoresFile: scoresFile) {
+            let item = entry.item, scored = entry.scored
             var best: (key: String, score: Double)?
-            for candidate in usable where best == nil || candidate.score > best!.score { best = candidate }
+            for candidate in entry.usable where best == nil || candidate.score > best!.score { best = candidate }
             guard let best, let text = item.answer(forKey: best.key) else {
                 result.skippedQueryIDs.append(item.queryID)
                 continue
