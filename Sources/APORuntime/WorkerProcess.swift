@@ -11,6 +11,9 @@ public enum WorkerProcess {
         "w\(number)@\(ProcessInfo.processInfo.hostName):\(pid)"
     }
 
+    /// Set by `apod` for the workers it starts: the pid they must stay children of.
+    public static let supervisorPIDVariable = "APO_SUPERVISOR_PID"
+
     public static func run(databasePath: String, workerNumber: Int, leaseDuration: TimeInterval,
                            logger: Logger) -> Int32 {
         let store: JobStore
@@ -29,7 +32,8 @@ public enum WorkerProcess {
             source.resume()
             sources.append(source)
         }
-        let parent = getppid()
+        // A standalone `apod worker` watches whoever started it.
+        let parent = ProcessInfo.processInfo.environment[supervisorPIDVariable].flatMap { Int32($0) } ?? getppid()
         var configuration = WorkerConfiguration(
             workerID: workerID(number: workerNumber, pid: getpid()), leaseDuration: leaseDuration)
         configuration.hardStopAfter = max(10, leaseDuration)

@@ -125,6 +125,11 @@ public final class WorkerSupervisor {
             "--lease-seconds", String(configuration.leaseDuration),
             "--log-level", configuration.logLevel.rawValue,
         ]
+        // The worker watches this pid: if the daemon dies before the worker has even started, its
+        // getppid() is already the reaper's and could not tell it was orphaned.
+        var environment = ProcessInfo.processInfo.environment
+        environment[WorkerProcess.supervisorPIDVariable] = String(getpid())
+        process.environment = environment
         process.terminationHandler = { [weak self] p in
             self?.post(.exited(worker: worker, status: p.terminationStatus))
         }
