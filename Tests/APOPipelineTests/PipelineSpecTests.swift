@@ -81,7 +81,7 @@ private func diagnostics(_ yaml: String, overrides: [String: String] = [:]) -> [
         let syntax = "expected ${params.NAME}, ${jobs.ID.outputs.NAME}, ${prev.ID.outputs.NAME|FALLBACK}, ${rounds.last.ID.outputs.NAME} or ${round}"
         #expect(lines == [
             "p.yaml:2:1: error: unknown top-level key 'colour' (expected one of: name, description, params, jobs, rounds, round_jobs, after_rounds)",
-            "p.yaml:5:11: error: unknown job kind 'nope' (known: apo-pairs, generate, noop, prepare-data, rejection-sample, sleep)",
+            "p.yaml:5:11: error: unknown job kind 'nope' (known: apo-pairs, dpo, evaluate, generate, noop, prepare-data, rejection-sample, score, sleep, train-llm, train-rm)",
             "p.yaml:9:19: error: parameter 'fail_times' of kind 'noop' must be an int, found string three",
             "p.yaml:10:7: error: unknown parameter 'bogus' for kind 'noop' (known: artifact, crash_times, fail, fail_times, touch, value)",
             "p.yaml:11:5: error: missing required parameter 'seconds' for kind 'sleep'",
@@ -284,7 +284,7 @@ private func diagnostics(_ yaml: String, overrides: [String: String] = [:]) -> [
             """) == [
             "p.yaml:1:1: error: missing 'name'",
             "p.yaml:2:9: error: bad job id '9lives': use letters, digits, '_' and '-', starting with a letter or '_'",
-            "p.yaml:4:5: error: unknown job key 'colour' (expected one of: id, kind, needs, params, retries, timeout, resources, priority, memoize)",
+            "p.yaml:4:5: error: unknown job key 'colour' (expected one of: id, kind, needs, params, retries, timeout, resources, priority, memoize, when)",
             "p.yaml:5:5: error: job has no 'id'",
             "p.yaml:8:23: error: parameter 'seconds' of kind 'sleep' must be a number, found string soon",
             "p.yaml:9:14: error: 'timeout' must be a number of seconds > 0",
