@@ -183,7 +183,7 @@ public struct RunReport {
         th { background: #f4f4f4; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
         .meta { color: #666; } .st-succeeded { color: #2a7d2a; } .st-failed, .st-upstream_failed { color: #b22; } .st-running { color: #c70; }
         .charts { display: flex; flex-wrap: wrap; gap: 12px; } svg { background: #fff; border: 1px solid #eee; }
-        svg text { font: 11px Helvetica, Arial, sans-serif; fill: #333; } code { background: #f4f4f4; padding: 1px 4px; }
+        svg text { font: 11px Helvetica, Arial, sans-serif; fill: #333; } code { background: #f4f4f4; padding: 1px 4px; word-break: break-all; }
         .problems { color: #b22; }
         </style></head><body>
         <h1>Run \(run.id): \(esc(run.pipelineName))</h1>
@@ -229,7 +229,11 @@ public struct RunReport {
             }
             h += "</table>\n"
             var byArm: [String: [(Double, Double)]] = [:]
-            for (ev, p) in policyRows { byArm[ev.arm.isEmpty ? "policy" : ev.arm, default: []].append((Double(ev.round), p.averageReward)) }
+            for (ev, p) in policyRows where ev.round > 0 { byArm[ev.arm.isEmpty ? "policy" : ev.arm, default: []].append((Double(ev.round), p.averageReward)) }
+            // Round 0 is the starting policy, shared by every arm.
+            if let start = policyRows.first(where: { $0.0.round == 0 }) {
+                for arm in byArm.keys { byArm[arm]!.append((0, start.1.averageReward)) }
+            }
             if byArm.values.contains(where: { $0.count > 1 }) {
                 h += "<div class=\"charts\">" + lineChart(title: "policy average reward", xLabel: "round",
                                                          series: byArm.keys.sorted().map { ($0, byArm[$0]!.sorted { $0.0 < $1.0 }) }) + "</div>\n"
@@ -306,7 +310,9 @@ public struct RunReport {
         for y in ticks(y0, y1, 5) {
             s += "<line x1=\"\(l)\" y1=\"\(f1(py(y)))\" x2=\"\(W - r)\" y2=\"\(f1(py(y)))\" stroke=\"#eee\"/><text x=\"\(l - 4)\" y=\"\(f1(py(y) + 4))\" text-anchor=\"end\">\(short(y))</text>\n"
         }
-        for x in ticks(x0, x1, 6) {
+        // Steps and rounds are whole numbers: no ticks between them.
+        let wholeX = pts.allSatisfy { $0.0 == $0.0.rounded() }
+        for x in ticks(x0, x1, 6) where !wholeX || x == x.rounded() {
             s += "<text x=\"\(f1(px(x)))\" y=\"\(H - b + 14)\" text-anchor=\"middle\">\(short(x))</text>\n"
         }
         s += "<rect x=\"\(l)\" y=\"\(t)\" width=\"\(Int(pw))\" height=\"\(Int(ph))\" fill=\"none\" stroke=\"#999\"/>\n"
