@@ -39,32 +39,42 @@ public enum RewardCheckpoint {
     static let latestName = "LATEST"
 
     public static func save(_ trainer: RewardTrainer, to root: URL, keep: Int = 1) throws {
+        try commitStep(trainer.progress.step, in: root, keep: keep) { tmp in
+            let range = trainer.graph.backbone.trainable
+            let state = RewardCheckpointState(
+                version: RewardCheckpointState.currentVersion, config: trainer.model.parameters.config,
+                trainableStart: range.start, trainableEnd: range.end, headCount: trainer.model.head.count,
+                pooling: trainer.model.pooling, exampleCount: trainer.examples.count,
+                adamStep: trainer.optimizer.step, progress: trainer.progress)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            try encoder.encode(state).write(to: tmp.appendingPathComponent("state.json"))
+            try writeFloats(trainer.model.parameters.values.pointer + range.start, count: range.count,
+                            to: tmp.appendingPathComponent("trainable.f32"))
+            try writeFloats(trainer.model.head.pointer, count: trainer.model.head.count,
+                            to: tmp.appendingPathComponent("head.f32"))
+            for (label, moments) in [("adam_m", trainer.optimizer.m), ("adam_v", trainer.optimizer.v)] {
+                var data = Data()
+                for buffer in moments {
+                    data.append(Data(bytes: buffer.pointer, count: buffer.count * 4))
+                }
+                try data.write(to: tmp.appendingPathComponent("\(label).f32"))
+            }
+        }
+    }
+
+    /// Commits one checkpoint: `fill` writes its files into a temporary directory, which is renamed
+    /// to `root/step-NNNNNNNN`; then `LATEST` is replaced by rename and older steps beyond `keep`
+    /// are pruned. Every trainer's checkpoints go through here, so a crash at any point leaves the
+    /// previous checkpoint readable.
+    static func commitStep(_ step: Int, in root: URL, keep: Int, fill: (URL) throws -> Void) throws {
         let fm = FileManager.default
         try fm.createDirectory(at: root, withIntermediateDirectories: true)
-        let name = String(format: "step-%08d", trainer.progress.step)
+        let name = String(format: "step-%08d", step)
         let tmp = root.appendingPathComponent(".\(name).tmp-\(getpid())")
         try? fm.removeItem(at: tmp)
         try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
-        let range = trainer.graph.backbone.trainable
-        let state = RewardCheckpointState(
-            version: RewardCheckpointState.currentVersion, config: trainer.model.parameters.config,
-            trainableStart: range.start, trainableEnd: range.end, headCount: trainer.model.head.count,
-            pooling: trainer.model.pooling, exampleCount: trainer.examples.count,
-            adamStep: trainer.optimizer.step, progress: trainer.progress)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        try encoder.encode(state).write(to: tmp.appendingPathComponent("state.json"))
-        try writeFloats(trainer.model.parameters.values.pointer + range.start, count: range.count,
-                        to: tmp.appendingPathComponent("trainable.f32"))
-        try writeFloats(trainer.model.head.pointer, count: trainer.model.head.count,
-                        to: tmp.appendingPathComponent("head.f32"))
-        for (label, moments) in [("adam_m", trainer.optimizer.m), ("adam_v", trainer.optimizer.v)] {
-            var data = Data()
-            for buffer in moments {
-                data.append(Data(bytes: buffer.pointer, count: buffer.count * 4))
-            }
-            try data.write(to: tmp.appendingPathComponent("\(label).f32"))
-        }
+        try fill(tmp)
         let final = root.appendingPathComponent(name)
         try? fm.removeItem(at: final)
         try fm.moveItem(at: tmp, to: final)

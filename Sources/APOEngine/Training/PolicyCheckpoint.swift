@@ -31,33 +31,21 @@ public enum PolicyCheckpoint {
     static let referenceName = "reference_logprobs.json"
 
     public static func save(_ trainer: PolicyTrainer, to root: URL, keep: Int = 1) throws {
-        let fm = FileManager.default
-        try fm.createDirectory(at: root, withIntermediateDirectories: true)
-        let name = String(format: "step-%08d", trainer.progress.step)
-        let tmp = root.appendingPathComponent(".\(name).tmp-\(getpid())")
-        try? fm.removeItem(at: tmp)
-        try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
-        let range = trainer.graph.backbone.trainable
-        let state = PolicyCheckpointState(
-            version: PolicyCheckpointState.currentVersion, config: trainer.parameters.config,
-            trainableStart: range.start, trainableEnd: range.end, exampleCount: trainer.examples.count,
-            objective: trainer.settings.objective, adamStep: trainer.optimizer.step, progress: trainer.progress)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        try encoder.encode(state).write(to: tmp.appendingPathComponent("state.json"))
-        try RewardCheckpoint.writeFloats(trainer.parameters.values.pointer + range.start, count: range.count,
-                                         to: tmp.appendingPathComponent("trainable.f32"))
-        try RewardCheckpoint.writeFloats(trainer.optimizer.m[0].pointer, count: range.count,
-                                         to: tmp.appendingPathComponent("adam_m.f32"))
-        try RewardCheckpoint.writeFloats(trainer.optimizer.v[0].pointer, count: range.count,
-                                         to: tmp.appendingPathComponent("adam_v.f32"))
-        let final = root.appendingPathComponent(name)
-        try? fm.removeItem(at: final)
-        try fm.moveItem(at: tmp, to: final)
-        try replaceAtomically(Data(name.utf8), at: root.appendingPathComponent(RewardCheckpoint.latestName))
-        let steps = (try fm.contentsOfDirectory(atPath: root.path)).filter { $0.hasPrefix("step-") }.sorted()
-        for old in steps.dropLast(max(keep, 1)) where old != name {
-            try? fm.removeItem(at: root.appendingPathComponent(old))
+        try RewardCheckpoint.commitStep(trainer.progress.step, in: root, keep: keep) { tmp in
+            let range = trainer.graph.backbone.trainable
+            let state = PolicyCheckpointState(
+                version: PolicyCheckpointState.currentVersion, config: trainer.parameters.config,
+                trainableStart: range.start, trainableEnd: range.end, exampleCount: trainer.examples.count,
+                objective: trainer.settings.objective, adamStep: trainer.optimizer.step, progress: trainer.progress)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            try encoder.encode(state).write(to: tmp.appendingPathComponent("state.json"))
+            try RewardCheckpoint.writeFloats(trainer.parameters.values.pointer + range.start, count: range.count,
+                                             to: tmp.appendingPathComponent("trainable.f32"))
+            try RewardCheckpoint.writeFloats(trainer.optimizer.m[0].pointer, count: range.count,
+                                             to: tmp.appendingPathComponent("adam_m.f32"))
+            try RewardCheckpoint.writeFloats(trainer.optimizer.v[0].pointer, count: range.count,
+                                             to: tmp.appendingPathComponent("adam_v.f32"))
         }
     }
 
