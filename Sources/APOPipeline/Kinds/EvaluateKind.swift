@@ -161,8 +161,7 @@ public enum EvaluateKind: JobKind {
         guard others.count == otherLabels.count else {
             throw EvaluateError.labelCount(list: "other_scores", values: others.count, labels: otherLabels.count)
         }
-        let threadsParam = try context.intParam("threads")
-        let threads = threadsParam > 0 ? threadsParam : max(1, context.threads)
+        let threads = try context.threadsParam()
 
         var rmResults: [RMResult] = []
         if !models.isEmpty {

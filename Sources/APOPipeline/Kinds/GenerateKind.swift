@@ -40,8 +40,7 @@ public enum GenerateKind: JobKind {
         let chunkSize = try context.intParam("chunk_size")
         guard samplesPerQuery > 0 else { throw JobParameterError.invalid(name: "samples", message: "must be > 0") }
         guard chunkSize > 0 else { throw JobParameterError.invalid(name: "chunk_size", message: "must be > 0") }
-        let threadsParam = try context.intParam("threads")
-        let threads = threadsParam > 0 ? threadsParam : max(1, context.threads)
+        let threads = try context.threadsParam()
         let options = GenerationOptions(
             sampling: SamplingParameters(
                 temperature: Float(try context.doubleParam("temperature")), topK: try context.intParam("top_k"),

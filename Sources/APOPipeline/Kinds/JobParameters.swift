@@ -119,6 +119,12 @@ extension JobContext {
         return b
     }
 
+    /// The `threads` parameter, where 0 (or less) means the worker's share (at least 1).
+    public func threadsParam() throws -> Int {
+        let requested = try intParam("threads")
+        return requested > 0 ? requested : max(1, threads)
+    }
+
     /// A file path parameter; relative paths are taken relative to the worker's current directory.
     public func pathParam(_ name: String) throws -> URL {
         URL(fileURLWithPath: try stringParam(name))

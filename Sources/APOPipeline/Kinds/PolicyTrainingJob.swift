@@ -31,11 +31,7 @@ enum PolicyTrainingJob {
         s.objective = objective
         s.epochs = try context.intParam("epochs")
         s.learningRate = try context.doubleParam("lr")
-        let schedule = try context.stringParam("schedule")
-        guard let decay = LearningRateSchedule.Decay(rawValue: schedule) else {
-            throw JobParameterError.invalid(name: "schedule", message: "'\(schedule)' is not one of constant, linear, cosine")
-        }
-        s.schedule = decay
+        s.schedule = try TrainRMKind.scheduleParam(context)
         s.warmupSteps = try context.intParam("warmup")
         s.batchSize = try context.intParam("batch")
         s.microBatchSize = try context.intParam("micro_batch")
@@ -45,8 +41,7 @@ enum PolicyTrainingJob {
         s.trainableLayers = try context.intParam("trainable_layers")
         s.trainEmbedding = try context.boolParam("train_embedding")
         s.seed = UInt64(truncatingIfNeeded: try context.intParam("seed"))
-        let threads = try context.intParam("threads")
-        s.threads = threads > 0 ? threads : context.threads
+        s.threads = try context.threadsParam()
         for (name, value) in [("epochs", s.epochs), ("batch", s.batchSize), ("micro_batch", s.microBatchSize)] where value < 1 {
             throw JobParameterError.invalid(name: name, message: "must be at least 1, found \(value)")
         }

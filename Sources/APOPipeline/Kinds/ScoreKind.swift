@@ -24,8 +24,7 @@ public enum ScoreKind: JobKind {
             throw JobParameterError.invalid(name: samples == nil ? "samples" : "pairs",
                                             message: "give exactly one of 'samples' (to score) and 'pairs' (to evaluate)")
         }
-        let requested = try context.intParam("threads")
-        let threads = requested > 0 ? requested : context.threads
+        let threads = try context.threadsParam()
         let maxLength = try context.intParam("max_length")
         let batch = max(1, try context.intParam("batch"))
         let rm = try RewardModelFiles.load(path: try context.stringParam("model"), threads: threads)

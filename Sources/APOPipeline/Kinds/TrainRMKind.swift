@@ -35,15 +35,20 @@ public enum TrainRMKind: JobKind {
     ]
     public static let outputs = ["model", "metrics"]
 
-    public static func settings(from context: any JobContext) throws -> RewardTrainingSettings {
-        var s = RewardTrainingSettings()
-        s.epochs = try context.intParam("epochs")
-        s.learningRate = try context.doubleParam("lr")
+    /// The `schedule` parameter (shared with the policy kinds): constant, linear or cosine decay.
+    static func scheduleParam(_ context: any JobContext) throws -> LearningRateSchedule.Decay {
         let schedule = try context.stringParam("schedule")
         guard let decay = LearningRateSchedule.Decay(rawValue: schedule) else {
             throw JobParameterError.invalid(name: "schedule", message: "'\(schedule)' is not one of constant, linear, cosine")
         }
-        s.schedule = decay
+        return decay
+    }
+
+    public static func settings(from context: any JobContext) throws -> RewardTrainingSettings {
+        var s = RewardTrainingSettings()
+        s.epochs = try context.intParam("epochs")
+        s.learningRate = try context.doubleParam("lr")
+        s.schedule = try TrainRMKind.scheduleParam(context)
         s.warmupSteps = try context.intParam("warmup")
         s.batchSize = try context.intParam("batch")
         s.microBatchSize = try context.intParam("micro_batch")
@@ -61,8 +66,7 @@ public enum TrainRMKind: JobKind {
         s.maxGradNorm = clip > 0 ? Float(clip) : nil
         s.trainableLayers = try context.intParam("trainable_layers")
         s.seed = UInt64(truncatingIfNeeded: try context.intParam("seed"))
-        let threads = try context.intParam("threads")
-        s.threads = threads > 0 ? threads : context.threads
+        s.threads = try context.threadsParam()
         for (name, value) in [("epochs", s.epochs), ("batch", s.batchSize), ("micro_batch", s.microBatchSize),
                               ("max_length", s.maxLength), ("apo_sample_num", s.objective.apoSampleNum)] where value < 1 {
             throw JobParameterError.invalid(name: name, message: "must be at least 1, found \(value)")
