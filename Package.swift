@@ -13,6 +13,15 @@ let engineSettings: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked"]),
 ]
 
+// The int8 decode kernels are compiled for AVX2 + FMA on x86-64 (every x86 server CPU since
+// 2015); the engine checks the CPU at run time and keeps the fp32 path where they are missing.
+// Only this small module gets the flag, so the rest of the build runs on any x86-64.
+#if arch(x86_64)
+let kernelSettings: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-target-cpu", "haswell"])]
+#else
+let kernelSettings: [SwiftSetting] = engineSettings
+#endif
+
 let package = Package(
     name: "apo",
     platforms: [.macOS(.v14)],
@@ -39,9 +48,10 @@ let package = Package(
             path: "Sources/CZlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        .target(name: "APOKernels", swiftSettings: kernelSettings),
         .target(
             name: "APOEngine",
-            dependencies: ["COpenBLAS"],
+            dependencies: ["COpenBLAS", "APOKernels"],
             swiftSettings: engineSettings
         ),
         .target(

@@ -34,10 +34,25 @@ public enum InferenceError: Error, CustomStringConvertible, Equatable {
     }
 }
 
+/// Which weights the matrix products of a `forward` call with few rows read.
+public enum DecodeWeights: String, Sendable, CaseIterable {
+    /// The fp32 weights, as every other call: logits agree with an fp32 reference to ~1e-3.
+    case float32 = "f32"
+    /// Int8 copies (`Int8DecodeWeights`), a quarter of the bytes: about twice the single-stream
+    /// decode speed, at ~1e-2 in log-probabilities (the parity test states the bound).
+    /// Falls back to fp32 on CPUs without AVX2/FMA and for matrices whose width is not a multiple of 32.
+    case int8
+}
+
 /// A LLaMA decoder ready for inference: validated configuration over fp32 `ModelParameters`.
+///
+/// The weights must not change once a decode step ran with `DecodeWeights.int8`: its int8 copies
+/// are made once, on first use.
 public final class LlamaModel: @unchecked Sendable {
     public let parameters: ModelParameters
     public var config: LlamaConfig { parameters.config }
+    private let int8Lock = NSLock()
+    private var int8Weights: Int8DecodeWeights??
 
     public init(parameters: ModelParameters) throws {
         let c = parameters.config
@@ -52,6 +67,17 @@ public final class LlamaModel: @unchecked Sendable {
             throw InferenceError.unsupportedModel("empty dimension in \(c)")
         }
         self.parameters = parameters
+    }
+
+    /// The int8 copies of the decode matrices, made on first call (about a second for 135M
+    /// weights); nil where `DecodeWeights.int8` falls back to fp32.
+    public func int8DecodeWeights(threads: Int) -> Int8DecodeWeights? {
+        int8Lock.lock()
+        defer { int8Lock.unlock() }
+        if let made = int8Weights { return made }
+        let made = Int8Matrix.kernelsSupported ? Int8DecodeWeights(parameters: parameters, threads: threads) : nil
+        int8Weights = .some(made)
+        return made
     }
 
     /// Number of distinct weights (a tied output head counted once).
@@ -85,6 +111,11 @@ public final class InferenceState {
     public let model: LlamaModel
     public let cache: KVCache
     public let threads: Int
+    /// Which weights calls of at most `int8RowLimit` rows read.
+    public let decodeWeights: DecodeWeights
+    /// Largest call (in rows) that reads the int8 copies: beyond it the weights are reused by enough
+    /// rows that sgemm on fp32 is faster.
+    public static let int8RowLimit = 6
     public var maxPositions: Int { cache.maxPositions }
     public var slotCount: Int { cache.slotCount }
     let rope: RoPETable
@@ -101,10 +132,11 @@ public final class InferenceState {
     /// Input-row index of each logits row of the last `forward`.
     public private(set) var logitRowIndices: [Int] = []
 
-    public init(model: LlamaModel, slots: Int, maxPositions: Int, threads: Int) {
+    public init(model: LlamaModel, slots: Int, maxPositions: Int, threads: Int, decodeWeights: DecodeWeights = .int8) {
         precondition(slots > 0 && maxPositions > 0 && threads > 0)
         self.model = model
         self.threads = threads
+        self.decodeWeights = decodeWeights
         cache = KVCache(config: model.config, slots: slots, maxPositions: maxPositions)
         rope = RoPETable(headDim: model.config.headDim, maxPositions: maxPositions, theta: model.config.ropeTheta)
     }
@@ -126,14 +158,19 @@ public final class InferenceState {
 
     /// `out = inp · weightᵀ` (`linearForward`), its output columns split into one contiguous block
     /// per thread, each a single-threaded sgemm on its own rows of the weight matrix.
+    /// With `int8` (a decode-sized call), the int8 copy of the same weight is read instead.
     private func matmul(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                        rows: Int, inDim: Int, outDim: Int, accumulate: Bool) {
+                        int8: Int8Matrix?, rows: Int, inDim: Int, outDim: Int, accumulate: Bool) {
         let parts = min(threads, max(1, outDim / 64))
         parallelFor(parts, threads: parts) { range in
             for part in range {
                 // Block boundaries on multiples of 16 columns keep every block's weight rows aligned.
                 let lo = (outDim * part / parts) / 16 * 16
                 let hi = part == parts - 1 ? outDim : (outDim * (part + 1) / parts) / 16 * 16
+                if let int8 {
+                    int8.forward(out: out, inp: inp, rows: rows, columns: lo..<hi, accumulate: accumulate)
+                    continue
+                }
                 // One row (single-stream decode): sgemv reads each weight once, where sgemm would
                 // first copy the whole matrix into its packed layout (1.7× slower measured).
                 if rows == 1 {
@@ -198,9 +235,11 @@ public final class InferenceState {
         // shared 2-core machine OpenBLAS's own pool spends a third of the time in sched_yield
         // waiting for a descheduled partner, and it would compete with the attention threads.
         openblas_set_num_threads(1)
+        let int8 = rows <= Self.int8RowLimit && decodeWeights == .int8 ? model.int8DecodeWeights(threads: threads) : nil
         let matmul = { (out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                        inDim: Int, outDim: Int, accumulate: Bool) in
-            self.matmul(out: out, inp: inp, weight: weight, rows: rows, inDim: inDim, outDim: outDim, accumulate: accumulate)
+                        int8: Int8Matrix?, inDim: Int, outDim: Int, accumulate: Bool) in
+            self.matmul(out: out, inp: inp, weight: weight, int8: int8, rows: rows, inDim: inDim, outDim: outDim,
+                        accumulate: accumulate)
         }
 
         let p = model.parameters
@@ -233,9 +272,9 @@ public final class InferenceState {
                         rmsNormForward(out: xn + range.lowerBound * hidden, rstd: nil, inp: x + range.lowerBound * hidden,
                                        weight: p.pointer(layer.attentionNorm), rows: range.count, dim: hidden, eps: eps)
                     }
-                    matmul(q, xn, p.pointer(layer.wq), hidden, qDim, false)
-                    matmul(k, xn, p.pointer(layer.wk), hidden, kvDim, false)
-                    matmul(v, xn, p.pointer(layer.wv), hidden, kvDim, false)
+                    matmul(q, xn, p.pointer(layer.wq), int8?.layers[l].wq, hidden, qDim, false)
+                    matmul(k, xn, p.pointer(layer.wk), int8?.layers[l].wk, hidden, kvDim, false)
+                    matmul(v, xn, p.pointer(layer.wv), int8?.layers[l].wv, hidden, kvDim, false)
                     parallelFor(rows, threads: rowThreads) { range in
                         let pos = posPtr.baseAddress! + range.lowerBound
                         ropeForward(x: q + range.lowerBound * qDim, positions: pos, rows: range.count,
@@ -265,18 +304,18 @@ public final class InferenceState {
                             maxPositions: cache.maxPositions, threads: threads)
                     }
                     // Residual connections come free: the projections accumulate into x.
-                    matmul(x, att, p.pointer(layer.wo), qDim, hidden, true)
+                    matmul(x, att, p.pointer(layer.wo), int8?.layers[l].wo, qDim, hidden, true)
                     parallelFor(rows, threads: rowThreads) { range in
                         rmsNormForward(out: xn + range.lowerBound * hidden, rstd: nil, inp: x + range.lowerBound * hidden,
                                        weight: p.pointer(layer.ffnNorm), rows: range.count, dim: hidden, eps: eps)
                     }
-                    matmul(gate, xn, p.pointer(layer.wGate), hidden, ffn, false)
-                    matmul(up, xn, p.pointer(layer.wUp), hidden, ffn, false)
+                    matmul(gate, xn, p.pointer(layer.wGate), int8?.layers[l].wGate, hidden, ffn, false)
+                    matmul(up, xn, p.pointer(layer.wUp), int8?.layers[l].wUp, hidden, ffn, false)
                     parallelFor(rows, threads: rowThreads) { range in
                         let at = range.lowerBound * ffn
                         swigluForward(out: gate + at, gate: gate + at, up: up + at, count: range.count * ffn)
                     }
-                    matmul(x, gate, p.pointer(layer.wDown), ffn, hidden, true)
+                    matmul(x, gate, p.pointer(layer.wDown), int8?.layers[l].wDown, ffn, hidden, true)
                 }
             }
         }
@@ -289,7 +328,8 @@ public final class InferenceState {
         }
         rmsNormForward(out: xn, rstd: nil, inp: xn, weight: p.pointer(p.layout.finalNorm), rows: n, dim: hidden, eps: eps)
         if logitsBuffer.count < n * c.vocabSize { logitsBuffer = FloatBuffer(count: n * c.vocabSize) }
-        self.matmul(out: logitsBuffer.pointer, inp: xn, weight: p.pointer(p.layout.output), rows: n,
+        let outputInt8 = n <= Self.int8RowLimit ? int8?.output : nil
+        self.matmul(out: logitsBuffer.pointer, inp: xn, weight: p.pointer(p.layout.output), int8: outputInt8, rows: n,
                     inDim: hidden, outDim: c.vocabSize, accumulate: false)
         logitRowIndices = outputRows
         return n
