@@ -17,6 +17,8 @@ func loadInferenceModel(_ path: String, threads: Int) throws -> (LoadedModel, Ll
     return (loaded, try LlamaModel(parameters: loaded.parameters))
 }
 
+extension DecodeWeights: ExpressibleByArgument {}
+
 /// `apoctl sample`: N samples for one prompt, printed as they are generated.
 struct SampleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -40,6 +42,9 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: "CPU threads.") var threads: Int = 2
     @Option(help: "Prompt rendering: auto (the model's template), chatml or raw.") var template: String = "auto"
+    @Option(name: .customLong("decode-weights"),
+            help: "Weights decode steps read: int8 (about twice as fast) or f32 (exact fp32).")
+    var decodeWeights: DecodeWeights = .int8
     @Flag(help: "Print a JSON list of {sample, text, finish_reason, tokens} instead of text.") var json = false
 
     func run() throws {
@@ -60,7 +65,7 @@ struct SampleCommand: ParsableCommand {
             FileHandle.standardError.write(Data("note: prompt of \(ids.count) tokens truncated to its last \(maxPromptTokens)\n".utf8))
         }
         let options = GenerationOptions(sampling: sampling, maxNewTokens: maxTokens, maxPromptTokens: maxPromptTokens,
-                                        slots: min(n, 16))
+                                        slots: min(n, 16), decodeWeights: decodeWeights)
         let generator = try BatchedGenerator(model: model, tokenizer: loaded.tokenizer, options: options, threads: threads)
         let requests = (0..<n).map {
             GenerationRequest(prompt: ids, seed: SplitMix64.streamSeed(base: seed, query: prompt, sample: $0))
@@ -153,12 +158,15 @@ struct BenchInferenceCommand: ParsableCommand {
     @Option(help: "Prompt length before batched generation.") var npp: Int = 128
     @Option(name: .customLong("npl"), parsing: .upToNextOption, help: "Batch sizes.") var batches: [Int] = [1, 16, 32]
     @Option(help: "Repetitions (best is kept).") var repetitions: Int = 2
+    @Option(name: .customLong("decode-weights"),
+            help: "Weights generation steps of at most \(InferenceState.int8RowLimit) rows read: int8 or f32.")
+    var decodeWeights: DecodeWeights = .int8
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
         guard threads > 0 else { throw ValidationError("--threads must be > 0") }
         let (_, model) = try loadInferenceModel(self.model, threads: threads)
-        let bench = InferenceBenchmark(model: model, threads: threads)
+        let bench = InferenceBenchmark(model: model, threads: threads, decodeWeights: decodeWeights)
         var report: [String: Any] = ["threads": threads, "parameters": model.parameterCount]
         let peak = InferenceBenchmark.sgemmPeak(threads: threads)
         report["sgemm_peak_gflops"] = peak
@@ -174,9 +182,25 @@ struct BenchInferenceCommand: ParsableCommand {
             }
         }
         report["prompt_processing"] = pp
+        let conversion = bench.prepareDecodeWeights()
+        report["decode_weights"] = conversion == nil ? "f32" : "int8"
+        if let conversion {
+            report["int8_conversion_s"] = conversion
+            if !json { print(String(format: "decode weights: int8 (made in %.2f s, once per loaded model)", conversion)) }
+        } else if !json {
+            print("decode weights: f32" + (decodeWeights == .int8 ? " (this CPU lacks AVX2/FMA)" : ""))
+        }
         let tg1 = try bench.generation(batch: 1, promptLength: 0, generateLength: tg)
         report["tg_batch1_tokens_per_s"] = Double(tg) / tg1
-        if !json { print(String(format: "tg%-4d %8.1f tokens/s  (batch 1, from an empty context)", tg, Double(tg) / tg1)) }
+        // A decode step reads every matrix once: its speed is a memory bandwidth.
+        let weightBytes = conversion == nil ? model.matmulParameterCount * 4
+            : model.int8DecodeWeights(threads: threads)!.bytesPerToken
+        let bandwidth = Double(weightBytes) * Double(tg) / tg1 / 1e9
+        report["tg_batch1_weight_gb_per_s"] = bandwidth
+        if !json {
+            print(String(format: "tg%-4d %8.1f tokens/s  (batch 1, from an empty context; %.0f MB of weights per token, %.1f GB/s)",
+                         tg, Double(tg) / tg1, Double(weightBytes) / 1e6, bandwidth))
+        }
         var batched: [[String: Any]] = []
         for b in batches {
             let seconds = try bench.generation(batch: b, promptLength: npp, generateLength: tg)

@@ -6,10 +6,21 @@ import Foundation
 public struct InferenceBenchmark {
     public let model: LlamaModel
     public let threads: Int
+    public let decodeWeights: DecodeWeights
 
-    public init(model: LlamaModel, threads: Int) {
+    public init(model: LlamaModel, threads: Int, decodeWeights: DecodeWeights = .int8) {
         self.model = model
         self.threads = threads
+        self.decodeWeights = decodeWeights
+    }
+
+    /// Makes the int8 copies a decode step reads (a one-time cost per loaded model, kept out of the
+    /// timed runs); returns its seconds, or nil when decode reads fp32 (by choice or for want of AVX2).
+    public func prepareDecodeWeights() -> Double? {
+        guard decodeWeights == .int8 else { return nil }
+        var made: Int8DecodeWeights?
+        let seconds = Self.seconds { made = model.int8DecodeWeights(threads: threads) }
+        return made == nil ? nil : seconds
     }
 
     /// Wall-clock seconds of `body`.
@@ -71,7 +82,7 @@ public struct InferenceBenchmark {
     /// of the generation phase (llama-batched-bench's T_TG).
     public func generation(batch: Int, promptLength: Int, generateLength: Int) throws -> Double {
         let state = InferenceState(model: model, slots: batch, maxPositions: promptLength + generateLength,
-                                   threads: threads)
+                                   threads: threads, decodeWeights: decodeWeights)
         if promptLength > 0 {
             for s in 0..<batch {
                 try state.forward(tokens: tokens(promptLength, seed: UInt64(s)), slots: [Int](repeating: s, count: promptLength),

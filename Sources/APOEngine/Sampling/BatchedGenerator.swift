@@ -44,18 +44,21 @@ public struct GenerationOptions: Sendable, Equatable {
     public var slots: Int
     /// Prompt tokens processed per step, shared by the slots still reading their prompt.
     public var prefillRowsPerStep: Int
+    /// Which weights steps of few rows read (`InferenceState.int8RowLimit`).
+    public var decodeWeights: DecodeWeights
 
     public static let defaultStopStrings = ["\n\nHuman:", "<|im_end|>"]
 
     public init(sampling: SamplingParameters = SamplingParameters(), maxNewTokens: Int = 256,
                 maxPromptTokens: Int = 512, stopStrings: [String] = GenerationOptions.defaultStopStrings,
-                slots: Int = 16, prefillRowsPerStep: Int = 512) {
+                slots: Int = 16, prefillRowsPerStep: Int = 512, decodeWeights: DecodeWeights = .int8) {
         self.sampling = sampling
         self.maxNewTokens = maxNewTokens
         self.maxPromptTokens = maxPromptTokens
         self.stopStrings = stopStrings
         self.slots = slots
         self.prefillRowsPerStep = prefillRowsPerStep
+        self.decodeWeights = decodeWeights
     }
 
     public func validate(contextLength: Int) throws {
@@ -106,7 +109,8 @@ public final class BatchedGenerator {
         self.options = options
         self.threads = threads
         state = InferenceState(model: model, slots: options.slots,
-                               maxPositions: options.maxPromptTokens + options.maxNewTokens, threads: threads)
+                               maxPositions: options.maxPromptTokens + options.maxNewTokens, threads: threads,
+                               decodeWeights: options.decodeWeights)
     }
 
     private struct Sequence {

@@ -13,7 +13,8 @@ import Foundation
 /// exactly what an uninterrupted one would.
 public enum GenerateKind: JobKind {
     public static let name = "generate"
-    public static let version = 1
+    // 2: decode steps read int8 weights by default (`decode_weights`), so samples differ from version 1's.
+    public static let version = 2
     public static let parameters = [
         ParameterSpec("model", .path, help: "model file (.gguf) or model directory"),
         ParameterSpec("input", .path, help: "queries file (query_id, query) or preference-pairs file"),
@@ -30,6 +31,8 @@ public enum GenerateKind: JobKind {
         ParameterSpec("threads", .int, default: .int(0), help: "0 = the worker's thread count"),
         ParameterSpec("slots", .int, default: .int(16), help: "sequences decoded together"),
         ParameterSpec("chunk_size", .int, default: .int(32), help: "queries per checkpointed chunk"),
+        ParameterSpec("decode_weights", .string, default: .string("int8"),
+                      help: "weights decode steps read: int8 (about twice as fast) or f32 (exact fp32)"),
     ]
     public static let outputs = ["samples"]
 
@@ -41,7 +44,7 @@ public enum GenerateKind: JobKind {
         guard samplesPerQuery > 0 else { throw JobParameterError.invalid(name: "samples", message: "must be > 0") }
         guard chunkSize > 0 else { throw JobParameterError.invalid(name: "chunk_size", message: "must be > 0") }
         let threads = try context.threadsParam()
-        let options = GenerationOptions(
+        var options = GenerationOptions(
             sampling: SamplingParameters(
                 temperature: Float(try context.doubleParam("temperature")), topK: try context.intParam("top_k"),
                 topP: Float(try context.doubleParam("top_p")),
@@ -50,6 +53,11 @@ public enum GenerateKind: JobKind {
             maxPromptTokens: try context.intParam("max_prompt_tokens"),
             slots: try context.intParam("slots"))
         try options.sampling.validate()
+        let decodeWeightsName = try context.stringParam("decode_weights")
+        guard let decodeWeights = DecodeWeights(rawValue: decodeWeightsName) else {
+            throw JobParameterError.invalid(name: "decode_weights", message: "'\(decodeWeightsName)' is not int8 or f32")
+        }
+        options.decodeWeights = decodeWeights
         let seed = UInt64(bitPattern: Int64(try context.intParam("seed")))
 
         let templateName = try context.stringParam("template")
@@ -61,7 +69,8 @@ public enum GenerateKind: JobKind {
         let promptFormat = PromptFormat(chatTemplateString: loaded.chatTemplate, override: template)
         let model = try LlamaModel(parameters: loaded.parameters)
         let generator = try BatchedGenerator(model: model, tokenizer: loaded.tokenizer, options: options, threads: threads)
-        context.log("generate: \(queries.count) queries × \(samplesPerQuery) samples, template \(template.rawValue), \(threads) threads")
+        context.log("generate: \(queries.count) queries × \(samplesPerQuery) samples, template \(template.rawValue), "
+                    + "\(threads) threads, \(decodeWeights.rawValue) decode weights")
 
         let checkpoint = ChunkCheckpoint(directory: context.checkpointDirectory,
                                          fingerprint: fingerprint(context.params, queries: queries))
