@@ -340,11 +340,11 @@ extension JobStore {
                 + guardArguments)
         else { throw StoreError.leaseLost(jobID: jobID) }
         try db.cachedStatement(sql: """
-            INSERT INTO artifacts (job_id, name, path, sha256, size, created_at)
-            SELECT ?, name, path, sha256, size, ? FROM artifacts WHERE job_id = ?
+            INSERT INTO artifacts (job_id, name, path, type, sha256, size, created_at)
+            SELECT ?, name, path, type, sha256, size, ? FROM artifacts WHERE job_id = ?
             ON CONFLICT (job_id, name) DO UPDATE SET
-                path = excluded.path, sha256 = excluded.sha256, size = excluded.size,
-                created_at = excluded.created_at
+                path = excluded.path, type = excluded.type, sha256 = excluded.sha256,
+                size = excluded.size, created_at = excluded.created_at
             """).execute(arguments: [jobID, t, fromJobID])
         return runID
     }
