@@ -138,10 +138,10 @@ public final class Worker {
                 memoKey = key
                 if let earlier = try store.findMemoizedJob(memoKey: key.value), earlier.id != job.id,
                    outputsStillExist(earlier) {
-                    try store.completeMemoized(lease, fromJobID: earlier.id, now: Date())
-                    try? store.appendLog(jobID: job.id, attemptID: lease.attemptID, stream: "runtime",
-                                         line: "memoized: reused outputs of job \(earlier.id) (run \(earlier.runID), \(earlier.key)); memo key \(key.value)",
-                                         now: Date())
+                    try store.completeMemoized(
+                        lease, fromJobID: earlier.id,
+                        logLine: "memoized: reused outputs of job \(earlier.id) (run \(earlier.runID), \(earlier.key)); memo key \(key.value)",
+                        now: Date())
                     logger.info("job \(job.id) \(job.key) memoized from job \(earlier.id)")
                     return (.memoized(fromJobID: earlier.id), nil)
                 }

@@ -154,8 +154,11 @@ import Testing
         let secondRun = try store.createRun(newRun([job("prep"), job("use", needs: ["prep"])],
                                                    yaml: "name: test\nedited: true\n"), now: at(10))
         let again = try store.mustClaim(now: at(11))
-        try store.completeMemoized(again.lease, fromJobID: original.job.id, now: at(12))
+        try store.completeMemoized(again.lease, fromJobID: original.job.id, logLine: "reused job 1", now: at(12))
         let reused = try store.requireJob(runID: secondRun, key: "prep")
+        let logged = try store.logs(runID: secondRun, jobID: reused.id, afterID: 0, limit: 10)
+        #expect(logged.map { [$0.stream, $0.line] } == [["runtime", "reused job 1"]])
+        #expect(logged.first?.attemptID == again.lease.attemptID)
         #expect(reused.state == .succeeded)
         #expect(reused.outputsJSON == #"{"train":"run1/train.jsonl"}"#)
         #expect(reused.memoizedFromJobID == original.job.id)
