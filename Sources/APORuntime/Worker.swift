@@ -15,8 +15,11 @@ public struct WorkerConfiguration: Sendable {
     /// CPU threads offered to each job (a job's own `threads` resource caps it further).
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     /// Seconds a kind may ignore a stop request before the process settles the attempt and exits;
-    /// nil in-process (tests, benchmarks), set by `apod worker`.
+    /// nil in-process (tests, benchmarks), set by `apod worker` (`--stop-grace`).
     public var hardStopAfter: TimeInterval?
+
+    /// `apod --stop-grace` when not given.
+    public static let defaultStopGrace: TimeInterval = 10
 
     public init(workerID: String, leaseDuration: TimeInterval) {
         self.workerID = workerID
