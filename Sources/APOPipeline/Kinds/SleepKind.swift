@@ -1,7 +1,8 @@
 import Foundation
 
 /// Sleeps for `seconds`, checking for cancellation every 50 ms and reporting progress; for
-/// runtime tests (cancel, kill, heartbeat, following logs) and benchmarks.
+/// runtime tests (cancel, kill, heartbeat, following logs) and benchmarks. With `ignore_stop` it
+/// plays a kind that never checks for cancellation, which the worker must hard-stop.
 public enum SleepKind: JobKind {
     public static let name = "sleep"
     public static let version = 1
@@ -9,6 +10,8 @@ public enum SleepKind: JobKind {
         ParameterSpec("seconds", .double, help: "how long to sleep"),
         ParameterSpec("log_every", .double, default: .double(0),
                       help: "log a line 'sleep: slept X of Y s' this often (0: never), e.g. to follow with apoctl logs -f"),
+        ParameterSpec("ignore_stop", .bool, default: .bool(false),
+                      help: "never check for cancellation, like a misbehaving kind: tests apod's hard stop (--stop-grace)"),
     ]
     public static let outputs = ["seconds"]
 
@@ -21,12 +24,13 @@ public enum SleepKind: JobKind {
         guard logEvery >= 0, logEvery.isFinite else {
             throw JobParameterError.invalid(name: "log_every", message: "must be ≥ 0 (0: never), got \(logEvery)")
         }
+        let ignoreStop = try context.boolParam("ignore_stop")
         let start = Date()
         let totalMS = Int((seconds * 1000).rounded())
         var lastReport = Date.distantPast
         var linesLogged = 0
         while true {
-            try context.checkCancelled()
+            if !ignoreStop { try context.checkCancelled() }
             let elapsed = Date().timeIntervalSince(start)
             if elapsed >= seconds { break }
             if Date().timeIntervalSince(lastReport) >= 0.25 {
