@@ -5,7 +5,7 @@ import Logging
 /// Keeps one attempt's lease alive while its job runs, and turns outside events into a
 /// `StopReason`: a cancel seen in a heartbeat reply, a worker shutdown, the job's timeout, a lost
 /// lease. When `hardStopAfter` is set and the kind ignores the request that long, the keeper
-/// settles the attempt itself and ends the process (a worker process only; never in tests).
+/// settles the attempt itself and ends the process (only in a worker process, never in-process).
 final class LeaseKeeper: @unchecked Sendable {
     private let store: JobStore
     private let lease: JobLease

@@ -15,8 +15,11 @@ public struct WorkerConfiguration: Sendable {
     /// CPU threads offered to each job (a job's own `threads` resource caps it further).
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     /// Seconds a kind may ignore a stop request before the process settles the attempt and exits;
-    /// nil in-process (tests, benchmarks), set by `apod worker`.
+    /// nil in-process (tests, benchmarks), set by `apod worker` (`--stop-grace`).
     public var hardStopAfter: TimeInterval?
+
+    /// `apod --stop-grace` when not given.
+    public static let defaultStopGrace: TimeInterval = 10
 
     public init(workerID: String, leaseDuration: TimeInterval) {
         self.workerID = workerID
@@ -138,10 +141,10 @@ public final class Worker {
                 memoKey = key
                 if let earlier = try store.findMemoizedJob(memoKey: key.value), earlier.id != job.id,
                    outputsStillExist(earlier) {
-                    try store.completeMemoized(lease, fromJobID: earlier.id, now: Date())
-                    try? store.appendLog(jobID: job.id, attemptID: lease.attemptID, stream: "runtime",
-                                         line: "memoized: reused outputs of job \(earlier.id) (run \(earlier.runID), \(earlier.key)); memo key \(key.value)",
-                                         now: Date())
+                    try store.completeMemoized(
+                        lease, fromJobID: earlier.id,
+                        logLine: "memoized: reused outputs of job \(earlier.id) (run \(earlier.runID), \(earlier.key)); memo key \(key.value)",
+                        now: Date())
                     logger.info("job \(job.id) \(job.key) memoized from job \(earlier.id)")
                     return (.memoized(fromJobID: earlier.id), nil)
                 }

@@ -53,39 +53,75 @@ final class WorkerJobContext: JobContext {
         if stop.reason != nil { throw JobCancelled() }
     }
 
-    /// Temp file in the destination directory (same file system, so the rename is atomic), fsync
-    /// of the file, rename, fsync of the directory; only then is the artifact recorded. A crash at
-    /// any point leaves either no file under `name` or the complete one.
+    /// Temp path in the destination directory (same file system, so the rename is atomic), fsync
+    /// of what was written, rename, fsync of the directory; only then is the artifact recorded. A
+    /// crash at any point leaves either no artifact under `name` or a complete one. The writer may
+    /// create a file or a directory (a model); a directory is one artifact, of type `directory`,
+    /// whose sha256 and size cover all its files (`FileDigest.digest(ofDirectory:)`).
     @discardableResult
     func writeArtifact(named name: String, _ write: (URL) throws -> Void) throws -> URL {
         try checkCancelled()
         guard !name.isEmpty, !name.hasPrefix("/"), !name.split(separator: "/").contains("..") else {
             throw ArtifactError.invalidName(name)
         }
+        let fm = FileManager.default
         let destination = outputDirectory.appendingPathComponent(name)
         let directory = destination.deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try fm.createDirectory(at: directory, withIntermediateDirectories: true)
         let temporary = directory.appendingPathComponent(".\(destination.lastPathComponent).tmp-\(UUID().uuidString)")
+        var isDirectory: ObjCBool = false
         do {
             try write(temporary)
-            guard FileManager.default.fileExists(atPath: temporary.path) else {
+            guard fm.fileExists(atPath: temporary.path, isDirectory: &isDirectory) else {
                 throw ArtifactError.notWritten(name)
             }
-            try Durability.flush(path: temporary.path)
-            if rename(temporary.path, destination.path) != 0 {
-                throw ArtifactError.renameFailed(name, errno: errno)
+            if isDirectory.boolValue {
+                try Durability.flushTree(path: temporary.path)
+                try Self.replaceDirectory(at: destination, with: temporary, name: name)
+            } else {
+                try Durability.flush(path: temporary.path)
+                if rename(temporary.path, destination.path) != 0 {
+                    throw ArtifactError.renameFailed(name, errno: errno)
+                }
             }
             try Durability.flush(path: directory.path)
         } catch {
-            try? FileManager.default.removeItem(at: temporary)
+            try? fm.removeItem(at: temporary)
             throw error
         }
-        let sha = try FileDigest.sha256(ofFile: destination)
-        let size = (try FileManager.default.attributesOfItem(atPath: destination.path)[.size] as? NSNumber)?.int64Value ?? 0
+        let type: ArtifactType
+        let sha: String
+        let size: Int64
+        if isDirectory.boolValue {
+            let digest = try FileDigest.digest(ofDirectory: destination)
+            (type, sha, size) = (.directory, digest.sha256, digest.size)
+        } else {
+            let digest = try FileDigest.digestAndSize(ofFile: destination)
+            (type, sha, size) = (.file, digest.sha256, digest.size)
+        }
         if stop.reason != .leaseLost {
-            try store.recordArtifact(jobID: lease.jobID, name: name, path: destination.path, sha256: sha, size: size, now: Date())
+            try store.recordArtifact(jobID: lease.jobID, name: name, path: destination.path, type: type,
+                                     sha256: sha, size: size, now: Date())
         }
         return destination
+    }
+
+    /// rename(2) cannot replace a non-empty directory: what an earlier attempt left under the
+    /// name is moved aside first and removed once the new directory is in place.
+    static func replaceDirectory(at destination: URL, with temporary: URL, name: String) throws {
+        var aside: URL?
+        if FileManager.default.fileExists(atPath: destination.path) {
+            let moved = destination.deletingLastPathComponent()
+                .appendingPathComponent(".\(destination.lastPathComponent).old-\(UUID().uuidString)")
+            if rename(destination.path, moved.path) != 0 { throw ArtifactError.renameFailed(name, errno: errno) }
+            aside = moved
+        }
+        if rename(temporary.path, destination.path) != 0 {
+            let code = errno
+            if let aside { _ = rename(aside.path, destination.path) }
+            throw ArtifactError.renameFailed(name, errno: code)
+        }
+        if let aside { try? FileManager.default.removeItem(at: aside) }
     }
 
     /// Records from a kind never abort the job; a lost lease is noted so the worker stops.
@@ -111,6 +147,14 @@ public enum ArtifactError: Error, CustomStringConvertible {
 }
 
 enum Durability {
+    /// fsync of every file and directory below `path`, and of `path` itself.
+    static func flushTree(path: String) throws {
+        if let walker = FileManager.default.enumerator(atPath: path) {
+            for case let relative as String in walker { try flush(path: path + "/" + relative) }
+        }
+        try flush(path: path)
+    }
+
     static func flush(path: String) throws {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw CocoaError(.fileReadNoPermission, userInfo: [NSFilePathErrorKey: path]) }

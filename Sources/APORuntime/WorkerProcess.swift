@@ -15,7 +15,7 @@ public enum WorkerProcess {
     public static let supervisorPIDVariable = "APO_SUPERVISOR_PID"
 
     public static func run(databasePath: String, workerNumber: Int, leaseDuration: TimeInterval,
-                           logger: Logger) -> Int32 {
+                           stopGrace: TimeInterval = WorkerConfiguration.defaultStopGrace, logger: Logger) -> Int32 {
         let store: JobStore
         do {
             store = try JobStore(path: databasePath)
@@ -36,7 +36,7 @@ public enum WorkerProcess {
         let parent = ProcessInfo.processInfo.environment[supervisorPIDVariable].flatMap { Int32($0) } ?? getppid()
         var configuration = WorkerConfiguration(
             workerID: workerID(number: workerNumber, pid: getpid()), leaseDuration: leaseDuration)
-        configuration.hardStopAfter = max(10, leaseDuration)
+        configuration.hardStopAfter = stopGrace
         let worker = Worker(store: store, configuration: configuration, shutdown: shutdown,
                             parentAlive: { getppid() == parent }, logger: logger)
         let handled = worker.run()

@@ -15,6 +15,8 @@ public final class WorkerSupervisor {
         /// How often expired leases are reaped.
         public var reapInterval: TimeInterval
         public var logLevel: Logger.Level = .info
+        /// Passed to each worker as `--stop-grace`: how long a job may ignore a stop request.
+        public var workerStopGrace: TimeInterval = WorkerConfiguration.defaultStopGrace
 
         public init(databasePath: String, workerCount: Int, leaseDuration: TimeInterval, workerExecutable: URL) {
             self.databasePath = databasePath
@@ -50,10 +52,13 @@ public final class WorkerSupervisor {
     /// Blocks until stopped; returns the daemon's exit status.
     public func run() -> Int32 {
         installSignalHandlers()
-        var machine = StateMachine(workerCount: configuration.workerCount, policy: configuration.restartPolicy)
+        var policy = configuration.restartPolicy
+        // On shutdown, SIGKILL only workers whose own hard stop had time to settle their job.
+        policy.stopGrace = max(policy.stopGrace, configuration.workerStopGrace + 5)
+        var machine = StateMachine(workerCount: configuration.workerCount, policy: policy)
         var lastReap = Date.distantPast
         perform(machine.start(), on: &machine)
-        logger.info("apod started: \(configuration.workerCount) workers, lease \(configuration.leaseDuration) s, db \(configuration.databasePath)")
+        logger.info("apod started: \(configuration.workerCount) workers, lease \(configuration.leaseDuration) s, stop grace \(configuration.workerStopGrace) s, db \(configuration.databasePath)")
         while true {
             let now = Date()
             var actions: [StateMachine.Action] = []
@@ -124,6 +129,7 @@ public final class WorkerSupervisor {
             "worker", "--db", configuration.databasePath, "--id", String(worker),
             "--lease-seconds", String(configuration.leaseDuration),
             "--log-level", configuration.logLevel.rawValue,
+            "--stop-grace", String(configuration.workerStopGrace),
         ]
         // The worker watches this pid: if the daemon dies before the worker has even started, its
         // getppid() is already the reaper's and could not tell it was orphaned.

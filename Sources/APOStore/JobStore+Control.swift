@@ -144,17 +144,18 @@ extension JobStore {
         }
     }
 
-    /// Records (or replaces, for a re-run) the artifact `name` of a job, already in its final place.
-    public func recordArtifact(jobID: Int64, name: String, path: String, sha256: String,
-                               size: Int64, now: Date) throws {
+    /// Records (or replaces, for a re-run or a resumed attempt: one row per job and name) the
+    /// artifact `name` of a job, already in its final place.
+    public func recordArtifact(jobID: Int64, name: String, path: String, type: ArtifactType = .file,
+                               sha256: String, size: Int64, now: Date) throws {
         try pool.write { db in
             try db.cachedStatement(sql: """
-                INSERT INTO artifacts (job_id, name, path, sha256, size, created_at)
-                SELECT id, ?, ?, ?, ?, ? FROM jobs WHERE id = ?
+                INSERT INTO artifacts (job_id, name, path, type, sha256, size, created_at)
+                SELECT id, ?, ?, ?, ?, ?, ? FROM jobs WHERE id = ?
                 ON CONFLICT (job_id, name) DO UPDATE SET
-                    path = excluded.path, sha256 = excluded.sha256, size = excluded.size,
-                    created_at = excluded.created_at
-                """).execute(arguments: [name, path, sha256, size, now.timeIntervalSince1970, jobID])
+                    path = excluded.path, type = excluded.type, sha256 = excluded.sha256,
+                    size = excluded.size, created_at = excluded.created_at
+                """).execute(arguments: [name, path, type.rawValue, sha256, size, now.timeIntervalSince1970, jobID])
             if db.changesCount == 0 { throw StoreError.notFound(what: "job", id: jobID) }
         }
     }

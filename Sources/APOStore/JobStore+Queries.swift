@@ -73,7 +73,7 @@ extension JobStore {
                 """, arguments: [runID]).map { row in
                 ArtifactRecord(id: row["id"], runID: row["run_id"], jobID: row["job_id"],
                                jobKey: row["key"], name: row["name"], path: row["path"],
-                               sha256: row["sha256"], size: row["size"],
+                               type: ArtifactType(rawValue: row["type"]) ?? .file, sha256: row["sha256"], size: row["size"],
                                createdAt: Date(timeIntervalSince1970: row["created_at"]))
             }
         }

@@ -291,14 +291,22 @@ extension JobStore {
     }
 
     /// Completes a leased job with the outputs (and artifact records) of an earlier succeeded job
-    /// instead of running it; the attempt is recorded as "memoized".
-    public func completeMemoized(_ lease: JobLease, fromJobID: Int64, now: Date) throws {
+    /// instead of running it; the attempt is recorded as "memoized". `logLine` is appended to the
+    /// job's log (stream "runtime") in the same transaction, so whoever sees the run end (a
+    /// `logs -f` follower) also sees the line.
+    public func completeMemoized(_ lease: JobLease, fromJobID: Int64, logLine: String? = nil, now: Date) throws {
         let t = now.timeIntervalSince1970
         try pool.write { db in
             _ = try Self.leasedJob(db, lease)
             let runID = try Self.copyMemoizedResult(db, jobID: lease.jobID, fromJobID: fromJobID,
                                                     guardSQL: "state = 'running' AND lease_token = ?",
                                                     guardArguments: [lease.token], at: t)
+            if let logLine {
+                try db.cachedStatement(sql: """
+                    INSERT INTO log_lines (run_id, job_id, attempt_id, stream, line, logged_at)
+                    VALUES (?, ?, ?, 'runtime', ?, ?)
+                    """).execute(arguments: [runID, lease.jobID, lease.attemptID, logLine, t])
+            }
             try Self.finishAttempt(db, attemptID: lease.attemptID, outcome: "memoized",
                                    error: nil, at: t)
             try Self.promoteDependents(db, of: lease.jobID)
@@ -340,11 +348,11 @@ extension JobStore {
                 + guardArguments)
         else { throw StoreError.leaseLost(jobID: jobID) }
         try db.cachedStatement(sql: """
-            INSERT INTO artifacts (job_id, name, path, sha256, size, created_at)
-            SELECT ?, name, path, sha256, size, ? FROM artifacts WHERE job_id = ?
+            INSERT INTO artifacts (job_id, name, path, type, sha256, size, created_at)
+            SELECT ?, name, path, type, sha256, size, ? FROM artifacts WHERE job_id = ?
             ON CONFLICT (job_id, name) DO UPDATE SET
-                path = excluded.path, sha256 = excluded.sha256, size = excluded.size,
-                created_at = excluded.created_at
+                path = excluded.path, type = excluded.type, sha256 = excluded.sha256,
+                size = excluded.size, created_at = excluded.created_at
             """).execute(arguments: [jobID, t, fromJobID])
         return runID
     }

@@ -206,7 +206,14 @@ public struct LogRecord: Codable, Equatable, Sendable {
     public var loggedAt: Date
 }
 
-/// A file a job produced, already in its final place.
+/// What an artifact row points at; mirrors the `artifacts.type` CHECK in Migrations/.
+public enum ArtifactType: String, Codable, Sendable {
+    case file
+    /// A directory committed as a whole (a trained model); sha256 and size cover all its files.
+    case directory
+}
+
+/// A file or directory a job produced, already in its final place.
 public struct ArtifactRecord: Codable, Equatable, Sendable {
     public var id: Int64
     public var runID: Int64
@@ -214,6 +221,7 @@ public struct ArtifactRecord: Codable, Equatable, Sendable {
     public var jobKey: String
     public var name: String
     public var path: String
+    public var type: ArtifactType
     public var sha256: String
     public var size: Int64
     public var createdAt: Date

@@ -7,7 +7,7 @@ extension Apoctl {
     struct Logs: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print a run's log lines, or one job's.",
-            discussion: "JOB is the job's key in the run (r1.train_rm) or its id. With -f, keep printing new lines until the run ends.")
+            discussion: "JOB is the job's key in the run (r1.train_rm) or its id. With -f, keep printing new lines (checked every 0.3 s) until the run ends, then print the last ones and exit 0, whether the run succeeded, failed or was cancelled (`apoctl watch` exits with the run's status).")
 
         @OptionGroup var global: GlobalOptions
 

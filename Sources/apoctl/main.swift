@@ -11,7 +11,7 @@ struct Apoctl: ParsableCommand {
         the jobs. A job is named by its id (`17`) or by RUN/KEY (`3/r1.train_rm`).
 
         EXIT CODES
-          0  success; for `watch`, the run succeeded
+          0  success; for `watch`, the run succeeded; for `logs -f`, the run ended (any outcome)
           1  the run failed (`watch`), or the command could not do its work
           2  usage error (unknown option, bad argument)
           3  the pipeline file is invalid (every error is printed as FILE:LINE:COLUMN: error: …)

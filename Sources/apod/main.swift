@@ -37,6 +37,7 @@ struct Apod: ParsableCommand {
             databasePath: path, workerCount: workers, leaseDuration: options.leaseSeconds,
             workerExecutable: WorkerSupervisor.currentExecutable())
         configuration.logLevel = Logger.Level(rawValue: options.logLevel) ?? .info
+        configuration.workerStopGrace = options.stopGrace
         let supervisor = WorkerSupervisor(configuration: configuration, store: store, logger: logger)
         let status = supervisor.run()
         if status != 0 { throw ExitCode(status) }
@@ -53,6 +54,11 @@ struct DaemonOptions: ParsableArguments {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
+    @Option(name: .customLong("stop-grace"),
+            help: ArgumentHelp("Seconds a job may ignore a cancel, timeout or shutdown before its worker settles it and exits.",
+                               discussion: "The worker then records the attempt as the request said (cancelled, timed out or released) and exits with status 75; apod starts a fresh worker."))
+    var stopGrace: Double = WorkerConfiguration.defaultStopGrace
+
     var databasePath: String {
         let path = db ?? ProcessInfo.processInfo.environment["APO_DB"] ?? "apo.db"
         return URL(fileURLWithPath: path).standardizedFileURL.path
@@ -60,6 +66,9 @@ struct DaemonOptions: ParsableArguments {
 
     func validate() throws {
         guard leaseSeconds >= 0.5 else { throw ValidationError("--lease-seconds must be at least 0.5") }
+        guard stopGrace > 0, stopGrace.isFinite else {
+            throw ValidationError("--stop-grace must be a positive number of seconds, got \(stopGrace)")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
     }
 
@@ -90,7 +99,7 @@ extension Apod {
             let logger = options.bootstrapLogging(label: "apod.worker.\(id)")
             let status = WorkerProcess.run(
                 databasePath: options.databasePath, workerNumber: id,
-                leaseDuration: options.leaseSeconds, logger: logger)
+                leaseDuration: options.leaseSeconds, stopGrace: options.stopGrace, logger: logger)
             if status != 0 { throw ExitCode(status) }
         }
     }

@@ -235,17 +235,33 @@ private func prepare(_ params: [String: ParamValue], in tmp: TempDirectory, _ na
     @Test func sleepStopsPromptlyWhenCancelled() throws {
         let tmp = try TempDirectory()
         defer { tmp.remove() }
-        let short = try TestJobContext(params: ["seconds": .double(0.3)], root: tmp.file("short"))
+        let short = try TestJobContext(params: ["seconds": .double(0.3), "log_every": .double(0.1), "ignore_stop": .bool(false)],
+                                       root: tmp.file("short"))
         let t0 = Date()
         #expect(try SleepKind.run(short) == ["seconds": .double(0.3)])
         #expect(Date().timeIntervalSince(t0) >= 0.3)
         #expect(short.progress.last.map { $0.done == 300 && $0.total == 300 } == true)
+        // A line at the 0.1 s and 0.2 s marks (one may be skipped on a stalled machine), one at the end.
+        #expect((1...2).contains(short.logLines.count - 1), "\(short.logLines)")
+        #expect(short.logLines.dropLast().allSatisfy { $0.hasPrefix("sleep: slept 0.") && $0.hasSuffix(" of 0.3 s") }, "\(short.logLines)")
+        #expect(short.logLines.last == "sleep: done after 0.3 s")
 
-        let long = try TestJobContext(params: ["seconds": .double(30)], root: tmp.file("long"))
+        let bad = try TestJobContext(params: ["seconds": .double(1), "log_every": .double(-1), "ignore_stop": .bool(false)],
+                                     root: tmp.file("bad"))
+        #expect(throws: JobParameterError.self) { try SleepKind.run(bad) }
+
+        let long = try TestJobContext(params: ["seconds": .double(30), "log_every": .double(0), "ignore_stop": .bool(false)],
+                                      root: tmp.file("long"))
         DispatchQueue.global().asyncAfter(deadline: .now() + 0.2) { long.cancelled = true }
         let t1 = Date()
         #expect(throws: JobCancelled.self) { try SleepKind.run(long) }
         #expect(Date().timeIntervalSince(t1) < 2)
+
+        // ignore_stop: runs to its end although it was cancelled from the start.
+        let stubborn = try TestJobContext(params: ["seconds": .double(0.2), "log_every": .double(0), "ignore_stop": .bool(true)],
+                                          root: tmp.file("stubborn"))
+        stubborn.cancelled = true
+        #expect(try SleepKind.run(stubborn) == ["seconds": .double(0.2)])
     }
 
     @Test func dataOnlyPipelineRunsEndToEnd() throws {

@@ -65,6 +65,10 @@ struct PolicyKindsTests {
         #expect(throws: JobCancelled.self) { try kind.run(interrupted) }
         let again = try CancellingContext(params: params, root: dir.file("\(kind.name)-resumed"))
         let resumedOutputs = try kind.run(again)
+        // The model directory is written as an artifact (so the runtime records it), only once finished.
+        #expect(straight.artifacts["model"]?.path == outputs["model"]?.stringValue)
+        #expect(interrupted.artifacts["model"] == nil)
+        #expect(again.artifacts["model"]?.path == resumedOutputs["model"]?.stringValue)
         #expect(again.logLines.contains { $0.contains(String(format: "resumed from step-%08d", stopAfter)) })
         #expect(again.metrics.filter { $0.name == "loss" }.count == expectedSteps - stopAfter)
         let a = try ModelLoader.load(path: outputs["model"]!.stringValue!, threads: 1)

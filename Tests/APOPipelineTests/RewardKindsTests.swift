@@ -15,6 +15,8 @@ struct RewardKindsTests {
         var cancelAfterSteps: Int?
         var metrics: [(step: Int, name: String, value: Double)] = []
         var logLines: [String] = []
+        /// Artifacts written through `writeArtifact`, by name (model directories included).
+        var artifacts: [String: URL] = [:]
         init(params: [String: ParamValue], root: URL) throws {
             self.params = params
             outputDirectory = root.appendingPathComponent("out")
@@ -33,7 +35,8 @@ struct RewardKindsTests {
             let tmp = outputDirectory.appendingPathComponent(".\(name).tmp")
             try write(tmp)
             let final = outputDirectory.appendingPathComponent(name)
-            _ = rename(tmp.path, final.path)
+            guard rename(tmp.path, final.path) == 0 else { throw CocoaError(.fileWriteUnknown) }
+            artifacts[name] = final
             return final
         }
     }
@@ -107,6 +110,10 @@ struct RewardKindsTests {
         #expect(throws: JobCancelled.self) { try TrainRMKind.run(interrupted) }
         let again = try CancellingContext(params: params, root: dir.file("resumed"))
         let resumedOutputs = try TrainRMKind.run(again)
+        // The model directory is written as an artifact (so the runtime records it), only once finished.
+        #expect(straight.artifacts["model"]?.path == outputs["model"]?.stringValue)
+        #expect(interrupted.artifacts.isEmpty)
+        #expect(Set(again.artifacts.keys) == ["model", "metrics.json"])
         #expect(again.logLines.contains { $0.contains("resumed from step-00000004") })
         #expect(again.metrics.filter { $0.name == "loss" }.count == 2)
 

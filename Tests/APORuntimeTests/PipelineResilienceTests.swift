@@ -61,6 +61,8 @@ struct PipelineResilienceTests {
         let samples: Data
         let rewardModel: Data
         let attempts: [String: [String?]]
+        /// The rm job's artifact rows named `model`.
+        let modelRows: [ArtifactRecord]
     }
 
     /// Runs the pipeline in a fresh sandbox; `killDuring` lists jobs whose worker is SIGKILLed once
@@ -96,8 +98,9 @@ struct PipelineResilienceTests {
         for job in jobs { attempts[job.key] = try store.attempts(jobID: job.id).map(\.outcome) }
         let samplesPath = try #require(try store.artifacts(runID: runID).first { $0.jobKey == "samples" }?.path)
         let weights = URL(fileURLWithPath: root).appendingPathComponent("rm/model/model.safetensors")
+        let modelRows = try store.artifacts(runID: runID).filter { $0.jobKey == "rm" && $0.name == "model" }
         return Outcome(samples: try Data(contentsOf: URL(fileURLWithPath: samplesPath)),
-                       rewardModel: try Data(contentsOf: weights), attempts: attempts)
+                       rewardModel: try Data(contentsOf: weights), attempts: attempts, modelRows: modelRows)
     }
 
     @Test func killedWorkerInGenerateAndTrainRMEndsWithTheUndisturbedArtifacts() throws {
@@ -112,5 +115,10 @@ struct PipelineResilienceTests {
         #expect(killed.samples == undisturbed.samples, "samples differ after resuming generate")
         #expect(killed.rewardModel.count == undisturbed.rewardModel.count)
         #expect(killed.rewardModel == undisturbed.rewardModel, "reward-model weights differ after resuming train-rm")
+        // The resumed attempt records its model directory once, with the undisturbed run's digest.
+        #expect(undisturbed.modelRows.map(\.type) == [.directory])
+        #expect(killed.modelRows.count == 1)
+        #expect(killed.modelRows.first?.sha256 == undisturbed.modelRows.first?.sha256)
+        #expect(killed.modelRows.first?.size == undisturbed.modelRows.first?.size)
     }
 }

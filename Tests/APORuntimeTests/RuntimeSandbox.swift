@@ -60,10 +60,11 @@ final class RuntimeSandbox {
 
     /// Starts `apod` (foreground daemon); its stderr goes to a log file in the sandbox.
     @discardableResult
-    func startDaemon(workers: Int = 2, leaseSeconds: Double = 2) throws -> Process {
+    func startDaemon(workers: Int = 2, leaseSeconds: Double = 2, stopGrace: Double? = nil) throws -> Process {
         logCount += 1
         return try spawn("apod", ["--db", databasePath, "--workers", String(workers),
-                                  "--lease-seconds", String(leaseSeconds), "--log-level", "info"],
+                                  "--lease-seconds", String(leaseSeconds), "--log-level", "info"]
+                                 + (stopGrace.map { ["--stop-grace", String($0)] } ?? []),
                          stderrName: "apod-\(logCount).log")
     }
 

@@ -27,6 +27,38 @@ enum ArtifactWritingKind: JobKind {
     }
 }
 
+/// Writes a small directory artifact `model` (a stand-in for a trained model); its first
+/// `fail_after_write_times` attempts fail right after writing it, as a job that dies between
+/// saving its model and finishing would. The content names the attempt, so a test can tell
+/// which attempt's directory a row describes.
+enum DirectoryWritingKind: JobKind {
+    static let name = "test-directory"
+    static let version = 1
+    static let parameters = [
+        ParameterSpec("text", .string, default: .string("weights"), help: "content"),
+        ParameterSpec("fail_after_write_times", .int, default: .int(0), help: "fail the first N attempts after writing"),
+    ]
+    static let outputs = ["model"]
+
+    struct FailedAfterWriting: Error {}
+
+    static func run(_ context: any JobContext) throws -> JobOutputs {
+        // Attempts are counted in the checkpoint directory, which every attempt of a job shares.
+        let counter = context.checkpointDirectory.appendingPathComponent("attempts")
+        let attempt = ((try? String(contentsOf: counter, encoding: .utf8)).flatMap { Int($0) } ?? 0) + 1
+        try Data(String(attempt).utf8).write(to: counter)
+        let text = try context.stringParam("text")
+        let url = try context.writeArtifact(named: "model") { tmp in
+            try FileManager.default.createDirectory(at: tmp.appendingPathComponent("tokenizer"), withIntermediateDirectories: true)
+            try Data("\(text) from attempt \(attempt)".utf8).write(to: tmp.appendingPathComponent("model.safetensors"))
+            try Data(#"{"layers":2}"#.utf8).write(to: tmp.appendingPathComponent("config.json"))
+            try Data("vocab".utf8).write(to: tmp.appendingPathComponent("tokenizer/vocab.txt"))
+        }
+        if attempt <= (try context.intParam("fail_after_write_times")) { throw FailedAfterWriting() }
+        return ["model": .string(url.path)]
+    }
+}
+
 /// Runs until cancelled, checking often; for lease-loss tests.
 enum SpinKind: JobKind {
     static let name = "test-spin"
@@ -46,7 +78,8 @@ enum SpinKind: JobKind {
 /// The worker in-process, on a real database file, with test kinds.
 @Suite(.serialized)
 struct WorkerTests {
-    let registry = JobKindRegistry.registry([ArtifactWritingKind.self, SpinKind.self, SleepKind.self, NoopKind.self])
+    let registry = JobKindRegistry.registry([ArtifactWritingKind.self, DirectoryWritingKind.self, SpinKind.self,
+                                             SleepKind.self, NoopKind.self])
 
     func worker(_ store: JobStore, lease: TimeInterval = 2) -> Worker {
         Worker(store: store, registry: registry,
@@ -77,6 +110,51 @@ struct WorkerTests {
         let badDir = URL(fileURLWithPath: artifact.path).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("bad/out")
         #expect((try? FileManager.default.contentsOfDirectory(atPath: badDir.path))?.isEmpty ?? true)
+    }
+
+    @Test func directoryArtifactIsOneRowAcrossRetriesAndMemoizedReuse() throws {
+        let sandbox = try RuntimeSandbox()
+        defer { sandbox.cleanup() }
+        let store = try sandbox.store()
+        let model = TestRuns.job("train", "test-directory", params: #"{"fail_after_write_times":1}"#, memoize: true)
+        let firstRun = try store.createRun(TestRuns.run([model], in: sandbox), now: Date())
+        let w = worker(store)
+        // Attempt 1 commits its directory, then fails: the directory is already an artifact.
+        #expect(try w.runOnce() == .failed(retryable: true))
+        let afterFailure = try store.artifacts(runID: firstRun)
+        #expect(afterFailure.map { [$0.name, $0.type.rawValue] } == [["model", "directory"]])
+
+        // Attempt 2 (after the retry backoff) replaces the directory and its row.
+        var outcome: AttemptOutcome?
+        try sandbox.waitUntil("the retry to be claimed", timeout: 5) {
+            outcome = try w.runOnce()
+            return outcome != nil
+        }
+        #expect(outcome == .succeeded)
+        let artifacts = try store.artifacts(runID: firstRun)
+        #expect(artifacts.count == 1, "\(artifacts)")
+        let artifact = try #require(artifacts.first)
+        #expect(artifact.type == .directory)
+        #expect(artifact.path.hasSuffix("/train/model"))
+        let job = try #require(try store.jobs(runID: firstRun).first)
+        #expect(job.outputsJSON?.contains(artifact.path) == true)
+        #expect(try String(contentsOfFile: artifact.path + "/model.safetensors", encoding: .utf8) == "weights from attempt 2")
+        let oracle = try DirectoryDigestOracle.digest(of: URL(fileURLWithPath: artifact.path))
+        #expect(artifact.sha256 == oracle.sha256)
+        #expect(artifact.size == oracle.size)
+        #expect(artifact.size == Int64("weights from attempt 2".utf8.count + #"{"layers":2}"#.utf8.count + "vocab".utf8.count))
+        #expect(artifact.sha256 != afterFailure[0].sha256, "the row describes the directory now on disk")
+        // Neither the replaced directory nor a temporary one is left beside it.
+        let siblings = try FileManager.default.contentsOfDirectory(atPath: URL(fileURLWithPath: artifact.path).deletingLastPathComponent().path)
+        #expect(siblings == ["model"])
+
+        // The same job in a new run is memoized: it lists the same directory, once.
+        let secondRun = try store.createRun(TestRuns.run([model], in: sandbox), now: Date())
+        #expect(try w.runOnce() == .memoized(fromJobID: job.id))
+        let reused = try store.artifacts(runID: secondRun)
+        #expect(reused.map { [$0.name, $0.path, $0.type.rawValue, $0.sha256] }
+            == [["model", artifact.path, "directory", artifact.sha256]])
+        #expect(try store.artifacts(runID: firstRun).count == 1)
     }
 
     @Test func jobPastItsTimeoutFailsAndIsRetried() throws {

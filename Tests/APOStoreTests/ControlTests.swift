@@ -144,6 +144,8 @@ import Testing
         let original = try store.mustClaim(now: at(0))
         try store.recordArtifact(jobID: original.job.id, name: "train.jsonl", path: "run1/train.jsonl",
                                  sha256: "ab12", size: 42, now: at(1))
+        try store.recordArtifact(jobID: original.job.id, name: "model", path: "run1/model", type: .directory,
+                                 sha256: "cd34", size: 4096, now: at(1))
         try store.complete(original.lease, outputsJSON: #"{"train":"run1/train.jsonl"}"#,
                            memoKey: "prep:v1:abc", now: at(2))
         #expect(try store.findMemoizedJob(memoKey: "prep:v1:abc")?.id == original.job.id)
@@ -152,15 +154,22 @@ import Testing
         let secondRun = try store.createRun(newRun([job("prep"), job("use", needs: ["prep"])],
                                                    yaml: "name: test\nedited: true\n"), now: at(10))
         let again = try store.mustClaim(now: at(11))
-        try store.completeMemoized(again.lease, fromJobID: original.job.id, now: at(12))
+        try store.completeMemoized(again.lease, fromJobID: original.job.id, logLine: "reused job 1", now: at(12))
         let reused = try store.requireJob(runID: secondRun, key: "prep")
+        let logged = try store.logs(runID: secondRun, jobID: reused.id, afterID: 0, limit: 10)
+        #expect(logged.map { [$0.stream, $0.line] } == [["runtime", "reused job 1"]])
+        #expect(logged.first?.attemptID == again.lease.attemptID)
         #expect(reused.state == .succeeded)
         #expect(reused.outputsJSON == #"{"train":"run1/train.jsonl"}"#)
         #expect(reused.memoizedFromJobID == original.job.id)
         #expect(reused.memoKey == "prep:v1:abc")
         #expect(try store.attempts(jobID: reused.id).map(\.outcome) == ["memoized"])
-        #expect(try store.artifacts(runID: secondRun).map(\.path) == ["run1/train.jsonl"])
-        #expect(try store.artifacts(runID: firstRun).count == 1)
+        // The reused job lists the original's artifacts, directories as directories, once each.
+        let reusedArtifacts = try store.artifacts(runID: secondRun)
+        #expect(reusedArtifacts.map { [$0.name, $0.path, $0.type.rawValue, $0.sha256] }
+            == [["model", "run1/model", "directory", "cd34"], ["train.jsonl", "run1/train.jsonl", "file", "ab12"]])
+        #expect(reusedArtifacts.map(\.size) == [4096, 42])
+        #expect(try store.artifacts(runID: firstRun).count == 2)
         #expect(try store.states(runID: secondRun)["use"] == .queued)
 
         // Without a lease: a queued job completed straight from the memo.
@@ -201,9 +210,16 @@ import Testing
         #expect(try store.metrics(jobID: a.job.id).map(\.value) == [1, 0.5, 1.0 / 3])
 
         try store.recordArtifact(jobID: a.job.id, name: "out", path: "p1", sha256: "s1", size: 1, now: at(4))
-        try store.recordArtifact(jobID: a.job.id, name: "out", path: "p2", sha256: "s2", size: 2, now: at(5))
+        // A later attempt writing the same name (here as a directory) replaces the row, type included.
+        try store.recordArtifact(jobID: a.job.id, name: "out", path: "p2", type: .directory, sha256: "s2", size: 2, now: at(5))
         let artifacts = try store.artifacts(runID: runID)
-        #expect(artifacts.map { [$0.jobKey, $0.name, $0.path, $0.sha256] } == [["a", "out", "p2", "s2"]])
+        #expect(artifacts.map { [$0.jobKey, $0.name, $0.path, $0.type.rawValue, $0.sha256] } == [["a", "out", "p2", "directory", "s2"]])
+        // The schema refuses a type it does not know.
+        #expect(throws: DatabaseError.self) {
+            try store.pool.write { db in
+                try db.execute(sql: "UPDATE artifacts SET type = 'symlink' WHERE job_id = ?", arguments: [a.job.id])
+            }
+        }
         expectStoreError(.notFound(what: "run", id: 777)) { _ = try store.pipelineYAML(runID: 777) }
         #expect(try store.runs(limit: 10).map(\.id) == [again, runID])
     }

@@ -29,22 +29,22 @@ import Testing
         let database = try TemporaryDatabase()
         // A newer apo wrote this file: it knows one more migration than we do.
         let newer = StoreMigrator(migrations: EmbeddedMigrations.all + [
-            (name: "0002_future", sql: "CREATE TABLE future_things (id INTEGER PRIMARY KEY)"),
+            (name: "9999_future", sql: "CREATE TABLE future_things (id INTEGER PRIMARY KEY)"),
         ])
         _ = try JobStore(path: database.path, busyTimeout: 5, migrator: newer)
 
-        expectStoreError(.databaseTooNew(found: "0002_future", supported: "0001_initial")) {
+        let latest = StoreMigrator.embedded.latestName
+        expectStoreError(.databaseTooNew(found: "9999_future", supported: latest)) {
             _ = try database.openStore()
         }
-        let message = StoreError.databaseTooNew(found: "0002_future", supported: "0001_initial")
-            .description
-        #expect(message.contains("0002_future") && message.contains("0001_initial"))
+        let message = StoreError.databaseTooNew(found: "9999_future", supported: latest).description
+        #expect(message.contains("9999_future") && message.contains(latest))
     }
 
     @Test func failingMigrationRollsBackAndIsNotRecorded() throws {
         let database = try TemporaryDatabase()
         let broken = StoreMigrator(migrations: EmbeddedMigrations.all + [
-            (name: "0002_broken", sql: """
+            (name: "9999_broken", sql: """
                 CREATE TABLE half_done (id INTEGER PRIMARY KEY);
                 INSERT INTO no_such_table VALUES (1);
                 """),
@@ -58,8 +58,29 @@ import Testing
             (try String.fetchAll(db, sql: "SELECT name FROM apo_migrations ORDER BY name"),
              try db.tableExists("half_done"))
         }
-        #expect(names == ["0001_initial"])
+        #expect(names == StoreInfo.migrationNames)
         #expect(!halfDone)
+    }
+
+    @Test func databaseFromBeforeDirectoryArtifactsKeepsItsRowsAsFiles() throws {
+        let database = try TemporaryDatabase()
+        // A file written by an apo that knew only the first schema, with one artifact in it.
+        let first = StoreMigrator(migrations: EmbeddedMigrations.all.filter { $0.name == "0001_initial" })
+        let old = try JobStore(path: database.path, busyTimeout: 5, migrator: first)
+        let runID = try old.createRun(newRun([job("a")]), now: t0)
+        let claimed = try old.mustClaim(now: at(1))
+        try old.pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO artifacts (job_id, name, path, sha256, size, created_at)
+                VALUES (?, 'out.json', 'run/out.json', 'ab', 2, 0)
+                """, arguments: [claimed.job.id])
+        }
+
+        let upgraded = try database.openStore()
+        #expect(try StoreMigrator.embedded.appliedNames(upgraded.pool) == StoreInfo.migrationNames)
+        #expect(StoreInfo.migrationNames.contains("0002_artifact_type"))
+        let artifacts = try upgraded.artifacts(runID: runID)
+        #expect(artifacts.map { [$0.name, $0.type.rawValue, $0.sha256] } == [["out.json", "file", "ab"]])
     }
 
     @Test func fileThatIsNotADatabaseIsAnErrorNotACrash() throws {

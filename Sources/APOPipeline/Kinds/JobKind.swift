@@ -100,8 +100,9 @@ public protocol JobContext: AnyObject {
     func recordMetric(step: Int, name: String, value: Double)
     /// Throws `JobCancelled` once the job was cancelled or the worker is shutting down.
     func checkCancelled() throws
-    /// Writes an artifact atomically: `write` fills a temporary file, which is then renamed to
-    /// `outputDirectory/name` and recorded with its sha256 and size. Returns the final URL.
+    /// Writes an artifact atomically: `write` creates a temporary file, or a directory (a model),
+    /// at the URL it is given, which is then renamed to `outputDirectory/name` and recorded with
+    /// its sha256 and size (a directory's cover all its files). Returns the final URL.
     @discardableResult
     func writeArtifact(named name: String, _ write: (URL) throws -> Void) throws -> URL
 }

@@ -133,12 +133,13 @@ enum PolicyTrainingJob {
     }
 
     /// Writes the trained weights as a model directory (`model/`: model.safetensors, config.json
-    /// and the starting model's tokenizer and chat template) that `generate`, `train-rm` and `score` load.
+    /// and the starting model's tokenizer and chat template) that `generate`, `train-rm` and `score`
+    /// load; written as an artifact, so it is recorded like `metrics.json`.
     static func saveModel(_ policy: Policy, context: any JobContext) throws -> URL {
-        let url = context.outputDirectory.appendingPathComponent("model")
-        try ModelLoader.saveDirectory(policy.loaded.parameters, tokenizer: policy.loaded.tokenizer,
-                                      chatTemplate: policy.loaded.chatTemplate, to: url)
-        return url
+        try context.writeArtifact(named: "model") { url in
+            try ModelLoader.saveDirectory(policy.loaded.parameters, tokenizer: policy.loaded.tokenizer,
+                                          chatTemplate: policy.loaded.chatTemplate, to: url)
+        }
     }
 }
 

@@ -175,8 +175,10 @@ public enum TrainRMKind: JobKind {
         }
         let finalMetrics = evaluate(step: trainer.progress.step)
 
-        let modelURL = context.outputDirectory.appendingPathComponent("model")
-        try RewardModelFiles.save(rm.model, tokenizer: rm.tokenizer, chatTemplate: rm.chatTemplate, to: modelURL)
+        // Through writeArtifact, so the model directory is a recorded artifact like metrics.json.
+        let modelURL = try context.writeArtifact(named: "model") { url in
+            try RewardModelFiles.save(rm.model, tokenizer: rm.tokenizer, chatTemplate: rm.chatTemplate, to: url)
+        }
         let summary = TrainRMSummary(steps: trainer.progress.step, finalLoss: lastLoss,
                                      wallSeconds: Date().timeIntervalSince(started), settings: settings,
                                      trainData: trainReport, evalData: evalExamples.isEmpty ? nil : evalReport,
