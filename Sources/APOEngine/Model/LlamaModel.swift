@@ -156,30 +156,40 @@ public final class InferenceState {
         capacity = n
     }
 
-    /// `out = inp · weightᵀ` (`linearForward`), its output columns split into one contiguous block
-    /// per thread, each a single-threaded sgemm on its own rows of the weight matrix.
-    /// With `int8` (a decode-sized call), the int8 copy of the same weight is read instead.
-    private func matmul(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                        int8: Int8Matrix?, rows: Int, inDim: Int, outDim: Int, accumulate: Bool) {
-        let parts = min(threads, max(1, outDim / 64))
+    /// One matrix product of a `matmul` group: `out = inp · weightᵀ` (`[rows, outDim]`), reading
+    /// `int8` instead of `weight` when given (a decode-sized call).
+    struct Product {
+        let out: UnsafeMutablePointer<Float>
+        let weight: UnsafePointer<Float>
+        let int8: Int8Matrix?
+        let outDim: Int
+    }
+
+    /// Products that share their input (Q/K/V, gate/up), each with its output columns split into
+    /// one contiguous block per thread: every thread computes its block of every product, so the
+    /// group costs one thread hand-off, not one per product (at decode speed the hand-offs were a
+    /// sixth of the time). Each block is a single-threaded sgemm, sgemv or int8 kernel.
+    private func matmul(_ products: [Product], inp: UnsafePointer<Float>, rows: Int, inDim: Int, accumulate: Bool) {
+        let parts = min(threads, max(1, products.map(\.outDim).min()! / 64))
         parallelFor(parts, threads: parts) { range in
             for part in range {
-                // Block boundaries on multiples of 16 columns keep every block's weight rows aligned.
-                let lo = (outDim * part / parts) / 16 * 16
-                let hi = part == parts - 1 ? outDim : (outDim * (part + 1) / parts) / 16 * 16
-                if let int8 {
-                    int8.forward(out: out, inp: inp, rows: rows, columns: lo..<hi, accumulate: accumulate)
-                    continue
-                }
-                // One row (single-stream decode): sgemv reads each weight once, where sgemm would
-                // first copy the whole matrix into its packed layout (1.7× slower measured).
-                if rows == 1 {
-                    cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(hi - lo), Int32(inDim), 1, weight + lo * inDim,
-                                Int32(inDim), inp, 1, accumulate ? 1 : 0, out + lo, 1)
-                } else {
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(hi - lo), Int32(inDim),
-                                1, inp, Int32(inDim), weight + lo * inDim, Int32(inDim),
-                                accumulate ? 1 : 0, out + lo, Int32(outDim))
+                for product in products {
+                    let outDim = product.outDim, weight = product.weight, out = product.out
+                    // Block boundaries on multiples of 16 columns keep every block's weight rows aligned.
+                    let lo = (outDim * part / parts) / 16 * 16
+                    let hi = part == parts - 1 ? outDim : (outDim * (part + 1) / parts) / 16 * 16
+                    if let int8 = product.int8 {
+                        int8.forward(out: out, inp: inp, rows: rows, columns: lo..<hi, accumulate: accumulate)
+                    } else if rows == 1 {
+                        // sgemv reads each weight once, where sgemm would first copy the whole matrix
+                        // into its packed layout (1.7× slower measured).
+                        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(hi - lo), Int32(inDim), 1, weight + lo * inDim,
+                                    Int32(inDim), inp, 1, accumulate ? 1 : 0, out + lo, 1)
+                    } else {
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(hi - lo), Int32(inDim),
+                                    1, inp, Int32(inDim), weight + lo * inDim, Int32(inDim),
+                                    accumulate ? 1 : 0, out + lo, Int32(outDim))
+                    }
                 }
             }
         }
@@ -236,10 +246,8 @@ public final class InferenceState {
         // waiting for a descheduled partner, and it would compete with the attention threads.
         openblas_set_num_threads(1)
         let int8 = rows <= Self.int8RowLimit && decodeWeights == .int8 ? model.int8DecodeWeights(threads: threads) : nil
-        let matmul = { (out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                        int8: Int8Matrix?, inDim: Int, outDim: Int, accumulate: Bool) in
-            self.matmul(out: out, inp: inp, weight: weight, int8: int8, rows: rows, inDim: inDim, outDim: outDim,
-                        accumulate: accumulate)
+        let matmul = { (products: [Product], inp: UnsafePointer<Float>, inDim: Int, accumulate: Bool) in
+            self.matmul(products, inp: inp, rows: rows, inDim: inDim, accumulate: accumulate)
         }
 
         let p = model.parameters
@@ -272,9 +280,10 @@ public final class InferenceState {
                         rmsNormForward(out: xn + range.lowerBound * hidden, rstd: nil, inp: x + range.lowerBound * hidden,
                                        weight: p.pointer(layer.attentionNorm), rows: range.count, dim: hidden, eps: eps)
                     }
-                    matmul(q, xn, p.pointer(layer.wq), int8?.layers[l].wq, hidden, qDim, false)
-                    matmul(k, xn, p.pointer(layer.wk), int8?.layers[l].wk, hidden, kvDim, false)
-                    matmul(v, xn, p.pointer(layer.wv), int8?.layers[l].wv, hidden, kvDim, false)
+                    matmul([Product(out: q, weight: p.pointer(layer.wq), int8: int8?.layers[l].wq, outDim: qDim),
+                            Product(out: k, weight: p.pointer(layer.wk), int8: int8?.layers[l].wk, outDim: kvDim),
+                            Product(out: v, weight: p.pointer(layer.wv), int8: int8?.layers[l].wv, outDim: kvDim)],
+                           xn, hidden, false)
                     parallelFor(rows, threads: rowThreads) { range in
                         let pos = posPtr.baseAddress! + range.lowerBound
                         ropeForward(x: q + range.lowerBound * qDim, positions: pos, rows: range.count,
@@ -304,18 +313,19 @@ public final class InferenceState {
                             maxPositions: cache.maxPositions, threads: threads)
                     }
                     // Residual connections come free: the projections accumulate into x.
-                    matmul(x, att, p.pointer(layer.wo), int8?.layers[l].wo, qDim, hidden, true)
+                    matmul([Product(out: x, weight: p.pointer(layer.wo), int8: int8?.layers[l].wo, outDim: hidden)], att, qDim, true)
                     parallelFor(rows, threads: rowThreads) { range in
                         rmsNormForward(out: xn + range.lowerBound * hidden, rstd: nil, inp: x + range.lowerBound * hidden,
                                        weight: p.pointer(layer.ffnNorm), rows: range.count, dim: hidden, eps: eps)
                     }
-                    matmul(gate, xn, p.pointer(layer.wGate), int8?.layers[l].wGate, hidden, ffn, false)
-                    matmul(up, xn, p.pointer(layer.wUp), int8?.layers[l].wUp, hidden, ffn, false)
+                    matmul([Product(out: gate, weight: p.pointer(layer.wGate), int8: int8?.layers[l].wGate, outDim: ffn),
+                            Product(out: up, weight: p.pointer(layer.wUp), int8: int8?.layers[l].wUp, outDim: ffn)],
+                           xn, hidden, false)
                     parallelFor(rows, threads: rowThreads) { range in
                         let at = range.lowerBound * ffn
                         swigluForward(out: gate + at, gate: gate + at, up: up + at, count: range.count * ffn)
                     }
-                    matmul(x, gate, p.pointer(layer.wDown), int8?.layers[l].wDown, ffn, hidden, true)
+                    matmul([Product(out: x, weight: p.pointer(layer.wDown), int8: int8?.layers[l].wDown, outDim: hidden)], gate, ffn, true)
                 }
             }
         }
@@ -329,8 +339,8 @@ public final class InferenceState {
         rmsNormForward(out: xn, rstd: nil, inp: xn, weight: p.pointer(p.layout.finalNorm), rows: n, dim: hidden, eps: eps)
         if logitsBuffer.count < n * c.vocabSize { logitsBuffer = FloatBuffer(count: n * c.vocabSize) }
         let outputInt8 = n <= Self.int8RowLimit ? int8?.output : nil
-        self.matmul(out: logitsBuffer.pointer, inp: xn, weight: p.pointer(p.layout.output), int8: outputInt8, rows: n,
-                    inDim: hidden, outDim: c.vocabSize, accumulate: false)
+        self.matmul([Product(out: logitsBuffer.pointer, weight: p.pointer(p.layout.output), int8: outputInt8, outDim: c.vocabSize)],
+                    inp: xn, rows: n, inDim: hidden, accumulate: false)
         logitRowIndices = outputRows
         return n
     }
