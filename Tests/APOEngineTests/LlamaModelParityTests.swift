@@ -53,6 +53,20 @@ struct LogitsFixture: Decodable {
         }
     }
 
+    /// Every prompt fed one token per call: each step is a single decode row, whose attention
+    /// splits over query heads (fewer KV heads than twice the threads).
+    @Test func tokenByTokenDecodeMatchesPyTorch() throws {
+        var worst = 0.0
+        for prompt in fixture.prompts {
+            let state = InferenceState(model: model, slots: 1, maxPositions: 64, threads: 2, decodeWeights: .float32)
+            for (p, token) in prompt.tokens.enumerated() {
+                try state.forward(tokens: [token], slots: [0], positions: [Int32(p)])
+                worst = max(worst, worstDifference(prompt, position: p, logits: state.logits(0)))
+            }
+        }
+        #expect(worst <= logProbTolerance, "max |Δ log-prob| \(worst)")
+    }
+
     @Test func batchedPrefillAndDecodeMatchPyTorch() throws {
         let worst = try batchedPrefillAndDecode(decodeWeights: .float32)
         #expect(worst <= logProbTolerance, "max |Δ log-prob| \(worst)")

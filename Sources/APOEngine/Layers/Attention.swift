@@ -20,17 +20,22 @@ public func cachedAttentionForward(
     let kvDim = kvHeads * headDim
     let scale = 1 / Float(headDim).squareRoot()
     // One work item per (row, KV head): the query heads sharing a KV head reuse its cache rows.
-    parallelFor(rows.count * kvHeads, threads: threads) { range in
-        guard let maxLength = range.lazy.map({ Int(positions[rows[$0 / kvHeads]]) + 1 }).max() else { return }
+    // With fewer items than twice the threads (a decode step of one row has 3 KV heads for 2
+    // threads), each query head is its own item instead, so the threads finish together.
+    let split = rows.count * kvHeads < 2 * threads ? groupSize : 1
+    let perItem = groupSize / split
+    parallelFor(rows.count * kvHeads * split, threads: threads) { range in
+        guard let maxLength = range.lazy.map({ Int(positions[rows[$0 / (kvHeads * split)]]) + 1 }).max() else { return }
         withUnsafeTemporaryAllocation(of: Float.self, capacity: groupSize * maxLength) { scratch in
             let scores = scratch.baseAddress!
             for item in range {
-                let r = rows[item / kvHeads], kvh = item % kvHeads
+                let r = rows[item / (kvHeads * split)], kvh = (item / split) % kvHeads
                 let length = Int(positions[r]) + 1
                 let slotBase = slots[r] * maxPositions * kvDim + kvh * headDim
                 let kBase = keys + slotBase
                 let vBase = values + slotBase
-                for g in 0..<groupSize {
+                let firstHead = (item % split) * perItem
+                for g in firstHead..<(firstHead + perItem) {
                     let h = kvh * groupSize + g
                     let qh = q + (r * heads + h) * headDim
                     let s = scores + g * length
