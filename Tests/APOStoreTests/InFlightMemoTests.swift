@@ -75,6 +75,26 @@ import Testing
         #expect(try store.findMemoizedJob(memoKey: "K")?.id == again.job.id)
     }
 
+    @Test func cancelledTwinLetsTheWaiterRunItself() throws {
+        let database = try TemporaryDatabase()
+        let store = try database.openStore()
+        let runID = try store.createRun(newRun([job("a"), job("b")]), now: t0)
+        let a = try store.mustClaim("w1", now: at(0))
+        #expect(try store.declareMemoKey(a.lease, memoKey: "K", now: at(0)) == .declared)
+        let b = try store.mustClaim("w2", now: at(1))
+        #expect(try store.declareMemoKey(b.lease, memoKey: "K", now: at(1)) == .waiting(forJobID: a.job.id))
+
+        // A cancel request alone does not free the waiter: a still runs until its worker stops.
+        try store.cancelJob(a.job.id, now: at(2))
+        #expect(try store.claimNextJob(workerID: "w2", leaseDuration: 60, now: at(2)) == nil)
+        try store.finishCancelled(a.lease, now: at(3))
+        #expect(try store.requireJob(runID: runID, key: "a").state == .cancelled)
+        let again = try store.mustClaim("w2", now: at(4))
+        #expect(again.job.key == "b")
+        #expect(try store.declareMemoKey(again.lease, memoKey: "K", now: at(4)) == .declared)
+        #expect(try store.findMemoizedJob(memoKey: "K") == nil)
+    }
+
     @Test func expiredLeaseDoesNotBlockTheWaiter() throws {
         let database = try TemporaryDatabase()
         let store = try database.openStore()
