@@ -34,6 +34,9 @@ public enum AttemptOutcome: Equatable, Sendable {
     case failed(retryable: Bool)
     case cancelled
     case released
+    /// Job `forJobID` was running the same work (same memo key): the job went back to the queue
+    /// to wait for it, without running the kind or counting an attempt.
+    case waiting(forJobID: Int64)
     case timedOut
     /// Someone else owns the job now; nothing was written.
     case leaseLost
@@ -41,7 +44,7 @@ public enum AttemptOutcome: Equatable, Sendable {
 
 /// Claims ready jobs one at a time and runs each to a final store transition. Invariant: every
 /// claimed attempt ends in exactly one of complete / completeMemoized / fail / finishCancelled /
-/// release, or in nothing at all when its lease was lost (the reaper then owns the job).
+/// release / declareMemoKey's wait, or in nothing at all when its lease was lost (the reaper then owns the job).
 public final class Worker {
     public let configuration: WorkerConfiguration
     private let store: JobStore
@@ -139,6 +142,12 @@ public final class Worker {
                 let key = try MemoKey.compute(kind: kind.name, kindVersion: kind.version, params: params,
                                               dependencyPaths: dependencyPaths)
                 memoKey = key
+                // In-flight memoization (the rule is at `JobStore.declareMemoKey`): declared first,
+                // so a twin finishing meanwhile is either still running here or found just below.
+                if case .waiting(let twinID) = try store.declareMemoKey(lease, memoKey: key.value, now: Date()) {
+                    logger.info("job \(job.id) \(job.key) waits for job \(twinID), which is running the same work")
+                    return (.waiting(forJobID: twinID), nil)
+                }
                 if let earlier = try store.findMemoizedJob(memoKey: key.value), earlier.id != job.id,
                    outputsStillExist(earlier) {
                     try store.completeMemoized(

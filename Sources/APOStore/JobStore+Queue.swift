@@ -22,10 +22,23 @@ extension JobStore {
     public func hasClaimableJob(now: Date) throws -> Bool {
         try pool.read { db in
             try Bool.fetchOne(db.cachedStatement(sql: """
-                SELECT EXISTS (SELECT 1 FROM jobs
-                               WHERE state = 'queued' AND (not_before IS NULL OR not_before <= ?))
+                SELECT EXISTS (SELECT 1 FROM jobs AS q
+                               WHERE q.state = 'queued' AND (q.not_before IS NULL OR q.not_before <= ?1)
+                                 AND \(Self.noLiveTwinSQL(queued: "q", now: "?1")))
                 """), arguments: [now.timeIntervalSince1970]) ?? false
         }
+    }
+
+    /// True for a queued job `queued` unless it carries a memo key that a running job with a live
+    /// lease (at the bound parameter `now`) has declared: such a job waits for that one instead of
+    /// being claimed (see `declareMemoKey`). An expired lease never holds anyone back.
+    static func noLiveTwinSQL(queued: String, now: String) -> String {
+        """
+        (\(queued).memo_key IS NULL OR NOT EXISTS (
+            SELECT 1 FROM jobs AS twin
+            WHERE twin.state = 'running' AND twin.memo_key = \(queued).memo_key
+              AND twin.lease_expires_at > \(now)))
+        """
     }
 
     /// Completes a leased job and claims the next ready job for the same worker in ONE
@@ -41,6 +54,8 @@ extension JobStore {
         }
     }
 
+    /// The claimed job's `memo_key` is cleared: while running, it says only what this attempt
+    /// declared (`declareMemoKey`), never a key left by an earlier attempt.
     static func claimNext(_ db: Database, workerID: String, leaseDuration: TimeInterval,
                           now: Date) throws -> ClaimedJob? {
         let token = UUID().uuidString
@@ -53,12 +68,13 @@ extension JobStore {
                 lease_token = ?1, lease_worker = ?2,
                 lease_attempt_id = (SELECT IFNULL(MAX(id), 0) + 1 FROM attempts),
                 lease_started_at = ?3, lease_expires_at = ?4,
-                started_at = IFNULL(started_at, ?3), not_before = NULL,
+                started_at = IFNULL(started_at, ?3), not_before = NULL, memo_key = NULL,
                 progress_done = 0, progress_total = 0, progress_message = NULL
             WHERE id = (
-                SELECT id FROM jobs
-                WHERE state = 'queued' AND (not_before IS NULL OR not_before <= ?3)
-                ORDER BY priority DESC, id
+                SELECT q.id FROM jobs AS q
+                WHERE q.state = 'queued' AND (q.not_before IS NULL OR q.not_before <= ?3)
+                  AND \(noLiveTwinSQL(queued: "q", now: "?3"))
+                ORDER BY q.priority DESC, q.id
                 LIMIT 1)
             RETURNING *
             """), arguments: [token, workerID, t, expires])
@@ -167,23 +183,30 @@ extension JobStore {
         let t = now.timeIntervalSince1970
         try pool.write { db in
             let job = try Self.leasedJob(db, lease)
-            try Self.finishAttempt(db, attemptID: lease.attemptID, outcome: "released",
-                                   error: nil, at: t)
-            if job.cancelRequested {
-                try db.cachedStatement(sql: """
-                    UPDATE jobs SET state = 'cancelled', finished_at = ?, \(clearLeaseSQL)
-                    WHERE id = ?
-                    """).execute(arguments: [t, job.id])
-                try Self.failDownstream(db, of: job.id, key: job.key, state: .cancelled, at: t)
-            } else {
-                try db.cachedStatement(sql: """
-                    UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0),
-                        not_before = NULL, \(clearLeaseSQL)
-                    WHERE id = ?
-                    """).execute(arguments: [job.id])
-            }
-            try Self.refreshRunState(db, runID: job.runID, at: t)
+            try Self.releaseLeased(db, job: job, lease: lease, note: nil, at: t)
         }
+    }
+
+    /// Ends the attempt as "released" (with `note` as its error text) and queues the job again
+    /// without counting the attempt, or cancels it if its cancel was requested.
+    static func releaseLeased(_ db: Database, job: JobRecord, lease: JobLease, note: String?,
+                              at t: Double) throws {
+        try Self.finishAttempt(db, attemptID: lease.attemptID, outcome: "released",
+                               error: note, at: t)
+        if job.cancelRequested {
+            try db.cachedStatement(sql: """
+                UPDATE jobs SET state = 'cancelled', finished_at = ?, \(clearLeaseSQL)
+                WHERE id = ?
+                """).execute(arguments: [t, job.id])
+            try Self.failDownstream(db, of: job.id, key: job.key, state: .cancelled, at: t)
+        } else {
+            try db.cachedStatement(sql: """
+                UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0),
+                    not_before = NULL, \(clearLeaseSQL)
+                WHERE id = ?
+                """).execute(arguments: [job.id])
+        }
+        try Self.refreshRunState(db, runID: job.runID, at: t)
     }
 
     /// The worker acknowledges a requested cancel: the job is cancelled and its dependents
@@ -277,6 +300,47 @@ extension JobStore {
     }
 
     // MARK: - Memoization
+
+    /// In-flight memoization: the worker declares the memo key of the job it has just claimed,
+    /// before running the kind. The rule, decided in one transaction so two workers can never both
+    /// go ahead: if another running job has declared the same key and its lease is live at `now`,
+    /// that job is already doing this work, so this attempt ends "released" (not counted against
+    /// `maxAttempts`), the job goes back to the queue keeping the key, and the claim query skips it
+    /// while such a twin runs (`noLiveTwinSQL`). When the twin stops running — succeeded, failed,
+    /// cancelled, released, or reaped — or its lease expires (a dead worker), the job is claimed
+    /// again and either reuses the twin's outputs or, finding none, runs itself. Otherwise the key
+    /// is stored on this job's row, which makes later twins wait for it.
+    ///
+    /// Declare before looking up `findMemoizedJob`: a twin that finishes meanwhile is then either
+    /// still running at the declaration, or already findable.
+    public func declareMemoKey(_ lease: JobLease, memoKey: String, now: Date) throws -> MemoKeyDeclaration {
+        let t = now.timeIntervalSince1970
+        return try pool.write { db in
+            let job = try Self.leasedJob(db, lease)
+            if let twin = try Row.fetchOne(db.cachedStatement(sql: """
+                SELECT id, run_id, key FROM jobs
+                WHERE state = 'running' AND memo_key = ? AND id <> ? AND lease_expires_at > ?
+                ORDER BY id LIMIT 1
+                """), arguments: [memoKey, job.id, t]) {
+                let twinID: Int64 = twin["id"]
+                let runID: Int64 = twin["run_id"]
+                let key: String = twin["key"]
+                let note = "waiting for job \(twinID) (run \(runID), \(key)), which is running the same work; memo key \(memoKey)"
+                try db.cachedStatement(sql: """
+                    INSERT INTO log_lines (run_id, job_id, attempt_id, stream, line, logged_at)
+                    VALUES (?, ?, ?, 'runtime', ?, ?)
+                    """).execute(arguments: [job.runID, job.id, lease.attemptID, note, t])
+                try Self.releaseLeased(db, job: job, lease: lease, note: note, at: t)
+                // After the release: the queued row keeps the key, so the claim skips it.
+                try db.cachedStatement(sql: "UPDATE jobs SET memo_key = ? WHERE id = ? AND state = 'queued'")
+                    .execute(arguments: [memoKey, job.id])
+                return .waiting(forJobID: twinID)
+            }
+            try db.cachedStatement(sql: "UPDATE jobs SET memo_key = ? WHERE id = ?")
+                .execute(arguments: [memoKey, job.id])
+            return .declared
+        }
+    }
 
     /// The latest succeeded job recorded with `memoKey`, whose outputs a new job may reuse.
     public func findMemoizedJob(memoKey: String) throws -> JobRecord? {

@@ -187,6 +187,15 @@ public struct ClaimedJob: Sendable {
     public var dependencyOutputs: [String: String]
 }
 
+/// What a worker learns when it declares the memo key of the job it has just claimed
+/// (`JobStore.declareMemoKey`).
+public enum MemoKeyDeclaration: Equatable, Sendable {
+    /// No live running job has the key: run the job (or reuse a finished one's outputs).
+    case declared
+    /// Job `forJobID` is running the same work: the job went back to the queue to wait for it.
+    case waiting(forJobID: Int64)
+}
+
 /// What a heartbeat tells the worker.
 public enum HeartbeatReply: Equatable, Sendable {
     case keepGoing
