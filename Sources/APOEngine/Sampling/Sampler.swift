@@ -1,7 +1,9 @@
 import Foundation
 
-/// SplitMix64: a tiny, well-mixed 64-bit generator; each (query, sample) stream gets its own.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
+/// SplitMix64: a tiny, well-mixed 64-bit generator; each (query, sample) stream of generation gets
+/// its own, and training draws from one (`TrainingRandom`). Its whole state is one `UInt64`, so a
+/// checkpoint restores it exactly.
+public struct SplitMix64: RandomNumberGenerator, Codable, Sendable, Equatable {
     public private(set) var state: UInt64
 
     public init(seed: UInt64) { state = seed }

@@ -1,23 +1,10 @@
 import Foundation
 
-/// SplitMix64: the seeded, serialisable random source of training (head init, data shuffling).
-/// Its whole state is one `UInt64`, so a checkpoint restores it exactly.
-public struct TrainingRandom: RandomNumberGenerator, Codable, Sendable, Equatable {
-    public var state: UInt64
+/// The seeded, serialisable random source of training (head init, data shuffling): the same
+/// SplitMix64 that generation draws from, with the draws training needs.
+public typealias TrainingRandom = SplitMix64
 
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1) with 53 random bits.
-    public mutating func nextUniform() -> Double { Double(next() >> 11) * 0x1.0p-53 }
-
+extension SplitMix64 {
     /// Standard normal (Box–Muller; one draw per call, the second value is discarded for simplicity).
     public mutating func nextNormal() -> Double {
         let u1 = max(nextUniform(), 0x1.0p-60), u2 = nextUniform()
