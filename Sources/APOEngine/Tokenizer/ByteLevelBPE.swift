@@ -22,7 +22,6 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
     private let mergeTable: [UInt64: (rank: Int32, merged: Int32)]
     /// Decoded bytes of every token.
     private let pieces: [[UInt8]]
-    private let types: [Int32]
     private let specials: SpecialTokenMatcher
     private let cache = WordCache()
 
@@ -32,7 +31,6 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
         self.data = data
         // No name means llama.cpp's "default" regex list, which is not implemented: refuse it.
         self.preTokenizer = try PreTokenizer(name: data.pre ?? "default")
-        self.types = data.tokenTypes
 
         var tokenToID: [[UInt8]: Int32] = [:]
         tokenToID.reserveCapacity(data.tokens.count)
@@ -199,16 +197,6 @@ public final class ByteLevelBPE: Tokenizer, @unchecked Sendable {
     }
 
     public func id(ofToken token: String) -> Int32? { tokenToID[Array(token.utf8)] }
-
-    public func tokenString(_ id: Int32) -> String {
-        guard id >= 0 && Int(id) < data.tokens.count else { return "" }
-        return data.tokens[Int(id)]
-    }
-
-    public func isControl(_ id: Int32) -> Bool {
-        guard id >= 0 && Int(id) < types.count else { return false }
-        return types[Int(id)] == TokenType.control.rawValue
-    }
 }
 
 /// GPT-2's printable stand-in for every byte: printable Latin-1 maps to itself, the rest to U+0100…

@@ -15,7 +15,6 @@ public final class SentencePieceBPE: Tokenizer, @unchecked Sendable {
     private let scores: [Float]
     private let byteTokens: [Int32]
     private let pieces: [[UInt8]]
-    private let types: [Int32]
     private let specials: SpecialTokenMatcher
     private let addSpacePrefix: Bool
 
@@ -27,7 +26,6 @@ public final class SentencePieceBPE: Tokenizer, @unchecked Sendable {
         }
         self.data = data
         self.scores = scores
-        self.types = data.tokenTypes
         self.addSpacePrefix = data.addSpacePrefix ?? true
         var tokenToID: [[UInt8]: Int32] = [:]
         tokenToID.reserveCapacity(data.tokens.count)
@@ -156,16 +154,6 @@ public final class SentencePieceBPE: Tokenizer, @unchecked Sendable {
     }
 
     public func id(ofToken token: String) -> Int32? { tokenToID[Array(token.utf8)] }
-
-    public func tokenString(_ id: Int32) -> String {
-        guard id >= 0 && Int(id) < data.tokens.count else { return "" }
-        return data.tokens[Int(id)]
-    }
-
-    public func isControl(_ id: Int32) -> Bool {
-        guard id >= 0 && Int(id) < types.count else { return false }
-        return types[Int(id)] == TokenType.control.rawValue
-    }
 }
 
 private func hex2(_ b: UInt8) -> String {

@@ -26,6 +26,18 @@ public protocol Tokenizer: Sendable {
 extension Tokenizer {
     public func encode(_ text: String) -> [Int32] { encode(text, parseSpecial: false) }
 
+    // Both tokenizers answer these from their tables alone.
+    public func tokenString(_ id: Int32) -> String {
+        guard id >= 0 && Int(id) < data.tokens.count else { return "" }
+        return data.tokens[Int(id)]
+    }
+
+    public func isControl(_ id: Int32) -> Bool {
+        let types = data.tokenTypes
+        guard id >= 0 && Int(id) < types.count else { return false }
+        return types[Int(id)] == TokenType.control.rawValue
+    }
+
     public func decode(_ ids: [Int32]) -> String {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(ids.count * 4)
