@@ -56,6 +56,10 @@ extension JobStore {
 
     /// The claimed job's `memo_key` is cleared: while running, it says only what this attempt
     /// declared (`declareMemoKey`), never a key left by an earlier attempt.
+    ///
+    /// `now` is read before the write lock is taken, so a worker that waited for the lock while
+    /// another completed this job's last dependency holds a time older than that completion;
+    /// `started_at` is never earlier than the dependencies' `finished_at`.
     static func claimNext(_ db: Database, workerID: String, leaseDuration: TimeInterval,
                           now: Date) throws -> ClaimedJob? {
         let token = UUID().uuidString
@@ -68,7 +72,10 @@ extension JobStore {
                 lease_token = ?1, lease_worker = ?2,
                 lease_attempt_id = (SELECT IFNULL(MAX(id), 0) + 1 FROM attempts),
                 lease_started_at = ?3, lease_expires_at = ?4,
-                started_at = IFNULL(started_at, ?3), not_before = NULL, memo_key = NULL,
+                started_at = IFNULL(started_at, MAX(?3, IFNULL((
+                    SELECT MAX(f.finished_at) FROM job_dependencies AS d JOIN jobs AS f ON f.id = d.depends_on_job_id
+                    WHERE d.job_id = jobs.id), ?3))),
+                not_before = NULL, memo_key = NULL,
                 progress_done = 0, progress_total = 0, progress_message = NULL
             WHERE id = (
                 SELECT q.id FROM jobs AS q

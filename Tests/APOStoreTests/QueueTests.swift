@@ -48,6 +48,19 @@ import Testing
         #expect(json == #"{"succeeded":5}"#)
     }
 
+    /// A worker reads its clock before waiting for the write lock; if another worker completed the
+    /// dependency meanwhile, the claim's time is older than that completion.
+    @Test func aJobNeverStartsBeforeItsDependenciesFinished() throws {
+        let database = try TemporaryDatabase()
+        let store = try database.openStore()
+        let runID = try store.createRun(newRun([job("a"), job("b", needs: ["a"])]), now: t0)
+        let a = try store.mustClaim(now: at(1))
+        try store.complete(a.lease, outputsJSON: "{}", memoKey: nil, now: at(5))
+        let b = try store.mustClaim(now: at(4))  // the clock was read at 4, the lock came after 5
+        #expect(b.job.key == "b")
+        #expect(try store.requireJob(runID: runID, key: "b").startedAt == at(5))
+    }
+
     @Test func completeAndClaimNextHandsOverTheUnblockedDependent() throws {
         let database = try TemporaryDatabase()
         let store = try database.openStore()
