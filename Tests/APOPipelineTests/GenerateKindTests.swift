@@ -124,5 +124,10 @@ final class InterruptedJobContext: JobContext {
         let ctx = try InterruptedJobContext(params: p, output: dir.file("o"), checkpoint: dir.file("c"))
         let error = #expect(throws: JobParameterError.self) { try GenerateKind.run(ctx) }
         #expect(error?.description == "parameter 'template': 'jinja' is not chatml, raw or auto")
+        p["template"] = .string("auto")
+        p["decode_weights"] = .string("fp16")
+        let ctx2 = try InterruptedJobContext(params: p, output: dir.file("o2"), checkpoint: dir.file("c2"))
+        let error2 = #expect(throws: JobParameterError.self) { try GenerateKind.run(ctx2) }
+        #expect(error2?.description == "parameter 'decode_weights': 'fp16' is not int8 or f32")
     }
 }
