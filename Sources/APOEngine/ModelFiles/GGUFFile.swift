@@ -232,49 +232,28 @@ public final class GGUFFile: @unchecked Sendable {
 
     // MARK: Typed metadata access (errors name the file and key)
 
-    public func requiredInt(_ key: String) throws -> Int {
-        guard let v = metadata[key] else { throw ModelFileError.missingMetadata(file: path, key: key) }
-        guard let i = v.intValue else {
-            throw ModelFileError.invalid(file: path, field: "metadata '\(key)'", expected: "an integer", found: "\(v.type) \(v.summary)")
-        }
-        return i
-    }
-
-    public func optionalInt(_ key: String) throws -> Int? {
-        metadata[key] == nil ? nil : try requiredInt(key)
-    }
-
-    public func requiredDouble(_ key: String) throws -> Double {
-        guard let v = metadata[key] else { throw ModelFileError.missingMetadata(file: path, key: key) }
-        guard let d = v.doubleValue else {
-            throw ModelFileError.invalid(file: path, field: "metadata '\(key)'", expected: "a number", found: "\(v.type) \(v.summary)")
-        }
-        return d
-    }
-
-    public func optionalDouble(_ key: String) throws -> Double? {
-        metadata[key] == nil ? nil : try requiredDouble(key)
-    }
-
-    public func requiredString(_ key: String) throws -> String {
-        guard let v = metadata[key] else { throw ModelFileError.missingMetadata(file: path, key: key) }
-        guard let s = v.stringValue else {
-            throw ModelFileError.invalid(file: path, field: "metadata '\(key)'", expected: "a string", found: "\(v.type) \(v.summary)")
-        }
-        return s
-    }
-
-    public func optionalString(_ key: String) throws -> String? {
-        metadata[key] == nil ? nil : try requiredString(key)
-    }
-
-    public func optionalBool(_ key: String) throws -> Bool? {
+    /// The value at `key` as `extract` reads it; nil when the key is absent, an error naming the
+    /// file, key and found value when it has another type.
+    func optional<T>(_ key: String, _ expected: String, _ extract: (GGUFValue) -> T?) throws -> T? {
         guard let v = metadata[key] else { return nil }
-        guard let b = v.boolValue else {
-            throw ModelFileError.invalid(file: path, field: "metadata '\(key)'", expected: "a bool", found: "\(v.type) \(v.summary)")
+        guard let value = extract(v) else {
+            throw ModelFileError.invalid(file: path, field: "metadata '\(key)'", expected: expected, found: "\(v.type) \(v.summary)")
         }
-        return b
+        return value
     }
+
+    func required<T>(_ key: String, _ expected: String, _ extract: (GGUFValue) -> T?) throws -> T {
+        guard let value = try optional(key, expected, extract) else { throw ModelFileError.missingMetadata(file: path, key: key) }
+        return value
+    }
+
+    public func requiredInt(_ key: String) throws -> Int { try required(key, "an integer", \.intValue) }
+    public func optionalInt(_ key: String) throws -> Int? { try optional(key, "an integer", \.intValue) }
+    public func requiredDouble(_ key: String) throws -> Double { try required(key, "a number", \.doubleValue) }
+    public func optionalDouble(_ key: String) throws -> Double? { try optional(key, "a number", \.doubleValue) }
+    public func requiredString(_ key: String) throws -> String { try required(key, "a string", \.stringValue) }
+    public func optionalString(_ key: String) throws -> String? { try optional(key, "a string", \.stringValue) }
+    public func optionalBool(_ key: String) throws -> Bool? { try optional(key, "a bool", \.boolValue) }
 
     /// An array whose elements all have type `elementType` (an empty array of any element type passes).
     public func optionalArray(_ key: String, of elementType: GGUFValueType) throws -> [GGUFValue]? {
