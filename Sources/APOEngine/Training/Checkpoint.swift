@@ -26,7 +26,7 @@ struct RewardCheckpointState: Codable {
     var pooling: RewardPooling
     var exampleCount: Int
     var adamStep: Int
-    var progress: RewardTrainingProgress
+    var progress: TrainingProgress
 }
 
 /// Training checkpoints of a `RewardTrainer` under one root directory.

@@ -10,7 +10,7 @@ struct PolicyCheckpointState: Codable {
     var exampleCount: Int
     var objective: PolicyObjective
     var adamStep: Int
-    var progress: RewardTrainingProgress
+    var progress: TrainingProgress
 }
 
 /// The reference log-probs of a DPO run, written once before the first step.
