@@ -1,7 +1,7 @@
 import Foundation
 
 /// The JSON half of a policy checkpoint (tensors are raw little-endian fp32 files beside it).
-struct PolicyCheckpointState: Codable {
+struct PolicyCheckpointState: TrainingCheckpointState {
     static let currentVersion = 1
     var version: Int
     var config: LlamaConfig
@@ -10,7 +10,7 @@ struct PolicyCheckpointState: Codable {
     var exampleCount: Int
     var objective: PolicyObjective
     var adamStep: Int
-    var progress: RewardTrainingProgress
+    var progress: TrainingProgress
 }
 
 /// The reference log-probs of a DPO run, written once before the first step.
@@ -22,76 +22,42 @@ struct PolicyReferenceFile: Codable {
     var logProbs: [[Double]]
 }
 
-/// Training checkpoints of a `PolicyTrainer` under one root directory, laid out and committed as
-/// `RewardCheckpoint`'s: `root/step-NNNNNNNN/{state.json, trainable.f32, adam_m.f32, adam_v.f32}`,
-/// written to a temporary directory, renamed into place, then `root/LATEST` replaced by rename — a
-/// crash at any point leaves the previous checkpoint readable. DPO's reference log-probs live in
+/// Training checkpoints of a `PolicyTrainer`: the `TrainingCheckpoint` layout
+/// (`root/step-NNNNNNNN/{state.json, trainable.f32, adam_m.f32, adam_v.f32}`, committed so that a
+/// crash at any point leaves the previous checkpoint readable). DPO's reference log-probs live in
 /// `root/reference_logprobs.json`, written once (atomically) and never recomputed on resume.
 public enum PolicyCheckpoint {
     static let referenceName = "reference_logprobs.json"
 
     public static func save(_ trainer: PolicyTrainer, to root: URL, keep: Int = 1) throws {
-        try RewardCheckpoint.commitStep(trainer.progress.step, in: root, keep: keep) { tmp in
+        try TrainingCheckpoint.commitStep(trainer.progress.step, in: root, keep: keep) { tmp in
             let range = trainer.graph.backbone.trainable
             let state = PolicyCheckpointState(
                 version: PolicyCheckpointState.currentVersion, config: trainer.parameters.config,
                 trainableStart: range.start, trainableEnd: range.end, exampleCount: trainer.examples.count,
                 objective: trainer.settings.objective, adamStep: trainer.optimizer.step, progress: trainer.progress)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            try encoder.encode(state).write(to: tmp.appendingPathComponent("state.json"))
-            try RewardCheckpoint.writeFloats(trainer.parameters.values.pointer + range.start, count: range.count,
-                                             to: tmp.appendingPathComponent("trainable.f32"))
-            try RewardCheckpoint.writeFloats(trainer.optimizer.m[0].pointer, count: range.count,
-                                             to: tmp.appendingPathComponent("adam_m.f32"))
-            try RewardCheckpoint.writeFloats(trainer.optimizer.v[0].pointer, count: range.count,
-                                             to: tmp.appendingPathComponent("adam_v.f32"))
+            try TrainingCheckpoint.writeState(state, trainable: trainer.parameters.values.pointer + range.start, into: tmp)
+            try TrainingCheckpoint.writeMoments(trainer.optimizer, into: tmp)
         }
     }
 
     /// The newest complete checkpoint under `root`, or nil when there is none.
-    public static func latest(in root: URL) -> URL? { RewardCheckpoint.latest(in: root) }
+    public static func latest(in root: URL) -> URL? { TrainingCheckpoint.latest(in: root) }
 
     /// Restores weights, moments and progress into a freshly built `trainer` (same model, settings
     /// and examples). Throws when the checkpoint belongs to another architecture or run.
     public static func restore(_ trainer: PolicyTrainer, from dir: URL) throws {
-        let path = dir.path
-        let state: PolicyCheckpointState
-        do {
-            state = try JSONDecoder().decode(PolicyCheckpointState.self,
-                                             from: Data(contentsOf: dir.appendingPathComponent("state.json")))
-        } catch {
-            throw CheckpointError.corrupt(path: path, reason: "state.json: \(error)")
-        }
-        guard state.version == PolicyCheckpointState.currentVersion else {
-            throw CheckpointError.corrupt(path: path, reason: "version \(state.version), expected \(PolicyCheckpointState.currentVersion)")
-        }
-        let config = trainer.parameters.config
-        if state.config != config {
-            throw CheckpointError.architectureMismatch(path: path, field: "model config",
-                                                       expected: RewardCheckpoint.describe(config),
-                                                       found: RewardCheckpoint.describe(state.config))
-        }
         let range = trainer.graph.backbone.trainable
-        if state.trainableStart != range.start || state.trainableEnd != range.end {
-            throw CheckpointError.architectureMismatch(
-                path: path, field: "trainable range", expected: "\(range.start)..<\(range.end)",
-                found: "\(state.trainableStart)..<\(state.trainableEnd)")
-        }
-        if state.exampleCount != trainer.examples.count {
-            throw CheckpointError.architectureMismatch(path: path, field: "training examples",
-                                                       expected: "\(trainer.examples.count)", found: "\(state.exampleCount)")
-        }
+        let state = try TrainingCheckpoint.readState(
+            PolicyCheckpointState.self, from: dir, config: trainer.parameters.config, trainable: range,
+            exampleCount: trainer.examples.count, examplesField: "training examples")
         if state.objective != trainer.settings.objective {
-            throw CheckpointError.architectureMismatch(path: path, field: "objective",
+            throw CheckpointError.architectureMismatch(path: dir.path, field: "objective",
                                                        expected: "\(trainer.settings.objective)", found: "\(state.objective)")
         }
-        try RewardCheckpoint.readFloats(into: trainer.parameters.values.pointer + range.start, count: range.count,
-                                        from: dir.appendingPathComponent("trainable.f32"))
-        try RewardCheckpoint.readFloats(into: trainer.optimizer.m[0].pointer, count: range.count,
-                                        from: dir.appendingPathComponent("adam_m.f32"))
-        try RewardCheckpoint.readFloats(into: trainer.optimizer.v[0].pointer, count: range.count,
-                                        from: dir.appendingPathComponent("adam_v.f32"))
+        try TrainingCheckpoint.readFloats(into: trainer.parameters.values.pointer + range.start, count: range.count,
+                                          from: dir.appendingPathComponent("trainable.f32"))
+        try TrainingCheckpoint.readMoments(into: trainer.optimizer, from: dir)
         trainer.optimizer.step = state.adamStep
         trainer.progress = state.progress
     }

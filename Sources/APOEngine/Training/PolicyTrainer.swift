@@ -11,28 +11,26 @@ public enum PolicyObjective: Codable, Sendable, Equatable {
     case dpo(beta: Double)
 }
 
-/// Every knob of a policy training run (the same meaning as `RewardTrainingSettings`' fields).
-public struct PolicyTrainingSettings: Codable, Sendable, Equatable {
+/// Every knob of a policy training run: the shared loop's and the objective.
+/// Encoded as one flat object (metrics.json), as before the loop knobs were shared.
+public struct PolicyTrainingSettings: TrainerSettings, Codable, Sendable, Equatable {
     public var objective: PolicyObjective = .sft
-    public var epochs = 1
-    public var learningRate = 1e-5
-    public var schedule: LearningRateSchedule.Decay = .linear
-    public var warmupSteps = 0
-    /// Examples per optimiser step (an SFT example is one sequence, a DPO example one pair).
-    public var batchSize = 8
-    /// Examples per forward/backward pass; gradients accumulate over the step's micro-batches.
-    public var microBatchSize = 2
-    /// Top decoder blocks that train (with the final norm); the rest stay frozen.
-    public var trainableLayers = 2
-    /// Train the token embedding (= the tied LM head) too; only when every block trains.
-    public var trainEmbedding = false
-    public var seed: UInt64 = 0
-    public var threads = 2
-    /// Global gradient-norm clip; nil or ≤ 0 disables clipping.
-    public var maxGradNorm: Float? = 1
-    public var adam = AdamWSettings()
+    public var loop = TrainingLoopSettings()
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey { case objective }
+
+    public init(from decoder: any Decoder) throws {
+        loop = try TrainingLoopSettings(from: decoder)
+        objective = try decoder.container(keyedBy: CodingKeys.self).decode(PolicyObjective.self, forKey: .objective)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try loop.encode(to: encoder)
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(objective, forKey: .objective)
+    }
 }
 
 /// One training example: one sequence (SFT) or a (chosen, rejected) pair (DPO).
@@ -64,8 +62,9 @@ public struct PolicyTrainingStep: Sendable {
     public var accuracy: Double?
 }
 
-/// Trains a causal LM in place (SFT or DPO): seeded shuffling, micro-batches with gradient
-/// accumulation, global-norm clipping, AdamW under a warm-up schedule — the `RewardTrainer` loop.
+/// Trains a causal LM in place (SFT or DPO) through the shared `TrainingLoop`, as `RewardTrainer`
+/// does: seeded shuffling, micro-batches with gradient accumulation, global-norm clipping, AdamW
+/// under a warm-up schedule.
 /// Invariant: `progress` plus the trainable weights, Adam moments and (DPO) reference log-probs
 /// determine every later step.
 public final class PolicyTrainer {
@@ -74,11 +73,10 @@ public final class PolicyTrainer {
     public internal(set) var examples: [PolicyExample]
     public let graph: PolicyGraph
     public let optimizer: AdamW
-    public let schedule: LearningRateSchedule
-    public internal(set) var progress: RewardTrainingProgress
+    var loop: TrainingLoop
 
     public init(parameters: ModelParameters, settings: PolicyTrainingSettings, examples: [PolicyExample]) {
-        precondition(!examples.isEmpty && settings.batchSize > 0 && settings.microBatchSize > 0)
+        loop = TrainingLoop(settings: settings.loop, exampleCount: examples.count)
         if case .dpo = settings.objective {
             precondition(examples.allSatisfy { $0.sequences.count == 2 }, "DPO examples are (chosen, rejected) pairs")
         }
@@ -89,19 +87,18 @@ public final class PolicyTrainer {
         let longest = examples.flatMap { $0.sequences.map(\.tokens.count) }.max()!
         graph = PolicyGraph(parameters: parameters, trainableLayers: settings.trainableLayers,
                             trainEmbedding: settings.trainEmbedding,
-                            maxBatch: min(settings.microBatchSize, settings.batchSize) * perExample,
+                            maxBatch: loop.largestMicroBatch * perExample,
                             maxSeqLen: longest, threads: settings.threads)
         optimizer = AdamW(groupSizes: [graph.backbone.trainable.count], settings: settings.adam)
-        var random = TrainingRandom(seed: settings.seed)
-        let order = random.permutation(examples.count)
-        progress = RewardTrainingProgress(step: 0, epoch: 0, order: order, position: 0, random: random)
-        let stepsPerEpoch = (examples.count + settings.batchSize - 1) / settings.batchSize
-        schedule = LearningRateSchedule(peak: settings.learningRate, warmupSteps: settings.warmupSteps,
-                                        totalSteps: stepsPerEpoch * settings.epochs, decay: settings.schedule)
     }
 
-    public var totalSteps: Int { schedule.totalSteps }
-    public var isFinished: Bool { progress.step >= totalSteps }
+    public internal(set) var progress: TrainingProgress {
+        get { loop.progress }
+        set { loop.progress = newValue }
+    }
+    public var schedule: LearningRateSchedule { loop.schedule }
+    public var totalSteps: Int { loop.totalSteps }
+    public var isFinished: Bool { loop.isFinished }
     public var needsReference: Bool {
         if case .dpo = settings.objective { return examples.contains { $0.referenceLogProbs.count != $0.sequences.count } }
         return false
@@ -121,7 +118,7 @@ public final class PolicyTrainer {
     public func computeReferenceLogProbs(progress: (Int, Int) throws -> Void) rethrows -> [[Double]] {
         var result: [[Double]] = []
         result.reserveCapacity(examples.count)
-        let micro = min(settings.microBatchSize, settings.batchSize)
+        let micro = loop.largestMicroBatch
         for start in stride(from: 0, to: examples.count, by: micro) {
             let chunk = examples[start..<min(start + micro, examples.count)]
             let sums = graph.forward(chunk.flatMap(\.sequences))
@@ -149,20 +146,13 @@ public final class PolicyTrainer {
         precondition(!isFinished, "training already finished")
         precondition(!needsReference, "DPO needs reference log-probs before training")
         let started = Date()
-        if progress.position >= examples.count {
-            progress.epoch += 1
-            progress.order = progress.random.permutation(examples.count)
-            progress.position = 0
-        }
-        let end = min(progress.position + settings.batchSize, examples.count)
-        let batch = progress.order[progress.position..<end].map { examples[$0] }
-        progress.position = end
+        let batch = loop.nextBatch().map { examples[$0] }
 
         graph.zeroGradients()
         let batchTokens = batch.reduce(0) { $0 + $1.sequences.reduce(0) { $0 + $1.responseCount } }
         var loss = 0.0, tokens = 0, marginSum = 0.0, wins = 0
-        for start in stride(from: 0, to: batch.count, by: settings.microBatchSize) {
-            let micro = Array(batch[start..<min(start + settings.microBatchSize, batch.count)])
+        for range in loop.microBatches(of: batch.count) {
+            let micro = Array(batch[range])
             let sequences = micro.flatMap(\.sequences)
             tokens += sequences.reduce(0) { $0 + $1.tokens.count }
             let sums = graph.forward(sequences)
@@ -186,11 +176,7 @@ public final class PolicyTrainer {
                 graph.backward(dSequenceLogProbs: d)
             }
         }
-        let groups = parameterGroups
-        let norm = clipGradientNorm(groups, maxNorm: settings.maxGradNorm)
-        let lr = schedule.rate(atStep: progress.step)
-        optimizer.update(groups, lr: Float(lr), threads: settings.threads)
-        progress.step += 1
+        let (norm, lr) = loop.update(parameterGroups, with: optimizer)
         var result = PolicyTrainingStep(step: progress.step, loss: loss, learningRate: lr, gradientNorm: norm,
                                         tokens: tokens, seconds: Date().timeIntervalSince(started))
         if case .dpo = settings.objective {

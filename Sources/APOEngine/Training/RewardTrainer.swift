@@ -1,40 +1,30 @@
 import Foundation
 
-/// Every knob of a reward-model training run.
-public struct RewardTrainingSettings: Codable, Sendable, Equatable {
-    public var epochs = 1
-    public var learningRate = 1e-5
-    public var schedule: LearningRateSchedule.Decay = .linear
-    public var warmupSteps = 0
-    /// Items per optimiser step (the global batch).
-    public var batchSize = 8
-    /// Items per forward/backward pass; gradients accumulate over `batchSize / microBatchSize` passes.
-    public var microBatchSize = 2
+/// Every knob of a reward-model training run: the shared loop's and the reward model's own.
+/// Encoded as one flat object (metrics.json), as before the loop knobs were shared.
+public struct RewardTrainingSettings: TrainerSettings, Codable, Sendable, Equatable {
+    public var loop = TrainingLoopSettings()
+    /// Tokens per sequence (truncated from the left).
     public var maxLength = 256
     public var objective = RewardObjective()
-    /// Top decoder blocks that train (with the final norm and the head); the rest stay frozen.
-    public var trainableLayers = 2
-    /// Train the token embedding too (only when every block trains).
-    public var trainEmbedding = false
-    public var seed: UInt64 = 0
-    public var threads = 2
-    /// Global gradient-norm clip; nil or ≤ 0 disables clipping.
-    public var maxGradNorm: Float? = 1
-    public var adam = AdamWSettings()
 
     public init() {}
-}
 
-/// Where a run stands: exactly what must be restored for a resumed run to match an uninterrupted one.
-public struct RewardTrainingProgress: Codable, Sendable, Equatable {
-    /// Optimiser steps taken.
-    public var step = 0
-    public var epoch = 0
-    /// Item order of the current epoch and the next position in it.
-    public var order: [Int] = []
-    public var position = 0
-    /// The shuffling generator, after drawing `order`.
-    public var random: TrainingRandom
+    enum CodingKeys: String, CodingKey { case maxLength, objective }
+
+    public init(from decoder: any Decoder) throws {
+        loop = try TrainingLoopSettings(from: decoder)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        maxLength = try c.decode(Int.self, forKey: .maxLength)
+        objective = try c.decode(RewardObjective.self, forKey: .objective)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try loop.encode(to: encoder)
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(maxLength, forKey: .maxLength)
+        try c.encode(objective, forKey: .objective)
+    }
 }
 
 /// What one optimiser step measured (per-step metrics of the `train-rm` job).
@@ -51,8 +41,8 @@ public struct RewardTrainingStep: Sendable {
     public var tokensPerSecond: Double { seconds > 0 ? Double(tokens) / seconds : 0 }
 }
 
-/// Trains a `RewardModel` in place: seeded shuffling, micro-batches with gradient accumulation,
-/// global-norm clipping, AdamW under a warm-up schedule.
+/// Trains a `RewardModel` in place through the shared `TrainingLoop`: seeded shuffling,
+/// micro-batches with gradient accumulation, global-norm clipping, AdamW under a warm-up schedule.
 /// Invariant: `progress` plus the trainable weights and Adam moments determine every later step.
 public final class RewardTrainer {
     public let model: RewardModel
@@ -60,11 +50,10 @@ public final class RewardTrainer {
     public let examples: [RewardExample]
     public let graph: RewardModelGraph
     public let optimizer: AdamW
-    public internal(set) var progress: RewardTrainingProgress
-    public let schedule: LearningRateSchedule
+    var loop: TrainingLoop
 
     public init(model: RewardModel, settings: RewardTrainingSettings, examples: [RewardExample]) {
-        precondition(!examples.isEmpty && settings.batchSize > 0 && settings.microBatchSize > 0)
+        loop = TrainingLoop(settings: settings.loop, exampleCount: examples.count)
         self.model = model
         self.settings = settings
         self.examples = examples
@@ -72,20 +61,19 @@ public final class RewardTrainer {
         let longest = examples.flatMap { $0.sequences.map(\.count) }.max()!
         graph = RewardModelGraph(model: model, trainableLayers: settings.trainableLayers,
                                  trainEmbedding: settings.trainEmbedding,
-                                 maxBatch: min(settings.microBatchSize, settings.batchSize) * maxResponses,
+                                 maxBatch: loop.largestMicroBatch * maxResponses,
                                  maxSeqLen: min(longest, settings.maxLength), threads: settings.threads)
         optimizer = AdamW(groupSizes: [graph.backbone.trainable.count, model.head.count], settings: settings.adam)
-        var random = TrainingRandom(seed: settings.seed)
-        let order = random.permutation(examples.count)
-        progress = RewardTrainingProgress(step: 0, epoch: 0, order: order, position: 0, random: random)
-        let stepsPerEpoch = (examples.count + settings.batchSize - 1) / settings.batchSize
-        schedule = LearningRateSchedule(peak: settings.learningRate, warmupSteps: settings.warmupSteps,
-                                        totalSteps: stepsPerEpoch * settings.epochs, decay: settings.schedule)
     }
 
-    public var stepsPerEpoch: Int { (examples.count + settings.batchSize - 1) / settings.batchSize }
-    public var totalSteps: Int { schedule.totalSteps }
-    public var isFinished: Bool { progress.step >= totalSteps }
+    public internal(set) var progress: TrainingProgress {
+        get { loop.progress }
+        set { loop.progress = newValue }
+    }
+    public var schedule: LearningRateSchedule { loop.schedule }
+    public var stepsPerEpoch: Int { loop.stepsPerEpoch }
+    public var totalSteps: Int { loop.totalSteps }
+    public var isFinished: Bool { loop.isFinished }
 
     var parameterGroups: [ParameterGroup] {
         let range = graph.backbone.trainable
@@ -100,21 +88,14 @@ public final class RewardTrainer {
     public func step() -> RewardTrainingStep {
         precondition(!isFinished, "training already finished")
         let started = Date()
-        if progress.position >= examples.count {
-            progress.epoch += 1
-            progress.order = progress.random.permutation(examples.count)
-            progress.position = 0
-        }
-        let end = min(progress.position + settings.batchSize, examples.count)
-        let batch = progress.order[progress.position..<end].map { examples[$0] }
-        progress.position = end
+        let batch = loop.nextBatch().map { examples[$0] }
 
         let batchRewards = batch.reduce(0) { $0 + $1.sequences.count }
         graph.zeroGradients()
         var loss = 0.0, tokens = 0
         var scored: [(rewards: [Double], scores: [Double])] = []
-        for start in stride(from: 0, to: batch.count, by: settings.microBatchSize) {
-            let micro = batch[start..<min(start + settings.microBatchSize, batch.count)]
+        for range in loop.microBatches(of: batch.count) {
+            let micro = batch[range]
             let input = RewardBatch(sequences: micro.flatMap(\.sequences), pad: model.format.pad)
             tokens += input.realTokenCount
             let rewards = graph.forward(input).map(Double.init)
@@ -132,11 +113,7 @@ public final class RewardTrainer {
             }
             graph.backward(dRewards: dRewards)
         }
-        let groups = parameterGroups
-        let norm = clipGradientNorm(groups, maxNorm: settings.maxGradNorm)
-        let lr = schedule.rate(atStep: progress.step)
-        optimizer.update(groups, lr: Float(lr), threads: settings.threads)
-        progress.step += 1
+        let (norm, lr) = loop.update(parameterGroups, with: optimizer)
 
         let metrics = RMMetrics(items: scored)
         var chosen = 0.0, rejected = 0.0

@@ -29,22 +29,9 @@ enum PolicyTrainingJob {
     static func settings(from context: any JobContext, objective: PolicyObjective) throws -> PolicyTrainingSettings {
         var s = PolicyTrainingSettings()
         s.objective = objective
-        s.epochs = try context.intParam("epochs")
-        s.learningRate = try context.doubleParam("lr")
-        s.schedule = try TrainRMKind.scheduleParam(context)
-        s.warmupSteps = try context.intParam("warmup")
-        s.batchSize = try context.intParam("batch")
-        s.microBatchSize = try context.intParam("micro_batch")
-        s.adam.weightDecay = Float(try context.doubleParam("weight_decay"))
-        let clip = try context.doubleParam("max_grad_norm")
-        s.maxGradNorm = clip > 0 ? Float(clip) : nil
-        s.trainableLayers = try context.intParam("trainable_layers")
+        s.loop = try TrainingJob.loopSettings(from: context)
         s.trainEmbedding = try context.boolParam("train_embedding")
-        s.seed = UInt64(truncatingIfNeeded: try context.intParam("seed"))
-        s.threads = try context.threadsParam()
-        for (name, value) in [("epochs", s.epochs), ("batch", s.batchSize), ("micro_batch", s.microBatchSize)] where value < 1 {
-            throw JobParameterError.invalid(name: name, message: "must be at least 1, found \(value)")
-        }
+        try TrainingJob.checkCounts(s.loop)
         if s.learningRate < 0 { throw JobParameterError.invalid(name: "lr", message: "must not be negative") }
         if s.warmupSteps < 0 { throw JobParameterError.invalid(name: "warmup", message: "must not be negative") }
         return s
@@ -88,22 +75,8 @@ enum PolicyTrainingJob {
                       prepare: (_ resumed: Bool) throws -> Void = { _ in }) throws -> (last: PolicyTrainingStep?, seconds: Double) {
         let started = Date()
         var last: PolicyTrainingStep?
-        var resumed = false
-        if let latest = PolicyCheckpoint.latest(in: checkpoints) {
-            try PolicyCheckpoint.restore(trainer, from: latest)
-            resumed = true
-            context.log("\(kind): resumed from \(latest.lastPathComponent) (step \(trainer.progress.step) of \(trainer.totalSteps))")
-        }
-        try prepare(resumed)
-        let every = try context.intParam("checkpoint_every")
-        while !trainer.isFinished {
-            do {
-                try context.checkCancelled()
-            } catch {
-                try PolicyCheckpoint.save(trainer, to: checkpoints)
-                throw error
-            }
-            let s = trainer.step()
+        try prepare(try TrainingJob.resume(trainer, kind: kind, context: context, checkpoints: checkpoints))
+        try TrainingJob.run(trainer, context: context, checkpoints: checkpoints) { s in
             last = s
             context.recordMetric(step: s.step, name: "loss", value: s.loss)
             context.recordMetric(step: s.step, name: "lr", value: s.learningRate)
@@ -115,10 +88,7 @@ enum PolicyTrainingJob {
                 context.recordMetric(step: s.step, name: "accuracy", value: accuracy)
                 message += String(format: " margin %.3f acc %.2f", margin, accuracy)
             }
-            context.reportProgress(done: s.step, total: trainer.totalSteps, message: message)
-            if every > 0, s.step % every == 0, !trainer.isFinished {
-                try PolicyCheckpoint.save(trainer, to: checkpoints)
-            }
+            return message
         }
         return (last, Date().timeIntervalSince(started))
     }

@@ -35,23 +35,9 @@ public enum TrainRMKind: JobKind {
     ]
     public static let outputs = ["model", "metrics"]
 
-    /// The `schedule` parameter (shared with the policy kinds): constant, linear or cosine decay.
-    static func scheduleParam(_ context: any JobContext) throws -> LearningRateSchedule.Decay {
-        let schedule = try context.stringParam("schedule")
-        guard let decay = LearningRateSchedule.Decay(rawValue: schedule) else {
-            throw JobParameterError.invalid(name: "schedule", message: "'\(schedule)' is not one of constant, linear, cosine")
-        }
-        return decay
-    }
-
     public static func settings(from context: any JobContext) throws -> RewardTrainingSettings {
         var s = RewardTrainingSettings()
-        s.epochs = try context.intParam("epochs")
-        s.learningRate = try context.doubleParam("lr")
-        s.schedule = try TrainRMKind.scheduleParam(context)
-        s.warmupSteps = try context.intParam("warmup")
-        s.batchSize = try context.intParam("batch")
-        s.microBatchSize = try context.intParam("micro_batch")
+        s.loop = try TrainingJob.loopSettings(from: context)
         s.maxLength = try context.intParam("max_length")
         let loss = try context.stringParam("loss")
         guard let variant = RankingLoss(rawValue: loss) else {
@@ -61,16 +47,7 @@ public enum TrainRMKind: JobKind {
                                       apoLossCoeff: try context.doubleParam("apo_loss_coeff"),
                                       apoSampleNum: try context.intParam("apo_sample_num"),
                                       centerCoeff: try context.doubleParam("center_coeff"))
-        s.adam.weightDecay = Float(try context.doubleParam("weight_decay"))
-        let clip = try context.doubleParam("max_grad_norm")
-        s.maxGradNorm = clip > 0 ? Float(clip) : nil
-        s.trainableLayers = try context.intParam("trainable_layers")
-        s.seed = UInt64(truncatingIfNeeded: try context.intParam("seed"))
-        s.threads = try context.threadsParam()
-        for (name, value) in [("epochs", s.epochs), ("batch", s.batchSize), ("micro_batch", s.microBatchSize),
-                              ("max_length", s.maxLength), ("apo_sample_num", s.objective.apoSampleNum)] where value < 1 {
-            throw JobParameterError.invalid(name: name, message: "must be at least 1, found \(value)")
-        }
+        try TrainingJob.checkCounts(s.loop, ["max_length": s.maxLength, "apo_sample_num": s.objective.apoSampleNum])
         if s.maxLength < 4 { throw JobParameterError.invalid(name: "max_length", message: "must be at least 4") }
         return s
     }
@@ -126,11 +103,7 @@ public enum TrainRMKind: JobKind {
 
         let trainer = RewardTrainer(model: rm.model, settings: settings, examples: trainExamples)
         let checkpoints = context.checkpointDirectory.appendingPathComponent("train-rm")
-        if let latest = RewardCheckpoint.latest(in: checkpoints) {
-            try RewardCheckpoint.restore(trainer, from: latest)
-            context.log("train-rm: resumed from \(latest.lastPathComponent) (step \(trainer.progress.step) of \(trainer.totalSteps))")
-        }
-        let checkpointEvery = try context.intParam("checkpoint_every")
+        _ = try TrainingJob.resume(trainer, kind: name, context: context, checkpoints: checkpoints)
         let evalEvery = try context.intParam("eval_every")
         let longestEval = evalExamples.flatMap { $0.sequences.map(\.count) }.max() ?? 1
         let scorer = evalExamples.isEmpty ? nil
@@ -150,14 +123,7 @@ public enum TrainRMKind: JobKind {
 
         let started = Date()
         var lastLoss = Double.nan
-        while !trainer.isFinished {
-            do {
-                try context.checkCancelled()
-            } catch {
-                try RewardCheckpoint.save(trainer, to: checkpoints)
-                throw error
-            }
-            let s = trainer.step()
+        try TrainingJob.run(trainer, context: context, checkpoints: checkpoints, record: { s in
             lastLoss = s.loss
             context.recordMetric(step: s.step, name: "loss", value: s.loss)
             context.recordMetric(step: s.step, name: "accuracy", value: s.accuracy)
@@ -166,13 +132,10 @@ public enum TrainRMKind: JobKind {
             context.recordMetric(step: s.step, name: "lr", value: s.learningRate)
             context.recordMetric(step: s.step, name: "grad_norm", value: s.gradientNorm)
             context.recordMetric(step: s.step, name: "tokens_per_s", value: s.tokensPerSecond)
-            context.reportProgress(done: s.step, total: trainer.totalSteps,
-                                   message: String(format: "loss %.4f acc %.2f", s.loss, s.accuracy))
-            if checkpointEvery > 0, s.step % checkpointEvery == 0, !trainer.isFinished {
-                try RewardCheckpoint.save(trainer, to: checkpoints)
-            }
-            if evalEvery > 0, s.step % evalEvery == 0, !trainer.isFinished { _ = evaluate(step: s.step) }
-        }
+            return String(format: "loss %.4f acc %.2f", s.loss, s.accuracy)
+        }, afterStep: { step in
+            if evalEvery > 0, step % evalEvery == 0, !trainer.isFinished { _ = evaluate(step: step) }
+        })
         let finalMetrics = evaluate(step: trainer.progress.step)
 
         // Through writeArtifact, so the model directory is a recorded artifact like metrics.json.
