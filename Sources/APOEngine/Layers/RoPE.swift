@@ -37,24 +37,7 @@ public func ropeForward(
     x: UnsafeMutablePointer<Float>, positions: UnsafePointer<Int32>, rows: Int, heads: Int,
     table: RoPETable
 ) {
-    let d = table.headDim
-    let half = d / 2
-    table.cos.withUnsafeBufferPointer { cosTable in
-        table.sin.withUnsafeBufferPointer { sinTable in
-            for r in 0..<rows {
-                let base = Int(positions[r]) * half
-                for h in 0..<heads {
-                    let v = x + (r * heads + h) * d
-                    for i in 0..<half {
-                        let c = cosTable[base + i], s = sinTable[base + i]
-                        let a = v[i], b = v[i + half]
-                        v[i] = a * c - b * s
-                        v[i + half] = b * c + a * s
-                    }
-                }
-            }
-        }
-    }
+    ropeRotate(x, positions: positions, rows: rows, heads: heads, table: table, sinSign: 1)
 }
 
 /// Backward of `ropeForward`, in place: the rotation is orthogonal, so the gradient w.r.t. the
@@ -64,6 +47,14 @@ public func ropeBackward(
     dx: UnsafeMutablePointer<Float>, positions: UnsafePointer<Int32>, rows: Int, heads: Int,
     table: RoPETable
 ) {
+    ropeRotate(dx, positions: positions, rows: rows, heads: heads, table: table, sinSign: -1)
+}
+
+/// The rotation both passes apply, by each position's angle (`sinSign` 1) or its opposite (−1):
+/// pairs (i, i + headDim/2), Hugging Face's "split halves" layout.
+@inline(__always)
+func ropeRotate(_ x: UnsafeMutablePointer<Float>, positions: UnsafePointer<Int32>, rows: Int, heads: Int,
+                table: RoPETable, sinSign: Float) {
     let d = table.headDim
     let half = d / 2
     table.cos.withUnsafeBufferPointer { cosTable in
@@ -71,12 +62,12 @@ public func ropeBackward(
             for r in 0..<rows {
                 let base = Int(positions[r]) * half
                 for h in 0..<heads {
-                    let v = dx + (r * heads + h) * d
+                    let v = x + (r * heads + h) * d
                     for i in 0..<half {
-                        let c = cosTable[base + i], s = sinTable[base + i]
-                        let da = v[i], db = v[i + half]
-                        v[i] = da * c + db * s
-                        v[i + half] = db * c - da * s
+                        let c = cosTable[base + i], s = sinSign * sinTable[base + i]
+                        let a = v[i], b = v[i + half]
+                        v[i] = a * c - b * s
+                        v[i + half] = b * c + a * s
                     }
                 }
             }
