@@ -106,12 +106,7 @@ public enum DPOKind: JobKind {
             trainer.setReferenceLogProbs(values)
             try PolicyCheckpoint.saveReference(trainer, to: checkpoints)
         }
-        let model = try PolicyTrainingJob.saveModel(policy, context: context)
-        let metrics = try PolicyTrainingJob.writeSummary(PolicyTrainingSummary(
-            steps: trainer.progress.step, finalLoss: last?.loss, finalRewardMargin: last?.rewardMargin,
-            finalAccuracy: last?.accuracy, wallSeconds: seconds, examples: examples.count, skippedQueries: skipped,
-            truncatedResponses: truncated, template: policy.format.template.rawValue, settings: settings), context: context)
-        try? FileManager.default.removeItem(at: checkpoints)
-        return ["model": .string(model.path), "metrics": .string(metrics.path)]
+        return try PolicyTrainingJob.finish(policy, trainer: trainer, last: last, seconds: seconds, examples: examples.count,
+                                            skipped: skipped, truncated: truncated, checkpoints: checkpoints, context: context)
     }
 }

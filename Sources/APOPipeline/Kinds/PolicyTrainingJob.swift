@@ -105,6 +105,21 @@ enum PolicyTrainingJob {
     /// Writes the trained weights as a model directory (`model/`: model.safetensors, config.json
     /// and the starting model's tokenizer and chat template) that `generate`, `train-rm` and `score`
     /// load; written as an artifact, so it is recorded like `metrics.json`.
+    /// The end both policy kinds share: the model directory, metrics.json, and the checkpoints
+    /// removed once both are committed.
+    static func finish(_ policy: Policy, trainer: PolicyTrainer, last: PolicyTrainingStep?, seconds: Double,
+                       examples: Int, skipped: Int, truncated: Int, checkpoints: URL,
+                       context: any JobContext) throws -> JobOutputs {
+        let model = try saveModel(policy, context: context)
+        let metrics = try writeSummary(PolicyTrainingSummary(
+            steps: trainer.progress.step, finalLoss: last?.loss, finalRewardMargin: last?.rewardMargin,
+            finalAccuracy: last?.accuracy, wallSeconds: seconds, examples: examples, skippedQueries: skipped,
+            truncatedResponses: truncated, template: policy.format.template.rawValue, settings: trainer.settings),
+            context: context)
+        try? FileManager.default.removeItem(at: checkpoints)
+        return ["model": .string(model.path), "metrics": .string(metrics.path)]
+    }
+
     static func saveModel(_ policy: Policy, context: any JobContext) throws -> URL {
         try context.writeArtifact(named: "model") { url in
             try ModelLoader.saveDirectory(policy.loaded.parameters, tokenizer: policy.loaded.tokenizer,
