@@ -70,13 +70,16 @@ extension JobStore {
             try Row.fetchAll(db, sql: """
                 SELECT a.*, j.run_id, j.key FROM artifacts a JOIN jobs j ON j.id = a.job_id
                 WHERE j.run_id = ? ORDER BY a.job_id, a.name
-                """, arguments: [runID]).map { row in
-                ArtifactRecord(id: row["id"], runID: row["run_id"], jobID: row["job_id"],
-                               jobKey: row["key"], name: row["name"], path: row["path"],
-                               type: ArtifactType(rawValue: row["type"]) ?? .file, sha256: row["sha256"], size: row["size"],
-                               createdAt: Date(timeIntervalSince1970: row["created_at"]))
-            }
+                """, arguments: [runID]).map(Self.decodeArtifact)
         }
+    }
+
+    /// An artifact row joined with its job's `run_id` and `key`.
+    static func decodeArtifact(_ row: Row) -> ArtifactRecord {
+        ArtifactRecord(id: row["id"], runID: row["run_id"], jobID: row["job_id"],
+                       jobKey: row["key"], name: row["name"], path: row["path"],
+                       type: ArtifactType(rawValue: row["type"]) ?? .file, sha256: row["sha256"], size: row["size"],
+                       createdAt: Date(timeIntervalSince1970: row["created_at"]))
     }
 
     public func metrics(jobID: Int64) throws -> [MetricRecord] {
@@ -125,5 +128,34 @@ extension JobStore {
             }
         }
         return runs
+    }
+}
+
+/// What the leftover sweep needs to know of one job: whose folders may still be in use.
+public struct JobFolderState: Sendable, Equatable {
+    public var artifactRoot: String
+    public var key: String
+    public var state: JobState
+    /// The attempt holding the lease, while running.
+    public var liveAttemptID: Int64?
+    /// The newest attempt so far; folders of later attempts (claimed after this was read) are
+    /// never the sweep's to touch.
+    public var newestAttemptID: Int64?
+}
+
+extension JobStore {
+    /// Every job of every run with its folder-relevant state, for `LeftoverSweep`.
+    public func jobFolderStates() throws -> [JobFolderState] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT r.artifact_root, j.key, j.state, j.lease_attempt_id,
+                       (SELECT MAX(a.id) FROM attempts a WHERE a.job_id = j.id) AS newest
+                FROM jobs j JOIN runs r ON r.id = j.run_id ORDER BY r.id, j.id
+                """).map { row in
+                JobFolderState(artifactRoot: row["artifact_root"], key: row["key"],
+                               state: Self.jobState(row["state"]), liveAttemptID: row["lease_attempt_id"],
+                               newestAttemptID: row["newest"])
+            }
+        }
     }
 }

@@ -44,11 +44,10 @@ extension JobStore {
     /// Completes a leased job and claims the next ready job for the same worker in ONE
     /// transaction: half the commits per job for a busy worker, and a dependent this completion
     /// unblocks is handed over without another round trip. Nil when nothing is ready.
-    public func completeAndClaimNext(_ lease: JobLease, outputsJSON: String, memoKey: String?,
+    public func completeAndClaimNext(_ lease: JobLease, _ completion: JobCompletion,
                                      leaseDuration: TimeInterval, now: Date) throws -> ClaimedJob? {
         try pool.write { db in
-            try Self.completeLeased(db, lease, outputsJSON: outputsJSON, memoKey: memoKey,
-                                    at: now.timeIntervalSince1970)
+            try Self.completeLeased(db, lease, completion, at: now.timeIntervalSince1970)
             return try Self.claimNext(db, workerID: lease.workerID, leaseDuration: leaseDuration,
                                       now: now)
         }
@@ -144,26 +143,40 @@ extension JobStore {
         }
     }
 
-    /// Marks a leased job succeeded with its outputs, and queues the dependents this unblocks,
-    /// in one transaction. A job whose cancel was requested but which finished anyway succeeds.
-    public func complete(_ lease: JobLease, outputsJSON: String, memoKey: String?,
-                         now: Date) throws {
+    /// Marks a leased job succeeded with its outputs and artifacts, and queues the dependents this
+    /// unblocks, in one transaction. The lease is checked first; only then does `completion.publish`
+    /// move the attempt's files into place, so a worker that lost its lease publishes nothing.
+    /// A job whose cancel was requested but which finished anyway succeeds.
+    public func complete(_ lease: JobLease, _ completion: JobCompletion, now: Date) throws {
         try pool.write { db in
-            try Self.completeLeased(db, lease, outputsJSON: outputsJSON, memoKey: memoKey,
-                                    at: now.timeIntervalSince1970)
+            try Self.completeLeased(db, lease, completion, at: now.timeIntervalSince1970)
         }
     }
 
-    static func completeLeased(_ db: Database, _ lease: JobLease, outputsJSON: String,
-                               memoKey: String?, at t: Double) throws {
+    /// `complete` for a job with outputs but no artifacts (tests, benchmarks, kinds without files).
+    public func complete(_ lease: JobLease, outputsJSON: String, memoKey: String?, now: Date) throws {
+        try complete(lease, JobCompletion(outputsJSON: outputsJSON, memoKey: memoKey), now: now)
+    }
+
+    public func completeAndClaimNext(_ lease: JobLease, outputsJSON: String, memoKey: String?,
+                                     leaseDuration: TimeInterval, now: Date) throws -> ClaimedJob? {
+        try completeAndClaimNext(lease, JobCompletion(outputsJSON: outputsJSON, memoKey: memoKey),
+                                 leaseDuration: leaseDuration, now: now)
+    }
+
+    static func completeLeased(_ db: Database, _ lease: JobLease, _ completion: JobCompletion,
+                               at t: Double) throws {
         guard let runID = try Int64.fetchOne(db.cachedStatement(sql: """
             UPDATE jobs SET state = 'succeeded', outputs_json = ?, memo_key = ?,
                 finished_at = ?, error = NULL, cancel_requested = 0,
                 progress_done = MAX(progress_done, progress_total), \(clearLeaseSQL)
             WHERE id = ? AND state = 'running' AND lease_token = ?
             RETURNING run_id
-            """), arguments: [outputsJSON, memoKey, t, lease.jobID, lease.token])
+            """), arguments: [completion.outputsJSON, completion.memoKey, t, lease.jobID, lease.token])
         else { throw StoreError.leaseLost(jobID: lease.jobID) }
+        // Inside the write transaction and after the guard: nobody can take the lease meanwhile.
+        try completion.publish()
+        try Self.insertArtifacts(db, completion.artifacts, lease: lease, at: t)
         try Self.finishAttempt(db, attemptID: lease.attemptID, outcome: "succeeded",
                                error: nil, at: t)
         try Self.promoteDependents(db, of: lease.jobID)

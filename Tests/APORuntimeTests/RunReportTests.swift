@@ -32,7 +32,7 @@ import Testing
                        job("r2.evaluate_apo", "evaluate", needs: ["r1.evaluate_apo"])]), now: t0)
             var now = t0
             func finish(_ key: String, outputs: [String: String], seconds: Double, fail: Bool = false,
-                        body: (Int64) throws -> Void = { _ in }) throws {
+                        body: (JobLease) throws -> [StagedArtifact] = { _ in [] }) throws {
                 let claimed = try #require(try store.claimNextJob(workerID: "w1", leaseDuration: 600, now: now))
                 #expect(claimed.job.key == key)
                 if fail {
@@ -40,23 +40,23 @@ import Testing
                     try store.fail(claimed.lease, error: "killed", retryable: true, now: now)
                     return try finish(key, outputs: outputs, seconds: seconds, body: body)
                 }
-                try body(claimed.job.id)
+                let staged = try body(claimed.lease)
                 now += seconds
                 let json = String(decoding: try JSONEncoder().encode(outputs), as: UTF8.self)
-                try store.complete(claimed.lease, outputsJSON: json, memoKey: nil, now: now)
+                try store.complete(claimed.lease, JobCompletion(outputsJSON: json, artifacts: staged), now: now)
             }
-            try finish("r1.train_rm", outputs: ["model": artifacts.appendingPathComponent("rm").path], seconds: 40, fail: true) { id in
+            try finish("r1.train_rm", outputs: ["model": artifacts.appendingPathComponent("rm").path], seconds: 40, fail: true) { lease in
                 for step in 1...10 {
-                    try store.recordMetric(jobID: id, step: step, name: "loss", value: 0.7 - 0.03 * Double(step), now: now)
-                    try store.recordMetric(jobID: id, step: step, name: "accuracy", value: 0.5 + 0.02 * Double(step), now: now)
+                    try store.recordMetric(lease, step: step, name: "loss", value: 0.7 - 0.03 * Double(step), now: now)
+                    try store.recordMetric(lease, step: step, name: "accuracy", value: 0.5 + 0.02 * Double(step), now: now)
                 }
+                return []
             }
             let scoresURL = artifacts.appendingPathComponent("scores.json")
             try RMScoresFile.write((0..<40).map { RMScore(queryID: "q\($0 / 4)", answerKey: "sample_\($0 % 4)", score: Double($0) * 0.05 - 1) },
                                    to: scoresURL)
-            try finish("r1.score", outputs: ["scores": scoresURL.path], seconds: 12) { id in
-                try store.recordArtifact(jobID: id, name: "scores.json", path: scoresURL.path, sha256: "ab12cd34ef56ab12",
-                                         size: 999, now: now)
+            try finish("r1.score", outputs: ["scores": scoresURL.path], seconds: 12) { _ in
+                [StagedArtifact(name: "scores.json", path: scoresURL.path, sha256: "ab12cd34ef56ab12", size: 999)]
             }
             func evaluation(_ key: String, round: Int, arm: String, accuracy: Double, ece: Double, reward: Double, win: Double?) throws {
                 let url = artifacts.appendingPathComponent("\(key).json")
@@ -65,8 +65,8 @@ import Testing
                 let wins = win.map { [EvaluateKind.WinRate(against: "baseline", scores: "s", queries: 50, wins: 30, ties: 2, losses: 18, winRate: $0)] } ?? []
                 let policy = EvaluateKind.PolicyResult(scores: "s", answerKey: "sample_0", queries: 50, averageReward: reward, winRates: wins)
                 try JSONEncoder().encode(EvaluateKind.Evaluation(round: round, arm: arm, rm: [rm], policy: policy)).write(to: url)
-                try finish(key, outputs: ["metrics": url.path], seconds: 3) { id in
-                    try store.recordArtifact(jobID: id, name: "evaluation.json", path: url.path, sha256: "00", size: 10, now: now)
+                try finish(key, outputs: ["metrics": url.path], seconds: 3) { _ in
+                    [StagedArtifact(name: "evaluation.json", path: url.path, sha256: "00", size: 10)]
                 }
             }
             try evaluation("r1.evaluate_apo", round: 1, arm: "apo", accuracy: 0.6125, ece: 0.0321, reward: 0.4375, win: 0.62)

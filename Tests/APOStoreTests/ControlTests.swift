@@ -142,12 +142,11 @@ import Testing
         let store = try database.openStore()
         let firstRun = try store.createRun(newRun([job("prep")]), now: t0)
         let original = try store.mustClaim(now: at(0))
-        try store.recordArtifact(jobID: original.job.id, name: "train.jsonl", path: "run1/train.jsonl",
-                                 sha256: "ab12", size: 42, now: at(1))
-        try store.recordArtifact(jobID: original.job.id, name: "model", path: "run1/model", type: .directory,
-                                 sha256: "cd34", size: 4096, now: at(1))
-        try store.complete(original.lease, outputsJSON: #"{"train":"run1/train.jsonl"}"#,
-                           memoKey: "prep:v1:abc", now: at(2))
+        try store.complete(original.lease, JobCompletion(
+            outputsJSON: #"{"train":"run1/train.jsonl"}"#, memoKey: "prep:v1:abc",
+            artifacts: [StagedArtifact(name: "train.jsonl", path: "run1/train.jsonl", sha256: "ab12", size: 42),
+                        StagedArtifact(name: "model", path: "run1/model", type: .directory, sha256: "cd34", size: 4096)]),
+            now: at(2))
         #expect(try store.findMemoizedJob(memoKey: "prep:v1:abc")?.id == original.job.id)
         #expect(try store.findMemoizedJob(memoKey: "prep:v1:other") == nil)
 
@@ -191,29 +190,32 @@ import Testing
 
         let a = try store.mustClaim(now: at(0))
         let b = try store.mustClaim(now: at(0))
-        try store.appendLogs(jobID: a.job.id, attemptID: a.lease.attemptID, stream: "stdout",
-                             lines: ["one", "two"], now: at(1))
-        try store.appendLog(jobID: b.job.id, attemptID: nil, stream: "stderr", line: "b says", now: at(2))
+        try store.appendLogs(a.lease, stream: "stdout", lines: ["one", "two"], now: at(1))
+        try store.appendLog(b.lease, stream: "stderr", line: "b says", now: at(2))
         let all = try store.logs(runID: runID, jobID: nil, afterID: 0, limit: 100)
         #expect(all.map(\.line) == ["one", "two", "b says"])
         #expect(all.map(\.jobKey) == ["a", "a", "b"])
+        #expect(all.map(\.attemptID) == [a.lease.attemptID, a.lease.attemptID, b.lease.attemptID])
         #expect(try store.logs(runID: runID, jobID: a.job.id, afterID: all[0].id, limit: 100)
             .map(\.line) == ["two"])
-        expectStoreError(.notFound(what: "job", id: 12_345)) {
-            try store.appendLog(jobID: 12_345, attemptID: nil, stream: "stdout", line: "x", now: at(3))
+        var forged = a.lease
+        forged.jobID = 12_345
+        expectStoreError(.leaseLost(jobID: 12_345)) {
+            try store.appendLog(forged, stream: "stdout", line: "x", now: at(3))
         }
 
         for step in 0..<3 {
-            try store.recordMetric(jobID: a.job.id, step: step, name: "loss", value: 1 / Double(step + 1),
-                                   now: at(3))
+            try store.recordMetric(a.lease, step: step, name: "loss", value: 1 / Double(step + 1), now: at(3))
         }
         #expect(try store.metrics(jobID: a.job.id).map(\.value) == [1, 0.5, 1.0 / 3])
 
-        try store.recordArtifact(jobID: a.job.id, name: "out", path: "p1", sha256: "s1", size: 1, now: at(4))
-        // A later attempt writing the same name (here as a directory) replaces the row, type included.
-        try store.recordArtifact(jobID: a.job.id, name: "out", path: "p2", type: .directory, sha256: "s2", size: 2, now: at(5))
+        try store.complete(a.lease, JobCompletion(outputsJSON: "{}", artifacts: [
+            StagedArtifact(name: "out", path: "p1", sha256: "s1", size: 1),
+            StagedArtifact(name: "more", path: "p2", type: .directory, sha256: "s2", size: 2),
+        ]), now: at(4))
         let artifacts = try store.artifacts(runID: runID)
-        #expect(artifacts.map { [$0.jobKey, $0.name, $0.path, $0.type.rawValue, $0.sha256] } == [["a", "out", "p2", "directory", "s2"]])
+        #expect(artifacts.map { [$0.jobKey, $0.name, $0.path, $0.type.rawValue, $0.sha256] }
+            == [["a", "more", "p2", "directory", "s2"], ["a", "out", "p1", "file", "s1"]])
         // The schema refuses a type it does not know.
         #expect(throws: DatabaseError.self) {
             try store.pool.write { db in
