@@ -9,8 +9,10 @@ import PackageDescription
 //   apod, apoctl                                          — thin executables over APORuntime
 let engineSettings: [SwiftSetting] = [
     // The engine's loops are the product's hot path; keep them optimised even in debug
-    // builds so the test suite runs real models in seconds, not minutes.
-    .unsafeFlags(["-Ounchecked"]),
+    // builds so the test suite runs real models in seconds, not minutes. Checked (-O, not
+    // -Ounchecked): the engine also parses GGUF, safetensors, tokenizer and checkpoint files, and
+    // there a bad index must trap, not corrupt memory. Only APOKernels is unchecked.
+    .unsafeFlags(["-O"]),
 ]
 
 // The int8 decode kernels are compiled for AVX2 + FMA on x86-64 (every x86 server CPU since
@@ -19,7 +21,7 @@ let engineSettings: [SwiftSetting] = [
 #if arch(x86_64)
 let kernelSettings: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-target-cpu", "haswell"])]
 #else
-let kernelSettings: [SwiftSetting] = engineSettings
+let kernelSettings: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
 #endif
 
 let package = Package(
