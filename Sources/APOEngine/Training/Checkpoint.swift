@@ -44,32 +44,43 @@ struct RewardCheckpointState: TrainingCheckpointState {
 
 /// The checkpoint layout every trainer shares, under one root directory:
 /// `root/step-NNNNNNNN/{state.json, trainable.f32, adam_m.f32, adam_v.f32, …}` and `root/LATEST`
-/// naming the newest complete one. A checkpoint is written into a temporary directory and renamed
-/// into place, then `LATEST` is replaced by rename, so a crash at any point leaves the previous
-/// checkpoint readable. Only the newest `keep` checkpoints are kept.
+/// naming the newest complete one. A checkpoint is written into a temporary directory, fsynced,
+/// renamed into place and the root fsynced; only then is `LATEST` replaced (by rename, fsynced
+/// too). So after a crash at any point, `LATEST` names a step whose files are on disk. The newest
+/// `keep` steps are kept (two by default), so that a newest step found unreadable anyway (a disk
+/// that lied, a hand edit) leaves an older one to resume from (`candidates(in:)`).
 enum TrainingCheckpoint {
     static let latestName = "LATEST"
 
-    /// Commits one checkpoint: `fill` writes its files into a temporary directory, which is renamed
-    /// to `root/step-NNNNNNNN`; then `LATEST` is replaced by rename and older steps beyond `keep`
-    /// are pruned.
+    /// Commits one checkpoint: `fill` writes its files into a temporary directory, which is made
+    /// durable and renamed to `root/step-NNNNNNNN`; then `LATEST` is replaced by rename and older
+    /// steps beyond `keep` are pruned. `root`'s parent must exist: a writer whose folder was taken
+    /// away (an attempt that lost its lease) fails here instead of recreating it.
     static func commitStep(_ step: Int, in root: URL, keep: Int, fill: (URL) throws -> Void) throws {
         let fm = FileManager.default
-        try fm.createDirectory(at: root, withIntermediateDirectories: true)
+        if !fm.fileExists(atPath: root.path) {
+            try fm.createDirectory(at: root, withIntermediateDirectories: false)
+        }
         let name = String(format: "step-%08d", step)
         let tmp = root.appendingPathComponent(".\(name).tmp-\(getpid())")
         try? fm.removeItem(at: tmp)
-        try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
+        try fm.createDirectory(at: tmp, withIntermediateDirectories: false)
         try fill(tmp)
+        try Durability.flushTree(path: tmp.path)
         let final = root.appendingPathComponent(name)
+        // Re-saving a step (a cancel right after a periodic save) replaces it; one writer per root.
         try? fm.removeItem(at: final)
-        try fm.moveItem(at: tmp, to: final)
+        guard rename(tmp.path, final.path) == 0 else {
+            throw CheckpointError.corrupt(path: final.path, reason: "cannot rename into place: \(String(cString: strerror(errno)))")
+        }
+        try Durability.flush(path: root.path)
         let latestTmp = root.appendingPathComponent(".\(latestName).tmp-\(getpid())")
-        try Data(name.utf8).write(to: latestTmp)
+        try Durability.write(Data(name.utf8), to: latestTmp)
         // rename(2) replaces atomically (Foundation's replaceItemAt needs an existing destination on Linux).
         guard rename(latestTmp.path, root.appendingPathComponent(latestName).path) == 0 else {
             throw CheckpointError.corrupt(path: root.path, reason: "cannot update \(latestName): errno \(errno)")
         }
+        try Durability.flush(path: root.path)
         // Prune older checkpoints only after LATEST points at the new one.
         let steps = (try fm.contentsOfDirectory(atPath: root.path)).filter { $0.hasPrefix("step-") }.sorted()
         for old in steps.dropLast(max(keep, 1)) where old != name {
@@ -78,11 +89,20 @@ enum TrainingCheckpoint {
     }
 
     /// The newest complete checkpoint under `root`, or nil when there is none.
-    static func latest(in root: URL) -> URL? {
-        guard let data = try? Data(contentsOf: root.appendingPathComponent(latestName)),
-              let name = String(data: data, encoding: .utf8), !name.isEmpty else { return nil }
-        let dir = root.appendingPathComponent(name)
-        return FileManager.default.fileExists(atPath: dir.appendingPathComponent("state.json").path) ? dir : nil
+    static func latest(in root: URL) -> URL? { candidates(in: root).first }
+
+    /// Every checkpoint under `root` worth trying, best first: the one `LATEST` names, then the
+    /// other steps, newest first. A step without `state.json` is not a checkpoint.
+    static func candidates(in root: URL) -> [URL] {
+        let fm = FileManager.default
+        var names = ((try? fm.contentsOfDirectory(atPath: root.path)) ?? [])
+            .filter { $0.hasPrefix("step-") }.sorted(by: >)
+        if let data = try? Data(contentsOf: root.appendingPathComponent(latestName)),
+           let latest = String(data: data, encoding: .utf8), let i = names.firstIndex(of: latest) {
+            names.insert(names.remove(at: i), at: 0)
+        }
+        return names.map { root.appendingPathComponent($0) }
+            .filter { fm.fileExists(atPath: $0.appendingPathComponent("state.json").path) }
     }
 
     /// Writes `state.json` (sorted keys) and the trainable weights into a checkpoint being filled.
@@ -137,15 +157,19 @@ enum TrainingCheckpoint {
         }
     }
 
-    static func readMoments(into optimizer: AdamW, from dir: URL) throws {
-        for (label, moments) in [("adam_m", optimizer.m), ("adam_v", optimizer.v)] {
-            let url = dir.appendingPathComponent("\(label).f32")
-            let data = try Data(contentsOf: url)
-            let expected = moments.reduce(0) { $0 + $1.count } * 4
-            guard data.count == expected else {
-                throw CheckpointError.corrupt(path: url.path, reason: "\(data.count) bytes, expected \(expected)")
-            }
-            data.withUnsafeBytes { raw in
+    /// Reads both moment files, checking their sizes, without touching the optimiser yet: a
+    /// restore reads and checks everything first, so a checkpoint found broken halfway leaves the
+    /// trainer as it was (and an older checkpoint, or a fresh start, can follow).
+    static func readMoments(for optimizer: AdamW, from dir: URL) throws -> [Data] {
+        let expected = optimizer.m.reduce(0) { $0 + $1.count } * 4
+        return try ["adam_m", "adam_v"].map { label in
+            try readBytes(dir.appendingPathComponent("\(label).f32"), expected: expected)
+        }
+    }
+
+    static func applyMoments(_ data: [Data], to optimizer: AdamW) {
+        for (moments, bytes) in zip([optimizer.m, optimizer.v], data) {
+            bytes.withUnsafeBytes { raw in
                 var offset = 0
                 for buffer in moments {
                     memcpy(buffer.pointer, raw.baseAddress! + offset, buffer.count * 4)
@@ -163,18 +187,28 @@ enum TrainingCheckpoint {
         try Data(bytes: p, count: count * 4).write(to: url)
     }
 
-    static func readFloats(into p: UnsafeMutablePointer<Float>, count: Int, from url: URL) throws {
-        let data = try Data(contentsOf: url)
-        guard data.count == count * 4 else {
-            throw CheckpointError.corrupt(path: url.path, reason: "\(data.count) bytes, expected \(count * 4)")
+    /// The file's bytes, refused unless there are exactly `expected` of them.
+    static func readBytes(_ url: URL, expected: Int) throws -> Data {
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw CheckpointError.corrupt(path: url.path, reason: "cannot read: \(error)")
         }
-        data.withUnsafeBytes { raw in memcpy(p, raw.baseAddress!, count * 4) }
+        guard data.count == expected else {
+            throw CheckpointError.corrupt(path: url.path, reason: "\(data.count) bytes, expected \(expected)")
+        }
+        return data
+    }
+
+    static func copy(_ data: Data, into p: UnsafeMutablePointer<Float>) {
+        data.withUnsafeBytes { raw in memcpy(p, raw.baseAddress!, data.count) }
     }
 }
 
 /// Training checkpoints of a `RewardTrainer`: the `TrainingCheckpoint` layout plus `head.f32`.
 public enum RewardCheckpoint {
-    public static func save(_ trainer: RewardTrainer, to root: URL, keep: Int = 1) throws {
+    public static func save(_ trainer: RewardTrainer, to root: URL, keep: Int = 2) throws {
         try TrainingCheckpoint.commitStep(trainer.progress.step, in: root, keep: keep) { tmp in
             let range = trainer.graph.backbone.trainable
             let state = RewardCheckpointState(
@@ -193,18 +227,27 @@ public enum RewardCheckpoint {
     /// The newest complete checkpoint under `root`, or nil when there is none.
     public static func latest(in root: URL) -> URL? { TrainingCheckpoint.latest(in: root) }
 
+    /// Checkpoints under `root` worth trying, best first.
+    public static func candidates(in root: URL) -> [URL] { TrainingCheckpoint.candidates(in: root) }
+
     /// Restores weights, moments and progress into a freshly built `trainer` (same model, same
-    /// settings, same examples). Throws when the checkpoint belongs to another architecture or run.
+    /// settings, same examples). Throws when the checkpoint belongs to another architecture or run,
+    /// or is unreadable, having changed nothing in `trainer`.
     public static func restore(_ trainer: RewardTrainer, from dir: URL) throws {
         let range = trainer.graph.backbone.trainable
         let state = try TrainingCheckpoint.readState(
             RewardCheckpointState.self, from: dir, config: trainer.model.parameters.config, trainable: range,
             exampleCount: trainer.examples.count, examplesField: "training items")
-        try TrainingCheckpoint.readFloats(into: trainer.model.parameters.values.pointer + range.start, count: range.count,
-                                          from: dir.appendingPathComponent("trainable.f32"))
-        try TrainingCheckpoint.readFloats(into: trainer.model.head.pointer, count: state.headCount,
-                                          from: dir.appendingPathComponent("head.f32"))
-        try TrainingCheckpoint.readMoments(into: trainer.optimizer, from: dir)
+        guard state.headCount == trainer.model.head.count else {
+            throw CheckpointError.architectureMismatch(path: dir.path, field: "reward head size",
+                                                       expected: "\(trainer.model.head.count)", found: "\(state.headCount)")
+        }
+        let trainable = try TrainingCheckpoint.readBytes(dir.appendingPathComponent("trainable.f32"), expected: range.count * 4)
+        let head = try TrainingCheckpoint.readBytes(dir.appendingPathComponent("head.f32"), expected: state.headCount * 4)
+        let moments = try TrainingCheckpoint.readMoments(for: trainer.optimizer, from: dir)
+        TrainingCheckpoint.copy(trainable, into: trainer.model.parameters.values.pointer + range.start)
+        TrainingCheckpoint.copy(head, into: trainer.model.head.pointer)
+        TrainingCheckpoint.applyMoments(moments, to: trainer.optimizer)
         trainer.optimizer.step = state.adamStep
         trainer.progress = state.progress
     }

@@ -29,7 +29,7 @@ struct PolicyReferenceFile: Codable {
 public enum PolicyCheckpoint {
     static let referenceName = "reference_logprobs.json"
 
-    public static func save(_ trainer: PolicyTrainer, to root: URL, keep: Int = 1) throws {
+    public static func save(_ trainer: PolicyTrainer, to root: URL, keep: Int = 2) throws {
         try TrainingCheckpoint.commitStep(trainer.progress.step, in: root, keep: keep) { tmp in
             let range = trainer.graph.backbone.trainable
             let state = PolicyCheckpointState(
@@ -44,8 +44,12 @@ public enum PolicyCheckpoint {
     /// The newest complete checkpoint under `root`, or nil when there is none.
     public static func latest(in root: URL) -> URL? { TrainingCheckpoint.latest(in: root) }
 
+    /// Checkpoints under `root` worth trying, best first.
+    public static func candidates(in root: URL) -> [URL] { TrainingCheckpoint.candidates(in: root) }
+
     /// Restores weights, moments and progress into a freshly built `trainer` (same model, settings
-    /// and examples). Throws when the checkpoint belongs to another architecture or run.
+    /// and examples). Throws when the checkpoint belongs to another architecture or run, or is
+    /// unreadable, having changed nothing in `trainer`.
     public static func restore(_ trainer: PolicyTrainer, from dir: URL) throws {
         let range = trainer.graph.backbone.trainable
         let state = try TrainingCheckpoint.readState(
@@ -55,9 +59,10 @@ public enum PolicyCheckpoint {
             throw CheckpointError.architectureMismatch(path: dir.path, field: "objective",
                                                        expected: "\(trainer.settings.objective)", found: "\(state.objective)")
         }
-        try TrainingCheckpoint.readFloats(into: trainer.parameters.values.pointer + range.start, count: range.count,
-                                          from: dir.appendingPathComponent("trainable.f32"))
-        try TrainingCheckpoint.readMoments(into: trainer.optimizer, from: dir)
+        let trainable = try TrainingCheckpoint.readBytes(dir.appendingPathComponent("trainable.f32"), expected: range.count * 4)
+        let moments = try TrainingCheckpoint.readMoments(for: trainer.optimizer, from: dir)
+        TrainingCheckpoint.copy(trainable, into: trainer.parameters.values.pointer + range.start)
+        TrainingCheckpoint.applyMoments(moments, to: trainer.optimizer)
         trainer.optimizer.step = state.adamStep
         trainer.progress = state.progress
     }
@@ -66,7 +71,10 @@ public enum PolicyCheckpoint {
 
     /// Writes the trainer's reference log-probs under `root` (atomically).
     public static func saveReference(_ trainer: PolicyTrainer, to root: URL) throws {
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        // Not with intermediates: a writer whose folder was taken away fails instead of recreating it.
+        if !FileManager.default.fileExists(atPath: root.path) {
+            try FileManager.default.createDirectory(at: root, withIntermediateDirectories: false)
+        }
         let file = PolicyReferenceFile(exampleCount: trainer.examples.count, examplesDigest: digest(trainer.examples),
                                        logProbs: trainer.examples.map(\.referenceLogProbs))
         let encoder = JSONEncoder()
@@ -118,9 +126,10 @@ public enum PolicyCheckpoint {
     /// Writes `data` to a temporary file beside `url` and renames it over `url`.
     static func replaceAtomically(_ data: Data, at url: URL) throws {
         let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        try data.write(to: tmp)
+        try Durability.write(data, to: tmp)
         guard rename(tmp.path, url.path) == 0 else {
             throw CheckpointError.corrupt(path: url.path, reason: "cannot replace: errno \(errno)")
         }
+        try Durability.flush(path: url.deletingLastPathComponent().path)
     }
 }

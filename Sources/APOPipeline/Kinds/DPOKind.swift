@@ -90,13 +90,22 @@ public enum DPOKind: JobKind {
         let trainer = PolicyTrainer(parameters: policy.loaded.parameters, settings: settings, examples: examples)
         let checkpoints = context.checkpointDirectory.appendingPathComponent("dpo")
         let (last, seconds) = try PolicyTrainingJob.train(trainer, kind: name, context: context, checkpoints: checkpoints) { resumed in
-            if try PolicyCheckpoint.restoreReference(trainer, from: checkpoints) {
+            let restored: Bool
+            do {
+                restored = try PolicyCheckpoint.restoreReference(trainer, from: checkpoints)
+            } catch let error as CheckpointError where !resumed {
+                context.log("dpo: stored reference log-probs unusable, computing them again: \(error)")
+                restored = false
+            }
+            if restored {
                 context.log("dpo: reference log-probs loaded from the checkpoint directory")
                 return
             }
-            // Weights already moved away from the starting policy cannot give its log-probs.
+            // Weights already moved away from the starting policy cannot give its log-probs: the
+            // checkpoints go, so the next attempt starts over instead of failing the same way.
             guard !resumed else {
-                throw CheckpointError.corrupt(path: checkpoints.path, reason: "a training checkpoint without reference log-probs")
+                try? FileManager.default.removeItem(at: checkpoints)
+                throw CheckpointError.corrupt(path: checkpoints.path, reason: "a training checkpoint without usable reference log-probs (removed; the next attempt starts over)")
             }
             // Cancelled half-way, nothing is kept: the next attempt starts the pass again.
             let values = try trainer.computeReferenceLogProbs { done, total in

@@ -156,8 +156,8 @@ public enum GenerateKind: JobKind {
     }
 }
 
-/// Finished chunks of a job, one samples file each, written atomically (temp file + rename) so a
-/// kill never leaves a half-written chunk behind.
+/// Finished chunks of a job, one samples file each, written durably and atomically (temp file,
+/// fsync, rename, fsync of the folder) so neither a kill nor a crash leaves a half-written chunk.
 struct ChunkCheckpoint {
     let directory: URL
     let fingerprint: String
@@ -176,8 +176,10 @@ struct ChunkCheckpoint {
         let final = url(chunk)
         let tmp = directory.appendingPathComponent("." + final.lastPathComponent + ".tmp")
         try LLMSamplesFile.write(items, to: tmp)
+        try Durability.flush(path: tmp.path)
         guard rename(tmp.path, final.path) == 0 else {
-            throw FormatError(file: final.path, message: "cannot save checkpoint: \(String(cString: strerror(errno)))")
+            throw DurabilityError(path: final.path, operation: "rename", code: errno)
         }
+        try Durability.flush(path: directory.path)
     }
 }

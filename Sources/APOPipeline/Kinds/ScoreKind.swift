@@ -83,10 +83,11 @@ public enum ScoreKind: JobKind {
             context.reportProgress(done: done, total: items.count, message: nil)
             let encoded = try ParamValue.parseJSON(try RMScoresFile.encode(scores))
             let tmp = partialURL.appendingPathExtension("tmp")
-            try ParamValue.object(["items_done": .int(done), "scores": encoded]).jsonString().data(using: .utf8)!.write(to: tmp)
+            try Durability.write(Data(try ParamValue.object(["items_done": .int(done), "scores": encoded]).jsonString().utf8), to: tmp)
             guard rename(tmp.path, partialURL.path) == 0 else {
-                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: partialURL.path])
+                throw DurabilityError(path: partialURL.path, operation: "rename", code: errno)
             }
+            try Durability.flush(path: context.checkpointDirectory.path)
         }
         return scores
     }

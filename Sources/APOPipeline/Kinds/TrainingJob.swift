@@ -8,19 +8,20 @@ protocol ResumableTrainer: AnyObject {
     var totalSteps: Int { get }
     var progress: TrainingProgress { get }
     func step() -> Step
-    static func latestCheckpoint(in root: URL) -> URL?
+    /// Checkpoints to try, best first.
+    static func checkpointCandidates(in root: URL) -> [URL]
     func saveCheckpoint(to root: URL) throws
     func restoreCheckpoint(from dir: URL) throws
 }
 
 extension RewardTrainer: ResumableTrainer {
-    static func latestCheckpoint(in root: URL) -> URL? { RewardCheckpoint.latest(in: root) }
+    static func checkpointCandidates(in root: URL) -> [URL] { RewardCheckpoint.candidates(in: root) }
     func saveCheckpoint(to root: URL) throws { try RewardCheckpoint.save(self, to: root) }
     func restoreCheckpoint(from dir: URL) throws { try RewardCheckpoint.restore(self, from: dir) }
 }
 
 extension PolicyTrainer: ResumableTrainer {
-    static func latestCheckpoint(in root: URL) -> URL? { PolicyCheckpoint.latest(in: root) }
+    static func checkpointCandidates(in root: URL) -> [URL] { PolicyCheckpoint.candidates(in: root) }
     func saveCheckpoint(to root: URL) throws { try PolicyCheckpoint.save(self, to: root) }
     func restoreCheckpoint(from dir: URL) throws { try PolicyCheckpoint.restore(self, from: dir) }
 }
@@ -65,13 +66,25 @@ enum TrainingJob {
         }
     }
 
-    /// Restores the newest checkpoint under `checkpoints` into `trainer`; false when there is none.
+    /// Restores the newest usable checkpoint under `checkpoints` into `trainer`; false when there is
+    /// none. A checkpoint that cannot be restored (truncated files, another run's) is logged and
+    /// passed over for the next older one, and with none left the job starts over: retrying the same
+    /// broken checkpoint would fail the same way every attempt.
     static func resume<Trainer: ResumableTrainer>(_ trainer: Trainer, kind: String, context: any JobContext,
                                                   checkpoints: URL) throws -> Bool {
-        guard let latest = Trainer.latestCheckpoint(in: checkpoints) else { return false }
-        try trainer.restoreCheckpoint(from: latest)
-        context.log("\(kind): resumed from \(latest.lastPathComponent) (step \(trainer.progress.step) of \(trainer.totalSteps))")
-        return true
+        let candidates = Trainer.checkpointCandidates(in: checkpoints)
+        for candidate in candidates {
+            do {
+                try trainer.restoreCheckpoint(from: candidate)
+            } catch let error as CheckpointError {
+                context.log("\(kind): checkpoint \(candidate.lastPathComponent) unusable, passed over: \(error)")
+                continue
+            }
+            context.log("\(kind): resumed from \(candidate.lastPathComponent) (step \(trainer.progress.step) of \(trainer.totalSteps))")
+            return true
+        }
+        if !candidates.isEmpty { context.log("\(kind): no usable checkpoint; starting over") }
+        return false
     }
 
     /// Steps `trainer` to the end, saving a checkpoint every `checkpoint_every` steps (not after the
