@@ -1,3 +1,4 @@
+import APOEngine
 import APOPipeline
 import APOStore
 import Foundation
@@ -166,17 +167,30 @@ public final class Worker {
             }
         }
 
-        let directories: (output: URL, checkpoint: URL)
-        do {
-            directories = try jobDirectories(job)
-        } catch {
-            return (failFast(lease, "cannot create the job's artifact directory: \(error)", retryable: true), nil)
+        if let mismatch = verifyInputs(lease, dependencyOutputs: dependencyOutputs, digests: memoKey?.inputDigests ?? [:]) {
+            return (failFast(lease, mismatch), nil)
         }
 
+        let folders: AttemptFolders
+        do {
+            let root = try artifactRoot(job)
+            folders = try store.holdingLease(lease) {
+                try AttemptFolders.prepare(root: root, jobKey: job.key, attemptID: lease.attemptID)
+            }
+        } catch StoreError.leaseLost {
+            return (.leaseLost, nil)
+        } catch {
+            return (failFast(lease, "cannot prepare the job's folders: \(error)", retryable: true), nil)
+        }
+        folders.removeTrash()
+        defer { try? FileManager.default.removeItem(at: folders.staging) }
+
         let stop = StopSignal()
-        let context = WorkerJobContext(
-            params: params, outputDirectory: directories.output, checkpointDirectory: directories.checkpoint,
-            threads: configuration.threads, store: store, lease: lease, stop: stop)
+        let context = WorkerJobContext(params: params, folders: folders, threads: configuration.threads,
+                                       store: store, lease: lease, stop: stop)
+        if let adopted = folders.adoptedFrom {
+            context.log("checkpoints: adopted \(adopted) from an earlier attempt")
+        }
         let keeper = LeaseKeeper(
             store: store, lease: lease, leaseDuration: configuration.leaseDuration, stop: stop,
             shutdown: shutdown, parentAlive: parentAlive, timeout: job.timeoutSeconds,
@@ -184,13 +198,49 @@ public final class Worker {
         keeper.start()
         let result = Result { try kind.run(context) }
         keeper.finish()
-        return settle(job: job, lease: lease, result: result, stop: stop.reason, memoKey: memoKey?.value,
-                      handOff: handOff)
+        let settled = settle(job: job, lease: lease, result: result, stop: stop.reason, memoKey: memoKey?.value,
+                             context: context, handOff: handOff)
+        if settled.outcome == .succeeded {
+            AttemptFolders.removeScratch(root: folders.output.deletingLastPathComponent().path, jobKey: job.key)
+        }
+        return settled
+    }
+
+    /// An input artifact whose bytes changed since its producer recorded it (a flipped bit, a
+    /// hand edit) is refused before use, naming the artifact and its producer. `digests` are the
+    /// ones the memo key already computed; other inputs are hashed here.
+    func verifyInputs(_ lease: JobLease, dependencyOutputs: [String: JobOutputs], digests: [String: String]) -> String? {
+        let recorded: [String: ArtifactRecord]
+        do {
+            recorded = try store.dependencyArtifacts(lease)
+        } catch {
+            return nil  // The store is unreachable: the lease keeper or the final write will say so.
+        }
+        let paths = Set(dependencyOutputs.values.flatMap { MemoKey.stringLeaves(of: .object($0)) })
+        for path in paths.sorted() {
+            guard let artifact = recorded[path] else { continue }
+            let found: String
+            do {
+                if let known = digests[path] {
+                    found = known
+                } else if artifact.type == .directory {
+                    found = try FileDigest.digest(ofDirectory: URL(fileURLWithPath: path)).sha256
+                } else {
+                    found = try FileDigest.sha256(ofFile: URL(fileURLWithPath: path))
+                }
+            } catch {
+                return "input artifact '\(artifact.name)' of job \(artifact.jobKey) (run \(artifact.runID)) cannot be read at \(path): \(error)"
+            }
+            if found != artifact.sha256 {
+                return "input artifact '\(artifact.name)' of job \(artifact.jobKey) (run \(artifact.runID)) changed since it was recorded: \(path) has sha256 \(found), recorded \(artifact.sha256)"
+            }
+        }
+        return nil
     }
 
     /// The one place an attempt's final state is chosen.
     func settle(job: JobRecord, lease: JobLease, result: Result<JobOutputs, Error>, stop: StopReason?,
-                memoKey: String?, handOff: Bool = false) -> (outcome: AttemptOutcome, next: ClaimedJob?) {
+                memoKey: String?, context: WorkerJobContext?, handOff: Bool = false) -> (outcome: AttemptOutcome, next: ClaimedJob?) {
         let now = Date()
         do {
             switch (result, stop) {
@@ -199,14 +249,26 @@ public final class Worker {
                 return (.leaseLost, nil)
             case (.success(let outputs), _):
                 let outputsJSON = try MemoKey.canonicalJSON(.object(outputs))
-                logger.debug("job \(job.id) \(job.key) succeeded")
-                if handOff, !shutdown.isRequested, parentAlive() {
-                    let next = try store.completeAndClaimNext(
-                        lease, outputsJSON: outputsJSON, memoKey: memoKey,
-                        leaseDuration: configuration.leaseDuration, now: now)
-                    return (.succeeded, next)
+                let completion = context?.completion(outputsJSON: outputsJSON, memoKey: memoKey)
+                    ?? JobCompletion(outputsJSON: outputsJSON, memoKey: memoKey)
+                do {
+                    if handOff, !shutdown.isRequested, parentAlive() {
+                        let next = try store.completeAndClaimNext(
+                            lease, completion, leaseDuration: configuration.leaseDuration, now: now)
+                        logger.debug("job \(job.id) \(job.key) succeeded")
+                        return (.succeeded, next)
+                    }
+                    try store.complete(lease, completion, now: now)
+                } catch let error as StoreError {
+                    throw error
+                } catch {
+                    // Publishing failed (a full disk, an I/O error): the completion was rolled back.
+                    try store.fail(lease, error: "publishing the outputs failed: \(Self.describe(error))",
+                                   retryable: Self.isRetryable(error), now: Date())
+                    logger.warning("job \(job.id) \(job.key) could not publish its outputs: \(error)")
+                    return (.failed(retryable: Self.isRetryable(error)), nil)
                 }
-                try store.complete(lease, outputsJSON: outputsJSON, memoKey: memoKey, now: now)
+                logger.debug("job \(job.id) \(job.key) succeeded")
                 return (.succeeded, nil)
             case (.failure, .cancelRequested?):
                 try store.finishCancelled(lease, now: now)
@@ -247,15 +309,33 @@ public final class Worker {
         return .failed(retryable: retryable)
     }
 
-    /// Errors that say the job's definition is wrong fail at once; anything else (I/O, a crash in
-    /// a dependency's files, a full disk) may pass on another attempt.
+    /// Only what can succeed on another attempt is retried: I/O errors (a full disk, an fsync
+    /// that failed, a file busy), a busy database. Errors that say the input or the job's definition
+    /// is wrong — a bad JSON file, a corrupt GGUF, a bad parameter — fail at once: reading the same
+    /// bytes again gives the same answer. Lost leases and crashes are retried by the reaper, not here.
     static func isRetryable(_ error: Error) -> Bool {
         switch error {
-        case is ParameterResolutionError, is DecodingError, is ArtifactError, is JobParameterError,
-             is PipelineValidationError:
-            return false
-        default:
+        case is RetryableError, is DurabilityError, is POSIXError, is StoreError:
             return true
+        case let error as CocoaError:
+            // A missing or undecodable file stays so; a failed write or read may not.
+            return ![.fileReadNoSuchFile, .fileReadCorruptFile, .fileReadInvalidFileName, .fileNoSuchFile,
+                     .fileReadInapplicableStringEncoding, .fileReadNoPermission, .fileWriteNoPermission]
+                .contains(error.code)
+        case let error as DownloadError:
+            if case .checksumMismatch = error { return false }
+            return true
+        case let error as ModelFileError:
+            if case .cannotWrite = error { return true }
+            return false
+        case let error as CheckpointError:
+            // Only a failed write reaches here; unreadable checkpoints are skipped when resuming.
+            if case .corrupt = error { return true }
+            return false
+        case let error as NSError where error.domain == NSPOSIXErrorDomain:
+            return true
+        default:
+            return false
         }
     }
 
@@ -263,26 +343,12 @@ public final class Worker {
         String(describing: error)
     }
 
-    /// `<artifactRoot>/<job key>/` for outputs, `<artifactRoot>/.checkpoints/<job key>/` for
-    /// checkpoints (outside the outputs, so memoized outputs never carry checkpoint files).
-    func jobDirectories(_ job: JobRecord) throws -> (output: URL, checkpoint: URL) {
-        let root: String
-        if let cached = artifactRoots[job.runID] {
-            root = cached
-        } else {
-            guard let run = try store.run(job.runID) else {
-                throw StoreError.notFound(what: "run", id: job.runID)
-            }
-            root = run.artifactRoot
-            artifactRoots[job.runID] = root
-        }
-        let safeKey = job.key.replacingOccurrences(of: "/", with: "_")
-        let output = URL(fileURLWithPath: root).appendingPathComponent(safeKey, isDirectory: true)
-        let checkpoint = URL(fileURLWithPath: root).appendingPathComponent(".checkpoints", isDirectory: true)
-            .appendingPathComponent(safeKey, isDirectory: true)
-        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(at: checkpoint, withIntermediateDirectories: true)
-        return (output, checkpoint)
+    /// The run's artifact root (cached: it never changes).
+    func artifactRoot(_ job: JobRecord) throws -> String {
+        if let cached = artifactRoots[job.runID] { return cached }
+        guard let run = try store.run(job.runID) else { throw StoreError.notFound(what: "run", id: job.runID) }
+        artifactRoots[job.runID] = run.artifactRoot
+        return run.artifactRoot
     }
 
     /// A memo hit is only usable while the files it points at are still on disk.

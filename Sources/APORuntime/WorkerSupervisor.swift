@@ -57,6 +57,11 @@ public final class WorkerSupervisor {
         policy.stopGrace = max(policy.stopGrace, configuration.workerStopGrace + 5)
         var machine = StateMachine(workerCount: configuration.workerCount, policy: policy)
         var lastReap = Date.distantPast
+        do {
+            try LeftoverSweep.run(store: store, logger: logger)
+        } catch {
+            logger.warning("leftover sweep: \(error)")
+        }
         perform(machine.start(), on: &machine)
         logger.info("apod started: \(configuration.workerCount) workers, lease \(configuration.leaseDuration) s, stop grace \(configuration.workerStopGrace) s, db \(configuration.databasePath)")
         while true {

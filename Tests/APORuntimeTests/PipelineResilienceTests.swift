@@ -84,8 +84,10 @@ struct PipelineResilienceTests {
             try sandbox.waitUntil("job \(key) to write its first checkpoint", timeout: 240) {
                 running = try store.jobs(runID: runID).first { $0.key == key && $0.state == .running }
                 guard running != nil else { return false }
+                // `.checkpoints/<key>/attempt-N/` exists from the attempt's start; wait for a real
+                // checkpoint in it (a train step, a generated chunk).
                 let files = FileManager.default.enumerator(atPath: checkpoints.path)?.allObjects as? [String] ?? []
-                return !files.isEmpty
+                return files.contains { $0.contains("/step-") || $0.contains("/generate-") }
             }
             let pid = try #require(running?.leaseWorkerID.flatMap(RuntimeSandbox.pid(ofWorker:)))
             kill(pid, SIGKILL)

@@ -40,10 +40,10 @@ enum DirectoryWritingKind: JobKind {
     ]
     static let outputs = ["model"]
 
-    struct FailedAfterWriting: Error {}
+    struct FailedAfterWriting: RetryableError {}
 
     static func run(_ context: any JobContext) throws -> JobOutputs {
-        // Attempts are counted in the checkpoint directory, which every attempt of a job shares.
+        // Attempts are counted in the checkpoint directory, which each attempt adopts from the one before.
         let counter = context.checkpointDirectory.appendingPathComponent("attempts")
         let attempt = ((try? String(contentsOf: counter, encoding: .utf8)).flatMap { Int($0) } ?? 0) + 1
         try Data(String(attempt).utf8).write(to: counter)
@@ -96,7 +96,8 @@ struct WorkerTests {
         ], in: sandbox), now: Date())
         let w = worker(store)
         #expect(try w.runOnce() == .succeeded)
-        #expect(try w.runOnce() == .failed(retryable: true))
+        // An error that says nothing about I/O fails at once: another attempt would meet it again.
+        #expect(try w.runOnce() == .failed(retryable: false))
 
         let artifacts = try store.artifacts(runID: runID)
         #expect(artifacts.count == 1)
@@ -119,12 +120,13 @@ struct WorkerTests {
         let model = TestRuns.job("train", "test-directory", params: #"{"fail_after_write_times":1}"#, memoize: true)
         let firstRun = try store.createRun(TestRuns.run([model], in: sandbox), now: Date())
         let w = worker(store)
-        // Attempt 1 commits its directory, then fails: the directory is already an artifact.
+        // Attempt 1 writes its directory, then fails: nothing is published, nothing recorded.
         #expect(try w.runOnce() == .failed(retryable: true))
-        let afterFailure = try store.artifacts(runID: firstRun)
-        #expect(afterFailure.map { [$0.name, $0.type.rawValue] } == [["model", "directory"]])
+        #expect(try store.artifacts(runID: firstRun).isEmpty)
+        let root = try #require(try store.run(firstRun)?.artifactRoot)
+        #expect(!FileManager.default.fileExists(atPath: root + "/train/model"))
 
-        // Attempt 2 (after the retry backoff) replaces the directory and its row.
+        // Attempt 2 (after the retry backoff) publishes its directory as one row.
         var outcome: AttemptOutcome?
         try sandbox.waitUntil("the retry to be claimed", timeout: 5) {
             outcome = try w.runOnce()
@@ -143,10 +145,13 @@ struct WorkerTests {
         #expect(artifact.sha256 == oracle.sha256)
         #expect(artifact.size == oracle.size)
         #expect(artifact.size == Int64("weights from attempt 2".utf8.count + #"{"layers":2}"#.utf8.count + "vocab".utf8.count))
-        #expect(artifact.sha256 != afterFailure[0].sha256, "the row describes the directory now on disk")
-        // Neither the replaced directory nor a temporary one is left beside it.
+        // Neither the first attempt's directory nor a temporary one is left beside it, and the
+        // job's staging and checkpoint folders are gone once it succeeded.
         let siblings = try FileManager.default.contentsOfDirectory(atPath: URL(fileURLWithPath: artifact.path).deletingLastPathComponent().path)
         #expect(siblings == ["model"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root).sorted() == [".attempts", ".checkpoints", "train"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/.attempts").isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/.checkpoints").isEmpty)
 
         // The same job in a new run is memoized: it lists the same directory, once.
         let secondRun = try store.createRun(TestRuns.run([model], in: sandbox), now: Date())

@@ -65,6 +65,11 @@ public struct ParameterSpec: Sendable {
 /// `${jobs.ID.outputs.NAME}`.
 public typealias JobOutputs = [String: ParamValue]
 
+/// An error that another attempt of the same job may not meet (a flaky resource, a deliberate
+/// test failure). The worker retries these; any error that is not one, nor an I/O error, fails
+/// the job at once, since reading the same inputs again gives the same answer.
+public protocol RetryableError: Error {}
+
 /// Thrown from `JobContext.checkCancelled()` when the job was cancelled or the worker is stopping;
 /// a kind lets it propagate after saving whatever checkpoint it keeps.
 public struct JobCancelled: Error, Sendable {

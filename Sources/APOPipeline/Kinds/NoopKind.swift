@@ -1,7 +1,7 @@
 import Foundation
 
 /// A deliberate failure of the `noop` kind.
-public struct NoopFailure: Error, CustomStringConvertible {
+public struct NoopFailure: RetryableError, CustomStringConvertible {
     public let attempt: Int
     public var description: String { "noop: failing on purpose (attempt \(attempt))" }
 }
