@@ -86,6 +86,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // `apoctl bench chaos`: runs apod under kills and freezes and checks each run against an
+        // undisturbed one. Not a dependency of anything a job needs.
+        .target(name: "APOChaos", dependencies: ["APORuntime", "APOStore", "APOPipeline"]),
         .executableTarget(
             name: "apod",
             dependencies: [
@@ -96,14 +99,14 @@ let package = Package(
         .executableTarget(
             name: "apoctl",
             dependencies: [
-                "APORuntime",
+                "APORuntime", "APOChaos",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "APOEngineTests", dependencies: ["APOEngine"], resources: [.copy("Fixtures")]),
         .testTarget(name: "APOStoreTests", dependencies: ["APOStore"]),
         .testTarget(name: "APOPipelineTests", dependencies: ["APOPipeline"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "APORuntimeTests", dependencies: ["APORuntime", "APOStore", "APOPipeline"]),
+        .testTarget(name: "APORuntimeTests", dependencies: ["APORuntime", "APOStore", "APOPipeline", "APOChaos"]),
     ],
     // Swift 5 mode: the engine passes raw buffers between threads by design (disjoint ranges),
     // which Swift 6's strict checking cannot express without copies.

@@ -6,8 +6,8 @@ import Foundation
 extension Apoctl {
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Benchmarks: the job queue (`queue`, `e2e`), inference (`inference`) and reward-model training and scoring (`rm`).",
-            subcommands: [Queue.self, EndToEnd.self, BenchInferenceCommand.self, BenchRMCommand.self])
+            abstract: "Benchmarks: the job queue (`queue`, `e2e`), inference (`inference`), reward-model training and scoring (`rm`), and the runtime under kills and freezes (`chaos`).",
+            subcommands: [Queue.self, EndToEnd.self, BenchInferenceCommand.self, BenchRMCommand.self, BenchChaosCommand.self])
 
         /// A fresh database in a temporary directory unless --db is given: never the user's apo.db.
         static func benchDatabase(_ explicit: String?) throws -> (path: String, cleanup: () -> Void) {

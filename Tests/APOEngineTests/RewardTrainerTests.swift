@@ -57,9 +57,10 @@ struct RewardTrainerTests {
         defer { try? FileManager.default.removeItem(at: root) }
         try RewardCheckpoint.save(first, to: root)
         for _ in 0..<2 { _ = first.step() }
-        try RewardCheckpoint.save(first, to: root)  // newer checkpoint replaces the older one
+        try RewardCheckpoint.save(first, to: root)  // the newest two are kept
         let stepDirs = try FileManager.default.contentsOfDirectory(atPath: root.path).filter { $0.hasPrefix("step-") }
-        #expect(stepDirs == ["step-00000005"])
+        #expect(stepDirs.sorted() == ["step-00000003", "step-00000005"])
+        #expect(RewardCheckpoint.candidates(in: root).map(\.lastPathComponent) == ["step-00000005", "step-00000003"])
 
         let resumed = Self.freshTrainer()
         let latest = try #require(RewardCheckpoint.latest(in: root))
@@ -96,5 +97,35 @@ struct RewardTrainerTests {
             guard case let CheckpointError.architectureMismatch(_, field, _, _)? = error as? CheckpointError else { return false }
             return field == "model config" && "\(error)".contains("ffn 24")
         }
+    }
+
+    /// A newest step found broken (files cut short, as by a crash on a disk that did not honour
+    /// fsync) is refused without touching the trainer, and the older step restores instead.
+    @Test func aTruncatedNewestCheckpointIsRefusedAndTheOlderOneRestores() throws {
+        let first = Self.freshTrainer()
+        for _ in 0..<2 { _ = first.step() }
+        let root = Self.tempDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        try RewardCheckpoint.save(first, to: root)
+        for _ in 0..<2 { _ = first.step() }
+        try RewardCheckpoint.save(first, to: root)
+        let newest = try #require(RewardCheckpoint.latest(in: root))
+        #expect(newest.lastPathComponent == "step-00000004")
+        // LATEST names a step whose moment file is empty.
+        try Data().write(to: newest.appendingPathComponent("adam_v.f32"))
+
+        let resumed = Self.freshTrainer()
+        let before = resumed.model.parameters.values.toArray()
+        #expect {
+            try RewardCheckpoint.restore(resumed, from: newest)
+        } throws: { error in
+            guard case CheckpointError.corrupt(let path, _)? = error as? CheckpointError else { return false }
+            return path.hasSuffix("step-00000004/adam_v.f32")
+        }
+        #expect(resumed.model.parameters.values.toArray() == before, "a refused checkpoint changed the trainer")
+        #expect(resumed.progress.step == 0)
+        let older = RewardCheckpoint.candidates(in: root)[1]
+        try RewardCheckpoint.restore(resumed, from: older)
+        #expect(resumed.progress.step == 2)
     }
 }

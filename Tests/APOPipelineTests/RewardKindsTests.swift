@@ -138,7 +138,8 @@ struct RewardKindsTests {
         #expect(scores.map(\.key) == ["q:1:sample_0", "q:1:sample_1"])
         let direct = RewardScorer(model: a.model, batchSize: 1, maxSeqLen: 32, threads: 1)
             .score([a.model.format.frame(text: "Hi<sep> hello", tokenizer: a.tokenizer, maxLength: 512)!.ids])
-        #expect(Float(scores[0].score) == direct[0])
+        // Batched (the kind) and single-row scoring sum in different orders: equal up to rounding.
+        #expect(abs(Float(scores[0].score) - direct[0]) <= 1e-5 * max(1, abs(direct[0])))
 
         scoreParams["samples"] = .null
         scoreParams["pairs"] = .string(pairs.path)

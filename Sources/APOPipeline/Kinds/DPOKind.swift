@@ -9,7 +9,8 @@ import Foundation
 /// attempt reuses them instead of recomputing from half-trained weights.
 public enum DPOKind: JobKind {
     public static let name = "dpo"
-    public static let version = 1
+    // 2: metrics.json no longer holds the wall time (now the metric wall_seconds).
+    public static let version = 2
     public static let parameters = PolicyTrainingJob.commonParameters + [
         ParameterSpec("samples", .path, help: "LLM samples file (sample_0 … per query)"),
         ParameterSpec("scores", .path, help: "RM scores of those samples ({\"<query_id>:<answer_key>\": score} items)"),

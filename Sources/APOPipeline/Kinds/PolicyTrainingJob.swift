@@ -110,10 +110,12 @@ enum PolicyTrainingJob {
     static func finish(_ policy: Policy, trainer: PolicyTrainer, last: PolicyTrainingStep?, seconds: Double,
                        examples: Int, skipped: Int, truncated: Int, checkpoints: URL,
                        context: any JobContext) throws -> JobOutputs {
+        // Wall time is a metric row, not part of metrics.json: an artifact is a function of the inputs.
+        context.recordMetric(step: trainer.progress.step, name: "wall_seconds", value: seconds)
         let model = try saveModel(policy, context: context)
         let metrics = try writeSummary(PolicyTrainingSummary(
             steps: trainer.progress.step, finalLoss: last?.loss, finalRewardMargin: last?.rewardMargin,
-            finalAccuracy: last?.accuracy, wallSeconds: seconds, examples: examples, skippedQueries: skipped,
+            finalAccuracy: last?.accuracy, examples: examples, skippedQueries: skipped,
             truncatedResponses: truncated, template: policy.format.template.rawValue, settings: trainer.settings),
             context: context)
         try? FileManager.default.removeItem(at: checkpoints)
@@ -136,8 +138,6 @@ public struct PolicyTrainingSummary: Codable, Sendable {
     /// DPO only: the last step's mean reward margin and accuracy.
     public var finalRewardMargin: Double?
     public var finalAccuracy: Double?
-    /// Wall time of this attempt's training loop (a resumed job counts only its own part).
-    public var wallSeconds: Double
     public var examples: Int
     public var skippedQueries: Int
     public var truncatedResponses: Int

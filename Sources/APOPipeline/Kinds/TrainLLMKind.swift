@@ -7,7 +7,8 @@ import Foundation
 /// checkpoint directory; writes the fine-tuned model directory.
 public enum TrainLLMKind: JobKind {
     public static let name = "train-llm"
-    public static let version = 1
+    // 2: metrics.json no longer holds the wall time (now the metric wall_seconds).
+    public static let version = 2
     public static let parameters = PolicyTrainingJob.commonParameters + [
         ParameterSpec("data", .path, help: "rejection-sampling output (samples items with a \"target\")"),
         ParameterSpec("lr", .double, default: .double(1e-5), help: "peak learning rate (the 7B reference used 5e-6, 2e-6, 9e-7 for rounds 1-3)"),

@@ -6,7 +6,8 @@ import Foundation
 /// directory mid-epoch; writes the model directory and a metrics JSON.
 public enum TrainRMKind: JobKind {
     public static let name = "train-rm"
-    public static let version = 1
+    // 2: metrics.json no longer holds the wall time (now the metric wall_seconds).
+    public static let version = 2
     public static let parameters = [
         ParameterSpec("train", .pathList, help: "pairs files (text-scores) to train on"),
         ParameterSpec("eval", .pathList, default: .array([]), help: "pairs files for periodic and final evaluation"),
@@ -142,8 +143,10 @@ public enum TrainRMKind: JobKind {
         let modelURL = try context.writeArtifact(named: "model") { url in
             try RewardModelFiles.save(rm.model, tokenizer: rm.tokenizer, chatTemplate: rm.chatTemplate, to: url)
         }
-        let summary = TrainRMSummary(steps: trainer.progress.step, finalLoss: lastLoss,
-                                     wallSeconds: Date().timeIntervalSince(started), settings: settings,
+        // Wall time is a metric row, not part of metrics.json: an artifact is a function of the
+        // job's inputs (memoization and the chaos check compare them byte for byte).
+        context.recordMetric(step: trainer.progress.step, name: "wall_seconds", value: Date().timeIntervalSince(started))
+        let summary = TrainRMSummary(steps: trainer.progress.step, finalLoss: lastLoss, settings: settings,
                                      trainData: trainReport, evalData: evalExamples.isEmpty ? nil : evalReport,
                                      eval: finalMetrics)
         let metricsURL = try context.writeArtifact(named: "metrics.json") { url in
@@ -160,8 +163,6 @@ public enum TrainRMKind: JobKind {
 public struct TrainRMSummary: Codable, Sendable {
     public var steps: Int
     public var finalLoss: Double
-    /// Wall time of this attempt's training loop (a resumed job counts only its own part).
-    public var wallSeconds: Double
     public var settings: RewardTrainingSettings
     public var trainData: RewardDataReport
     public var evalData: RewardDataReport?
