@@ -44,7 +44,7 @@ struct BenchChaosCommand: ParsableCommand {
     @Flag(name: .long, help: "The CI version: max_queries=8, nap_seconds=0.5, at most 5 disturbances.")
     var short = false
 
-    @Option(name: .long, help: "Keep every trial's database, artifacts and apod log under this directory.")
+    @Option(name: .long, help: "Keep every trial's database, artifacts and apod log under this directory (about 1 GB a trial).")
     var keep: String?
 
     @Option(name: .long, help: "The apod executable (default: next to apoctl).")
@@ -67,7 +67,8 @@ struct BenchChaosCommand: ParsableCommand {
         settings.maxDisturbances = short ? min(maxDisturbances, 5) : maxDisturbances
         let base = keep.map { URL(fileURLWithPath: $0).standardizedFileURL }
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("apo-chaos-\(UUID().uuidString.prefix(8))")
-        defer { if keep == nil { try? FileManager.default.removeItem(at: base) } }
+        // Without --keep, the oracle and clean trials are removed; a failing trial is kept and named.
+        defer { if keep == nil { try? FileManager.default.removeItem(at: base.appendingPathComponent("oracle")) } }
 
         let started = Date()
         let oracleTrial = ChaosTrial(settings: settings, directory: base.appendingPathComponent("oracle"), seed: seed)
@@ -93,6 +94,10 @@ struct BenchChaosCommand: ParsableCommand {
                          verdict.staleWrites, result.orphans, Date().timeIntervalSince(t0)))
             if !verdict.isClean || result.orphans > 0 {
                 for line in result.events + verdict.problems { print("  \(line)") }
+                print("  kept: \(chaos.directory.path)")
+            } else if keep == nil {
+                // Each trial holds two fp32 models (about 1 GB): a clean one goes at once.
+                try? FileManager.default.removeItem(at: chaos.directory)
             }
         }
         print(total.summary)

@@ -70,8 +70,7 @@ struct ChaosTests {
             .deletingLastPathComponent()
         let process = Process()
         process.executableURL = sandbox.binaries.appendingPathComponent("apoctl")
-        process.arguments = ["bench", "chaos", "--trials", "1", "--short", "--seed", "3",
-                             "--keep", sandbox.directory.appendingPathComponent("chaos").path]
+        process.arguments = ["bench", "chaos", "--trials", "1", "--short", "--seed", "3"]
         process.currentDirectoryURL = repository
         let output = Pipe()
         process.standardOutput = output
