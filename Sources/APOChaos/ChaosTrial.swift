@@ -42,7 +42,7 @@ public struct ChaosTrialResult {
 /// worker (or after 20 s). Then apod is stopped with SIGTERM and every worker must be gone.
 public final class ChaosTrial {
     let settings: ChaosSettings
-    let directory: URL
+    public let directory: URL
     var random: SeededGenerator
     private var daemon: Process?
     private var everSeenWorkers = Set<Int32>()

@@ -339,8 +339,22 @@ public final class Worker {
         }
     }
 
+    /// What `apoctl show` prints for a failed attempt. Foundation's file errors print as
+    /// "Error Domain=NSCocoaErrorDomain Code=640 …"; they become "no space left on device: PATH".
     static func describe(_ error: Error) -> String {
-        String(describing: error)
+        let ns = error as NSError
+        guard ns.domain == NSCocoaErrorDomain || ns.domain == NSPOSIXErrorDomain else { return String(describing: error) }
+        let path = (ns.userInfo[NSFilePathErrorKey] as? String) ?? (ns.userInfo[NSURLErrorKey] as? URL)?.path
+        let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError
+        let reason: String
+        if let posix = [ns, underlying].compactMap({ $0 }).first(where: { $0.domain == NSPOSIXErrorDomain }) {
+            reason = String(cString: strerror(Int32(posix.code)))
+        } else if let cocoa = error as? CocoaError, cocoa.code == .fileWriteOutOfSpace {
+            reason = String(cString: strerror(ENOSPC))
+        } else {
+            reason = String(describing: error)
+        }
+        return path.map { "\(reason.prefix(1).lowercased() + reason.dropFirst()): \($0)" } ?? reason
     }
 
     /// The run's artifact root (cached: it never changes).
