@@ -49,7 +49,10 @@ public enum LeftoverSweep {
             } else if job.state != .running {
                 for url in temporaries(below: checkpoints) { remove(url) }
             }
-            for url in temporaries(below: base.appendingPathComponent(key)) { remove(url) }
+            // A running job may be publishing right now (a directory moved aside for a moment).
+            if job.state != .running {
+                for url in temporaries(below: base.appendingPathComponent(key)) { remove(url) }
+            }
         }
         if !result.removed.isEmpty {
             logger?.info("removed \(result.removed.count) leftover(s) of crashed attempts")

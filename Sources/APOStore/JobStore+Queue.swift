@@ -252,8 +252,9 @@ extension JobStore {
     /// The attempt counts. Returns the ids of the jobs reaped.
     @discardableResult
     public func reapExpiredLeases(now: Date) throws -> [Int64] {
-        let t = now.timeIntervalSince1970
+        let entered = Date()
         return try pool.write { db in
+            let t = Self.lockTime(now, entered: entered)
             let rows = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT * FROM jobs
                 WHERE state = 'running'
@@ -286,8 +287,9 @@ extension JobStore {
     /// so its jobs are retried without waiting for the lease to run out. Returns the job ids.
     @discardableResult
     public func reapLeases(heldBy workerID: String, now: Date) throws -> [Int64] {
-        let t = now.timeIntervalSince1970
+        let entered = Date()
         return try pool.write { db in
+            let t = Self.lockTime(now, entered: entered)
             let rows = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT * FROM jobs WHERE state = 'running' AND lease_worker = ? ORDER BY id
                 """), arguments: [workerID])
@@ -313,6 +315,15 @@ extension JobStore {
                 SELECT MIN(not_before) FROM jobs WHERE state = 'queued' AND not_before > ?
                 """), arguments: [now.timeIntervalSince1970]))
         }
+    }
+
+    /// The time a reaping transaction acts at: `now`, moved on by however long the call waited
+    /// for the write lock when that was noticeable. A worker frozen while holding the lock (SIGSTOP
+    /// mid-transaction) keeps its lease until it lets go — and may write under it until then — so
+    /// the reaper must not date the attempt's end to before it could act.
+    static func lockTime(_ now: Date, entered: Date) -> Double {
+        let waited = Date().timeIntervalSince(entered)
+        return now.timeIntervalSince1970 + (waited > 0.1 ? waited : 0)
     }
 
     static func iso(_ seconds: Double) -> String {

@@ -56,6 +56,7 @@ struct BenchChaosCommand: ParsableCommand {
     }
 
     func run() throws {
+        setvbuf(stdout, nil, _IOLBF, 0)  // one line per trial, also when written to a file
         let daemon = apod.map { URL(fileURLWithPath: $0) }
             ?? WorkerSupervisor.currentExecutable().deletingLastPathComponent().appendingPathComponent("apod")
         guard FileManager.default.isExecutableFile(atPath: daemon.path) else {
