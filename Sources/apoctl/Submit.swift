@@ -29,7 +29,7 @@ extension Apoctl {
                 }
                 overrides[String(assignment[..<eq])] = String(assignment[assignment.index(after: eq)...])
             }
-            let store = try global.openStore()
+            let store = try global.openOrCreateStore()
             let base = artifacts.map { URL(fileURLWithPath: $0).standardizedFileURL }
                 ?? RunSubmission.defaultArtifactBase(databasePath: global.databasePath)
             let submitted: (runID: Int64, jobCount: Int)

@@ -28,6 +28,8 @@ struct SubmissionProcessTests {
     @Test func exitCodesForUsageAndUnknownRuns() throws {
         let sandbox = try RuntimeSandbox()
         defer { sandbox.cleanup() }
+        // Reading commands refuse a missing database (exit 6, DatabaseFileProcessTests): make one.
+        _ = try sandbox.store()
         #expect(try sandbox.apoctl(["show", "999"]).status == 4)
         #expect(try sandbox.apoctl(["retry", "999/nope"]).status == 4)
         #expect(try sandbox.apoctl(["show", "not-a-number"]).status == 2)
