@@ -67,12 +67,10 @@ public struct FileSystemInfo: Sendable, Equatable {
     }
 }
 
-/// Checks made on a database file before SQLite touches it, so that a typo, a read-only copy, a
-/// stranger's file or a network mount ends in a clear `StoreError` and the file is never changed.
+/// Checks made on a database file before SQLite opens it, so that a typo, a read-only copy or a
+/// network mount ends in a clear `StoreError` and the file is never changed. Only `stat`,
+/// `access` and `statfs`: the file itself is never opened here (see the end of `preflight`).
 enum DatabaseFile {
-    /// "SQLite format 3\0": the first 16 bytes of every SQLite database file.
-    static let header = Array("SQLite format 3\u{0}".utf8)
-
     /// - Parameters:
     ///   - mustExist: refuse a missing file instead of creating it.
     ///   - fileSystem: statfs of a directory (injected by tests).
@@ -108,14 +106,15 @@ enum DatabaseFile {
         if access(parent, W_OK) != 0 {
             throw StoreError.databaseReadOnly(path: path, reason: "its directory \(parent) is not writable, and SQLite keeps its -wal and -shm files there")
         }
-        // An empty file is an empty database; anything else must start with SQLite's header.
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw StoreError.cannotOpen(path: path, reason: "cannot read it")
+        // A non-empty SQLite file holds at least one page of 512 bytes or more; SQLite itself
+        // takes a few stray bytes for an empty database and writes over them.
+        if info.st_size > 0 && info.st_size < 512 {
+            throw StoreError.notAnApoDatabase(path: path, reason: "it is \(info.st_size) bytes long, shorter than any SQLite database")
         }
-        defer { try? handle.close() }
-        let start = [UInt8]((try? handle.read(upToCount: header.count)) ?? Data())
-        if !start.isEmpty && start != header {
-            throw StoreError.notAnApoDatabase(path: path, reason: "it does not start with the SQLite header")
-        }
+        // The SQLite header is NOT read here: opening and closing a descriptor on a database file
+        // releases every POSIX lock this process holds on it (fcntl semantics), so another
+        // JobStore of this process would silently lose its locks, and another process could then
+        // checkpoint and delete the WAL under it. SQLite's own probe (`checkIsApoDatabase`) reads
+        // the header and refuses a non-database with SQLITE_NOTADB, changing nothing.
     }
 }

@@ -31,10 +31,10 @@ public final class JobStore: Sendable {
     ///   - fileSystem: statfs of the database's directory; tests inject a network file system.
     ///
     /// Before SQLite opens the file for writing, the file is checked (`DatabaseFile.preflight`:
-    /// not on a network file system, writable, starts with the SQLite header) and probed with a
-    /// plain connection: an SQLite file that has tables but no `apo_migrations` belongs to another
-    /// program and is refused, so apo never migrates, converts to WAL or "repairs" a stranger's
-    /// file.
+    /// not on a network file system, writable) and probed with a plain connection: a file that is
+    /// not an SQLite database (SQLITE_NOTADB), or one that has tables but no `apo_migrations`
+    /// (another program's), is refused, so apo never migrates, converts to WAL or "repairs" a
+    /// stranger's file.
     public init(path: String, busyTimeout: TimeInterval, migrator: StoreMigrator, mustExist: Bool = false,
                 fileSystem: (String) -> FileSystemInfo? = FileSystemInfo.of(path:)) throws {
         self.path = path

@@ -45,6 +45,16 @@ import Testing
         #expect(siblings(of: database.path).isEmpty)
     }
 
+    /// Short files too: SQLite must not take a few stray bytes for an empty database and write over them.
+    @Test(arguments: [1, 5, 100, 511, 600, 4095, 5000])
+    func shortGarbageFilesAreRefusedUntouched(size: Int) throws {
+        let database = try TemporaryDatabase()
+        let garbage = Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) })
+        try garbage.write(to: URL(fileURLWithPath: database.path))
+        #expect(throws: StoreError.self) { _ = try database.openStore() }
+        #expect(try bytes(database.path) == garbage)
+    }
+
     @Test func corruptFileBehindAValidHeaderIsRefusedUntouched() throws {
         let database = try TemporaryDatabase()
         // The 16-byte header is right, the page size and everything after it is nonsense.

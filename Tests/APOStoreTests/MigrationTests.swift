@@ -87,7 +87,7 @@ import Testing
         let database = try TemporaryDatabase()
         try Data("this is not SQLite, just text that happens to be long enough\n".utf8)
             .write(to: URL(fileURLWithPath: database.path))
-        expectStoreError(.notAnApoDatabase(path: database.path, reason: "it does not start with the SQLite header")) {
+        expectStoreError(.notAnApoDatabase(path: database.path, reason: "it is 61 bytes long, shorter than any SQLite database")) {
             _ = try database.openStore()
         }
         #expect(try String(contentsOfFile: database.path, encoding: .utf8).hasPrefix("this is not SQLite"))
