@@ -52,7 +52,13 @@ extension RunSubmission {
     public static func submit(file: String, overrides: [String: String], store: JobStore,
                               artifactBase: URL, now: Date,
                               inputs: InputFileCheck = .currentDirectory) throws -> (runID: Int64, jobCount: Int) {
-        let pipeline = try load(file: file, overrides: overrides, inputs: inputs)
+        try submit(load(file: file, overrides: overrides, inputs: inputs), store: store,
+                   artifactBase: artifactBase, now: now)
+    }
+
+    /// Stores an already validated pipeline as a new run under a fresh artifact folder.
+    public static func submit(_ pipeline: ExpandedPipeline, store: JobStore,
+                              artifactBase: URL, now: Date) throws -> (runID: Int64, jobCount: Int) {
         let root = artifactRoot(base: artifactBase, pipelineName: pipeline.name, now: now)
         let runID = try store.createRun(newRun(from: pipeline, artifactRoot: root), now: now)
         return (runID, pipeline.jobs.count)
