@@ -50,6 +50,8 @@ let package = Package(
             path: "Sources/CZlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // statfs(2) for APOStore's network file system check (not exported by Swift's Glibc).
+        .systemLibrary(name: "CStatfs", path: "Sources/CStatfs"),
         .target(name: "APOKernels", swiftSettings: kernelSettings),
         .target(
             name: "APOEngine",
@@ -59,6 +61,7 @@ let package = Package(
         .target(
             name: "APOStore",
             dependencies: [
+                "CStatfs",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             plugins: ["EmbedMigrations"]

@@ -46,10 +46,19 @@ public struct PipelineRejected: Error, CustomStringConvertible {
 
 extension RunSubmission {
     /// Loads and validates `file`, then stores it as a new run under a fresh artifact folder in
-    /// `artifactBase`. Throws `PipelineRejected` (nothing stored) for an invalid file.
+    /// `artifactBase`. Throws `PipelineRejected` (nothing stored) for an invalid file, including
+    /// an input file that is missing, unreadable or not the pinned sha256; input paths are stored
+    /// absolute, resolved against `inputs.baseDirectory` (the submitter's directory).
     public static func submit(file: String, overrides: [String: String], store: JobStore,
+                              artifactBase: URL, now: Date,
+                              inputs: InputFileCheck = .currentDirectory) throws -> (runID: Int64, jobCount: Int) {
+        try submit(load(file: file, overrides: overrides, inputs: inputs), store: store,
+                   artifactBase: artifactBase, now: now)
+    }
+
+    /// Stores an already validated pipeline as a new run under a fresh artifact folder.
+    public static func submit(_ pipeline: ExpandedPipeline, store: JobStore,
                               artifactBase: URL, now: Date) throws -> (runID: Int64, jobCount: Int) {
-        let pipeline = try load(file: file, overrides: overrides)
         let root = artifactRoot(base: artifactBase, pipelineName: pipeline.name, now: now)
         let runID = try store.createRun(newRun(from: pipeline, artifactRoot: root), now: now)
         return (runID, pipeline.jobs.count)
@@ -57,9 +66,10 @@ extension RunSubmission {
 
     /// Reads, validates and expands a pipeline file; every problem comes back in one
     /// `PipelineRejected`, nothing is stored.
-    public static func load(file: String, overrides: [String: String]) throws -> ExpandedPipeline {
+    public static func load(file: String, overrides: [String: String],
+                            inputs: InputFileCheck? = .currentDirectory) throws -> ExpandedPipeline {
         do {
-            return try PipelineSpec.load(path: file, overrides: overrides)
+            return try PipelineSpec.load(path: file, overrides: overrides, inputs: inputs)
         } catch let error as PipelineValidationError {
             throw PipelineRejected(lines: error.diagnostics.map(\.description))
         } catch let diagnostic as PipelineDiagnostic {

@@ -325,6 +325,8 @@ public final class Worker {
         case let error as DownloadError:
             if case .checksumMismatch = error { return false }
             return true
+        case is EvaluateKind.EvaluateError:
+            return false
         case let error as ModelFileError:
             if case .cannotWrite = error { return true }
             return false

@@ -14,6 +14,8 @@ public final class WorkerSupervisor {
         public var restartPolicy = RestartPolicy()
         /// How often expired leases are reaped.
         public var reapInterval: TimeInterval
+        /// How often the daemon records its heartbeat (`daemons` table) for `apoctl watch`/`logs -f`.
+        public var heartbeatInterval: TimeInterval = 2
         public var logLevel: Logger.Level = .info
         /// Passed to each worker as `--stop-grace`: how long a job may ignore a stop request.
         public var workerStopGrace: TimeInterval = WorkerConfiguration.defaultStopGrace
@@ -57,6 +59,9 @@ public final class WorkerSupervisor {
         policy.stopGrace = max(policy.stopGrace, configuration.workerStopGrace + 5)
         var machine = StateMachine(workerCount: configuration.workerCount, policy: policy)
         var lastReap = Date.distantPast
+        var lastHeartbeat = Date.distantPast
+        let startedAt = Date()
+        let daemonID = "\(ProcessInfo.processInfo.hostName):\(getpid())"
         do {
             try LeftoverSweep.run(store: store, logger: logger)
         } catch {
@@ -93,10 +98,15 @@ public final class WorkerSupervisor {
                 lastReap = now
                 reap(now: now)
             }
+            if !machine.isStopping, now.timeIntervalSince(lastHeartbeat) >= configuration.heartbeatInterval {
+                lastHeartbeat = now
+                recordHeartbeat(id: daemonID, startedAt: startedAt, now: now)
+            }
             Thread.sleep(forTimeInterval: 0.02)
         }
         // Jobs whose worker had to be killed still hold a lease; reap what has expired already.
         reap(now: Date())
+        do { try store.removeDaemon(id: daemonID) } catch { logger.warning("cannot remove the daemon heartbeat: \(error)") }
         logger.info("apod stopped")
         return 0
     }
@@ -161,6 +171,15 @@ public final class WorkerSupervisor {
             if !reaped.isEmpty { logger.warning("requeued or failed \(reaped.count) job(s) with expired leases: \(reaped)") }
         } catch {
             logger.warning("lease reaper: \(error)")
+        }
+    }
+
+    private func recordHeartbeat(id: String, startedAt: Date, now: Date) {
+        do {
+            try store.recordDaemonHeartbeat(id: id, host: ProcessInfo.processInfo.hostName, pid: getpid(),
+                                            workers: configuration.workerCount, startedAt: startedAt, now: now)
+        } catch {
+            logger.warning("daemon heartbeat: \(error)")
         }
     }
 

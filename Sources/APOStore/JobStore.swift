@@ -14,26 +14,81 @@ public final class JobStore: Sendable {
 
     /// Opens (creating) the SQLite file in WAL mode with a busy timeout and foreign keys, and
     /// applies pending migrations. Throws `StoreError.databaseTooNew` when the file records a
-    /// migration this binary does not know.
+    /// migration this binary does not know, and the other "database unavailable" `StoreError`s
+    /// (`isDatabaseUnavailable`) for a file apo must not or cannot use.
     public convenience init(path: String) throws {
         try self.init(path: path, busyTimeout: 5, migrator: .embedded)
     }
 
-    public init(path: String, busyTimeout: TimeInterval, migrator: StoreMigrator) throws {
+    /// Opens an existing database only: a missing file throws `StoreError.databaseMissing`
+    /// instead of being created (what commands that only read use, so a typo creates nothing).
+    public static func openExisting(path: String, busyTimeout: TimeInterval = 5) throws -> JobStore {
+        try JobStore(path: path, busyTimeout: busyTimeout, migrator: .embedded, mustExist: true)
+    }
+
+    /// - Parameters:
+    ///   - mustExist: refuse a missing file (`StoreError.databaseMissing`) instead of creating it.
+    ///   - fileSystem: statfs of the database's directory; tests inject a network file system.
+    ///
+    /// Before SQLite opens the file for writing, the file is checked (`DatabaseFile.preflight`:
+    /// not on a network file system, writable) and probed with a plain connection: a file that is
+    /// not an SQLite database (SQLITE_NOTADB), or one that has tables but no `apo_migrations`
+    /// (another program's), is refused, so apo never migrates, converts to WAL or "repairs" a
+    /// stranger's file.
+    public init(path: String, busyTimeout: TimeInterval, migrator: StoreMigrator, mustExist: Bool = false,
+                fileSystem: (String) -> FileSystemInfo? = FileSystemInfo.of(path:)) throws {
         self.path = path
+        try DatabaseFile.preflight(path: path, mustExist: mustExist, fileSystem: fileSystem)
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(busyTimeout)
         configuration.label = "apo.store"
-        configuration.prepareDatabase { db in
-            // WAL + NORMAL: a commit survives any process crash (only a power loss can drop the
-            // last commits), and commits need no fsync, which is what makes claims cheap.
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        do {
+            try Self.checkIsApoDatabase(path: path, configuration: configuration)
+            configuration.prepareDatabase { db in
+                // WAL + NORMAL: a commit survives any process crash (only a power loss can drop the
+                // last commits), and commits need no fsync, which is what makes claims cheap.
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            }
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try migrator.migrate(pool)
+        } catch let error as DatabaseError {
+            throw Self.openError(error, path: path, busyTimeout: busyTimeout)
         }
-        pool = try DatabasePool(path: path, configuration: configuration)
-        try migrator.migrate(pool)
+    }
+
+    /// Refuses an SQLite file that holds tables but no migration history: not an apo database.
+    private static func checkIsApoDatabase(path: String, configuration: Configuration) throws {
+        let probe = try DatabaseQueue(path: path, configuration: configuration)
+        let tables = try probe.read { db in
+            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        try probe.close()
+        if !tables.isEmpty && !tables.contains("apo_migrations") {
+            let shown = tables.sorted().prefix(3).joined(separator: ", ")
+            throw StoreError.notAnApoDatabase(
+                path: path, reason: "it is an SQLite database with tables (\(shown)\(tables.count > 3 ? ", …" : "")) but no apo_migrations")
+        }
+    }
+
+    /// SQLite's refusals of the file itself while opening, as the store's named errors; any other
+    /// error (a failing migration's SQL) is returned as it is.
+    static func openError(_ error: DatabaseError, path: String, busyTimeout: TimeInterval) -> any Error {
+        let message = error.message ?? "\(error.resultCode)"
+        switch error.resultCode {
+        case .SQLITE_BUSY, .SQLITE_LOCKED:
+            return StoreError.databaseLocked(path: path, waitedSeconds: busyTimeout)
+        case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+            return StoreError.notAnApoDatabase(path: path, reason: "SQLite: \(message)")
+        case .SQLITE_READONLY, .SQLITE_PERM:
+            return StoreError.databaseReadOnly(path: path, reason: "SQLite: \(message)")
+        case .SQLITE_CANTOPEN, .SQLITE_IOERR, .SQLITE_FULL:
+            return StoreError.cannotOpen(path: path, reason: "SQLite: \(message)")
+        default:
+            return error
+        }
     }
 
     /// Raw read access for tools and tests (views, ad-hoc SQL).

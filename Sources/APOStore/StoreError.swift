@@ -4,6 +4,20 @@ import Foundation
 public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     /// The database records migrations this binary does not know: it was written by a newer apo.
     case databaseTooNew(found: String, supported: String)
+    /// A command that only reads was pointed at a file that does not exist (a typo in `--db`).
+    case databaseMissing(path: String)
+    /// The file (or its directory, where SQLite keeps `-wal`/`-shm`) is not writable, or the
+    /// file's mode has no write bit at all (a deliberately read-only database, even for root).
+    case databaseReadOnly(path: String, reason: String)
+    /// The file is not an SQLite database, or an SQLite database of another program; apo leaves it
+    /// untouched.
+    case notAnApoDatabase(path: String, reason: String)
+    /// Another connection held a lock on the file for longer than the busy timeout.
+    case databaseLocked(path: String, waitedSeconds: Double)
+    /// The database's directory is on a network file system, where SQLite's WAL mode is unsafe.
+    case networkFileSystem(path: String, fileSystem: String)
+    /// SQLite could not open the file for another reason (its message is kept).
+    case cannotOpen(path: String, reason: String)
     /// The lease's token no longer matches: the job was reaped, finished or re-claimed.
     case leaseLost(jobID: Int64)
     case notFound(what: String, id: Int64)
@@ -20,6 +34,22 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
         case let .databaseTooNew(found, supported):
             return "database is too new: it has migration \(found) but this apo only knows up to "
                 + "\(supported); upgrade apo or use another database"
+        case let .databaseMissing(path):
+            return "no database at \(path): check --db or $APO_DB (only `apoctl submit` and `apod` create a database)"
+        case let .databaseReadOnly(path, reason):
+            return "\(path) is read-only (\(reason)): apo writes to its database even to read it (migrations, WAL); "
+                + "make it writable or copy it"
+        case let .notAnApoDatabase(path, reason):
+            return "\(path) is not an apo database (\(reason)); it was left untouched"
+        case let .databaseLocked(path, waited):
+            return "\(path) is locked by another process (waited \(Self.seconds(waited))): "
+                + "another program holds an exclusive lock on it; try again once it lets go"
+        case let .networkFileSystem(path, fileSystem):
+            return "\(path) is on a network file system (\(fileSystem)): SQLite's WAL mode needs one machine's "
+                + "shared memory and locks, and on a network file system two workers can claim the same job "
+                + "or corrupt the file; keep the database on a local disk"
+        case let .cannotOpen(path, reason):
+            return "cannot open \(path): \(reason)"
         case let .leaseLost(jobID):
             return "lease lost on job \(jobID): it was reaped, finished or claimed by another worker"
         case let .notFound(what, id):
@@ -38,6 +68,23 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
         case let .invalidJob(key, reason):
             return "job \(key): \(reason)"
         }
+    }
+}
+
+extension StoreError {
+    /// Whether this error is about the database file itself (apoctl's exit code 6).
+    public var isDatabaseUnavailable: Bool {
+        switch self {
+        case .databaseTooNew, .databaseMissing, .databaseReadOnly, .notAnApoDatabase, .databaseLocked,
+             .networkFileSystem, .cannotOpen:
+            return true
+        default:
+            return false
+        }
+    }
+
+    static func seconds(_ s: Double) -> String {
+        s == s.rounded() ? "\(Int(s)) s" : String(format: "%.1f s", s)
     }
 }
 

@@ -37,9 +37,25 @@ struct GlobalOptions: ParsableArguments {
         return URL(fileURLWithPath: path).standardizedFileURL.path
     }
 
+    /// Opens the database for a command that reads: a missing file is refused (exit 6), never
+    /// created, so `--db typo.db` cannot leave an empty database behind.
     func openStore() throws -> JobStore {
+        try open { try JobStore.openExisting(path: databasePath) }
+    }
+
+    /// Opens the database, creating it when missing (`submit`).
+    func openOrCreateStore() throws -> JobStore {
+        try open { try JobStore(path: databasePath) }
+    }
+
+    private func open(_ body: () throws -> JobStore) throws -> JobStore {
         do {
-            return try JobStore(path: databasePath)
+            return try body()
+        } catch let error as StoreError where error.isDatabaseUnavailable {
+            if case .databaseTooNew = error {
+                throw CommandFailure(code: .databaseUnavailable, message: "error: cannot open \(databasePath): \(error)")
+            }
+            throw CommandFailure(code: .databaseUnavailable, message: "error: \(error)")
         } catch {
             throw CommandFailure(code: .databaseUnavailable, message: "error: cannot open \(databasePath): \(error)")
         }
@@ -101,4 +117,44 @@ struct JobReference: ExpressibleByArgument, CustomStringConvertible {
 func requireRun(_ id: Int64, in store: JobStore) throws -> RunRecord {
     guard let run = try store.run(id) else { throw CommandFailure.notFound("run \(id)") }
     return run
+}
+
+/// For `watch` and `logs -f`: warns once, on stderr, when no daemon has shown a sign of life on the
+/// database for `staleAfter` seconds, so that a run nobody serves (apod not started, started on
+/// another file, or dead) does not look like a slow one.
+struct DaemonLivenessWarning {
+    let store: JobStore
+    /// Daemons heartbeat every 2 s and workers every ≤ 1 s while they run a job.
+    var staleAfter: TimeInterval = 10
+    /// The first check waits this long, so an apod started together with `watch` can heartbeat.
+    var firstCheckAfter: TimeInterval = 3
+    private(set) var warned = false
+    private let started = Date()
+    private var lastCheck = Date.distantPast
+
+    init(store: JobStore) { self.store = store }
+
+    /// Checks at most once a second; call while the run is still running.
+    mutating func check(now: Date) {
+        guard !warned, now.timeIntervalSince(started) >= firstCheckAfter,
+              now.timeIntervalSince(lastCheck) >= 1 else { return }
+        lastCheck = now
+        guard let message = Self.message(lastActivity: try? store.lastDaemonActivity(), now: now,
+                                         staleAfter: staleAfter, databasePath: store.path) else { return }
+        warned = true
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+
+    /// The warning, or nil while some daemon was alive within `staleAfter`.
+    static func message(lastActivity: Date?, now: Date, staleAfter: TimeInterval, databasePath: String) -> String? {
+        let what: String
+        if let lastActivity {
+            let age = now.timeIntervalSince(lastActivity)
+            guard age > staleAfter else { return nil }
+            what = "no apod has heartbeated on \(databasePath) for \(Formatting.duration(age))"
+        } else {
+            what = "no apod has ever run on \(databasePath)"
+        }
+        return "warning: \(what); the run will not progress until one does (apod --db \(databasePath))"
+    }
 }

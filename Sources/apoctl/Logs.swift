@@ -7,7 +7,7 @@ extension Apoctl {
     struct Logs: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print a run's log lines, or one job's.",
-            discussion: "JOB is the job's key in the run (r1.train_rm) or its id. With -f, keep printing new lines (checked every 0.3 s) until the run ends, then print the last ones and exit 0, whether the run succeeded, failed or was cancelled (`apoctl watch` exits with the run's status).")
+            discussion: "JOB is the job's key in the run (r1.train_rm) or its id. With -f, keep printing new lines (checked every 0.3 s) until the run ends, then print the last ones and exit 0, whether the run succeeded, failed or was cancelled (`apoctl watch` exits with the run's status). While following, warns once on stderr when no apod has heartbeated on the database for 10 s.")
 
         @OptionGroup var global: GlobalOptions
 
@@ -43,6 +43,7 @@ extension Apoctl {
                 }
             }
             var after: Int64 = 0
+            var liveness = DaemonLivenessWarning(store: store)
             while true {
                 let batch = try store.logs(runID: runID, jobID: jobID, afterID: after, limit: 1000)
                 for record in batch {
@@ -71,6 +72,7 @@ extension Apoctl {
                     if try store.logs(runID: runID, jobID: jobID, afterID: after, limit: 1).isEmpty { return }
                     continue
                 }
+                liveness.check(now: Date())
                 Thread.sleep(forTimeInterval: 0.3)
             }
         }

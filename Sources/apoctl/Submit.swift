@@ -1,3 +1,4 @@
+import APOPipeline
 import APORuntime
 import APOStore
 import ArgumentParser
@@ -29,16 +30,18 @@ extension Apoctl {
                 }
                 overrides[String(assignment[..<eq])] = String(assignment[assignment.index(after: eq)...])
             }
-            let store = try global.openStore()
-            let base = artifacts.map { URL(fileURLWithPath: $0).standardizedFileURL }
-                ?? RunSubmission.defaultArtifactBase(databasePath: global.databasePath)
-            let submitted: (runID: Int64, jobCount: Int)
+            // Validate (and check input files) before touching the database: a rejected pipeline
+            // leaves no trace, not even a new empty database file.
+            let pipeline: ExpandedPipeline
             do {
-                submitted = try RunSubmission.submit(file: file, overrides: overrides, store: store,
-                                                     artifactBase: base, now: Date())
+                pipeline = try RunSubmission.load(file: file, overrides: overrides)
             } catch let rejected as PipelineRejected {
                 throw CommandFailure(code: .invalidPipeline, message: rejected.description)
             }
+            let store = try global.openOrCreateStore()
+            let base = artifacts.map { URL(fileURLWithPath: $0).standardizedFileURL }
+                ?? RunSubmission.defaultArtifactBase(databasePath: global.databasePath)
+            let submitted = try RunSubmission.submit(pipeline, store: store, artifactBase: base, now: Date())
             if global.json {
                 try global.printJSON(["run": Int(submitted.runID), "jobs": submitted.jobCount])
             } else {

@@ -7,7 +7,7 @@ extension Apoctl {
     struct Watch: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Follow a run live: one progress bar per running job, with ETA.",
-            discussion: "Redraws in place on a terminal, prints plain lines otherwise. Exits when the run ends: 0 succeeded, 1 failed, 5 cancelled.")
+            discussion: "Redraws in place on a terminal, prints plain lines otherwise. Exits when the run ends: 0 succeeded, 1 failed, 5 cancelled. Warns once on stderr when no apod has heartbeated on the database for 10 s.")
 
         @OptionGroup var global: GlobalOptions
 
@@ -25,6 +25,7 @@ extension Apoctl {
             var lastStates: [Int64: JobState] = [:]
             var lastPercent: [Int64: Int] = [:]
             var drawnLines = 0
+            var liveness = DaemonLivenessWarning(store: store)
             while true {
                 let now = Date()
                 let record = try requireRun(runID, in: store)
@@ -75,6 +76,7 @@ extension Apoctl {
                     default: throw ExitCode(ApoctlExit.runFailed.rawValue)
                     }
                 }
+                liveness.check(now: Date())
                 Thread.sleep(forTimeInterval: interval)
             }
         }

@@ -17,7 +17,9 @@ struct Apoctl: ParsableCommand {
           3  the pipeline file is invalid (every error is printed as FILE:LINE:COLUMN: error: …)
           4  no such run or job
           5  the run was cancelled (`watch`)
-          6  the database cannot be opened (missing directory, newer schema than this apoctl)
+          6  the database cannot be used: missing (only `submit` creates one), read-only, locked
+             by another process, not an apo database, on a network file system, or written by
+             a newer apo
         """,
         subcommands: Apoctl.commands
     )

@@ -9,7 +9,7 @@ struct Apod: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apod",
         abstract: "Run apo's job daemon: worker processes that claim and run the jobs in the database.",
-        discussion: "Runs in the foreground and logs to stderr. SIGTERM or Ctrl-C stops it cleanly: each worker asks its running job to stop and gives the job back to the queue (no attempt is spent), so nothing is left marked running; start apod again to continue. A second Ctrl-C kills the workers. Several daemons may share one database: a job is only ever claimed by one worker at a time.",
+        discussion: "Runs in the foreground and logs to stderr. SIGTERM or Ctrl-C stops it cleanly: each worker asks its running job to stop and gives the job back to the queue (no attempt is spent), so nothing is left marked running; start apod again to continue. A second Ctrl-C kills the workers. Several daemons on one machine may share one database: a job is only ever claimed by one worker at a time. The database must be on a local disk: a database on a network file system (NFS, SMB/CIFS, 9P, Ceph, AFS, …) is refused, because SQLite's WAL mode is unsafe there (two hosts could claim one job or corrupt the file). Exits with status 6 when the database cannot be used (read-only, locked, not an apo database, on a network file system, or written by a newer apo).",
         subcommands: [WorkerCommand.self]
     )
 
@@ -29,9 +29,12 @@ struct Apod: ParsableCommand {
         let store: JobStore
         do {
             store = try JobStore(path: path)
+        } catch let error as StoreError where error.isDatabaseUnavailable {
+            logger.error("\(error)")
+            throw ExitCode(6)
         } catch {
             logger.error("cannot open \(path): \(error)")
-            throw ExitCode(3)
+            throw ExitCode(6)
         }
         var configuration = WorkerSupervisor.Configuration(
             databasePath: path, workerCount: workers, leaseDuration: options.leaseSeconds,
@@ -84,8 +87,8 @@ struct DaemonOptions: ParsableArguments {
 }
 
 extension Apod {
-    /// One worker process. Started by `serve`; also usable alone, e.g. on another machine
-    /// sharing the database file system.
+    /// One worker process. Started by `apod`; also usable alone, on the machine that holds the
+    /// database (never on another host through a network file system: see `FileSystemInfo`).
     struct WorkerCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "worker", abstract: "Run one worker in this process.", shouldDisplay: false)

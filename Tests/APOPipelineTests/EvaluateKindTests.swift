@@ -91,6 +91,76 @@ import Testing
         #expect(ctx.metrics.contains { $0.step == 1 && $0.name == "rm.base.accuracy" && $0.value == rm.accuracy })
     }
 
+    /// Two responses that tokenise identically are one sequence with one reward: their pair is a
+    /// tie, which counts as wrong (spec §3), instead of being dropped (which reported 1/1 here).
+    @Test func identicalResponsesAreTiesCountedAsWrong() throws {
+        let items = [
+            RewardScoring.EvaluationItem(sequences: [[1, 2], [1, 2]], scores: [1, 0]),
+            RewardScoring.EvaluationItem(sequences: [[3], [4]], scores: [1, 0]),
+            RewardScoring.EvaluationItem(sequences: [[5], [6]], scores: [0.5, 0.5]),  // no ordered pair
+        ]
+        var scored: [[Int32]] = []
+        let rewards: [[Int32]: Double] = [[1, 2]: 5, [3]: 1, [4]: 0, [5]: 2, [6]: 4]
+        let metrics = try EvaluateKind.metrics(of: items, file: "t.json") { sequences in
+            scored = sequences
+            return sequences.map { rewards[$0]! }
+        }
+        #expect(scored == [[1, 2], [3], [4], [5], [6]])  // each distinct sequence once
+        #expect(metrics.pairCount == 2)
+        #expect(metrics.accuracy == 0.5)
+        // Every response counts in the average score, the equal-score item's too.
+        #expect(abs(metrics.averageScore - (5 + 5 + 1 + 0 + 2 + 4) / 6.0) < 1e-12)
+    }
+
+    @Test func emptyOrUnrankableTestFilesAreErrorsNamingTheFile() throws {
+        #expect(throws: EvaluateKind.EvaluateError.emptyTestPairs(file: "empty.json")) {
+            _ = try EvaluateKind.metrics(of: [], file: "empty.json") { $0.map { _ in 0 } }
+        }
+        let equal = [RewardScoring.EvaluationItem(sequences: [[1], [2]], scores: [1, 1])]
+        let error = try #require(throws: EvaluateKind.EvaluateError.self) {
+            _ = try EvaluateKind.metrics(of: equal, file: "equal.json") { $0.map { _ in 0 } }
+        }
+        #expect(error.description.hasPrefix("equal.json: none of its 1 test items"))
+    }
+
+    /// The whole kind on a real tokenizer: a pair whose two responses are the same text is scored
+    /// and counted (4 pairs, not 3), and an empty test file fails naming the file.
+    @Test func evaluationCountsIdenticalPairsAndRefusesAnEmptyFile() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let (rmDir, model, tokenizer) = try tinyRewardModel(in: dir)
+        let pairs = [
+            PreferencePair(query: "\n\nHuman: How do I bake bread?\n\nAssistant:", preferred: " Mix flour, water and yeast.", other: " No."),
+            PreferencePair(query: "\n\nHuman: Say hi.\n\nAssistant:", preferred: " Hi!", other: " Hi!"),
+            PreferencePair(query: "\n\nHuman: What is 2+2?\n\nAssistant:", preferred: " 4.", other: " Fish."),
+            PreferencePair(query: "\n\nHuman: Name a colour.\n\nAssistant:", preferred: " Blue.", other: " Seven."),
+        ]
+        let pairsURL = dir.file("test_pairs.json")
+        try PreferencePairsFile.write(pairs, to: pairsURL)
+        func context(_ url: URL) throws -> TestJobContext {
+            try TestJobContext(params: [
+                "test_pairs": .string(url.path), "rm_models": .array([.string(rmDir.path)]),
+                "rm_labels": .array([.string("base")]), "rm_max_length": .int(64),
+            ].withDefaults(EvaluateKind.parameters), root: dir.url)
+        }
+        let outputs = try EvaluateKind.run(try context(pairsURL))
+        let evaluation = try EvaluateKind.Evaluation.read(URL(fileURLWithPath: try #require(outputs["metrics"]?.stringValue)))
+        let rm = try #require(evaluation.rm.first)
+        #expect(rm.pairs == 4)
+        let scorer = RewardScorer(model: model, batchSize: 1, maxSeqLen: 64, threads: 1)
+        var correct = 0
+        for p in pairs where p.text[0] != p.text[1] {
+            let r = scorer.score(p.text.map { model.format.frame(text: $0, tokenizer: tokenizer, maxLength: 64)!.ids })
+            if r[0] > r[1] { correct += 1 }
+        }
+        #expect(rm.accuracy == Double(correct) / 4)
+
+        let emptyURL = dir.file("empty_pairs.json")
+        try PreferencePairsFile.write([], to: emptyURL)
+        let error = try #require(throws: EvaluateKind.EvaluateError.self) { try EvaluateKind.run(try context(emptyURL)) }
+        #expect(error.description.contains(emptyURL.path))
+    }
+
     @Test func labelsMustMatchTheirList() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
@@ -112,6 +182,25 @@ import Testing
         let error = try #require(throws: EvaluateKind.EvaluateError.self) { try EvaluateKind.run(ctx) }
         #expect(error.description.contains("score.weight"))
     }
+}
+
+/// A tiny random reward model saved as a model directory: the real SmolLM2 tokenizer, a 1-block
+/// 16-wide backbone.
+private func tinyRewardModel(in dir: TempDirectory) throws -> (URL, RewardModel, ByteLevelBPE) {
+    let tokenizer = try ByteLevelBPE(GGUFFile(path: try realModelPath()).tokenizerData())
+    let config = LlamaConfig(vocabSize: 49_152, hiddenSize: 16, intermediateSize: 24, layerCount: 1, headCount: 2,
+                             kvHeadCount: 1, ropeTheta: 100_000, rmsNormEps: 1e-5, tiedEmbeddings: true, contextLength: 128)
+    let parameters = ModelParameters(config: config)
+    var rng = SplitMix(seed: 11)
+    for t in parameters.layout.tensors {
+        for i in 0..<t.count { parameters.values[t.offset + i] = t.shape.count == 1 ? 1 : Float(rng.nextUnit() - 0.5) }
+    }
+    let head = (0..<16).map { _ in Float(rng.nextUnit() - 0.5) }
+    let rmDir = dir.file("rm")
+    try ModelLoader.saveDirectory(parameters, tokenizer: tokenizer, chatTemplate: nil,
+                                  extraTensors: [RewardModel.headTensorName: ([1, 16], head)], to: rmDir)
+    let model = RewardModel(parameters: parameters, head: head, pooling: .last, format: .forTokenizer(tokenizer))
+    return (rmDir, model, tokenizer)
 }
 
 /// A small deterministic generator for test weights.

@@ -69,11 +69,11 @@ final class RuntimeSandbox {
     }
 
     func spawn(_ executable: String, _ arguments: [String], stderrName: String? = nil,
-               stdoutName: String? = nil) throws -> Process {
+               stdoutName: String? = nil, currentDirectory: URL? = nil) throws -> Process {
         let process = Process()
         process.executableURL = binaries.appendingPathComponent(executable)
         process.arguments = arguments
-        process.currentDirectoryURL = directory
+        process.currentDirectoryURL = currentDirectory ?? directory
         process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "APO_DB" }
         process.standardInput = FileHandle.nullDevice
         process.standardError = try outputFile(stderrName ?? "\(executable)-\(UUID().uuidString.prefix(6)).err")
@@ -95,15 +95,22 @@ final class RuntimeSandbox {
 
     /// Runs `apoctl ARGS --db <sandbox db>` to completion.
     func apoctl(_ arguments: [String], timeout: TimeInterval = 30) throws -> CommandResult {
+        try run("apoctl", arguments + ["--db", databasePath], timeout: timeout)
+    }
+
+    /// Runs `EXECUTABLE ARGS` (apod or apoctl, no `--db` added) to completion in
+    /// `currentDirectory` (default: the sandbox).
+    func run(_ executable: String, _ arguments: [String], currentDirectory: URL? = nil,
+             timeout: TimeInterval = 30) throws -> CommandResult {
         let tag = UUID().uuidString.prefix(8)
-        let process = try spawn("apoctl", arguments + ["--db", databasePath],
-                                stderrName: "apoctl-\(tag).err", stdoutName: "apoctl-\(tag).out")
+        let process = try spawn(executable, arguments, stderrName: "\(executable)-\(tag).err",
+                                stdoutName: "\(executable)-\(tag).out", currentDirectory: currentDirectory)
         guard wait(for: process, timeout: timeout) else {
             process.terminate()
-            throw Failure(description: "apoctl \(arguments) did not finish within \(timeout) s")
+            throw Failure(description: "\(executable) \(arguments) did not finish within \(timeout) s")
         }
-        return CommandResult(status: process.terminationStatus, stdout: read("apoctl-\(tag).out"),
-                             stderr: read("apoctl-\(tag).err"))
+        return CommandResult(status: process.terminationStatus, stdout: read("\(executable)-\(tag).out"),
+                             stderr: read("\(executable)-\(tag).err"))
     }
 
     /// True when the process exited within `timeout`.

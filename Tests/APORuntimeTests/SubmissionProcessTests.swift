@@ -25,9 +25,43 @@ struct SubmissionProcessTests {
         #expect(try sandbox.store().runs(limit: 10).isEmpty)
     }
 
+    /// apoctl runs in `client/`, apod in the sandbox: the relative input path is resolved against
+    /// the submitter's directory and stored absolute, so the job finds the file; a missing input
+    /// is refused at submit with its position and nothing is stored.
+    @Test func inputPathsAreCheckedAndResolvedAgainstTheSubmittersDirectory() throws {
+        let sandbox = try RuntimeSandbox()
+        defer { sandbox.cleanup() }
+        let client = sandbox.directory.appendingPathComponent("client", isDirectory: true)
+        try FileManager.default.createDirectory(at: client, withIntermediateDirectories: true)
+        let line = #"{"chosen": "\n\nHuman: Q?\n\nAssistant: yes", "rejected": "\n\nHuman: Q?\n\nAssistant: no"}"#
+        let hh = (1...3).map { line.replacingOccurrences(of: "Q?", with: "question \($0)?") }.joined(separator: "\n") + "\n"
+        try hh.write(to: client.appendingPathComponent("hh.jsonl"), atomically: true, encoding: .utf8)
+        let file = try sandbox.write("data.yaml", """
+            name: data
+            params: {input: hh.jsonl}
+            jobs:
+              - {id: prepare, kind: prepare-data, params: {input: "${params.input}"}}
+            """)
+        let missing = try sandbox.run("apoctl", ["submit", file, "--db", sandbox.databasePath, "--param", "input=nope.jsonl"],
+                                      currentDirectory: client)
+        #expect(missing.status == 3, "\(missing.stderr)")
+        #expect(missing.stderr.hasPrefix("\(file):4:55: error: parameter 'input' of job 'prepare': input \(client.path)/nope.jsonl (from 'nope.jsonl') does not exist"), "\(missing.stderr)")
+        // Refused before the database is touched: not even an empty file is created.
+        #expect(!FileManager.default.fileExists(atPath: sandbox.databasePath))
+
+        let submitted = try sandbox.run("apoctl", ["submit", file, "--db", sandbox.databasePath], currentDirectory: client)
+        let runID = try #require(Int64(submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), "\(submitted.stderr)")
+        let job = try #require(try sandbox.store().job(runID: runID, key: "prepare"))
+        #expect(job.paramsJSON.contains("\"input\":\"\(client.path)/hh.jsonl\""), "\(job.paramsJSON)")
+        try sandbox.startDaemon(workers: 1)
+        #expect(try sandbox.waitForRun(runID).state == .succeeded, "\(sandbox.daemonLogs())")
+    }
+
     @Test func exitCodesForUsageAndUnknownRuns() throws {
         let sandbox = try RuntimeSandbox()
         defer { sandbox.cleanup() }
+        // Reading commands refuse a missing database (exit 6, DatabaseFileProcessTests): make one.
+        _ = try sandbox.store()
         #expect(try sandbox.apoctl(["show", "999"]).status == 4)
         #expect(try sandbox.apoctl(["retry", "999/nope"]).status == 4)
         #expect(try sandbox.apoctl(["show", "not-a-number"]).status == 2)

@@ -87,6 +87,9 @@ import Testing
         let database = try TemporaryDatabase()
         try Data("this is not SQLite, just text that happens to be long enough\n".utf8)
             .write(to: URL(fileURLWithPath: database.path))
-        #expect(throws: DatabaseError.self) { _ = try database.openStore() }
+        expectStoreError(.notAnApoDatabase(path: database.path, reason: "it is 61 bytes long, shorter than any SQLite database")) {
+            _ = try database.openStore()
+        }
+        #expect(try String(contentsOfFile: database.path, encoding: .utf8).hasPrefix("this is not SQLite"))
     }
 }

@@ -4,8 +4,12 @@ import Foundation
 /// One round's evaluation of one arm (spec §1 step 6, §3 metrics) → `evaluation.json`.
 ///
 /// (a) Reward models: every model in `rm_models` (labels in `rm_labels`) scores `test_pairs`;
-///     accuracy, average score and ECE/ACE/MCE come from the engine's `RewardScorer.evaluate`
-///     (`RMMetrics`, the same code `train-rm` reports with).
+///     accuracy, average score and ECE/ACE/MCE are the engine's `RMMetrics` (the same code
+///     `train-rm` reports with) over EVERY item of the file: unlike training, evaluation leaves
+///     nothing out, so two responses that tokenise identically get one reward and their pair is a
+///     tie, which counts as wrong (spec §3), and items whose scores are all equal still count in
+///     the average score. A test file with no item, or with no ordered pair (every item's scores
+///     equal), is an error naming the file (`EvaluateError`), not an accuracy of 0.
 /// (b) Policy: the policy's answers to the test queries are produced by a `generate` job with the
 ///     test-time decoding of spec §4 and scored by the testing RM in a `score` job; this kind only
 ///     aggregates the scores file (`scores`): average reward of `sample_0` over the queries, and the
@@ -26,7 +30,8 @@ import Foundation
 /// `policy.average_reward`, `policy.win_rate.<label>`.
 public enum EvaluateKind: JobKind {
     public static let name = "evaluate"
-    public static let version = 1
+    /// 2: identical responses are ties, no longer dropped; all-equal items count in the average.
+    public static let version = 2
     public static let parameters = [
         ParameterSpec("round", .int, default: .int(0), help: "round number recorded in the metrics (0: none)"),
         ParameterSpec("arm", .string, default: .string(""), help: "arm name recorded in the metrics (apo, baseline, …)"),
@@ -46,11 +51,18 @@ public enum EvaluateKind: JobKind {
 
     public static let schema = "apo-evaluation/1"
 
-    public enum EvaluateError: Error, CustomStringConvertible {
+    /// The job's definition or its input files are wrong: another attempt would fail the same
+    /// way, so the worker must not retry it.
+    public enum EvaluateError: Error, Equatable, CustomStringConvertible {
         case labelCount(list: String, values: Int, labels: Int)
         case missingTestPairs
         case noHead(model: String, tensor: String)
         case noScores(file: String, answerKey: String)
+        /// The test pairs file (after `max_test_pairs`) has no item.
+        case emptyTestPairs(file: String)
+        /// The test pairs file has items, but none with two different scores: no ordered pair to
+        /// measure accuracy or calibration on.
+        case noOrderedTestPairs(file: String, items: Int)
 
         public var description: String {
             switch self {
@@ -59,6 +71,10 @@ public enum EvaluateKind: JobKind {
             case .missingTestPairs: return "parameter 'test_pairs' is required when 'rm_models' is not empty"
             case .noHead(let model, let tensor): return "\(model): not a reward model (no '\(tensor)' tensor)"
             case .noScores(let file, let key): return "\(file): no scores for answer key '\(key)'"
+            case .emptyTestPairs(let file): return "\(file): the test pairs file has no pairs to evaluate on"
+            case .noOrderedTestPairs(let file, let items):
+                return "\(file): none of its \(items) test items has two responses with different scores, "
+                    + "so there is no preference to measure accuracy on"
             }
         }
     }
@@ -244,16 +260,41 @@ public enum EvaluateKind: JobKind {
     }
 
     /// Accuracy / average score / calibration of one reward-model directory (train-rm's `model`
-    /// output) on `pairs`, with the training helper's loader, framing and metric code.
+    /// output) on `pairs`, with the training helper's loader and framing and the spec's metric
+    /// code, over every item of the file (see the type's comment).
     static func rmMetrics(modelPath: String, pairs: URL, limit: Int?, maxLength: Int,
                           batchSize: Int, threads: Int) throws -> RMMetrics {
         let rm = try RewardModelFiles.load(path: modelPath, threads: threads)
         guard rm.hadHead else { throw EvaluateError.noHead(model: modelPath, tensor: RewardModel.headTensorName) }
-        let (examples, _) = try RewardScoring.examples(fromPairsFile: pairs, tokenizer: rm.tokenizer, format: rm.model.format,
-                                                       maxLength: maxLength, limit: limit)
-        let scorer = RewardScorer(model: rm.model, batchSize: batchSize,
-                                  maxSeqLen: examples.flatMap { $0.sequences.map(\.count) }.max() ?? 1, threads: threads)
-        return scorer.evaluate(examples)
+        let items = try RewardScoring.evaluationItems(fromPairsFile: pairs, tokenizer: rm.tokenizer,
+                                                      format: rm.model.format, maxLength: maxLength, limit: limit)
+        return try metrics(of: items, file: pairs.path) { sequences in
+            let scorer = RewardScorer(model: rm.model, batchSize: batchSize,
+                                      maxSeqLen: sequences.map(\.count).max() ?? 1, threads: threads)
+            return scorer.score(sequences).map(Double.init)
+        }
+    }
+
+    /// `RMMetrics` of tokenized items, scoring each distinct sequence once with `score` (so
+    /// identical responses get exactly the same reward: a tie, whatever the batching). Throws
+    /// `emptyTestPairs` / `noOrderedTestPairs` instead of returning an accuracy of 0.
+    public static func metrics(of items: [RewardScoring.EvaluationItem], file: String,
+                               score: ([[Int32]]) throws -> [Double]) throws -> RMMetrics {
+        guard !items.isEmpty else { throw EvaluateError.emptyTestPairs(file: file) }
+        var index: [[Int32]: Int] = [:]
+        var distinct: [[Int32]] = []
+        for item in items {
+            for sequence in item.sequences where index[sequence] == nil {
+                index[sequence] = distinct.count
+                distinct.append(sequence)
+            }
+        }
+        let rewards = try score(distinct)
+        let metrics = RMMetrics(items: items.map { item in
+            (rewards: item.sequences.map { rewards[index[$0]!] }, scores: item.scores)
+        })
+        guard metrics.pairCount > 0 else { throw EvaluateError.noOrderedTestPairs(file: file, items: items.count) }
+        return metrics
     }
 
     static func stringList(_ context: any JobContext, _ name: String) throws -> [String] {

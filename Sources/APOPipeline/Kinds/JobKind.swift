@@ -36,11 +36,28 @@ public enum ParamValue: Codable, Equatable, Hashable, Sendable {
 }
 
 /// The type a job parameter must have; checked when a pipeline is validated.
+///
+/// The path types say what `apoctl submit` does with a value that is not a `${jobs.…}` reference
+/// (those are upstream outputs, known only at run time):
+/// - `path`, `pathList`: files or directories the job reads. Each must exist and be readable at
+///   submit; a relative path is resolved against the submitter's working directory and stored
+///   absolute, so the daemon's working directory never matters.
+/// - `pathOrURL`: the same for a local path; an `http(s)://` URL is left for the job to fetch.
+/// - `outputPath`: a file the job writes outside its artifact folder (test tools): stored
+///   absolute, not checked.
+/// - `artifactName`: a name inside the job's artifact folder: a relative path that cannot leave
+///   it (no `..`, no leading `/` or `.`, no control characters, at most 200 bytes).
 public enum ParamType: String, Sendable {
     case string, int, double, bool, path
     case stringList = "list of strings"
     case pathList = "list of paths"
+    case pathOrURL = "path or URL"
+    case outputPath = "output path"
+    case artifactName = "artifact name"
     case any
+
+    /// Whether values are input files checked at submit (`path`, `pathList`, `pathOrURL`).
+    public var isInputPath: Bool { self == .path || self == .pathList || self == .pathOrURL }
 }
 
 /// One declared parameter of a job kind.
@@ -50,12 +67,17 @@ public struct ParameterSpec: Sendable {
     /// nil: the parameter is required.
     public let defaultValue: ParamValue?
     public let help: String
+    /// For an input path: the parameter of the same job that pins the file's sha256 (hex); when it
+    /// is set, `apoctl submit` checks the file's digest against it.
+    public let sha256Parameter: String?
 
-    public init(_ name: String, _ type: ParamType, default defaultValue: ParamValue? = nil, help: String) {
+    public init(_ name: String, _ type: ParamType, default defaultValue: ParamValue? = nil,
+                sha256Parameter: String? = nil, help: String) {
         self.name = name
         self.type = type
         self.defaultValue = defaultValue
         self.help = help
+        self.sha256Parameter = sha256Parameter
     }
 
     public var isRequired: Bool { defaultValue == nil }

@@ -57,7 +57,9 @@ extension ParamType {
     public func accepts(_ value: ParamValue) -> Bool {
         switch (self, value) {
         case (.any, _): return true
-        case (.string, .string), (.path, .string): return true
+        case (.string, .string), (.path, .string), (.pathOrURL, .string), (.outputPath, .string),
+             (.artifactName, .string):
+            return true
         case (.int, .int): return true
         case (.double, .double), (.double, .int): return true
         case (.bool, .bool): return true
@@ -125,7 +127,9 @@ extension JobContext {
         return requested > 0 ? requested : max(1, threads)
     }
 
-    /// A file path parameter; relative paths are taken relative to the worker's current directory.
+    /// A file path parameter. `apoctl submit` stores paths absolute (resolved against the
+    /// submitter's directory); a relative one left (a job stored by other means) is taken
+    /// relative to the worker's current directory.
     public func pathParam(_ name: String) throws -> URL {
         URL(fileURLWithPath: try stringParam(name))
     }

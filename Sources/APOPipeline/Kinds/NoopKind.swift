@@ -21,8 +21,8 @@ public enum NoopKind: JobKind {
         ParameterSpec("fail", .bool, default: .bool(false), help: "fail every attempt"),
         ParameterSpec("fail_times", .int, default: .int(0), help: "fail the first N attempts"),
         ParameterSpec("crash_times", .int, default: .int(0), help: "exit(77) in the first N attempts"),
-        ParameterSpec("touch", .path, default: .null, help: "append a line to this file per execution"),
-        ParameterSpec("artifact", .string, default: .null, help: "write `value` as JSON to an artifact of this name"),
+        ParameterSpec("touch", .outputPath, default: .null, help: "append a line to this file per execution"),
+        ParameterSpec("artifact", .artifactName, default: .null, help: "write `value` as JSON to an artifact of this name"),
     ]
     public static let outputs = ["value", "artifact", "attempt"]
 

@@ -18,7 +18,7 @@ public enum PrepareDataKind: JobKind {
     public static let name = "prepare-data"
     public static let version = 1
     public static let parameters = [
-        ParameterSpec("input", .string, help: "HH jsonl/jsonl.gz: a local path or an http(s) URL"),
+        ParameterSpec("input", .pathOrURL, sha256Parameter: "sha256", help: "HH jsonl/jsonl.gz: a local path or an http(s) URL"),
         ParameterSpec("sha256", .string, default: .null, help: "expected sha256 of the input file (required for URLs)"),
         ParameterSpec("seed", .int, default: .int(42), help: "seed of the query split"),
         ParameterSpec("rm_train_fraction", .double, default: .double(0.4), help: "share of queries for RM training"),

@@ -45,21 +45,24 @@ import Yams
 /// round), `prev.ID` (previous round; dropped in round 1) or a top-level job id; elsewhere it is a
 /// job id, a round job id (`r2.ID`) or `rounds.last.ID`.
 public enum PipelineSpec {
-    /// Reads and expands a pipeline file; errors name this path.
+    /// Reads and expands a pipeline file; errors name this path. With `inputs` (what
+    /// `apoctl submit` passes), every input path is resolved, stored absolute and checked on disk.
     public static func load(path: String, overrides: [String: String] = [:],
-                            registry: [String: any JobKind.Type] = JobKindRegistry.standard) throws -> ExpandedPipeline {
+                            registry: [String: any JobKind.Type] = JobKindRegistry.standard,
+                            inputs: InputFileCheck? = nil) throws -> ExpandedPipeline {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw PipelineValidationError(diagnostics: [PipelineDiagnostic(
                 file: path, line: 0, column: 0, message: "cannot read pipeline file: \(error.localizedDescription)")])
         }
-        return try expand(yaml: text, file: path, overrides: overrides, registry: registry)
+        return try expand(yaml: text, file: path, overrides: overrides, registry: registry, inputs: inputs)
     }
 
     /// Validates and expands pipeline text; throws `PipelineValidationError` listing every problem.
     public static func expand(yaml: String, file: String, overrides: [String: String] = [:],
-                              registry: [String: any JobKind.Type] = JobKindRegistry.standard) throws -> ExpandedPipeline {
-        let compiler = PipelineCompiler(file: file, yaml: yaml, registry: registry)
+                              registry: [String: any JobKind.Type] = JobKindRegistry.standard,
+                              inputs: InputFileCheck? = nil) throws -> ExpandedPipeline {
+        let compiler = PipelineCompiler(file: file, yaml: yaml, registry: registry, inputs: inputs)
         let result = compiler.compile(overrides: overrides)
         guard compiler.diagnostics.isEmpty, let result else {
             throw PipelineValidationError(diagnostics: compiler.sortedDiagnostics)
@@ -134,6 +137,9 @@ private final class PipelineCompiler {
     let file: String
     let yaml: String
     let registry: [String: any JobKind.Type]
+    let inputs: InputFileCheck?
+    /// sha256 of input files already hashed (absolute path → hex), so rounds hash a file once.
+    private var digests: [String: String] = [:]
     private(set) var diagnostics: [PipelineDiagnostic] = []
     private var seen = Set<PipelineDiagnostic>()
 
@@ -142,14 +148,22 @@ private final class PipelineCompiler {
     private var roundTemplateIDs = Set<String>()
     private var refs: [(JobOutputReference, Mark?)] = []
 
-    static let idPattern = try! NSRegularExpression(pattern: "^[A-Za-z_][A-Za-z0-9_-]*$")
+    /// `[A-Za-z_][A-Za-z0-9_-]*`, checked by scalar (a regex `$` would also match before a
+    /// trailing newline).
+    static func isValidID(_ s: String) -> Bool {
+        func letter(_ c: Unicode.Scalar) -> Bool { ("a"..."z").contains(c) || ("A"..."Z").contains(c) || c == "_" }
+        let scalars = Array(s.unicodeScalars)
+        guard let first = scalars.first, letter(first) else { return false }
+        return scalars.dropFirst().allSatisfy { letter($0) || ("0"..."9").contains($0) || $0 == "-" }
+    }
     static let topKeys = ["name", "description", "params", "jobs", "rounds", "round_jobs", "after_rounds"]
     static let jobKeys = ["id", "kind", "needs", "params", "retries", "timeout", "resources", "priority", "memoize", "when"]
 
-    init(file: String, yaml: String, registry: [String: any JobKind.Type]) {
+    init(file: String, yaml: String, registry: [String: any JobKind.Type], inputs: InputFileCheck?) {
         self.file = file
         self.yaml = yaml
         self.registry = registry
+        self.inputs = inputs
     }
 
     var sortedDiagnostics: [PipelineDiagnostic] {
@@ -189,7 +203,11 @@ private final class PipelineCompiler {
 
         var name = ""
         if let (key, value) = sections["name"] {
-            if let s = value.scalar?.string, value.tagName == .str, !s.isEmpty { name = s }
+            if let s = value.scalar?.string, value.tagName == .str, !s.isEmpty {
+                name = s
+                // The name starts the run's artifact folder name.
+                if let problem = SubmitChecks.nameProblem(s) { error(value.mark, "'name' \(problem)") }
+            }
             else { error(value.mark ?? key.mark, "'name' must be a non-empty string") }
         } else {
             error(root.mark, "missing 'name'")
@@ -360,8 +378,12 @@ private final class PipelineCompiler {
                 }
                 t.id = s
                 t.idMark = value.mark
-                if Self.idPattern.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) == nil {
-                    error(value.mark, "bad job id '\(s)': use letters, digits, '_' and '-', starting with a letter or '_'")
+                if !Self.isValidID(s) {
+                    error(value.mark, "bad job id \(SubmitChecks.shown(s)): use letters, digits, '_' and '-', starting with a letter or '_'")
+                } else {
+                    // Ids name folders (`<run>/<id>/`); a round job's is `rN.<id>`.
+                    let concrete = section == .rounds ? "r\(max(rounds, 1)).\(s)" : s
+                    if let problem = SubmitChecks.nameProblem(concrete) { error(value.mark, "job id '\(concrete.prefix(40))…' \(problem)") }
                 }
             case "kind":
                 guard let s = value.scalar?.string, !s.isEmpty else { error(value.mark, "'kind' must be a string"); ok = false; continue }
@@ -514,10 +536,82 @@ private final class PipelineCompiler {
                 error(mark, "parameter '\(spec.name)' of kind '\(t.kind)' must be \(describe(spec)), found \(value.typeName) \(value.interpolatedText.prefix(60))")
             }
         }
+        checkPathParams(&params, kind: kind, given: given, template: t)
         return ExpandedJob(id: job.id, kind: t.kind, kindVersion: kind.version, params: params, needs: [],
                            maxAttempts: t.maxAttempts, backoffBaseSeconds: t.backoffBase,
                            backoffMaxSeconds: t.backoffMax, timeoutSeconds: t.timeout, threads: t.threads,
                            memoryMB: t.memoryMB, priority: t.priority, memoize: t.memoize)
+    }
+
+    /// Artifact names must stay inside the job's folder; path values must be paths (no control
+    /// characters). With `inputs`, input paths are resolved, made absolute and checked on disk
+    /// (exists, readable, pinned sha256), and output paths made absolute. Values holding a
+    /// `${jobs.…}` reference are upstream outputs and are left for run time.
+    func checkPathParams(_ params: inout [String: ParamValue], kind: any JobKind.Type,
+                         given: [String: (ParamValue, Mark?)], template t: JobTemplate) {
+        for spec in kind.parameters {
+            guard let value = params[spec.name], value != .null else { continue }
+            let mark = given[spec.name]?.1 ?? t.paramsMark ?? t.mark
+            let what = "parameter '\(spec.name)' of job '\(t.id)'"
+            switch spec.type {
+            case .artifactName:
+                if let s = value.stringValue, !ParamTemplate.containsReference(s),
+                   let problem = SubmitChecks.artifactNameProblem(s) {
+                    error(mark, "\(what): artifact name \(SubmitChecks.shown(s)) \(problem)")
+                }
+            case .path, .pathList, .pathOrURL, .outputPath:
+                let pinned = spec.sha256Parameter.flatMap { params[$0]?.stringValue }
+                    .flatMap { $0.isEmpty || ParamTemplate.containsReference($0) ? nil : $0.lowercased() }
+                params[spec.name] = mapStrings(value) { checkPath($0, spec: spec, what: what, mark: mark, pinned: pinned) }
+            default:
+                break
+            }
+        }
+    }
+
+    private func mapStrings(_ value: ParamValue, _ transform: (String) -> String) -> ParamValue {
+        switch value {
+        case .string(let s): return .string(transform(s))
+        case .array(let items): return .array(items.map { mapStrings($0, transform) })
+        default: return value
+        }
+    }
+
+    private func checkPath(_ s: String, spec: ParameterSpec, what: String, mark: Mark?, pinned: String?) -> String {
+        if ParamTemplate.containsReference(s) { return s }
+        if s.isEmpty {
+            if spec.isRequired { error(mark, "\(what) is an empty path") }
+            return s
+        }
+        if let c = s.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) {
+            error(mark, "\(what): path \(SubmitChecks.shown(s)) contains the control character U+\(String(format: "%04X", c.value))")
+            return s
+        }
+        if spec.type == .pathOrURL, SubmitChecks.isURL(s) { return s }
+        guard let inputs else { return s }
+        let absolute = SubmitChecks.absolute(s, base: inputs.baseDirectory)
+        if spec.type == .outputPath { return absolute }
+        if let problem = SubmitChecks.inputProblem(absolute: absolute, written: s) {
+            error(mark, "\(what): input \(problem)")
+            return absolute
+        }
+        if let pinned, let shaName = spec.sha256Parameter {
+            var isDirectory: ObjCBool = false
+            _ = FileManager.default.fileExists(atPath: absolute, isDirectory: &isDirectory)
+            if isDirectory.boolValue {
+                error(mark, "\(what): \(absolute) is a directory, but parameter '\(shaName)' pins a file's sha256")
+                return absolute
+            }
+            if digests[absolute] == nil { digests[absolute] = try? fileSHA256(URL(fileURLWithPath: absolute)) }
+            guard let found = digests[absolute] else {
+                error(mark, "\(what): cannot read \(absolute) to check its sha256")
+                return absolute
+            }
+            if found != pinned {
+                error(mark, "\(what): \(absolute) has sha256 \(found), but parameter '\(shaName)' pins \(pinned)")
+            }
+        }
+        return absolute
     }
 
     func describe(_ spec: ParameterSpec) -> String {
@@ -527,7 +621,9 @@ private final class PipelineCompiler {
         case .double: base = "a number"
         case .bool: base = "a bool"
         case .string: base = "a string"
-        case .path: base = "a path (string)"
+        case .path, .outputPath: base = "a path (string)"
+        case .pathOrURL: base = "a path or URL (string)"
+        case .artifactName: base = "an artifact name (string)"
         case .stringList, .pathList, .any: base = "a \(spec.type.rawValue)"
         }
         return spec.defaultValue == .null ? base + " or null" : base
@@ -539,7 +635,7 @@ private final class PipelineCompiler {
         if value == .null { return spec.defaultValue == .null || spec.type == .any }
         if case .string(let s) = value, ParamTemplate.containsReference(s) {
             if let segs = ParamTemplate.parse(s), segs.count == 1 { return true }
-            return [.string, .path, .any].contains(spec.type)
+            return [.string, .path, .pathOrURL, .outputPath, .artifactName, .any].contains(spec.type)
         }
         if case .array(let items) = value, spec.type == .stringList || spec.type == .pathList {
             return items.allSatisfy { $0.stringValue != nil }
