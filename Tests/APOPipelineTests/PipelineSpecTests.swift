@@ -385,4 +385,27 @@ private func diagnostics(_ yaml: String, overrides: [String: String] = [:]) -> [
         }
         #expect(failures > 200)  // most mutations break something, and each says so
     }
+
+    /// Found by fuzzing (Fixtures/fuzz-regressions/pipeline/timeout-*): `rounds: 100000000` made
+    /// submit expand a hundred million jobs; now a bound, with a position.
+    @Test func roundsAndJobCountAreBounded() throws {
+        #expect(diagnostics("""
+            name: big
+            rounds: 100000000
+            round_jobs:
+              - {id: a, kind: noop}
+            """) == ["p.yaml:2:9: error: 'rounds' must be at most 1000, found 100000000"])
+        #expect(diagnostics("""
+            name: big
+            params: {n: 5}
+            rounds: "${params.n}"
+            round_jobs:
+              - {id: a, kind: noop}
+            """, overrides: ["n": "2000"]) == ["p.yaml:3:9: error: 'rounds' must be at most 1000, found 2000"])
+        let eleven = (0..<11).map { "  - {id: j\($0), kind: noop}" }.joined(separator: "\n")
+        #expect(diagnostics("name: wide\nrounds: 1000\nround_jobs:\n" + eleven + "\n")
+                == ["p.yaml:3:1: error: the pipeline expands to 11000 jobs; at most 10000 are allowed"])
+        let p = try PipelineSpec.expand(yaml: "name: ok\nrounds: 1000\nround_jobs:\n  - {id: a, kind: noop}\n", file: "p.yaml")
+        #expect(p.jobs.count == 1000 && p.jobs.last?.id == "r1000.a")
+    }
 }

@@ -44,6 +44,7 @@ public enum RewardModelFiles {
                                              expected: "reward-model settings JSON", found: "\(error)")
             }
             if let pooling { settings.pooling = pooling }
+            try checkTokenIDs(settings.format, vocabularySize: loaded.tokenizer.vocabularySize, file: settingsURL.path)
         }
         var head = RewardModel.initialHead(hiddenSize: hidden, seed: headSeed)
         var hadHead = false
@@ -56,6 +57,16 @@ public enum RewardModelFiles {
         }
         let model = RewardModel(parameters: loaded.parameters, head: head, pooling: settings.pooling, format: settings.format)
         return Loaded(model: model, tokenizer: loaded.tokenizer, chatTemplate: loaded.chatTemplate, hadHead: hadHead)
+    }
+
+    /// Every framing id must be a token of the model's vocabulary: the embedding lookup of an id
+    /// outside it would read past the table. Errors name the file and the field (`format.sep`, …).
+    static func checkTokenIDs(_ format: RewardInputFormat, vocabularySize: Int, file: String) throws {
+        let ids: [(String, Int32?)] = [("format.bos", format.bos), ("format.sep", format.sep),
+                                       ("format.eos", format.eos), ("format.pad", format.pad)]
+        for case let (field, id?) in ids where id < 0 || Int(id) >= vocabularySize {
+            throw ModelFileError.invalid(file: file, field: field, expected: "a token id in 0..<\(vocabularySize)", found: String(id))
+        }
     }
 
     public static func save(_ model: RewardModel, tokenizer: any Tokenizer, chatTemplate: String?, to destination: URL) throws {

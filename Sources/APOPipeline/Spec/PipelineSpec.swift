@@ -158,6 +158,10 @@ private final class PipelineCompiler {
     }
     static let topKeys = ["name", "description", "params", "jobs", "rounds", "round_jobs", "after_rounds"]
     static let jobKeys = ["id", "kind", "needs", "params", "retries", "timeout", "resources", "priority", "memoize", "when"]
+    /// Bounds on what one file may expand to: `rounds: 100000000` would otherwise make `submit` build
+    /// a hundred million jobs (found by fuzzing; real pipelines have a handful of rounds and jobs).
+    static let maxRounds = 1000
+    static let maxJobs = 10_000
 
     init(file: String, yaml: String, registry: [String: any JobKind.Type], inputs: InputFileCheck?) {
         self.file = file
@@ -217,7 +221,10 @@ private final class PipelineCompiler {
 
         if let (key, value) = sections["rounds"] {
             let v = nodeValue(value, scope: SubstitutionScope(section: nil))
-            if let n = v?.intValue, n >= 0 { rounds = n }
+            if let n = v?.intValue, n > Self.maxRounds {
+                error(value.mark ?? key.mark, "'rounds' must be at most \(Self.maxRounds), found \(n)")
+                rounds = 1  // still check the round jobs, as one round
+            } else if let n = v?.intValue, n >= 0 { rounds = n }
             else if v != nil { error(value.mark ?? key.mark, "'rounds' must be a non-negative integer, found \(v!.interpolatedText)") }
         }
 
@@ -237,6 +244,12 @@ private final class PipelineCompiler {
 
         // Expand: plain jobs, then each round in order, then after_rounds, which keeps file order
         // meaningful as the topological tie-break.
+        let jobCount = templates.count + rounds * roundTemplates.count
+        if jobCount > Self.maxJobs {
+            error(sections["round_jobs"]?.key.mark ?? sections["jobs"]?.key.mark ?? root.mark,
+                  "the pipeline expands to \(jobCount) jobs; at most \(Self.maxJobs) are allowed")
+            return nil
+        }
         var jobs: [ConcreteJob] = templates.filter { $0.section == .jobs }.map { ConcreteJob(id: $0.id, template: $0) }
         if rounds > 0 {
             for r in 1...rounds {
