@@ -198,5 +198,16 @@ struct RewardKindsTests {
         #expect(scores[1].score != 12345.5)
         #expect(context.logLines.contains { $0.contains("resuming after 1 of 2") })
         #expect(!FileManager.default.fileExists(atPath: context.checkpointDirectory.appendingPathComponent(ScoreKind.partialName).path))
+
+        // With `score_bits`, the exact value wins over its decimal text (which may be an ulp off).
+        let exact = 0.9637578725814819
+        let bitsContext = try CancellingContext(params: params, root: dir.file("job-bits"))
+        try Data(#"{"items_done": 1, "scores": [{"a:sample_0": 0.9637578725814823}], "score_bits": ["\#(String(exact.bitPattern, radix: 16))"]}"#.utf8)
+            .write(to: bitsContext.checkpointDirectory.appendingPathComponent(ScoreKind.partialName))
+        let bitsOut = try ScoreKind.run(bitsContext)
+        // Compared as text: reading the file back goes through the same lossy parser.
+        let written = try String(contentsOfFile: bitsOut["scores"]!.stringValue!, encoding: .utf8)
+        #expect(written.contains("\(exact)"), "\(written)")
+        #expect(!written.contains("0.9637578725814823"))
     }
 }

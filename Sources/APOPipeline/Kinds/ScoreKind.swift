@@ -69,7 +69,16 @@ public enum ScoreKind: JobKind {
         if let data = try? Data(contentsOf: partialURL),
            case .object(let o)? = try? ParamValue.parseJSON(data),
            let n = o["items_done"]?.intValue, n <= items.count, case .array(let list)? = o["scores"],
-           let decoded = try? RMScoresFile.decode(list, file: partialURL.path) {
+           var decoded = try? RMScoresFile.decode(list, file: partialURL.path) {
+            // The exact values: a score read back from its decimal text can come back one ulp off
+            // (Foundation's JSON parser), and a resumed job must write the same bytes as a straight
+            // one (seen in `apoctl bench chaos`). Partials from before `score_bits` use the text.
+            if case .array(let bits)? = o["score_bits"], bits.count == decoded.count {
+                for (i, b) in bits.enumerated() {
+                    guard let text = b.stringValue, let pattern = UInt64(text, radix: 16) else { break }
+                    decoded[i].score = Double(bitPattern: pattern)
+                }
+            }
             done = n
             scores = decoded
             context.log("score: resuming after \(n) of \(items.count) queries")
@@ -83,7 +92,9 @@ public enum ScoreKind: JobKind {
             context.reportProgress(done: done, total: items.count, message: nil)
             let encoded = try ParamValue.parseJSON(try RMScoresFile.encode(scores))
             let tmp = partialURL.appendingPathExtension("tmp")
-            try Durability.write(Data(try ParamValue.object(["items_done": .int(done), "scores": encoded]).jsonString().utf8), to: tmp)
+            let bits = ParamValue.array(scores.map { .string(String($0.score.bitPattern, radix: 16)) })
+            try Durability.write(Data(try ParamValue.object(["items_done": .int(done), "scores": encoded, "score_bits": bits])
+                .jsonString().utf8), to: tmp)
             guard rename(tmp.path, partialURL.path) == 0 else {
                 throw DurabilityError(path: partialURL.path, operation: "rename", code: errno)
             }
