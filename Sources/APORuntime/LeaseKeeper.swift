@@ -106,7 +106,10 @@ final class LeaseKeeper: @unchecked Sendable {
             try? store.fail(lease, error: "timed out after \(seconds) s", retryable: true, now: now)
         case .leaseLost: break
         }
-        exit(WorkerExitCode.hardStop)
+        // _exit, not exit: the job's thread is still running, and exit's atexit handlers and
+        // static destructors can block on a lock it holds — three workers seen hanging there,
+        // orphaned, in a 100-trial `apoctl bench chaos`. The store writes are committed already.
+        _exit(WorkerExitCode.hardStop)
     }
 }
 
