@@ -44,18 +44,7 @@ import Testing
     @Test func rewardModelMetricsMatchPerSequenceScoring() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
-        let tokenizer = try ByteLevelBPE(GGUFFile(path: try realModelPath()).tokenizerData())
-        let config = LlamaConfig(vocabSize: 49_152, hiddenSize: 16, intermediateSize: 24, layerCount: 1, headCount: 2,
-                                 kvHeadCount: 1, ropeTheta: 100_000, rmsNormEps: 1e-5, tiedEmbeddings: true, contextLength: 128)
-        let parameters = ModelParameters(config: config)
-        var rng = SplitMix(seed: 7)
-        for t in parameters.layout.tensors {
-            for i in 0..<t.count { parameters.values[t.offset + i] = t.shape.count == 1 ? 1 : Float(rng.nextUnit() - 0.5) }
-        }
-        let head = (0..<16).map { _ in Float(rng.nextUnit() - 0.5) }
-        let rmDir = dir.file("rm")
-        try ModelLoader.saveDirectory(parameters, tokenizer: tokenizer, chatTemplate: nil,
-                                      extraTensors: [RewardModel.headTensorName: ([1, 16], head)], to: rmDir)
+        let (rmDir, model, tokenizer) = try tinyRewardModel(in: dir, seed: 7)
         let pairs = [
             PreferencePair(query: "\n\nHuman: How do I bake bread?\n\nAssistant:", preferred: " Mix flour, water and yeast.", other: " No."),
             PreferencePair(query: "\n\nHuman: What is 2+2?\n\nAssistant:", preferred: " 4.", other: " Fish."),
@@ -74,7 +63,6 @@ import Testing
         #expect(evaluation.policy == nil && rm.label == "base" && rm.pairs == 4)
 
         // Independent path: the in-memory model, one sequence per forward pass, accuracy by hand.
-        let model = RewardModel(parameters: parameters, head: head, pooling: .last, format: .forTokenizer(tokenizer))
         let scorer = RewardScorer(model: model, batchSize: 1, maxSeqLen: 64, threads: 1)
         var correct = 0, sum = 0.0
         for p in pairs {
@@ -186,12 +174,12 @@ import Testing
 
 /// A tiny random reward model saved as a model directory: the real SmolLM2 tokenizer, a 1-block
 /// 16-wide backbone.
-private func tinyRewardModel(in dir: TempDirectory) throws -> (URL, RewardModel, ByteLevelBPE) {
+private func tinyRewardModel(in dir: TempDirectory, seed: UInt64 = 11) throws -> (URL, RewardModel, ByteLevelBPE) {
     let tokenizer = try ByteLevelBPE(GGUFFile(path: try realModelPath()).tokenizerData())
     let config = LlamaConfig(vocabSize: 49_152, hiddenSize: 16, intermediateSize: 24, layerCount: 1, headCount: 2,
                              kvHeadCount: 1, ropeTheta: 100_000, rmsNormEps: 1e-5, tiedEmbeddings: true, contextLength: 128)
     let parameters = ModelParameters(config: config)
-    var rng = SplitMix(seed: 11)
+    var rng = SplitMix(seed: seed)
     for t in parameters.layout.tensors {
         for i in 0..<t.count { parameters.values[t.offset + i] = t.shape.count == 1 ? 1 : Float(rng.nextUnit() - 0.5) }
     }
