@@ -44,6 +44,14 @@ let package = Package(
             path: "Sources/COpenBLAS",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        // oneDNN for the bf16 matrix products (fp32 accumulation), on AMX or AVX512-BF16.
+        .systemLibrary(
+            name: "CDNNL",
+            path: "Sources/CDNNL",
+            providers: [.apt(["libdnnl-dev"])]
+        ),
+        // cpuid, XCR0 and the Linux AMX permission request: the engine's own CPU probe.
+        .systemLibrary(name: "CCPU", path: "Sources/CCPU"),
         // zlib for prepare-data's .jsonl.gz input (Foundation on Linux has no gzip decoder).
         .systemLibrary(
             name: "CZlib",
@@ -55,7 +63,7 @@ let package = Package(
         .target(name: "APOKernels", swiftSettings: kernelSettings),
         .target(
             name: "APOEngine",
-            dependencies: ["COpenBLAS", "APOKernels"],
+            dependencies: ["COpenBLAS", "CDNNL", "CCPU", "APOKernels"],
             swiftSettings: engineSettings
         ),
         .target(

@@ -28,12 +28,14 @@ public final class LMHeadScratch {
 public func lmHeadLogProbForward(
     logProbs: UnsafeMutablePointer<Float>, logSumExp: UnsafeMutablePointer<Float>,
     hidden: UnsafePointer<Float>, rows: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, count: Int,
-    head: UnsafePointer<Float>, vocab V: Int, dim C: Int, scratch: LMHeadScratch, threads: Int
+    head: UnsafePointer<Float>, vocab V: Int, dim C: Int, scratch: LMHeadScratch, threads: Int,
+    precision: ComputePrecision = .fp32
 ) {
     var start = 0
     while start < count {
         let m = min(scratch.chunkRows, count - start)
-        lmHeadChunkLogits(scratch: scratch, hidden: hidden, rows: rows + start, count: m, head: head, vocab: V, dim: C)
+        lmHeadChunkLogits(scratch: scratch, hidden: hidden, rows: rows + start, count: m, head: head, vocab: V, dim: C,
+                          precision: precision)
         let logits = scratch.logits.pointer
         parallelFor(m, threads: m >= 4 ? threads : 1) { range in
             for i in range {
@@ -57,13 +59,15 @@ public func lmHeadLogProbBackward(
     dHidden: UnsafeMutablePointer<Float>?, dHead: UnsafeMutablePointer<Float>?,
     dLogProbs: UnsafePointer<Float>, logSumExp: UnsafePointer<Float>,
     hidden: UnsafePointer<Float>, rows: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, count: Int,
-    head: UnsafePointer<Float>, vocab V: Int, dim C: Int, scratch: LMHeadScratch, threads: Int
+    head: UnsafePointer<Float>, vocab V: Int, dim C: Int, scratch: LMHeadScratch, threads: Int,
+    precision: ComputePrecision = .fp32
 ) {
     guard dHidden != nil || dHead != nil else { return }
     var start = 0
     while start < count {
         let m = min(scratch.chunkRows, count - start)
-        lmHeadChunkLogits(scratch: scratch, hidden: hidden, rows: rows + start, count: m, head: head, vocab: V, dim: C)
+        lmHeadChunkLogits(scratch: scratch, hidden: hidden, rows: rows + start, count: m, head: head, vocab: V, dim: C,
+                          precision: precision)
         let logits = scratch.logits.pointer
         parallelFor(m, threads: m >= 4 ? threads : 1) { range in
             for i in range {
@@ -77,7 +81,7 @@ public func lmHeadLogProbBackward(
             let dg = scratch.dGathered.pointer
             dg.update(repeating: 0, count: m * C)
             linearBackward(dInp: dg, dWeight: nil, dOut: logits, inp: scratch.gathered.pointer, weight: head,
-                           rows: m, inDim: C, outDim: V)
+                           rows: m, inDim: C, outDim: V, precision: precision)
             for i in 0..<m {
                 let dst = dHidden + Int(rows[start + i]) * C, src = dg + i * C
                 for k in 0..<C { dst[k] += src[k] }
@@ -85,7 +89,7 @@ public func lmHeadLogProbBackward(
         }
         if let dHead {
             linearBackward(dInp: nil, dWeight: dHead, dOut: logits, inp: scratch.gathered.pointer, weight: head,
-                           rows: m, inDim: C, outDim: V)
+                           rows: m, inDim: C, outDim: V, precision: precision)
         }
         start += m
     }
@@ -93,10 +97,11 @@ public func lmHeadLogProbBackward(
 
 /// Gathers `count` hidden rows into the scratch and fills its logits `[count, vocab]`.
 private func lmHeadChunkLogits(scratch: LMHeadScratch, hidden: UnsafePointer<Float>, rows: UnsafePointer<Int32>,
-                               count m: Int, head: UnsafePointer<Float>, vocab V: Int, dim C: Int) {
+                               count m: Int, head: UnsafePointer<Float>, vocab V: Int, dim C: Int,
+                               precision: ComputePrecision) {
     let g = scratch.gathered.pointer
     for i in 0..<m { (g + i * C).update(from: hidden + Int(rows[i]) * C, count: C) }
-    linearForward(out: scratch.logits.pointer, inp: g, weight: head, rows: m, inDim: C, outDim: V)
+    linearForward(out: scratch.logits.pointer, inp: g, weight: head, rows: m, inDim: C, outDim: V, precision: precision)
 }
 
 /// `log Σ exp(x)` of one row, stable (max subtracted) and summed in Double.

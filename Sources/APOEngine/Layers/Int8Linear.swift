@@ -17,11 +17,8 @@ public final class Int8Matrix: @unchecked Sendable {
     /// Whether this CPU can run `Int8Kernels` (compiled for AVX2 + FMA on x86-64).
     public static let kernelsSupported: Bool = {
         #if arch(x86_64)
-        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let flagsLine = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
-        else { return false }
-        let flags = Set(flagsLine.split(separator: " ").map(String.init))
-        return flags.isSuperset(of: ["avx", "avx2", "fma", "f16c", "bmi1", "bmi2"])
+        let cpu = CPUFeatures.current
+        return cpu.avx2 && cpu.fma && cpu.f16c && cpu.bmi2
         #else
         return true
         #endif

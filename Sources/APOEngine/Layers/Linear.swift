@@ -1,18 +1,14 @@
-import COpenBLAS
-
 /// Linear layer without bias, PyTorch convention: `out = inp · weightᵀ`.
 ///
 /// - inp: `[rows, inDim]`, weight: `[outDim, inDim]`, out: `[rows, outDim]` (all row-major).
-/// With `accumulate`, the product is added into `out` instead of overwriting it.
+/// With `accumulate`, the product is added into `out` instead of overwriting it. `precision` is the
+/// products' arithmetic (see `ComputePrecision`); the gradients accumulate in fp32 either way.
 public func linearForward(
     out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-    rows: Int, inDim: Int, outDim: Int, accumulate: Bool = false
+    rows: Int, inDim: Int, outDim: Int, accumulate: Bool = false, precision: ComputePrecision = .fp32
 ) {
-    cblas_sgemm(
-        CblasRowMajor, CblasNoTrans, CblasTrans,
-        Int32(rows), Int32(outDim), Int32(inDim),
-        1, inp, Int32(inDim), weight, Int32(inDim),
-        accumulate ? 1 : 0, out, Int32(outDim))
+    matrixProduct(transB: true, m: rows, n: outDim, k: inDim, a: inp, lda: inDim, b: weight, ldb: inDim,
+                  beta: accumulate ? 1 : 0, c: out, ldc: outDim, precision: precision)
 }
 
 /// The plain triple loop `linearForward` must agree with; the reference for tests.
@@ -37,20 +33,14 @@ public func linearForwardNaive(
 public func linearBackward(
     dInp: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
     dOut: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-    rows: Int, inDim: Int, outDim: Int
+    rows: Int, inDim: Int, outDim: Int, precision: ComputePrecision = .fp32
 ) {
     if let dInp {
-        cblas_sgemm(
-            CblasRowMajor, CblasNoTrans, CblasNoTrans,
-            Int32(rows), Int32(inDim), Int32(outDim),
-            1, dOut, Int32(outDim), weight, Int32(inDim),
-            1, dInp, Int32(inDim))
+        matrixProduct(m: rows, n: inDim, k: outDim, a: dOut, lda: outDim, b: weight, ldb: inDim,
+                      beta: 1, c: dInp, ldc: inDim, precision: precision)
     }
     if let dWeight {
-        cblas_sgemm(
-            CblasRowMajor, CblasTrans, CblasNoTrans,
-            Int32(outDim), Int32(inDim), Int32(rows),
-            1, dOut, Int32(outDim), inp, Int32(inDim),
-            1, dWeight, Int32(inDim))
+        matrixProduct(transA: true, m: outDim, n: inDim, k: rows, a: dOut, lda: outDim, b: inp, ldb: inDim,
+                      beta: 1, c: dWeight, ldc: inDim, precision: precision)
     }
 }

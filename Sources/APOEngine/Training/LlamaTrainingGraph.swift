@@ -1,4 +1,3 @@
-import COpenBLAS
 import Foundation
 
 /// Which part of a LLaMA backbone receives gradients: the top `layerCount - firstTrainableLayer`
@@ -73,6 +72,8 @@ public final class LlamaTrainingGraph {
     /// Gradients for `trainable` only: the gradient of arena offset `o` is at `o - trainable.start`.
     public let gradients: FloatBuffer
     public let threads: Int
+    /// The arithmetic of the linears' products (attention's small per-head products stay fp32).
+    public let precision: ComputePrecision
     let rope: RoPETable
     let maxBatch: Int, maxSeqLen: Int
     var blocks: [BlockActivations] = []   // trainable blocks, index l - firstTrainableLayer
@@ -88,7 +89,8 @@ public final class LlamaTrainingGraph {
 
     /// - needsGradients: false for scoring only (no gradient arena, no saved activations).
     public init(parameters: ModelParameters, trainableLayers: Int, trainEmbedding: Bool = true,
-                maxBatch: Int, maxSeqLen: Int, threads: Int, needsGradients: Bool = true) {
+                maxBatch: Int, maxSeqLen: Int, threads: Int, needsGradients: Bool = true,
+                precision: ComputePrecision = .fp32) {
         let c = parameters.config
         self.parameters = parameters
         trainable = needsGradients
@@ -96,6 +98,7 @@ public final class LlamaTrainingGraph {
             : TrainableRange(layout: parameters.layout, trainableLayers: 0, trainEmbedding: false)
         gradients = FloatBuffer(count: needsGradients ? trainable.count : 0)
         self.threads = max(1, threads)
+        self.precision = precision
         self.maxBatch = maxBatch
         self.maxSeqLen = maxSeqLen
         rope = RoPETable(headDim: c.headDim, maxPositions: maxSeqLen, theta: c.ropeTheta)
@@ -145,7 +148,7 @@ public final class LlamaTrainingGraph {
         self.lengths = lengths
         self.tokens = tokens
         positions = (0..<n).map { Int32($0 % T) }
-        openblas_set_num_threads(Int32(threads))
+        setMatrixProductThreads(threads)
 
         var x = c.layerCount > 0 ? activations(ofBlock: 0).input : finalInput
         tokens.withUnsafeBufferPointer { tok in
@@ -179,9 +182,9 @@ public final class LlamaTrainingGraph {
                            inp: a.input.pointer + r.lowerBound * C, weight: p.pointer(w.attentionNorm),
                            rows: r.count, dim: C, eps: c.rmsNormEps)
         }
-        linearForward(out: a.q.pointer, inp: a.ln1.pointer, weight: p.pointer(w.wq), rows: n, inDim: C, outDim: c.qDim)
-        linearForward(out: a.k.pointer, inp: a.ln1.pointer, weight: p.pointer(w.wk), rows: n, inDim: C, outDim: c.kvDim)
-        linearForward(out: a.v.pointer, inp: a.ln1.pointer, weight: p.pointer(w.wv), rows: n, inDim: C, outDim: c.kvDim)
+        linearForward(out: a.q.pointer, inp: a.ln1.pointer, weight: p.pointer(w.wq), rows: n, inDim: C, outDim: c.qDim, precision: precision)
+        linearForward(out: a.k.pointer, inp: a.ln1.pointer, weight: p.pointer(w.wk), rows: n, inDim: C, outDim: c.kvDim, precision: precision)
+        linearForward(out: a.v.pointer, inp: a.ln1.pointer, weight: p.pointer(w.wv), rows: n, inDim: C, outDim: c.kvDim, precision: precision)
         positions.withUnsafeBufferPointer { pos in
             let pp = pos.baseAddress!
             rowsParallel(n) { r in
@@ -196,21 +199,21 @@ public final class LlamaTrainingGraph {
         // resid2 = input + attOut · Woᵀ
         a.resid2.pointer.update(from: a.input.pointer, count: n * C)
         linearForward(out: a.resid2.pointer, inp: a.attOut.pointer, weight: p.pointer(w.wo), rows: n,
-                      inDim: c.qDim, outDim: C, accumulate: true)
+                      inDim: c.qDim, outDim: C, accumulate: true, precision: precision)
         rowsParallel(n) { r in
             rmsNormForward(out: a.ln2.pointer + r.lowerBound * C, rstd: a.rstd2.pointer + r.lowerBound,
                            inp: a.resid2.pointer + r.lowerBound * C, weight: p.pointer(w.ffnNorm),
                            rows: r.count, dim: C, eps: c.rmsNormEps)
         }
-        linearForward(out: a.gate.pointer, inp: a.ln2.pointer, weight: p.pointer(w.wGate), rows: n, inDim: C, outDim: F)
-        linearForward(out: a.up.pointer, inp: a.ln2.pointer, weight: p.pointer(w.wUp), rows: n, inDim: C, outDim: F)
+        linearForward(out: a.gate.pointer, inp: a.ln2.pointer, weight: p.pointer(w.wGate), rows: n, inDim: C, outDim: F, precision: precision)
+        linearForward(out: a.up.pointer, inp: a.ln2.pointer, weight: p.pointer(w.wUp), rows: n, inDim: C, outDim: F, precision: precision)
         rowsParallel(n) { r in
             swigluForward(out: a.act.pointer + r.lowerBound * F, gate: a.gate.pointer + r.lowerBound * F,
                           up: a.up.pointer + r.lowerBound * F, count: r.count * F)
         }
         out.pointer.update(from: a.resid2.pointer, count: n * C)
         linearForward(out: out.pointer, inp: a.act.pointer, weight: p.pointer(w.wDown), rows: n, inDim: F,
-                      outDim: C, accumulate: true)
+                      outDim: C, accumulate: true, precision: precision)
     }
 
     var attentionShape: AttentionShape {
@@ -237,7 +240,7 @@ public final class LlamaTrainingGraph {
             // MLP: out = resid2 + down(silu(gate) ⊙ up)
             dAct.pointer.update(repeating: 0, count: n * F)
             linearBackward(dInp: dAct.pointer, dWeight: gradient(w.wDown), dOut: dX.pointer, inp: a.act.pointer,
-                           weight: p.pointer(w.wDown), rows: n, inDim: F, outDim: C)
+                           weight: p.pointer(w.wDown), rows: n, inDim: F, outDim: C, precision: precision)
             dGate.pointer.update(repeating: 0, count: n * F)
             dUp.pointer.update(repeating: 0, count: n * F)
             rowsParallel(n) { r in
@@ -247,15 +250,15 @@ public final class LlamaTrainingGraph {
             }
             dLn.pointer.update(repeating: 0, count: n * C)
             linearBackward(dInp: dLn.pointer, dWeight: gradient(w.wGate), dOut: dGate.pointer, inp: a.ln2.pointer,
-                           weight: p.pointer(w.wGate), rows: n, inDim: C, outDim: F)
+                           weight: p.pointer(w.wGate), rows: n, inDim: C, outDim: F, precision: precision)
             linearBackward(dInp: dLn.pointer, dWeight: gradient(w.wUp), dOut: dUp.pointer, inp: a.ln2.pointer,
-                           weight: p.pointer(w.wUp), rows: n, inDim: C, outDim: F)
+                           weight: p.pointer(w.wUp), rows: n, inDim: C, outDim: F, precision: precision)
             rmsNormBackward(dInp: dX.pointer, dWeight: gradient(w.ffnNorm), dOut: dLn.pointer, inp: a.resid2.pointer,
                             weight: p.pointer(w.ffnNorm), rstd: a.rstd2.pointer, rows: n, dim: C)
             // Attention: resid2 = input + o(attn(rope(q), rope(k), v))
             dAttOut.pointer.update(repeating: 0, count: n * c.qDim)
             linearBackward(dInp: dAttOut.pointer, dWeight: gradient(w.wo), dOut: dX.pointer, inp: a.attOut.pointer,
-                           weight: p.pointer(w.wo), rows: n, inDim: c.qDim, outDim: C)
+                           weight: p.pointer(w.wo), rows: n, inDim: c.qDim, outDim: C, precision: precision)
             dQ.pointer.update(repeating: 0, count: n * c.qDim)
             dK.pointer.update(repeating: 0, count: n * c.kvDim)
             dV.pointer.update(repeating: 0, count: n * c.kvDim)
@@ -275,11 +278,11 @@ public final class LlamaTrainingGraph {
             let dLnIn = dLn.pointer
             dLn.pointer.update(repeating: 0, count: n * C)
             linearBackward(dInp: dLnIn, dWeight: gradient(w.wq), dOut: dQ.pointer, inp: a.ln1.pointer,
-                           weight: p.pointer(w.wq), rows: n, inDim: C, outDim: c.qDim)
+                           weight: p.pointer(w.wq), rows: n, inDim: C, outDim: c.qDim, precision: precision)
             linearBackward(dInp: dLnIn, dWeight: gradient(w.wk), dOut: dK.pointer, inp: a.ln1.pointer,
-                           weight: p.pointer(w.wk), rows: n, inDim: C, outDim: c.kvDim)
+                           weight: p.pointer(w.wk), rows: n, inDim: C, outDim: c.kvDim, precision: precision)
             linearBackward(dInp: dLnIn, dWeight: gradient(w.wv), dOut: dV.pointer, inp: a.ln1.pointer,
-                           weight: p.pointer(w.wv), rows: n, inDim: C, outDim: c.kvDim)
+                           weight: p.pointer(w.wv), rows: n, inDim: C, outDim: c.kvDim, precision: precision)
             rmsNormBackward(dInp: needsInputGradient ? dX.pointer : nil, dWeight: gradient(w.attentionNorm),
                             dOut: dLn.pointer, inp: a.input.pointer, weight: p.pointer(w.attentionNorm),
                             rstd: a.rstd1.pointer, rows: n, dim: C)

@@ -52,12 +52,13 @@ public final class PolicyGraph {
     private var forwarded = false
 
     public init(parameters: ModelParameters, trainableLayers: Int, trainEmbedding: Bool = true, maxBatch: Int,
-                maxSeqLen: Int, threads: Int, needsGradients: Bool = true, headChunkRows: Int = 64) {
+                maxSeqLen: Int, threads: Int, needsGradients: Bool = true, headChunkRows: Int = 64,
+                precision: ComputePrecision = .fp32) {
         self.parameters = parameters
         let c = parameters.config
         backbone = LlamaTrainingGraph(parameters: parameters, trainableLayers: trainableLayers,
                                       trainEmbedding: trainEmbedding, maxBatch: maxBatch, maxSeqLen: maxSeqLen,
-                                      threads: threads, needsGradients: needsGradients)
+                                      threads: threads, needsGradients: needsGradients, precision: precision)
         scratch = LMHeadScratch(chunkRows: headChunkRows, vocab: c.vocabSize, dim: c.hiddenSize)
         dHidden = FloatBuffer(count: needsGradients ? maxBatch * maxSeqLen * c.hiddenSize : 0)
     }
@@ -92,7 +93,8 @@ public final class PolicyGraph {
                         lmHeadLogProbForward(logProbs: lp.baseAddress!, logSumExp: lse.baseAddress!, hidden: hidden,
                                              rows: r.baseAddress!, targets: tg.baseAddress!, count: m,
                                              head: parameters.pointer(parameters.layout.output), vocab: c.vocabSize,
-                                             dim: c.hiddenSize, scratch: scratch, threads: backbone.threads)
+                                             dim: c.hiddenSize, scratch: scratch, threads: backbone.threads,
+                                             precision: backbone.precision)
                     }
                 }
             }
@@ -121,7 +123,8 @@ public final class PolicyGraph {
                                               logSumExp: lse.baseAddress!, hidden: backbone.finalOut.pointer,
                                               rows: r.baseAddress!, targets: tg.baseAddress!, count: rows.count,
                                               head: parameters.pointer(lay.output), vocab: c.vocabSize,
-                                              dim: c.hiddenSize, scratch: scratch, threads: backbone.threads)
+                                              dim: c.hiddenSize, scratch: scratch, threads: backbone.threads,
+                                              precision: backbone.precision)
                     }
                 }
             }

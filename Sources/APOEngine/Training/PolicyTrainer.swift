@@ -75,7 +75,9 @@ public final class PolicyTrainer {
     public let optimizer: AdamW
     var loop: TrainingLoop
 
-    public init(parameters: ModelParameters, settings: PolicyTrainingSettings, examples: [PolicyExample]) {
+    /// - precision: the matrix products' arithmetic (`ComputePath.resolve` picks it for a job).
+    public init(parameters: ModelParameters, settings: PolicyTrainingSettings, examples: [PolicyExample],
+                precision: ComputePrecision = .fp32) {
         loop = TrainingLoop(settings: settings.loop, exampleCount: examples.count)
         if case .dpo = settings.objective {
             precondition(examples.allSatisfy { $0.sequences.count == 2 }, "DPO examples are (chosen, rejected) pairs")
@@ -88,7 +90,7 @@ public final class PolicyTrainer {
         graph = PolicyGraph(parameters: parameters, trainableLayers: settings.trainableLayers,
                             trainEmbedding: settings.trainEmbedding,
                             maxBatch: loop.largestMicroBatch * perExample,
-                            maxSeqLen: longest, threads: settings.threads)
+                            maxSeqLen: longest, threads: settings.threads, precision: precision)
         optimizer = AdamW(groupSizes: [graph.backbone.trainable.count], settings: settings.adam)
     }
 

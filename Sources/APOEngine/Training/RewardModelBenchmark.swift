@@ -1,54 +1,65 @@
-import COpenBLAS
 import Foundation
 
 /// Throughput of reward-model training and scoring on synthetic token ids, with model-FLOPs
-/// utilisation against a measured sgemm peak and the process's peak resident memory.
+/// utilisation against the measured matrix-product peak of the same precision and the process's peak resident memory.
 ///
 /// FLOPs per token follow the usual 6·N / 2·N rule over non-embedding parameters N (attention
 /// score FLOPs left out): training counts 2·N for the forward pass plus 4·N_trainable for the
 /// backward pass (frozen blocks run forward only), scoring counts 2·N.
 public struct RewardModelBenchmark {
+    /// JSON keys are snake case (`train_tokens_per_s`, …) so scripts can compare two runs.
     public struct Result: Codable, Sendable {
+        public var precision: ComputePrecision
+        /// The resolved path (`ComputePath.isa`), e.g. "avx512-bf16" or "fp32-cooperlake".
+        public var isa: String
+        public var computePath: String
+        public var cpuModel: String
+        public var cpuFlags: [String]
         public var threads: Int
         public var seqLen: Int
         public var microBatch: Int
         public var trainableLayers: Int
         public var nonEmbeddingParameters: Int
         public var trainableParameters: Int
-        public var sgemmPeakGFLOPS: Double
-        public var trainTokensPerSecond: Double
-        public var trainMFU: Double
-        public var scoreTokensPerSecond: Double
-        public var scoreMFU: Double
-        public var peakResidentMB: Double
+        /// Measured peak of the products in this precision (fp32 sgemm or bf16 oneDNN matmul).
+        public var gemmPeakGflops: Double
+        public var trainTokensPerS: Double
+        public var trainMfu: Double
+        public var scoreTokensPerS: Double
+        public var scoreMfu: Double
+        public var peakRssBytes: Int
     }
 
-    /// Measured fp32 sgemm rate on a shape typical of the model's linears (`[rows, k] · [n, k]ᵀ`).
-    public static func sgemmPeak(threads: Int, rows: Int = 1024, k: Int = 576, n: Int = 1536, seconds: Double = 1) -> Double {
-        openblas_set_num_threads(Int32(threads))
+    /// Measured matrix-product rate in `precision` on a shape typical of the model's linears
+    /// (`[rows, k] · [n, k]ᵀ`): the ceiling MFU is measured against.
+    public static func gemmPeak(threads: Int, precision: ComputePrecision, rows: Int = 1024, k: Int = 576, n: Int = 1536,
+                                seconds: Double = 1) -> Double {
+        setMatrixProductThreads(threads)
         let a = FloatBuffer(count: rows * k), b = FloatBuffer(count: n * k), c = FloatBuffer(count: rows * n)
         for i in 0..<a.count { a[i] = Float(i % 7) * 0.01 }
         for i in 0..<b.count { b[i] = Float(i % 5) * 0.01 }
-        linearForward(out: c.pointer, inp: a.pointer, weight: b.pointer, rows: rows, inDim: k, outDim: n)
+        linearForward(out: c.pointer, inp: a.pointer, weight: b.pointer, rows: rows, inDim: k, outDim: n, precision: precision)
         var iterations = 0
         let start = Date()
         while Date().timeIntervalSince(start) < seconds {
-            linearForward(out: c.pointer, inp: a.pointer, weight: b.pointer, rows: rows, inDim: k, outDim: n)
+            linearForward(out: c.pointer, inp: a.pointer, weight: b.pointer, rows: rows, inDim: k, outDim: n,
+                          precision: precision)
             iterations += 1
         }
         return 2 * Double(rows * k * n) * Double(iterations) / Date().timeIntervalSince(start) / 1e9
     }
 
-    public static func peakResidentMB() -> Double {
+    public static func peakResidentBytes() -> Int {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_maxrss) / 1024  // Linux reports kilobytes
+        return usage.ru_maxrss * 1024  // Linux reports kilobytes
     }
 
     /// - microBatch: sequences per forward pass (an even number: pairs of chosen/rejected);
     /// - steps: timed optimiser steps (after one untimed warm-up step); likewise scoring batches.
     public static func run(parameters: ModelParameters, seqLen: Int, microBatch: Int, trainableLayers: Int,
-                           threads: Int, steps: Int, log: (String) -> Void = { _ in }) -> Result {
+                           threads: Int, steps: Int, path: ComputePath, log: (String) -> Void = { _ in }) -> Result {
+        let precision = path.precision
         let c = parameters.config
         var rng = TrainingRandom(seed: 1)
         let pairs = max(1, microBatch / 2)
@@ -59,8 +70,9 @@ public struct RewardModelBenchmark {
         }
         let model = RewardModel(parameters: parameters, head: RewardModel.initialHead(hiddenSize: c.hiddenSize, seed: 3),
                                 pooling: .last, format: RewardInputFormat(bos: 1, sep: 5, eos: 2, pad: 0))
-        let peak = sgemmPeak(threads: threads)
-        log(String(format: "sgemm peak: %.1f GFLOP/s (%d threads)", peak, threads))
+        log("compute: \(path); CPU \(CPUFeatures.current.modelName) [\(CPUFeatures.current.flagNames.joined(separator: " "))]")
+        let peak = gemmPeak(threads: threads, precision: precision)
+        log(String(format: "%@ matmul peak (1024×1536×576): %.1f GFLOP/s (%d threads)", precision.rawValue, peak, threads))
 
         var settings = RewardTrainingSettings()
         settings.batchSize = pairs
@@ -70,7 +82,7 @@ public struct RewardModelBenchmark {
         settings.threads = threads
         settings.learningRate = 1e-6
         settings.epochs = 1
-        let trainer = RewardTrainer(model: model, settings: settings, examples: examples)
+        let trainer = RewardTrainer(model: model, settings: settings, examples: examples, precision: precision)
         _ = trainer.step()  // warm-up: first-touch of activations and moments
         let start = Date()
         var tokens = 0
@@ -86,7 +98,8 @@ public struct RewardModelBenchmark {
         let trainFlops = Double(2 * nonEmbedding + 4 * trainable)
         log(String(format: "train: %d tokens in %.2f s = %.1f tokens/s", tokens, trainSeconds, trainTPS))
 
-        let scorer = RewardScorer(model: model, batchSize: microBatch, maxSeqLen: seqLen, threads: threads)
+        let scorer = RewardScorer(model: model, batchSize: microBatch, maxSeqLen: seqLen, threads: threads,
+                                  precision: precision)
         let sequences = examples.flatMap(\.sequences)
         _ = scorer.score(Array(sequences.prefix(microBatch)))
         let scoreStart = Date()
@@ -96,10 +109,13 @@ public struct RewardModelBenchmark {
         let scoreTPS = Double(scored.count * seqLen) / scoreSeconds
         log(String(format: "score: %d tokens in %.2f s = %.1f tokens/s", scored.count * seqLen, scoreSeconds, scoreTPS))
         return Result(
-            threads: threads, seqLen: seqLen, microBatch: microBatch, trainableLayers: range.firstTrainableLayer == 0 ? c.layerCount : c.layerCount - range.firstTrainableLayer,
-            nonEmbeddingParameters: nonEmbedding, trainableParameters: trainable, sgemmPeakGFLOPS: peak,
-            trainTokensPerSecond: trainTPS, trainMFU: trainTPS * trainFlops / (peak * 1e9),
-            scoreTokensPerSecond: scoreTPS, scoreMFU: scoreTPS * Double(2 * nonEmbedding) / (peak * 1e9),
-            peakResidentMB: peakResidentMB())
+            precision: precision, isa: path.isa, computePath: path.description,
+            cpuModel: CPUFeatures.current.modelName, cpuFlags: CPUFeatures.current.flagNames,
+            threads: threads, seqLen: seqLen, microBatch: microBatch,
+            trainableLayers: range.firstTrainableLayer == 0 ? c.layerCount : c.layerCount - range.firstTrainableLayer,
+            nonEmbeddingParameters: nonEmbedding, trainableParameters: trainable, gemmPeakGflops: peak,
+            trainTokensPerS: trainTPS, trainMfu: trainTPS * trainFlops / (peak * 1e9),
+            scoreTokensPerS: scoreTPS, scoreMfu: scoreTPS * Double(2 * nonEmbedding) / (peak * 1e9),
+            peakRssBytes: peakResidentBytes())
     }
 }

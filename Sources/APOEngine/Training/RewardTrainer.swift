@@ -52,7 +52,9 @@ public final class RewardTrainer {
     public let optimizer: AdamW
     var loop: TrainingLoop
 
-    public init(model: RewardModel, settings: RewardTrainingSettings, examples: [RewardExample]) {
+    /// - precision: the matrix products' arithmetic (`ComputePath.resolve` picks it for a job).
+    public init(model: RewardModel, settings: RewardTrainingSettings, examples: [RewardExample],
+                precision: ComputePrecision = .fp32) {
         loop = TrainingLoop(settings: settings.loop, exampleCount: examples.count)
         self.model = model
         self.settings = settings
@@ -62,7 +64,8 @@ public final class RewardTrainer {
         graph = RewardModelGraph(model: model, trainableLayers: settings.trainableLayers,
                                  trainEmbedding: settings.trainEmbedding,
                                  maxBatch: loop.largestMicroBatch * maxResponses,
-                                 maxSeqLen: min(longest, settings.maxLength), threads: settings.threads)
+                                 maxSeqLen: min(longest, settings.maxLength), threads: settings.threads,
+                                 precision: precision)
         optimizer = AdamW(groupSizes: [graph.backbone.trainable.count, model.head.count], settings: settings.adam)
     }
 
@@ -134,11 +137,11 @@ public final class RewardScorer {
     public let graph: RewardModelGraph
     public let batchSize: Int
 
-    public init(model: RewardModel, batchSize: Int, maxSeqLen: Int, threads: Int) {
+    public init(model: RewardModel, batchSize: Int, maxSeqLen: Int, threads: Int, precision: ComputePrecision = .fp32) {
         self.model = model
         self.batchSize = max(1, batchSize)
         graph = RewardModelGraph(model: model, trainableLayers: 0, maxBatch: self.batchSize, maxSeqLen: maxSeqLen,
-                                 threads: threads, needsGradients: false)
+                                 threads: threads, needsGradients: false, precision: precision)
     }
 
     /// One reward per sequence; `progress(done, total)` after each batch.
