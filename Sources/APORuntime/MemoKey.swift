@@ -3,7 +3,7 @@ import Foundation
 
 /// The identity of a job's work: equal keys ⇒ equal outputs (the `JobKind` purity contract).
 ///
-/// Hashes the kind name, the kind's version, the resolved parameters as canonical JSON (sorted
+/// Hashes the kind name, the kind's version, the compute path (for kinds with one), the resolved parameters as canonical JSON (sorted
 /// keys) in which every input file the parameters point at is replaced by its sha256, so an
 /// upstream artifact whose bytes changed gives a new key even when its path did not, and one whose
 /// bytes did not change keeps the key even when it moved.
@@ -19,7 +19,7 @@ public struct MemoKey: Equatable, CustomStringConvertible {
     ///     to one of these that names a file or directory is an input artifact.
     public static func compute(
         kind: String, kindVersion: Int, params: [String: ParamValue],
-        dependencyPaths: Set<String>
+        dependencyPaths: Set<String>, computeIdentity: String? = nil
     ) throws -> MemoKey {
         var digests: [String: String] = [:]
         for path in Set(stringLeaves(of: .object(params))) {
@@ -31,7 +31,10 @@ public struct MemoKey: Equatable, CustomStringConvertible {
         // An input file enters the key by content, not by location: a dependency recomputed into
         // a new run folder with the same bytes still lets its dependents be reused.
         let canonical = try canonicalJSON(.object(params.mapValues { replacingPaths($0, with: digests) }))
-        let material = "kind=\(kind)\nversion=\(kindVersion)\nparams=\(canonical)\n"
+        var material = "kind=\(kind)\nversion=\(kindVersion)\nparams=\(canonical)\n"
+        // The arithmetic is part of the work: a bf16 result is never reused for fp32, nor one
+        // computed by another kernel family (whose fp32 bits differ too).
+        if let computeIdentity { material += "compute=\(computeIdentity)\n" }
         return MemoKey(value: FileDigest.sha256(of: Data(material.utf8)), inputDigests: digests)
     }
 

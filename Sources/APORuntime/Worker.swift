@@ -136,12 +136,25 @@ public final class Worker {
             if let value = spec.defaultValue { params[spec.name] = value }
         }
 
+        // "auto" becomes this machine's precision before the memo key is made, so the key (and the
+        // kind) see the arithmetic that will actually run.
+        var computePath: ComputePath?
+        if kind.parameters.contains(where: { $0.name == ParameterSpec.precision.name }) {
+            do {
+                let path = try PrecisionParameter.resolve(params)
+                params[ParameterSpec.precision.name] = .string(path.precision.rawValue)
+                computePath = path
+            } catch {
+                return (failFast(lease, "\(error)"), nil)
+            }
+        }
+
         var memoKey: MemoKey?
         if job.memoize {
             do {
                 let dependencyPaths = Set(dependencyOutputs.values.flatMap { MemoKey.stringLeaves(of: .object($0)) })
                 let key = try MemoKey.compute(kind: kind.name, kindVersion: kind.version, params: params,
-                                              dependencyPaths: dependencyPaths)
+                                              dependencyPaths: dependencyPaths, computeIdentity: computePath?.identity)
                 memoKey = key
                 // In-flight memoization (the rule is at `JobStore.declareMemoKey`): declared first,
                 // so a twin finishing meanwhile is either still running here or found just below.
@@ -188,6 +201,16 @@ public final class Worker {
         let stop = StopSignal()
         let context = WorkerJobContext(params: params, folders: folders, threads: configuration.threads,
                                        store: store, lease: lease, stop: stop)
+        if let computePath {
+            do {
+                try store.recordComputePath(lease, computePath.description)
+            } catch StoreError.leaseLost {
+                return (.leaseLost, nil)
+            } catch {
+                logger.warning("job \(job.id): compute path not recorded: \(error)")
+            }
+            context.log("compute: \(computePath)")
+        }
         if let adopted = folders.adoptedFrom {
             context.log("checkpoints: adopted \(adopted) from an earlier attempt")
         }

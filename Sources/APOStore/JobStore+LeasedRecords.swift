@@ -76,6 +76,18 @@ extension JobStore {
         }
     }
 
+    /// Records the compute path of the lease's attempt (`attempts.compute_path`); `leaseLost`
+    /// (nothing written) once the lease is gone.
+    public func recordComputePath(_ lease: JobLease, _ path: String) throws {
+        try pool.write { db in
+            try db.cachedStatement(sql: """
+                UPDATE attempts SET compute_path = ?
+                WHERE id = ? AND EXISTS (SELECT 1 FROM jobs WHERE \(Self.leaseHeldSQL))
+                """).execute(arguments: [path, lease.attemptID, lease.jobID, lease.token])
+            if db.changesCount == 0 { throw StoreError.leaseLost(jobID: lease.jobID) }
+        }
+    }
+
     /// Runs `body` while `lease` provably holds the job: inside a write transaction whose first
     /// statement checks the lease and takes the write lock, so no reaper or other worker can take
     /// the job until `body` returns. For file-system steps that must never be done by a stale

@@ -53,7 +53,7 @@ extension JobStore {
             lastHeartbeatAt: Date(epochSeconds: row["last_heartbeat_at"]),
             leaseExpiresAt: Date(timeIntervalSince1970: row["lease_expires_at"]),
             finishedAt: Date(epochSeconds: row["finished_at"]), outcome: row["outcome"],
-            error: row["error"])
+            error: row["error"], computePath: row["compute_path"])
     }
 
     static func needsByJob(_ db: Database, runID: Int64) throws -> [Int64: [String]] {

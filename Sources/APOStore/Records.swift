@@ -157,6 +157,8 @@ public struct AttemptRecord: Codable, Equatable, Sendable {
     /// "succeeded", "memoized", "failed", "expired", "timed_out", "released" or "cancelled".
     public var outcome: String?
     public var error: String?
+    /// The compute path the worker resolved for this attempt (nil: a kind without compute).
+    public var computePath: String? = nil
 }
 
 /// The right to run one job: valid while `expiresAt > now`; renewed only by its owner (token match).

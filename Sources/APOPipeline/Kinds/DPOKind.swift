@@ -88,7 +88,8 @@ public enum DPOKind: JobKind {
         }
         context.log("dpo: \(examples.count) pairs, \(skipped) queries skipped, \(truncated) answers cut at max_length, β \(beta), template \(policy.format.template.rawValue)")
 
-        let trainer = PolicyTrainer(parameters: policy.loaded.parameters, settings: settings, examples: examples)
+        let trainer = PolicyTrainer(parameters: policy.loaded.parameters, settings: settings, examples: examples,
+                                    precision: try context.computePath().precision)
         let checkpoints = context.checkpointDirectory.appendingPathComponent("dpo")
         let (last, seconds) = try PolicyTrainingJob.train(trainer, kind: name, context: context, checkpoints: checkpoints) { resumed in
             let restored: Bool

@@ -46,6 +46,7 @@ public enum EvaluateKind: JobKind {
         ParameterSpec("other_scores", .pathList, default: .array([]), help: "testing-RM scores of other policies' answers to the same queries"),
         ParameterSpec("other_labels", .stringList, default: .array([]), help: "one label per other_scores entry"),
         ParameterSpec("threads", .int, default: .int(0), help: "0 = the worker's thread count"),
+        .precision,
     ]
     public static let outputs = ["metrics"]
 
@@ -178,6 +179,7 @@ public enum EvaluateKind: JobKind {
             throw EvaluateError.labelCount(list: "other_scores", values: others.count, labels: otherLabels.count)
         }
         let threads = try context.threadsParam()
+        let precision = try context.computePath().precision
 
         var rmResults: [RMResult] = []
         if !models.isEmpty {
@@ -189,7 +191,8 @@ public enum EvaluateKind: JobKind {
                 try context.checkCancelled()
                 context.reportProgress(done: k, total: models.count, message: "RM '\(label)' on the test pairs")
                 let metrics = try rmMetrics(modelPath: model, pairs: pairsURL, limit: maxPairs > 0 ? maxPairs : nil,
-                                            maxLength: maxLength, batchSize: batchSize, threads: threads)
+                                            maxLength: maxLength, batchSize: batchSize, threads: threads,
+                                            precision: precision)
                 let r = RMResult(label: label, model: model, accuracy: metrics.accuracy, averageScore: metrics.averageScore,
                                  ece: metrics.ece, ace: metrics.ace, mce: metrics.mce, pairs: metrics.pairCount)
                 context.log("evaluate: RM \(label): " + String(format: "accuracy %.4f, average score %.4f, ECE %.4f, ACE %.4f, MCE %.4f over %d pairs",
@@ -263,14 +266,15 @@ public enum EvaluateKind: JobKind {
     /// output) on `pairs`, with the training helper's loader and framing and the spec's metric
     /// code, over every item of the file (see the type's comment).
     static func rmMetrics(modelPath: String, pairs: URL, limit: Int?, maxLength: Int,
-                          batchSize: Int, threads: Int) throws -> RMMetrics {
+                          batchSize: Int, threads: Int, precision: ComputePrecision) throws -> RMMetrics {
         let rm = try RewardModelFiles.load(path: modelPath, threads: threads)
         guard rm.hadHead else { throw EvaluateError.noHead(model: modelPath, tensor: RewardModel.headTensorName) }
         let items = try RewardScoring.evaluationItems(fromPairsFile: pairs, tokenizer: rm.tokenizer,
                                                       format: rm.model.format, maxLength: maxLength, limit: limit)
         return try metrics(of: items, file: pairs.path) { sequences in
             let scorer = RewardScorer(model: rm.model, batchSize: batchSize,
-                                      maxSeqLen: sequences.map(\.count).max() ?? 1, threads: threads)
+                                      maxSeqLen: sequences.map(\.count).max() ?? 1, threads: threads,
+                                      precision: precision)
             return scorer.score(sequences).map(Double.init)
         }
     }

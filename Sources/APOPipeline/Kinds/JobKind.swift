@@ -70,14 +70,17 @@ public struct ParameterSpec: Sendable {
     /// For an input path: the parameter of the same job that pins the file's sha256 (hex); when it
     /// is set, `apoctl submit` checks the file's digest against it.
     public let sha256Parameter: String?
+    /// For a string parameter: the only values it may take (checked at submit).
+    public let allowedValues: [String]?
 
     public init(_ name: String, _ type: ParamType, default defaultValue: ParamValue? = nil,
-                sha256Parameter: String? = nil, help: String) {
+                sha256Parameter: String? = nil, allowedValues: [String]? = nil, help: String) {
         self.name = name
         self.type = type
         self.defaultValue = defaultValue
         self.help = help
         self.sha256Parameter = sha256Parameter
+        self.allowedValues = allowedValues
     }
 
     public var isRequired: Bool { defaultValue == nil }

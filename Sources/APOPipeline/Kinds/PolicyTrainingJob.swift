@@ -23,6 +23,7 @@ enum PolicyTrainingJob {
                       help: "also train the token embedding (= tied LM head); only when every block trains"),
         ParameterSpec("seed", .int, default: .int(42), help: "data shuffling"),
         ParameterSpec("threads", .int, default: .int(0), help: "CPU threads (0: the worker's share)"),
+        .precision,
         ParameterSpec("checkpoint_every", .int, default: .int(20), help: "steps between checkpoints"),
     ]
 

@@ -53,7 +53,8 @@ public enum RewardScoring {
 
     /// One score per (query, answer key) in file order; answers are framed as `query<sep>answer`.
     public static func scoreSamples(_ items: [LLMSample], model: RewardModel, tokenizer: any Tokenizer, maxLength: Int,
-                                    batch: Int, threads: Int, progress: ((Int, Int) -> Void)? = nil) -> [RMScore] {
+                                    batch: Int, threads: Int, precision: ComputePrecision = .fp32,
+                                    progress: ((Int, Int) -> Void)? = nil) -> [RMScore] {
         var keys: [(String, String)] = []
         var sequences: [[Int32]] = []
         for item in items {
@@ -65,7 +66,8 @@ public enum RewardScoring {
             }
         }
         guard !sequences.isEmpty else { return [] }
-        let scorer = RewardScorer(model: model, batchSize: batch, maxSeqLen: sequences.map(\.count).max()!, threads: threads)
+        let scorer = RewardScorer(model: model, batchSize: batch, maxSeqLen: sequences.map(\.count).max()!, threads: threads,
+                                  precision: precision)
         let rewards = scorer.score(sequences, progress: progress)
         return zip(keys, rewards).map { RMScore(queryID: $0.0.0, answerKey: $0.0.1, score: Double($0.1)) }
     }

@@ -14,6 +14,7 @@ public enum ScoreKind: JobKind {
         ParameterSpec("max_length", .int, default: .int(512), help: "tokens per sequence, truncated from the left"),
         ParameterSpec("batch", .int, default: .int(8), help: "sequences per forward pass"),
         ParameterSpec("threads", .int, default: .int(0), help: "CPU threads (0: the worker's share)"),
+        .precision,
     ]
     public static let outputs = ["scores", "metrics"]
 
@@ -25,6 +26,7 @@ public enum ScoreKind: JobKind {
                                             message: "give exactly one of 'samples' (to score) and 'pairs' (to evaluate)")
         }
         let threads = try context.threadsParam()
+        let precision = try context.computePath().precision
         let maxLength = try context.intParam("max_length")
         let batch = max(1, try context.intParam("batch"))
         let rm = try RewardModelFiles.load(path: try context.stringParam("model"), threads: threads)
@@ -34,7 +36,7 @@ public enum ScoreKind: JobKind {
         if let samples {
             let items = try LLMSamplesFile.read(samples)
             let scores = try scoreResumably(items, rm: rm, context: context, maxLength: maxLength, batch: batch,
-                                            threads: threads)
+                                            threads: threads, precision: precision)
             let url = try context.writeArtifact(named: "scores.json") { try RMScoresFile.write(scores, to: $0) }
             context.log("score: \(scores.count) answers of \(items.count) queries")
             try? FileManager.default.removeItem(at: context.checkpointDirectory.appendingPathComponent(partialName))
@@ -43,7 +45,8 @@ public enum ScoreKind: JobKind {
         let (examples, report) = try RewardScoring.examples(fromPairsFile: pairs!, tokenizer: rm.tokenizer,
                                                             format: rm.model.format, maxLength: maxLength)
         let scorer = RewardScorer(model: rm.model, batchSize: batch,
-                                  maxSeqLen: examples.flatMap { $0.sequences.map(\.count) }.max() ?? 1, threads: threads)
+                                  maxSeqLen: examples.flatMap { $0.sequences.map(\.count) }.max() ?? 1, threads: threads,
+                                  precision: precision)
         let metrics = scorer.evaluate(examples)
         context.recordMetric(step: 0, name: "accuracy", value: metrics.accuracy)
         context.recordMetric(step: 0, name: "avg_score", value: metrics.averageScore)
@@ -62,7 +65,7 @@ public enum ScoreKind: JobKind {
     /// Scores `chunkItems` queries at a time, saving the scores so far into the checkpoint
     /// directory (temp + rename), so a retried job continues after the last finished chunk.
     static func scoreResumably(_ items: [LLMSample], rm: RewardModelFiles.Loaded, context: any JobContext,
-                               maxLength: Int, batch: Int, threads: Int) throws -> [RMScore] {
+                               maxLength: Int, batch: Int, threads: Int, precision: ComputePrecision) throws -> [RMScore] {
         let partialURL = context.checkpointDirectory.appendingPathComponent(partialName)
         var done = 0
         var scores: [RMScore] = []
@@ -87,7 +90,7 @@ public enum ScoreKind: JobKind {
             try context.checkCancelled()
             let chunk = Array(items[done..<min(done + chunkItems, items.count)])
             scores += RewardScoring.scoreSamples(chunk, model: rm.model, tokenizer: rm.tokenizer, maxLength: maxLength,
-                                                 batch: batch, threads: threads)
+                                                 batch: batch, threads: threads, precision: precision)
             done += chunk.count
             context.reportProgress(done: done, total: items.count, message: nil)
             let encoded = try ParamValue.parseJSON(try RMScoresFile.encode(scores))

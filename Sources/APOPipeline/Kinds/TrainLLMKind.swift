@@ -37,7 +37,8 @@ public enum TrainLLMKind: JobKind {
         }
         context.log("train-llm: \(examples.count) targets from \(dataURL.lastPathComponent) (\(skipped) skipped, \(truncated) responses cut at max_length), template \(policy.format.template.rawValue)")
 
-        let trainer = PolicyTrainer(parameters: policy.loaded.parameters, settings: settings, examples: examples)
+        let trainer = PolicyTrainer(parameters: policy.loaded.parameters, settings: settings, examples: examples,
+                                    precision: try context.computePath().precision)
         let checkpoints = context.checkpointDirectory.appendingPathComponent("train-llm")
         let (last, seconds) = try PolicyTrainingJob.train(trainer, kind: name, context: context, checkpoints: checkpoints)
         return try PolicyTrainingJob.finish(policy, trainer: trainer, last: last, seconds: seconds, examples: examples.count,

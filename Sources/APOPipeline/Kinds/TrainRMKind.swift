@@ -30,6 +30,7 @@ public enum TrainRMKind: JobKind {
         ParameterSpec("trainable_layers", .int, default: .int(4), help: "top decoder blocks that train (the rest frozen)"),
         ParameterSpec("seed", .int, default: .int(42), help: "head init and shuffling"),
         ParameterSpec("threads", .int, default: .int(0), help: "CPU threads (0: the worker's share)"),
+        .precision,
         ParameterSpec("checkpoint_every", .int, default: .int(50), help: "steps between checkpoints"),
         ParameterSpec("eval_every", .int, default: .int(0), help: "steps between evaluations (0: only at the end)"),
         ParameterSpec("max_pairs", .int, default: .int(-1), help: "use only the first N pairs of each file (-1: all)"),
@@ -76,6 +77,7 @@ public enum TrainRMKind: JobKind {
 
     public static func run(_ context: any JobContext) throws -> JobOutputs {
         let settings = try settings(from: context)
+        let precision = try context.computePath().precision
         let limit = try context.intParam("max_pairs")
         let rm = try RewardModelFiles.load(path: try context.stringParam("init"), threads: settings.threads,
                                            pooling: try pooling(context), headSeed: settings.seed)
@@ -102,14 +104,15 @@ public enum TrainRMKind: JobKind {
         }
         let (evalExamples, evalReport) = try load(try pathList(context, "eval"))
 
-        let trainer = RewardTrainer(model: rm.model, settings: settings, examples: trainExamples)
+        let trainer = RewardTrainer(model: rm.model, settings: settings, examples: trainExamples,
+                                    precision: precision)
         let checkpoints = context.checkpointDirectory.appendingPathComponent("train-rm")
         _ = try TrainingJob.resume(trainer, kind: name, context: context, checkpoints: checkpoints)
         let evalEvery = try context.intParam("eval_every")
         let longestEval = evalExamples.flatMap { $0.sequences.map(\.count) }.max() ?? 1
         let scorer = evalExamples.isEmpty ? nil
             : RewardScorer(model: rm.model, batchSize: max(2, settings.microBatchSize * 2), maxSeqLen: longestEval,
-                           threads: settings.threads)
+                           threads: settings.threads, precision: precision)
         func evaluate(step: Int) -> RMMetrics? {
             guard let scorer else { return nil }
             let m = scorer.evaluate(evalExamples)

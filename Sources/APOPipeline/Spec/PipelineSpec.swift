@@ -577,7 +577,10 @@ private final class PipelineCompiler {
                     .flatMap { $0.isEmpty || ParamTemplate.containsReference($0) ? nil : $0.lowercased() }
                 params[spec.name] = mapStrings(value) { checkPath($0, spec: spec, what: what, mark: mark, pinned: pinned) }
             default:
-                break
+                if let allowed = spec.allowedValues, let s = value.stringValue, !ParamTemplate.containsReference(s),
+                   !allowed.contains(s) {
+                    error(mark, "\(what): \(SubmitChecks.shown(s)) is not one of \(allowed.joined(separator: ", "))")
+                }
             }
         }
     }
