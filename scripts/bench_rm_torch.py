@@ -1,12 +1,13 @@
 """PyTorch CPU peer for `apoctl rm bench`: the same reward-model step on the same shapes.
 
 Usage: bench_rm_torch.py <gguf path> [--seq-len 256] [--micro-batch 4] [--trainable-layers 30]
-                         [--threads 2] [--steps 3]
+                         [--threads 2] [--steps 3] [--dtype fp32|bf16]
 
 Training step = forward over micro-batch sequences (pairs of chosen/rejected), last-token pooling,
 ranking loss, backward, AdamW; blocks below the top `trainable-layers` are frozen (requires_grad
 False, so autograd stops there, as our engine does). Scoring = no-grad forward of the same batch.
-Prints tokens/s for both and peak RSS. Scratch tooling: never a project dependency.
+`--dtype bf16` runs forward passes under CPU autocast (bf16 matmuls, fp32 weights and optimiser),
+the way PyTorch users train in mixed precision. Prints tokens/s for both and peak RSS. Scratch tooling: never a project dependency.
 """
 import argparse
 import os
@@ -23,7 +24,9 @@ ap.add_argument("--micro-batch", type=int, default=4)
 ap.add_argument("--trainable-layers", type=int, default=30)
 ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--steps", type=int, default=3)
+ap.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32")
 args = ap.parse_args()
+autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.dtype == "bf16")
 
 torch.set_num_threads(args.threads)
 torch.manual_seed(0)
@@ -52,8 +55,9 @@ def batch():
 
 def step():
     ids = batch()
-    h = backbone(input_ids=ids).last_hidden_state
-    r = h[:, T - 2] @ head
+    with autocast:
+        h = backbone(input_ids=ids).last_hidden_state
+        r = h[:, T - 2].float() @ head
     loss = -torch.nn.functional.logsigmoid(r[0::2] - r[1::2]).mean()
     opt.zero_grad(set_to_none=True)
     loss.backward()
@@ -65,9 +69,9 @@ t0 = time.time()
 for _ in range(args.steps):
     step()
 train_tps = B * T * args.steps / (time.time() - t0)
-print(f"torch train: {train_tps:.1f} tokens/s (threads {args.threads}, {B}x{T}, trainable layers {K})", flush=True)
+print(f"torch {args.dtype} train: {train_tps:.1f} tokens/s (threads {args.threads}, {B}x{T}, trainable layers {K})", flush=True)
 
-with torch.no_grad():
+with torch.no_grad(), autocast:
     ids = batch()
     backbone(input_ids=ids)
     t0 = time.time()
@@ -75,5 +79,5 @@ with torch.no_grad():
         h = backbone(input_ids=batch()).last_hidden_state
         r = h[:, T - 2] @ head
     score_tps = B * T * args.steps / (time.time() - t0)
-print(f"torch score: {score_tps:.1f} tokens/s", flush=True)
+print(f"torch {args.dtype} score: {score_tps:.1f} tokens/s", flush=True)
 print(f"torch peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")

@@ -18,6 +18,7 @@ func loadInferenceModel(_ path: String, threads: Int) throws -> (LoadedModel, Ll
 }
 
 extension DecodeWeights: ExpressibleByArgument {}
+extension ComputePrecision: ExpressibleByArgument {}
 
 /// `apoctl sample`: N samples for one prompt, printed as they are generated.
 struct SampleCommand: ParsableCommand {

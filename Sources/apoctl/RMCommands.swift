@@ -112,21 +112,24 @@ struct RMBenchOptions: ParsableArguments {
     @Option(name: .long, help: "Top blocks that train (the rest frozen).") var trainableLayers: Int = 30
     @Option(name: .long) var threads: Int = 2
     @Option(name: .long, help: "Timed optimiser steps.") var steps: Int = 3
+    @Option(name: .long, help: "fp32 or bf16 (default: bf16 where the CPU has it).") var precision: ComputePrecision?
     @Flag(name: .long) var json = false
 
     func run() throws {
+        let path = try ComputePath.resolve(precision)
         let loaded = try ModelLoader.load(path: model, threads: threads)
         let result = RewardModelBenchmark.run(parameters: loaded.parameters, seqLen: seqLen, microBatch: microBatch,
                                               trainableLayers: trainableLayers, threads: threads, steps: steps,
-                                              log: { if !json { print($0) } })
+                                              path: path, log: { if !json { print($0) } })
         if json {
             let encoder = JSONEncoder()
+            encoder.keyEncodingStrategy = .convertToSnakeCase
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(result), as: UTF8.self))
         } else {
             print(String(format: "train: %.1f tokens/s, MFU %.1f%%; score: %.1f tokens/s, MFU %.1f%%; peak RSS %.0f MB",
-                         result.trainTokensPerSecond, 100 * result.trainMFU, result.scoreTokensPerSecond,
-                         100 * result.scoreMFU, result.peakResidentMB))
+                         result.trainTokensPerS, 100 * result.trainMfu, result.scoreTokensPerS,
+                         100 * result.scoreMfu, Double(result.peakRssBytes) / 1e6))
         }
     }
 }
