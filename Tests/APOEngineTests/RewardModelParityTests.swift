@@ -33,9 +33,14 @@ struct RewardModelParityTests {
         let gradients: [String: [Float]]
     }
 
-    @Test func rewardsLossAndGradientsMatchPyTorch() throws {
-        let url = try #require(Bundle.module.url(forResource: "Fixtures/training/rm_parity", withExtension: "json"))
-        let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
+    static func fixture(_ name: String) throws -> Fixture {
+        let url = try #require(Bundle.module.url(forResource: "Fixtures/training/\(name)", withExtension: "json"))
+        return try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
+    }
+
+    /// Our rewards, loss and the fixture's gradient slices for the fixture's items and head.
+    static func engineNumbers(_ fixture: Fixture, precision: ComputePrecision) throws
+        -> (rewards: [Float], loss: Double, gradients: [String: [Float]]) {
         let loaded = try ModelLoader.load(path: try ModelFilesTestSupport.smolLMPath(), threads: 2)
         let c = loaded.config
         let model = RewardModel(parameters: loaded.parameters, head: fixture.head, pooling: .last,
@@ -43,7 +48,8 @@ struct RewardModelParityTests {
                                                           eos: fixture.format.eos, pad: fixture.format.pad))
         let sequences = fixture.items.flatMap(\.sequences)
         let graph = RewardModelGraph(model: model, trainableLayers: c.layerCount, trainEmbedding: true,
-                                     maxBatch: sequences.count, maxSeqLen: sequences.map(\.count).max()!, threads: 2)
+                                     maxBatch: sequences.count, maxSeqLen: sequences.map(\.count).max()!, threads: 2,
+                                     precision: precision)
         let objective = RewardObjective(variant: .ranking, rmKLCoeff: fixture.objective.rm_kl_coeff,
                                         apoLossCoeff: fixture.objective.apo_loss_coeff,
                                         apoSampleNum: fixture.objective.apo_sample_num,
@@ -61,12 +67,6 @@ struct RewardModelParityTests {
             k += item.sequences.count
         }
         graph.backward(dRewards: dRewards)
-
-        let rewardDiff = zip(rewards, fixture.rewards).map { abs($0 - $1) }.max()!
-        print("rm parity: rewards swift \(rewards) torch \(fixture.rewards) max|Δ| \(rewardDiff)")
-        print("rm parity: loss swift \(loss) torch \(fixture.loss) |Δ| \(abs(loss - fixture.loss))")
-        #expect(rewardDiff <= Self.rewardTolerance)
-        #expect(abs(loss - fixture.loss) <= Self.lossTolerance)
 
         let lay = loaded.parameters.layout
         let L = c.layerCount
@@ -93,15 +93,36 @@ struct RewardModelParityTests {
             let token = Int(name.dropFirst("model.embed_tokens.weight[".count).dropLast())!
             ours[name] = try slice("model.embed_tokens.weight", row: token)
         }
-        #expect(Set(ours.keys) == Set(fixture.gradients.keys))
-        for (name, reference) in fixture.gradients.sorted(by: { $0.key < $1.key }) {
-            let mine = try #require(ours[name])
-            #expect(mine.count == reference.count, "\(name)")
-            let scale = reference.map(abs).max()!
-            let maxDiff = zip(mine, reference).map { abs($0 - $1) }.max()!
-            print("rm parity: \(name): max|g| \(scale) max|Δ| \(maxDiff) rel \(maxDiff / scale)")
+        return (rewards, loss, ours)
+    }
+
+    /// max|Δ| per gradient slice relative to max|reference|; checks the slices are the same set.
+    static func gradientDeviations(_ mine: [String: [Float]], _ reference: [String: [Float]], label: String) throws
+        -> [String: Float] {
+        #expect(Set(mine.keys) == Set(reference.keys))
+        var out: [String: Float] = [:]
+        for (name, ref) in reference.sorted(by: { $0.key < $1.key }) {
+            let ours = try #require(mine[name])
+            #expect(ours.count == ref.count, "\(name)")
+            let scale = ref.map(abs).max()!
             #expect(scale > 0, "\(name): reference gradient is all zero; the fixture checks nothing")
-            #expect(maxDiff <= Self.gradientRelativeTolerance * scale, "\(name)")
+            let maxDiff = zip(ours, ref).map { abs($0 - $1) }.max()!
+            print("\(label): \(name): max|g| \(scale) max|Δ| \(maxDiff) rel \(maxDiff / scale)")
+            out[name] = maxDiff / scale
+        }
+        return out
+    }
+
+    @Test func rewardsLossAndGradientsMatchPyTorch() throws {
+        let fixture = try Self.fixture("rm_parity")
+        let (rewards, loss, ours) = try Self.engineNumbers(fixture, precision: .fp32)
+        let rewardDiff = zip(rewards, fixture.rewards).map { abs($0 - $1) }.max()!
+        print("rm parity: rewards swift \(rewards) torch \(fixture.rewards) max|Δ| \(rewardDiff)")
+        print("rm parity: loss swift \(loss) torch \(fixture.loss) |Δ| \(abs(loss - fixture.loss))")
+        #expect(rewardDiff <= Self.rewardTolerance)
+        #expect(abs(loss - fixture.loss) <= Self.lossTolerance)
+        for (name, rel) in try Self.gradientDeviations(ours, fixture.gradients, label: "rm parity") {
+            #expect(rel <= Self.gradientRelativeTolerance, "\(name)")
         }
     }
 }

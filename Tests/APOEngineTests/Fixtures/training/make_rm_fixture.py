@@ -1,7 +1,9 @@
 """Reference reward-model numbers from PyTorch for the Swift parity test (RewardModelParityTests).
 
-Usage: make_rm_fixture.py <path/to/SmolLM2-135M-Instruct.Q4_1.gguf> <out dir>
-Writes <out dir>/rm_parity.json.
+Usage: make_rm_fixture.py <path/to/SmolLM2-135M-Instruct.Q4_1.gguf> <out dir> [fp32|bf16]
+Writes <out dir>/rm_parity.json (fp32, the default) or <out dir>/rm_parity_bf16.json: the same
+numbers with the forward pass under CPU bf16 autocast (bf16 matmuls, fp32 weights, norms and loss),
+as a PyTorch user trains in mixed precision.
 
 transformers dequantises the GGUF to fp32 and undoes llama.cpp's Q/K permutation itself, so this is
 an independent path from file to gradients. The reward head is drawn here (seed 1234) and stored in
@@ -19,6 +21,8 @@ import torch
 from transformers import AutoModelForCausalLM
 
 gguf_path, out_dir = sys.argv[1], sys.argv[2]
+dtype = sys.argv[3] if len(sys.argv) > 3 else "fp32"
+assert dtype in ("fp32", "bf16")
 torch.manual_seed(1234)
 model = AutoModelForCausalLM.from_pretrained(
     os.path.dirname(os.path.abspath(gguf_path)), gguf_file=os.path.basename(gguf_path),
@@ -47,9 +51,11 @@ lengths = [len(s) for s in sequences]
 T = max(lengths)
 ids = torch.tensor([s + [PAD] * (T - len(s)) for s in sequences])
 mask = torch.tensor([[1] * len(s) + [0] * (T - len(s)) for s in sequences])
-hidden = backbone(input_ids=ids, attention_mask=mask).last_hidden_state  # [B, T, C], after final norm
+with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bf16"):
+    hidden = backbone(input_ids=ids, attention_mask=mask).last_hidden_state  # [B, T, C], after final norm
+hidden = hidden.float()
 pooled = torch.stack([hidden[b, lengths[b] - 2] for b in range(len(sequences))])
-rewards = pooled @ head
+rewards = pooled @ head  # the head stays fp32 on both sides
 
 loss = torch.zeros(())
 k = 0
@@ -84,7 +90,7 @@ def rounded(xs):
     return [float(f"{x:.7g}") for x in xs]
 
 fixture = {
-    "source": "make_rm_fixture.py (PyTorch %s, transformers, fp32)" % torch.__version__,
+    "source": "make_rm_fixture.py (PyTorch %s, transformers, %s)" % (torch.__version__, dtype),
     "format": {"bos": BOS, "sep": SEP, "eos": EOS, "pad": PAD},
     "objective": {"apo_loss_coeff": apo_loss_coeff, "apo_sample_num": apo_sample_num,
                   "rm_kl_coeff": rm_kl_coeff, "center_coeff": center_coeff},
@@ -95,6 +101,6 @@ fixture = {
     "gradients": {name: rounded(v) for name, v in g.items()},
 }
 os.makedirs(out_dir, exist_ok=True)
-with open(os.path.join(out_dir, "rm_parity.json"), "w") as f:
+with open(os.path.join(out_dir, "rm_parity.json" if dtype == "fp32" else "rm_parity_bf16.json"), "w") as f:
     json.dump(fixture, f)
 print("rewards", fixture["rewards"], "loss", fixture["loss"])
