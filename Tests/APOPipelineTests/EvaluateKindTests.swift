@@ -62,8 +62,10 @@ import Testing
         let rm = try #require(evaluation.rm.first)
         #expect(evaluation.policy == nil && rm.label == "base" && rm.pairs == 4)
 
-        // Independent path: the in-memory model, one sequence per forward pass, accuracy by hand.
-        let scorer = RewardScorer(model: model, batchSize: 1, maxSeqLen: 64, threads: 1)
+        // Independent path: the in-memory model, one sequence per forward pass, accuracy by hand, in
+        // the arithmetic the kind's default `precision: auto` resolves to on this machine.
+        let scorer = RewardScorer(model: model, batchSize: 1, maxSeqLen: 64, threads: 1,
+                                  precision: try ComputePath.resolve(nil).precision)
         var correct = 0, sum = 0.0
         for p in pairs {
             let ids = p.text.map { model.format.frame(text: $0, tokenizer: tokenizer, maxLength: 64)!.ids }

@@ -111,6 +111,25 @@ private func diagnostics(_ yaml: String, overrides: [String: String] = [:]) -> [
                 == ["p.yaml:3:1: error: YAML syntax: found unexpected end of stream (while scanning a quoted scalar at 1:7)"])
     }
 
+    @Test func precisionTakesOnlyItsNamedValues() throws {
+        #expect(diagnostics("""
+            name: p
+            jobs:
+              - id: s
+                kind: score
+                params: {model: /nonexistent, precision: bf61}
+            """) == ["p.yaml:5:46: error: parameter 'precision' of job 's': 'bf61' is not one of auto, fp32, bf16"])
+        for value in ["auto", "fp32", "bf16"] {
+            _ = try PipelineSpec.expand(yaml: """
+                name: p
+                jobs:
+                  - id: s
+                    kind: score
+                    params: {model: /nonexistent, precision: \(value)}
+                """, file: "p.yaml", overrides: [:])
+        }
+    }
+
     @Test func referencesToUnknownJobsAndLongChains() throws {
         #expect(diagnostics("""
             name: refs

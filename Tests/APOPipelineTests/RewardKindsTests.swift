@@ -136,7 +136,9 @@ struct RewardKindsTests {
         let scored = try ScoreKind.run(scoreContext)
         let scores = try RMScoresFile.read(URL(fileURLWithPath: scored["scores"]!.stringValue!))
         #expect(scores.map(\.key) == ["q:1:sample_0", "q:1:sample_1"])
-        let direct = RewardScorer(model: a.model, batchSize: 1, maxSeqLen: 32, threads: 1)
+        // The kind's default `precision: auto`, resolved the same way.
+        let direct = RewardScorer(model: a.model, batchSize: 1, maxSeqLen: 32, threads: 1,
+                                  precision: try ComputePath.resolve(nil).precision)
             .score([a.model.format.frame(text: "Hi<sep> hello", tokenizer: a.tokenizer, maxLength: 512)!.ids])
         // Batched (the kind) and single-row scoring sum in different orders: equal up to rounding.
         #expect(abs(Float(scores[0].score) - direct[0]) <= 1e-5 * max(1, abs(direct[0])))

@@ -98,6 +98,15 @@ struct PipelineResilienceTests {
         let jobs = try store.jobs(runID: runID)
         var attempts: [String: [String?]] = [:]
         for job in jobs { attempts[job.key] = try store.attempts(jobID: job.id).map(\.outcome) }
+        // Every attempt of the RM job records the compute path it resolved (and logs it); generate has none.
+        for job in jobs {
+            let paths = try store.attempts(jobID: job.id).map(\.computePath)
+            if job.key == "rm" {
+                #expect(paths.allSatisfy { $0?.hasPrefix("precision ") == true }, "\(paths)")
+            } else if job.key == "samples" {
+                #expect(paths.allSatisfy { $0 == nil }, "\(paths)")
+            }
+        }
         let samplesPath = try #require(try store.artifacts(runID: runID).first { $0.jobKey == "samples" }?.path)
         let weights = URL(fileURLWithPath: root).appendingPathComponent("rm/model/model.safetensors")
         let modelRows = try store.artifacts(runID: runID).filter { $0.jobKey == "rm" && $0.name == "model" }

@@ -212,6 +212,14 @@ struct WorkerTests {
         #expect(try key(a) != key(a, seed: 2))
         #expect(try MemoKey.compute(kind: "k", kindVersion: 2, params: ["input": .string(a), "seed": .int(1)],
                                     dependencyPaths: [a]).value != key(a))
+        // The compute path is part of the work: bf16 is never reused for fp32, nor one kernel family for another.
+        func key(compute: String?) throws -> String {
+            try MemoKey.compute(kind: "k", kindVersion: 1, params: ["input": .string(a), "seed": .int(1)],
+                                dependencyPaths: [a], computeIdentity: compute).value
+        }
+        #expect(try key(compute: nil) == key(a))
+        #expect(try key(compute: "bf16/avx512-bf16/openblas-haswell") != key(compute: "fp32/fp32-haswell/openblas-haswell"))
+        #expect(try key(compute: "fp32/fp32-haswell/openblas-haswell") != key(compute: "fp32/fp32-cooperlake/openblas-cooperlake"))
     }
 
     @Test func missingParamsGetTheKindDefaults() throws {
