@@ -97,6 +97,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // `apoctl bench queue|e2e|inference|rm`: measurements of the store, the runtime and the
+        // engine, kept out of the modules a job links.
+        .target(name: "APOBenchmarks", dependencies: ["APORuntime", "APOStore", "APOEngine", "COpenBLAS"]),
         // `apoctl bench chaos`: runs apod under kills and freezes and checks each run against an
         // undisturbed one. Not a dependency of anything a job needs.
         .target(name: "APOChaos", dependencies: ["APORuntime", "APOStore", "APOPipeline"]),
@@ -110,12 +113,12 @@ let package = Package(
         .executableTarget(
             name: "apoctl",
             dependencies: [
-                "APORuntime", "APOChaos",
+                "APORuntime", "APOChaos", "APOBenchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "APOEngineTests", dependencies: ["APOEngine"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "APOStoreTests", dependencies: ["APOStore"]),
+        .testTarget(name: "APOStoreTests", dependencies: ["APOStore", "APOBenchmarks"]),
         .testTarget(name: "APOPipelineTests", dependencies: ["APOPipeline"], resources: [.copy("Fixtures")]),
         .testTarget(name: "APORuntimeTests", dependencies: ["APORuntime", "APOStore", "APOPipeline", "APOChaos"]),
     ],

@@ -1,3 +1,4 @@
+import APOBenchmarks
 import APORuntime
 import APOStore
 import ArgumentParser

@@ -1,3 +1,4 @@
+import APOBenchmarks
 import APOEngine
 import ArgumentParser
 import Foundation

@@ -1,3 +1,4 @@
+import APOBenchmarks
 import Foundation
 import GRDB
 import Testing

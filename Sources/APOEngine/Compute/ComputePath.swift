@@ -25,6 +25,7 @@ public struct ComputePath: Sendable, Equatable, CustomStringConvertible {
         if let oneDNNISA { s += " (oneDNN \(oneDNNISA))" }
         s += ", OpenBLAS core \(openBLAS.active)"
         if openBLAS.corrected { s += " (corrected from \(openBLAS.detected))" }
+        if openBLAS.pinnedByEnvironment { s += " (set by OPENBLAS_CORETYPE)" }
         return s
     }
 

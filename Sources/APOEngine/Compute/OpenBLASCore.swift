@@ -15,6 +15,8 @@ public enum OpenBLASCore {
         public let detected: String
         /// What runs now (equal to `detected` unless corrected).
         public let active: String
+        /// The user's `OPENBLAS_CORETYPE` chose the core (and is kept, even when the CPU runs better).
+        public var pinnedByEnvironment = false
         public var corrected: Bool { detected != active }
     }
 
@@ -32,8 +34,10 @@ public enum OpenBLASCore {
 
     static func correctIfNeeded(cpu: CPUFeatures) -> Selection {
         let detected = name
+        if ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] != nil {
+            return Selection(detected: detected, active: detected, pinnedByEnvironment: true)
+        }
         guard cpu.avx512, !avx512Cores.contains(detected),
-              ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil,
               let handle = dlopen(nil, RTLD_NOW),
               let quit = dlsym(handle, "gotoblas_dynamic_quit"),
               let initialise = dlsym(handle, "gotoblas_dynamic_init")

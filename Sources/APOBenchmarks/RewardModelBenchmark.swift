@@ -1,3 +1,4 @@
+import APOEngine
 import Foundation
 
 /// Throughput of reward-model training and scoring on synthetic token ids, with model-FLOPs

@@ -1,3 +1,4 @@
+import APOEngine
 import COpenBLAS
 import Foundation
 

@@ -1,3 +1,4 @@
+import APORuntime
 import APOStore
 import Foundation
 

@@ -1,3 +1,4 @@
+import APOStore
 import Foundation
 
 /// Store-level queue throughput: no-op jobs claimed and completed per second by `workers` threads,
@@ -125,7 +126,7 @@ public enum StoreBenchmark {
     /// Runs `body(0..<count)` on `count` dedicated threads released at the same moment (unlike
     /// `concurrentPerform`, which never runs more bodies at once than there are cores), and
     /// returns when all have finished.
-    static func onSeparateThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    public static func onSeparateThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
         let start = DispatchSemaphore(value: 0)
         let done = DispatchGroup()
         for index in 0..<count {
