@@ -178,6 +178,14 @@ struct BenchInferenceCommand: ParsableCommand {
         let (_, model) = try loadInferenceModel(self.model, threads: threads)
         let bench = InferenceBenchmark(model: model, threads: threads, decodeWeights: decodeWeights)
         var report: [String: Any] = ["threads": threads, "parameters": model.parameterCount]
+        // Inference runs fp32 products (prefill: OpenBLAS; decode: the int8 kernel) in this version.
+        let path = try ComputePath.resolve(.fp32)
+        report["precision"] = path.precision.rawValue
+        report["isa"] = path.isa
+        report["compute_path"] = path.description
+        report["cpu_model"] = CPUFeatures.current.modelName
+        report["cpu_flags"] = CPUFeatures.current.flagNames
+        if !json { print("compute: \(path); CPU \(CPUFeatures.current.modelName) [\(CPUFeatures.current.flagNames.joined(separator: " "))]") }
         let peak = InferenceBenchmark.sgemmPeak(threads: threads)
         report["sgemm_peak_gflops"] = peak
         if !json { print(String(format: "sgemm peak (1024³, %d threads): %.1f GFLOP/s", threads, peak)) }
@@ -186,6 +194,7 @@ struct BenchInferenceCommand: ParsableCommand {
             let seconds = try bench.promptProcessing(length: length, repetitions: repetitions)
             let gflops = bench.promptFLOPs(tokens: length) / seconds / 1e9
             pp.append(["tokens": length, "tokens_per_s": Double(length) / seconds, "gflops": gflops, "mfu": gflops / peak])
+            report["pp\(length)_tokens_per_s"] = Double(length) / seconds
             if !json {
                 print(String(format: "pp%-4d %8.1f tokens/s  %6.1f GFLOP/s  %4.0f%% of sgemm peak",
                              length, Double(length) / seconds, gflops, 100 * gflops / peak))
@@ -208,6 +217,7 @@ struct BenchInferenceCommand: ParsableCommand {
         }
         let tg1 = try best { try bench.generation(batch: 1, promptLength: 0, generateLength: tg) }
         report["tg_batch1_tokens_per_s"] = Double(tg) / tg1
+        report["tg_tokens_per_s"] = Double(tg) / tg1
         // A decode step reads every matrix once: its speed is a memory bandwidth.
         let weightBytes = conversion == nil ? model.matmulParameterCount * 4
             : model.int8DecodeWeights(threads: threads)!.bytesPerToken
@@ -222,6 +232,7 @@ struct BenchInferenceCommand: ParsableCommand {
             let seconds = try best { try bench.generation(batch: b, promptLength: npp, generateLength: tg) }
             let rate = Double(b * tg) / seconds
             batched.append(["batch": b, "tokens_per_s": rate])
+            report["batch\(b)_tokens_per_s"] = rate
             if !json { print(String(format: "batch %-3d after pp%d: %8.1f tokens/s aggregate (S_TG)", b, npp, rate)) }
         }
         report["batched_generation"] = batched
