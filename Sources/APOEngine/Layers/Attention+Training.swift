@@ -26,59 +26,73 @@ public struct AttentionShape: Sendable {
 public func attentionForwardTraining(
     out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>,
     q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-    lengths: [Int], shape s: AttentionShape
+    lengths: [Int], shape s: AttentionShape, threads: Int = 1
 ) {
     let T = s.seqLen, D = s.headDim
     let scale = 1 / Float(D).squareRoot()
     out.update(repeating: 0, count: s.batch * T * s.qDim)
-    for b in 0..<s.batch {
+    onePerHead(tasks: s.batch * s.heads, threads: threads) { task in
+        let b = task / s.heads, h = task % s.heads
         let L = lengths[b]
-        for h in 0..<s.heads {
-            let p = probs + (b * s.heads + h) * T * T
-            p.update(repeating: 0, count: T * T)
-            guard L > 0 else { continue }
-            let qh = q + b * T * s.qDim + h * D
-            let kh = k + b * T * s.kvDim + (h / s.group) * D
-            let vh = v + b * T * s.kvDim + (h / s.group) * D
-            // scores = scale · Q Kᵀ, [L, L] with row stride T
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(L), Int32(L), Int32(D),
-                        scale, qh, Int32(s.qDim), kh, Int32(s.kvDim), 0, p, Int32(T))
-            for i in 0..<L {
-                let row = p + i * T
-                var maxScore = -Float.infinity
-                for j in 0...i { maxScore = max(maxScore, row[j]) }
-                var sum: Float = 0
-                for j in 0...i {
-                    let e = expf(row[j] - maxScore)
-                    row[j] = e
-                    sum += e
-                }
-                let inv = 1 / sum
-                for j in 0...i { row[j] *= inv }
-                for j in (i + 1)..<max(i + 1, L) { row[j] = 0 }
+        let p = probs + (b * s.heads + h) * T * T
+        p.update(repeating: 0, count: T * T)
+        guard L > 0 else { return }
+        let qh = q + b * T * s.qDim + h * D
+        let kh = k + b * T * s.kvDim + (h / s.group) * D
+        let vh = v + b * T * s.kvDim + (h / s.group) * D
+        // scores = scale · Q Kᵀ, [L, L] with row stride T
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(L), Int32(L), Int32(D),
+                    scale, qh, Int32(s.qDim), kh, Int32(s.kvDim), 0, p, Int32(T))
+        for i in 0..<L {
+            let row = p + i * T
+            var maxScore = -Float.infinity
+            for j in 0...i { maxScore = max(maxScore, row[j]) }
+            var sum: Float = 0
+            for j in 0...i {
+                let e = expf(row[j] - maxScore)
+                row[j] = e
+                sum += e
             }
-            // out = P V, [L, D]
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(L), Int32(D), Int32(L),
-                        1, p, Int32(T), vh, Int32(s.kvDim), 0, out + b * T * s.qDim + h * D, Int32(s.qDim))
+            let inv = 1 / sum
+            for j in 0...i { row[j] *= inv }
+            for j in (i + 1)..<max(i + 1, L) { row[j] = 0 }
         }
+        // out = P V, [L, D]
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(L), Int32(D), Int32(L),
+                    1, p, Int32(T), vh, Int32(s.kvDim), 0, out + b * T * s.qDim + h * D, Int32(s.qDim))
     }
 }
 
+/// Runs `body(task)` for every task, spread over `threads`, each task's products single-threaded:
+/// one head's products are too small to split (the threads spent their time handing work over and
+/// spinning), and each task writes only its own rows, so the result is the same for any thread
+/// count. Restores OpenBLAS's thread count for the linears after.
+private func onePerHead(tasks: Int, threads: Int, _ body: (Int) -> Void) {
+    if threads > 1 { openblas_set_num_threads(1) }
+    parallelFor(tasks, threads: threads) { range in
+        for task in range { body(task) }
+    }
+    if threads > 1 { openblas_set_num_threads(Int32(threads)) }
+}
+
 /// Backward; ADDS into dq, dk, dv (same shapes as q, k, v). dOut: `[B, T, heads·D]` (pad rows ignored);
-/// probs: what the forward pass kept; scratch: at least `T·T` floats.
+/// probs: what the forward pass kept. Tasks are (sequence, key/value head) pairs: the query heads
+/// of one group add into the same dk, dv rows, so they run in one task.
 public func attentionBackwardTraining(
     dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
     dOut: UnsafePointer<Float>, probs: UnsafePointer<Float>,
     q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-    lengths: [Int], shape s: AttentionShape, scratch: UnsafeMutablePointer<Float>
+    lengths: [Int], shape s: AttentionShape, threads: Int = 1
 ) {
     let T = s.seqLen, D = s.headDim
     let scale = 1 / Float(D).squareRoot()
-    let dP = scratch
-    for b in 0..<s.batch {
+    onePerHead(tasks: s.batch * s.kvHeads, threads: threads) { task in
+        let b = task / s.kvHeads, kvHead = task % s.kvHeads
         let L = lengths[b]
-        guard L > 0 else { continue }
-        for h in 0..<s.heads {
+        guard L > 0 else { return }
+        let dP = UnsafeMutablePointer<Float>.allocate(capacity: T * T)
+        defer { dP.deallocate() }
+        for h in (kvHead * s.group)..<((kvHead + 1) * s.group) {
             let p = probs + (b * s.heads + h) * T * T
             let qOff = b * T * s.qDim + h * D
             let kvOff = b * T * s.kvDim + (h / s.group) * D

@@ -80,7 +80,7 @@ public final class LlamaTrainingGraph {
     let frozenScratch: BlockActivations?
     let finalInput, finalOut, finalRstd: FloatBuffer
     // backward scratch
-    let dX, dLn, dQ, dK, dV, dAttOut, dGate, dUp, dAct, dProbs: FloatBuffer
+    let dX, dLn, dQ, dK, dV, dAttOut, dGate, dUp, dAct: FloatBuffer
     // state of the last forward pass
     private(set) var batch = 0, seqLen = 0
     private(set) var lengths: [Int] = []
@@ -122,7 +122,6 @@ public final class LlamaTrainingGraph {
         dGate = FloatBuffer(count: g * c.intermediateSize)
         dUp = FloatBuffer(count: g * c.intermediateSize)
         dAct = FloatBuffer(count: g * c.intermediateSize)
-        dProbs = FloatBuffer(count: needsGradients ? maxSeqLen * maxSeqLen : 0)
     }
 
     /// Gradient slot of the parameter tensor at arena `offset`, or nil when it is frozen.
@@ -195,7 +194,7 @@ public final class LlamaTrainingGraph {
             }
         }
         attentionForwardTraining(out: a.attOut.pointer, probs: a.probs.pointer, q: a.q.pointer, k: a.k.pointer,
-                                 v: a.v.pointer, lengths: lengths, shape: attentionShape)
+                                 v: a.v.pointer, lengths: lengths, shape: attentionShape, threads: threads)
         // resid2 = input + attOut · Woᵀ
         a.resid2.pointer.update(from: a.input.pointer, count: n * C)
         linearForward(out: a.resid2.pointer, inp: a.attOut.pointer, weight: p.pointer(w.wo), rows: n,
@@ -264,7 +263,7 @@ public final class LlamaTrainingGraph {
             dV.pointer.update(repeating: 0, count: n * c.kvDim)
             attentionBackwardTraining(dq: dQ.pointer, dk: dK.pointer, dv: dV.pointer, dOut: dAttOut.pointer,
                                       probs: a.probs.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer,
-                                      lengths: lengths, shape: attentionShape, scratch: dProbs.pointer)
+                                      lengths: lengths, shape: attentionShape, threads: threads)
             positions.withUnsafeBufferPointer { pos in
                 let pp = pos.baseAddress!
                 rowsParallel(n) { r in
