@@ -1,3 +1,4 @@
+import APOEngine
 import ArgumentParser
 import Foundation
 
@@ -31,6 +32,9 @@ struct Apoctl: ParsableCommand {
         SampleCommand.self, RMCommand.self,
     ]
 }
+
+// Before anything loads work onto OpenMP's threads (see OpenMPWaitPolicy).
+OpenMPWaitPolicy.ensurePassive()
 
 do {
     var command = try Apoctl.parseAsRoot()

@@ -1,3 +1,4 @@
+import APOEngine
 import APORuntime
 import APOStore
 import ArgumentParser
@@ -108,4 +109,6 @@ extension Apod {
     }
 }
 
+// Before anything loads work onto OpenMP's threads; workers inherit it (see OpenMPWaitPolicy).
+OpenMPWaitPolicy.ensurePassive()
 Apod.main()

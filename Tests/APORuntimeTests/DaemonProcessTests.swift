@@ -6,6 +6,27 @@ import Testing
 /// they spawn worker processes, and the machine has few cores.
 @Suite(.serialized)
 struct DaemonProcessTests {
+    /// apod restarts itself with OMP_WAIT_POLICY=PASSIVE before anything runs, so oneDNN's OpenMP
+    /// threads sleep instead of spinning on the cores its workers share; the workers inherit it.
+    @Test func daemonAndWorkersRunWithPassiveOpenMPThreads() throws {
+        let sandbox = try RuntimeSandbox()
+        defer { sandbox.cleanup() }
+        _ = try sandbox.apoctl(["submit", try sandbox.write("p.yaml", "name: p\njobs:\n  - id: a\n    kind: sleep\n    params: {seconds: 30}\n")])
+        let daemon = try sandbox.startDaemon(workers: 1)
+        func environment(_ pid: Int32) -> [String] {
+            let data = FileManager.default.contents(atPath: "/proc/\(pid)/environ") ?? Data()
+            return data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        }
+        var workers: [Int32] = []
+        try sandbox.waitUntil("a worker process", timeout: 30) {
+            workers = (try? String(contentsOfFile: "/proc/\(daemon.processIdentifier)/task/\(daemon.processIdentifier)/children",
+                                   encoding: .utf8))?.split(separator: " ").compactMap { Int32($0) } ?? []
+            return !workers.isEmpty
+        }
+        #expect(environment(daemon.processIdentifier).contains("OMP_WAIT_POLICY=PASSIVE"))
+        for worker in workers { #expect(environment(worker).contains("OMP_WAIT_POLICY=PASSIVE")) }
+    }
+
     @Test func submittedChainRunsInDependencyOrder() throws {
         let sandbox = try RuntimeSandbox()
         defer { sandbox.cleanup() }

@@ -74,7 +74,8 @@ final class RuntimeSandbox {
         process.executableURL = binaries.appendingPathComponent(executable)
         process.arguments = arguments
         process.currentDirectoryURL = currentDirectory ?? directory
-        process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "APO_DB" }
+        // OMP_WAIT_POLICY too: the executables choose it themselves (OpenMPWaitPolicy), which a test checks.
+        process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "APO_DB" && $0.key != "OMP_WAIT_POLICY" }
         process.standardInput = FileHandle.nullDevice
         process.standardError = try outputFile(stderrName ?? "\(executable)-\(UUID().uuidString.prefix(6)).err")
         process.standardOutput = try outputFile(stdoutName ?? "\(executable)-\(UUID().uuidString.prefix(6)).out")
