@@ -21,7 +21,8 @@ struct DaemonProcessTests {
         try sandbox.waitUntil("a worker process", timeout: 30) {
             workers = (try? String(contentsOfFile: "/proc/\(daemon.processIdentifier)/task/\(daemon.processIdentifier)/children",
                                    encoding: .utf8))?.split(separator: " ").compactMap { Int32($0) } ?? []
-            return !workers.isEmpty
+            // A child is listed from fork on; its environment is readable once it has exec'd.
+            return !workers.isEmpty && workers.allSatisfy { !environment($0).isEmpty }
         }
         #expect(environment(daemon.processIdentifier).contains("OMP_WAIT_POLICY=PASSIVE"))
         for worker in workers { #expect(environment(worker).contains("OMP_WAIT_POLICY=PASSIVE")) }
