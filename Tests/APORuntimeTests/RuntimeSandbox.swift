@@ -69,13 +69,15 @@ final class RuntimeSandbox {
     }
 
     func spawn(_ executable: String, _ arguments: [String], stderrName: String? = nil,
-               stdoutName: String? = nil, currentDirectory: URL? = nil) throws -> Process {
+               stdoutName: String? = nil, currentDirectory: URL? = nil,
+               environment: [String: String] = [:]) throws -> Process {
         let process = Process()
         process.executableURL = binaries.appendingPathComponent(executable)
         process.arguments = arguments
         process.currentDirectoryURL = currentDirectory ?? directory
         // OMP_WAIT_POLICY too: the executables choose it themselves (OpenMPWaitPolicy), which a test checks.
         process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "APO_DB" && $0.key != "OMP_WAIT_POLICY" }
+            .merging(environment) { _, given in given }
         process.standardInput = FileHandle.nullDevice
         process.standardError = try outputFile(stderrName ?? "\(executable)-\(UUID().uuidString.prefix(6)).err")
         process.standardOutput = try outputFile(stdoutName ?? "\(executable)-\(UUID().uuidString.prefix(6)).out")
@@ -102,10 +104,11 @@ final class RuntimeSandbox {
     /// Runs `EXECUTABLE ARGS` (apod or apoctl, no `--db` added) to completion in
     /// `currentDirectory` (default: the sandbox).
     func run(_ executable: String, _ arguments: [String], currentDirectory: URL? = nil,
-             timeout: TimeInterval = 30) throws -> CommandResult {
+             environment: [String: String] = [:], timeout: TimeInterval = 30) throws -> CommandResult {
         let tag = UUID().uuidString.prefix(8)
         let process = try spawn(executable, arguments, stderrName: "\(executable)-\(tag).err",
-                                stdoutName: "\(executable)-\(tag).out", currentDirectory: currentDirectory)
+                                stdoutName: "\(executable)-\(tag).out", currentDirectory: currentDirectory,
+                                environment: environment)
         guard wait(for: process, timeout: timeout) else {
             process.terminate()
             throw Failure(description: "\(executable) \(arguments) did not finish within \(timeout) s")

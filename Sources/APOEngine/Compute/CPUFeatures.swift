@@ -4,7 +4,7 @@ import Foundation
 /// What this CPU can run, read from cpuid and XCR0 (a flag counts only when the OS also saves the
 /// registers it needs), plus the model name for benchmark records.
 public struct CPUFeatures: Sendable, Equatable {
-    public var avx2 = false, fma = false, f16c = false, bmi2 = false
+    public var avx2 = false, fma = false, f16c = false, bmi1 = false, bmi2 = false
     /// AVX-512 F + BW + DQ + VL: what OpenBLAS's SkylakeX kernels and oneDNN's avx512_core need.
     public var avx512 = false
     public var avx512VNNI = false, avx512BF16 = false, avxVNNI = false
@@ -41,6 +41,7 @@ public struct CPUFeatures: Sendable, Equatable {
         guard apo_cpuid(7, 0, &r) != 0 else { return f }
         let ebx7 = r[1], ecx7 = r[2], edx7 = r[3]
         f.avx2 = avx && ymmSaved && ebx7 & (1 << 5) != 0
+        f.bmi1 = ebx7 & (1 << 3) != 0
         f.bmi2 = ebx7 & (1 << 8) != 0
         let avx512Bits: UInt32 = (1 << 16) | (1 << 17) | (1 << 30) | (1 << 31)  // F, DQ, BW, VL
         f.avx512 = zmmSaved && ebx7 & avx512Bits == avx512Bits

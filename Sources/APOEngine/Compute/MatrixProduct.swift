@@ -1,7 +1,8 @@
 import COpenBLAS
 
-/// `C = alpha · op(A) · op(B) + beta · C`, row-major, in the given precision: every matrix product
-/// of the engine's linears and attention goes through here, so the arithmetic is one choice.
+/// `C = alpha · op(A) · op(B) + beta · C`, row-major, in the given precision: every product of the
+/// linears and the LM head goes through here, so the arithmetic is one choice (attention's small
+/// per-head products call sgemm directly and stay fp32).
 ///
 /// - A: `[m, k]` (stored `[k, m]` when `transA`), B: `[k, n]` (stored `[n, k]` when `transB`),
 ///   C: `[m, n]`; `lda`, `ldb`, `ldc` are the row strides of the stored matrices, as in cblas.

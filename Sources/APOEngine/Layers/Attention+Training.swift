@@ -31,7 +31,7 @@ public func attentionForwardTraining(
     let T = s.seqLen, D = s.headDim
     let scale = 1 / Float(D).squareRoot()
     out.update(repeating: 0, count: s.batch * T * s.qDim)
-    onePerHead(tasks: s.batch * s.heads, threads: threads) { task in
+    onePerHead(tasks: s.batch * s.heads, threads: threads) { task, _ in
         let b = task / s.heads, h = task % s.heads
         let L = lengths[b]
         let p = probs + (b * s.heads + h) * T * T
@@ -67,10 +67,14 @@ public func attentionForwardTraining(
 /// one head's products are too small to split (the threads spent their time handing work over and
 /// spinning), and each task writes only its own rows, so the result is the same for any thread
 /// count. Restores OpenBLAS's thread count for the linears after.
-private func onePerHead(tasks: Int, threads: Int, _ body: (Int) -> Void) {
+/// `scratchFloats`: per-thread scratch handed to every task of that thread.
+private func onePerHead(tasks: Int, threads: Int, scratchFloats: Int = 0,
+                        _ body: (_ task: Int, _ scratch: UnsafeMutablePointer<Float>) -> Void) {
     if threads > 1 { openblas_set_num_threads(1) }
     parallelFor(tasks, threads: threads) { range in
-        for task in range { body(task) }
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, scratchFloats))
+        defer { scratch.deallocate() }
+        for task in range { body(task, scratch) }
     }
     if threads > 1 { openblas_set_num_threads(Int32(threads)) }
 }
@@ -86,12 +90,10 @@ public func attentionBackwardTraining(
 ) {
     let T = s.seqLen, D = s.headDim
     let scale = 1 / Float(D).squareRoot()
-    onePerHead(tasks: s.batch * s.kvHeads, threads: threads) { task in
+    onePerHead(tasks: s.batch * s.kvHeads, threads: threads, scratchFloats: T * T) { task, dP in
         let b = task / s.kvHeads, kvHead = task % s.kvHeads
         let L = lengths[b]
         guard L > 0 else { return }
-        let dP = UnsafeMutablePointer<Float>.allocate(capacity: T * T)
-        defer { dP.deallocate() }
         for h in (kvHead * s.group)..<((kvHead + 1) * s.group) {
             let p = probs + (b * s.heads + h) * T * T
             let qOff = b * T * s.qDim + h * D

@@ -18,7 +18,7 @@ public final class Int8Matrix: @unchecked Sendable {
     public static let kernelsSupported: Bool = {
         #if arch(x86_64)
         let cpu = CPUFeatures.current
-        return cpu.avx2 && cpu.fma && cpu.f16c && cpu.bmi2
+        return cpu.avx2 && cpu.fma && cpu.f16c && cpu.bmi1 && cpu.bmi2
         #else
         return true
         #endif

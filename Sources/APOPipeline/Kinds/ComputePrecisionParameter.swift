@@ -15,7 +15,8 @@ public enum PrecisionParameter {
         let value = params[ParameterSpec.precision.name]?.stringValue ?? "auto"
         if value == "auto" { return try ComputePath.resolve(nil) }
         guard let precision = ComputePrecision(rawValue: value) else {
-            throw JobParameterError.invalid(name: "precision", message: "\"\(value)\" is not one of auto, fp32, bf16")
+            let allowed = ParameterSpec.precision.allowedValues!.joined(separator: ", ")
+            throw JobParameterError.invalid(name: "precision", message: "\"\(value)\" is not one of \(allowed)")
         }
         return try ComputePath.resolve(precision)
     }
