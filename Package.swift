@@ -20,13 +20,17 @@ let engineSettings: [SwiftSetting] = [
 // Only this small module gets the flag, so the rest of the build runs on any x86-64.
 #if arch(x86_64)
 let kernelSettings: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-target-cpu", "haswell"])]
+// The block-quantised decode kernels (C: 16-bit integer multiply-adds Swift's SIMD types do not
+// lower to) for the same CPUs; a portable loop where the flags are absent.
+let blockKernelSettings: [CSetting] = [.unsafeFlags(["-O3", "-mavx2", "-mfma", "-mf16c"])]
 #else
 let kernelSettings: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
+let blockKernelSettings: [CSetting] = [.unsafeFlags(["-O3"])]
 #endif
 
 let package = Package(
     name: "apo",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],  // v15: the Synchronization module's atomics
     products: [
         .executable(name: "apod", targets: ["apod"]),
         .executable(name: "apoctl", targets: ["apoctl"]),
@@ -61,9 +65,10 @@ let package = Package(
         // statfs(2) for APOStore's network file system check (not exported by Swift's Glibc).
         .systemLibrary(name: "CStatfs", path: "Sources/CStatfs"),
         .target(name: "APOKernels", swiftSettings: kernelSettings),
+        .target(name: "CBlockKernels", cSettings: blockKernelSettings),
         .target(
             name: "APOEngine",
-            dependencies: ["COpenBLAS", "CDNNL", "CCPU", "APOKernels"],
+            dependencies: ["COpenBLAS", "CDNNL", "CCPU", "APOKernels", "CBlockKernels"],
             swiftSettings: engineSettings
         ),
         .target(

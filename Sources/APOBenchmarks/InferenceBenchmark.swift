@@ -9,19 +9,19 @@ public struct InferenceBenchmark {
     public let threads: Int
     public let decodeWeights: DecodeWeights
 
-    public init(model: LlamaModel, threads: Int, decodeWeights: DecodeWeights = .int8) {
+    public init(model: LlamaModel, threads: Int, decodeWeights: DecodeWeights = .file) {
         self.model = model
         self.threads = threads
         self.decodeWeights = decodeWeights
     }
 
-    /// Makes the int8 copies a decode step reads (a one-time cost per loaded model, kept out of the
-    /// timed runs); returns its seconds, or nil when decode reads fp32 (by choice or for want of AVX2).
-    public func prepareDecodeWeights() -> Double? {
-        guard decodeWeights == .int8 else { return nil }
-        var made: Int8DecodeWeights?
-        let seconds = Self.seconds { made = model.int8DecodeWeights(threads: threads) }
-        return made == nil ? nil : seconds
+    /// Makes the quantised copies a decode step reads (a one-time cost per loaded model, kept out
+    /// of the timed runs); returns them with their seconds, or nil when decode reads fp32 (by
+    /// choice or for want of AVX2).
+    public func prepareDecodeWeights() -> (weights: QuantizedDecodeWeights, seconds: Double)? {
+        var made: QuantizedDecodeWeights?
+        let seconds = Self.seconds { made = model.decodeWeights(decodeWeights, threads: threads) }
+        return made.map { ($0, seconds) }
     }
 
     /// Wall-clock seconds of `body`.

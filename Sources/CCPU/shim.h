@@ -40,3 +40,13 @@ static inline int apo_request_amx_permission(void) {
     return -1;
 #endif
 }
+
+/// The spin-wait hint (x86 `pause`, ARM `yield`): a thread polling a flag yields the core's
+/// resources and saves power while it waits (ThreadTeam's hand-off).
+static inline void apo_spin_pause(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}

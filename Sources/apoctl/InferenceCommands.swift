@@ -15,7 +15,7 @@ struct InferenceCommandError: Error, CustomStringConvertible {
 /// Loads a model file and wraps the engine's errors with the path.
 func loadInferenceModel(_ path: String, threads: Int) throws -> (LoadedModel, LlamaModel) {
     let loaded = try ModelLoader.load(path: path, threads: threads)
-    return (loaded, try LlamaModel(parameters: loaded.parameters))
+    return (loaded, try LlamaModel(loaded: loaded))
 }
 
 extension DecodeWeights: ExpressibleByArgument {}
@@ -45,8 +45,8 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "CPU threads.") var threads: Int = 2
     @Option(help: "Prompt rendering: auto (the model's template), chatml or raw.") var template: String = "auto"
     @Option(name: .customLong("decode-weights"),
-            help: "Weights decode steps read: int8 (about twice as fast) or f32 (exact fp32).")
-    var decodeWeights: DecodeWeights = .int8
+            help: "Weights decode steps read: file (a GGUF's own blocks), int8 (int8 copies) or f32 (exact fp32).")
+    var decodeWeights: DecodeWeights = .file
     @Flag(help: "Print a JSON list of {sample, text, finish_reason, tokens} instead of text.") var json = false
 
     func run() throws {
@@ -69,13 +69,12 @@ struct SampleCommand: ParsableCommand {
         let options = GenerationOptions(sampling: sampling, maxNewTokens: maxTokens, maxPromptTokens: maxPromptTokens,
                                         slots: min(n, 16), decodeWeights: decodeWeights)
         let generator = try BatchedGenerator(model: model, tokenizer: loaded.tokenizer, options: options, threads: threads)
-        if decodeWeights == .int8 {
-            // Made once per loaded model; timed apart so the tokens/s below is the generation's own.
-            let start = Date()
-            if model.int8DecodeWeights(threads: threads) != nil, !json {
-                FileHandle.standardError.write(Data(String(format: "int8 decode weights made in %.2f s\n",
-                                                           Date().timeIntervalSince(start)).utf8))
-            }
+        // Made once per loaded model; timed apart so the tokens/s below is the generation's own.
+        let madeAt = Date()
+        if let made = model.decodeWeights(decodeWeights, threads: threads), !json {
+            FileHandle.standardError.write(Data(String(format: "decode weights %@ (%@) made in %.2f s\n",
+                                                       decodeWeights.rawValue, made.summary,
+                                                       Date().timeIntervalSince(madeAt)).utf8))
         }
         let requests = (0..<n).map {
             GenerationRequest(prompt: ids, seed: SplitMix64.streamSeed(base: seed, query: prompt, sample: $0))
@@ -169,8 +168,8 @@ struct BenchInferenceCommand: ParsableCommand {
     @Option(name: .customLong("npl"), parsing: .upToNextOption, help: "Batch sizes.") var batches: [Int] = [1, 16, 32]
     @Option(help: "Repetitions of each measure (the best is kept).") var repetitions: Int = 2
     @Option(name: .customLong("decode-weights"),
-            help: "Weights generation steps of at most \(InferenceState.int8RowLimit) rows read: int8 or f32.")
-    var decodeWeights: DecodeWeights = .int8
+            help: "Weights generation steps of at most \(InferenceState.quantisedRowLimit) rows read: file, int8 or f32.")
+    var decodeWeights: DecodeWeights = .file
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
@@ -201,13 +200,17 @@ struct BenchInferenceCommand: ParsableCommand {
             }
         }
         report["prompt_processing"] = pp
-        let conversion = bench.prepareDecodeWeights()
-        report["decode_weights"] = conversion == nil ? "f32" : "int8"
-        if let conversion {
-            report["int8_conversion_s"] = conversion
-            if !json { print(String(format: "decode weights: int8 (made in %.2f s, once per loaded model)", conversion)) }
+        let prepared = bench.prepareDecodeWeights()
+        report["decode_weights"] = prepared == nil ? "f32" : decodeWeights.rawValue
+        if let prepared {
+            report["decode_weights_formats"] = prepared.weights.summary
+            report["decode_weights_made_s"] = prepared.seconds
+            if !json {
+                print(String(format: "decode weights: %@ (%@; made in %.2f s, once per loaded model)",
+                             decodeWeights.rawValue, prepared.weights.summary, prepared.seconds))
+            }
         } else if !json {
-            print("decode weights: f32" + (decodeWeights == .int8 ? " (this CPU lacks AVX2/FMA)" : ""))
+            print("decode weights: f32" + (decodeWeights != .float32 ? " (this CPU lacks AVX2/FMA/F16C)" : ""))
         }
         // Best of `repetitions` for generation too: single runs swing by ±10 % on a shared machine.
         func best(_ run: () throws -> Double) rethrows -> Double {
@@ -219,8 +222,7 @@ struct BenchInferenceCommand: ParsableCommand {
         report["tg_batch1_tokens_per_s"] = Double(tg) / tg1
         report["tg_tokens_per_s"] = Double(tg) / tg1
         // A decode step reads every matrix once: its speed is a memory bandwidth.
-        let weightBytes = conversion == nil ? model.matmulParameterCount * 4
-            : model.int8DecodeWeights(threads: threads)!.bytesPerToken
+        let weightBytes = prepared?.weights.bytesPerToken ?? model.matmulParameterCount * 4
         let bandwidth = Double(weightBytes) * Double(tg) / tg1 / 1e9
         report["tg_batch1_weight_gb_per_s"] = bandwidth
         if !json {

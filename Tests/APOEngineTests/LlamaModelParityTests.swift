@@ -90,7 +90,7 @@ struct LogitsFixture: Decodable {
     /// prompt; returns the largest |Δ log-prob| against the fixture (prefill and decode rows).
     func batchedPrefillAndDecode(decodeWeights: DecodeWeights) throws -> Double {
         let prompts = fixture.prompts
-        #expect(prompts.count <= InferenceState.int8RowLimit, "decode steps must be small enough to read \(decodeWeights)")
+        #expect(prompts.count <= InferenceState.quantisedRowLimit, "decode steps must be small enough to read \(decodeWeights)")
         let state = InferenceState(model: model, slots: prompts.count, maxPositions: 64, threads: 2,
                                    decodeWeights: decodeWeights)
         var tokens: [Int32] = [], slots: [Int] = [], positions: [Int32] = []

@@ -14,7 +14,7 @@ public func cachedAttentionForward(
     out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>,
     keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
     slots: UnsafePointer<Int>, positions: UnsafePointer<Int32>, rows: UnsafeBufferPointer<Int>,
-    heads: Int, kvHeads: Int, headDim: Int, maxPositions: Int, threads: Int
+    heads: Int, kvHeads: Int, headDim: Int, maxPositions: Int, threads: Int, team: ThreadTeam? = nil
 ) {
     let groupSize = heads / kvHeads
     let kvDim = kvHeads * headDim
@@ -24,7 +24,7 @@ public func cachedAttentionForward(
     // threads), each query head is its own item instead, so the threads finish together.
     let split = rows.count * kvHeads < 2 * threads ? groupSize : 1
     let perItem = groupSize / split
-    parallelFor(rows.count * kvHeads * split, threads: threads) { range in
+    parallelFor(rows.count * kvHeads * split, threads: threads, team: team) { range in
         guard let maxLength = range.lazy.map({ Int(positions[rows[$0 / (kvHeads * split)]]) + 1 }).max() else { return }
         withUnsafeTemporaryAllocation(of: Float.self, capacity: groupSize * maxLength) { scratch in
             let scores = scratch.baseAddress!
@@ -77,7 +77,8 @@ public func cachedAttentionForward(
 public func cachedAttentionRunForward(
     out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>,
     keys: UnsafePointer<Float>, values: UnsafePointer<Float>, slot: Int, firstPosition: Int, count: Int,
-    heads: Int, kvHeads: Int, headDim: Int, maxPositions: Int, scores: UnsafeMutablePointer<Float>, threads: Int
+    heads: Int, kvHeads: Int, headDim: Int, maxPositions: Int, scores: UnsafeMutablePointer<Float>, threads: Int,
+    team: ThreadTeam? = nil
 ) {
     let groupSize = heads / kvHeads
     let kvDim = kvHeads * headDim
@@ -86,7 +87,7 @@ public func cachedAttentionRunForward(
     let scale = 1 / Float(headDim).squareRoot()
     // Heads are independent: one block of heads per thread, each with its own scores scratch.
     let parts = min(threads, heads)
-    parallelFor(parts, threads: parts) { range in
+    parallelFor(parts, threads: parts, team: team) { range in
         for part in range {
             let s = scores + part * count * length
             for h in (heads * part / parts)..<(heads * (part + 1) / parts) {

@@ -85,39 +85,3 @@ public final class Int8Matrix: @unchecked Sendable {
         }
     }
 }
-
-/// Int8 copies of every matrix a decode step reads (`Int8Matrix`), built once per model.
-public final class Int8DecodeWeights: @unchecked Sendable {
-    public struct Layer {
-        public let wq, wk, wv, wo, wGate, wUp, wDown: Int8Matrix
-    }
-    public let layers: [Layer]
-    public let output: Int8Matrix
-
-    /// Nil when some matrix's input dimension is not a multiple of 32 (the fp32 path then serves).
-    public init?(parameters p: ModelParameters, threads: Int) {
-        let c = p.config
-        func matrix(_ offset: Int, _ outDim: Int, _ inDim: Int) -> Int8Matrix? {
-            Int8Matrix(weight: p.pointer(offset), outDim: outDim, inDim: inDim, threads: threads)
-        }
-        var layers: [Layer] = []
-        for l in p.layout.layers {
-            guard let wq = matrix(l.wq, c.qDim, c.hiddenSize), let wk = matrix(l.wk, c.kvDim, c.hiddenSize),
-                  let wv = matrix(l.wv, c.kvDim, c.hiddenSize), let wo = matrix(l.wo, c.hiddenSize, c.qDim),
-                  let wGate = matrix(l.wGate, c.intermediateSize, c.hiddenSize),
-                  let wUp = matrix(l.wUp, c.intermediateSize, c.hiddenSize),
-                  let wDown = matrix(l.wDown, c.hiddenSize, c.intermediateSize)
-            else { return nil }
-            layers.append(Layer(wq: wq, wk: wk, wv: wv, wo: wo, wGate: wGate, wUp: wUp, wDown: wDown))
-        }
-        guard let output = matrix(p.layout.output, c.vocabSize, c.hiddenSize) else { return nil }
-        self.layers = layers
-        self.output = output
-    }
-
-    /// Bytes of weights one decode step reads through these copies (for the benchmark's bandwidth figure).
-    public var bytesPerToken: Int {
-        let all = layers.flatMap { [$0.wq, $0.wk, $0.wv, $0.wo, $0.wGate, $0.wUp, $0.wDown] } + [output]
-        return all.reduce(0) { $0 + $1.outDim * $1.inDim * 9 / 8 }  // 32 bytes + a 4-byte scale per block
-    }
-}

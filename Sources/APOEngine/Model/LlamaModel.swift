@@ -38,23 +38,39 @@ public enum InferenceError: Error, CustomStringConvertible, Equatable {
 public enum DecodeWeights: String, Sendable, CaseIterable {
     /// The fp32 weights, as every other call: logits agree with an fp32 reference to ~1e-3.
     case float32 = "f32"
-    /// Int8 copies (`Int8DecodeWeights`), a quarter of the bytes: about twice the single-stream
-    /// decode speed, at ~1e-2 in log-probabilities (the parity test states the bound).
-    /// Falls back to fp32 on CPUs without AVX2/FMA and for matrices whose width is not a multiple of 32.
+    /// Int8 copies of the fp32 weights made at first use (blocks of 32, one fp32 scale each): 1.125
+    /// bytes per weight, at ~1e-2 in log-probabilities (the parity test states the bound).
     case int8
+    /// The model file's own blocks (GGUF Q4_1, Q4_0, Q8_0) as stored, no dequantised copy: the fewest
+    /// bytes per token (Q4_1: 0.625 per weight), and the same weights the fp32 path dequantised, so
+    /// logits agree with `float32` up to summation order. Matrices stored otherwise (F16, F32,
+    /// K-quants) and models loaded from a directory get int8 copies.
+    case file
+}
+
+extension DecodeWeights {
+    /// Falls back to fp32 on CPUs without AVX2/FMA/F16C (the quantised kernels are compiled for them).
+    public static var quantisedKernelsSupported: Bool { Int8Matrix.kernelsSupported }
 }
 
 /// A LLaMA decoder ready for inference: validated configuration over fp32 `ModelParameters`.
 ///
-/// The weights must not change once a decode step ran with `DecodeWeights.int8`: its int8 copies
-/// are made once, on first use.
+/// The weights must not change once a decode step ran with quantised `DecodeWeights`: their copies
+/// are made once, on first use. A model given its GGUF `file` must hold that file's weights.
 public final class LlamaModel: @unchecked Sendable {
     public let parameters: ModelParameters
     public var config: LlamaConfig { parameters.config }
-    private let int8Lock = NSLock()
-    private var int8Weights: Int8DecodeWeights??
+    /// The GGUF the parameters were dequantised from, whose blocks `DecodeWeights.file` reads.
+    public let file: GGUFFile?
+    private let decodeLock = NSLock()
+    private var decodeCopies: [DecodeWeights: QuantizedDecodeWeights?] = [:]
 
-    public init(parameters: ModelParameters) throws {
+    /// A model as loaded, with its GGUF (if it came from one) for `DecodeWeights.file`.
+    public convenience init(loaded: LoadedModel) throws {
+        try self.init(parameters: loaded.parameters, file: loaded.ggufFile)
+    }
+
+    public init(parameters: ModelParameters, file: GGUFFile? = nil) throws {
         let c = parameters.config
         guard c.headCount > 0, c.kvHeadCount > 0, c.headCount % c.kvHeadCount == 0 else {
             throw InferenceError.unsupportedModel(
@@ -67,16 +83,25 @@ public final class LlamaModel: @unchecked Sendable {
             throw InferenceError.unsupportedModel("empty dimension in \(c)")
         }
         self.parameters = parameters
+        self.file = file
     }
 
-    /// The int8 copies of the decode matrices, made on first call (about a second for 135M
-    /// weights); nil where `DecodeWeights.int8` falls back to fp32.
-    public func int8DecodeWeights(threads: Int) -> Int8DecodeWeights? {
-        int8Lock.lock()
-        defer { int8Lock.unlock() }
-        if let made = int8Weights { return made }
-        let made = Int8Matrix.kernelsSupported ? Int8DecodeWeights(parameters: parameters, threads: threads) : nil
-        int8Weights = .some(made)
+    /// The quantised matrices `choice` reads, made on first call (under a second for 135M
+    /// weights); nil for `.float32` and where the choice falls back to fp32.
+    public func decodeWeights(_ choice: DecodeWeights, threads: Int) -> QuantizedDecodeWeights? {
+        guard choice != .float32, DecodeWeights.quantisedKernelsSupported else { return nil }
+        // Without a GGUF there are no file blocks: `.file` reads the int8 copies.
+        let key: DecodeWeights = choice == .file && file == nil ? .int8 : choice
+        decodeLock.lock()
+        defer { decodeLock.unlock() }
+        if let made = decodeCopies[key] { return made }
+        let made: QuantizedDecodeWeights?
+        if key == .file, let file {
+            made = QuantizedDecodeWeights(blocksOf: file, parameters: parameters, threads: threads)
+        } else {
+            made = QuantizedDecodeWeights(int8From: parameters, threads: threads)
+        }
+        decodeCopies[key] = .some(made)
         return made
     }
 
@@ -111,11 +136,11 @@ public final class InferenceState {
     public let model: LlamaModel
     public let cache: KVCache
     public let threads: Int
-    /// Which weights calls of at most `int8RowLimit` rows read.
+    /// Which weights calls of at most `quantisedRowLimit` rows read.
     public let decodeWeights: DecodeWeights
-    /// Largest call (in rows) that reads the int8 copies: beyond it the weights are reused by enough
-    /// rows that sgemm on fp32 is faster.
-    public static let int8RowLimit = 6
+    /// Largest call (in rows) that reads the quantised weights: beyond it the weights are reused by
+    /// enough rows that sgemm on fp32 is faster.
+    public static let quantisedRowLimit = 6
     public var maxPositions: Int { cache.maxPositions }
     public var slotCount: Int { cache.slotCount }
     let rope: RoPETable
@@ -127,16 +152,20 @@ public final class InferenceState {
     private var gate = FloatBuffer(count: 0), up = FloatBuffer(count: 0)
     private var logitsBuffer = FloatBuffer(count: 0)
     private var scores = FloatBuffer(count: 0)
+    private let blockInput = QuantisedInput()
+    /// The threads every parallel loop of `forward` runs on (nil with one thread).
+    private let team: ThreadTeam?
     /// Shortest run of consecutive positions of one sequence that gets matrix-product attention.
     static let minimumAttentionRun = 16
     /// Input-row index of each logits row of the last `forward`.
     public private(set) var logitRowIndices: [Int] = []
 
-    public init(model: LlamaModel, slots: Int, maxPositions: Int, threads: Int, decodeWeights: DecodeWeights = .int8) {
+    public init(model: LlamaModel, slots: Int, maxPositions: Int, threads: Int, decodeWeights: DecodeWeights = .file) {
         precondition(slots > 0 && maxPositions > 0 && threads > 0)
         self.model = model
         self.threads = threads
         self.decodeWeights = decodeWeights
+        team = threads > 1 ? ThreadTeam(size: threads) : nil
         cache = KVCache(config: model.config, slots: slots, maxPositions: maxPositions)
         rope = RoPETable(headDim: model.config.headDim, maxPositions: maxPositions, theta: model.config.ropeTheta)
     }
@@ -157,11 +186,11 @@ public final class InferenceState {
     }
 
     /// One matrix product of a `matmul` group: `out = inp · weightᵀ` (`[rows, outDim]`), reading
-    /// `int8` instead of `weight` when given (a decode-sized call).
+    /// `quantised` instead of `weight` when given (a decode-sized call).
     struct Product {
         let out: UnsafeMutablePointer<Float>
         let weight: UnsafePointer<Float>
-        let int8: Int8Matrix?
+        let quantised: DecodeMatrix?
         let outDim: Int
     }
 
@@ -170,16 +199,22 @@ public final class InferenceState {
     /// group costs one thread hand-off, not one per product (at decode speed the hand-offs were a
     /// sixth of the time). Each block is a single-threaded sgemm, sgemv or int8 kernel.
     private func matmul(_ products: [Product], inp: UnsafePointer<Float>, rows: Int, inDim: Int, accumulate: Bool) {
+        // Block-quantised weights read the input as int16 blocks: quantised once, read by every thread.
+        let blockInput = blockInput
+        if products.contains(where: { $0.quantised?.isBlocks == true }) {
+            blockInput.quantise(inp, rows: rows, width: inDim, stride: inDim)
+        }
         let parts = min(threads, max(1, products.map(\.outDim).min()! / 64))
-        parallelFor(parts, threads: parts) { range in
+        parallelFor(parts, threads: parts, team: parts > 1 ? team : nil) { range in
             for part in range {
                 for product in products {
                     let outDim = product.outDim, weight = product.weight, out = product.out
                     // Block boundaries on multiples of 16 columns keep every block's weight rows aligned.
                     let lo = (outDim * part / parts) / 16 * 16
                     let hi = part == parts - 1 ? outDim : (outDim * (part + 1) / parts) / 16 * 16
-                    if let int8 = product.int8 {
-                        int8.forward(out: out, inp: inp, rows: rows, columns: lo..<hi, accumulate: accumulate)
+                    if let quantised = product.quantised {
+                        quantised.forward(out: out, inp: inp, blockInput: blockInput, rows: rows, columns: lo..<hi,
+                                          accumulate: accumulate)
                     } else if rows == 1 {
                         // sgemv reads each weight once, where sgemm would first copy the whole matrix
                         // into its packed layout (1.7× slower measured).
@@ -245,7 +280,7 @@ public final class InferenceState {
         // shared 2-core machine OpenBLAS's own pool spends a third of the time in sched_yield
         // waiting for a descheduled partner, and it would compete with the attention threads.
         openblas_set_num_threads(1)
-        let int8 = rows <= Self.int8RowLimit && decodeWeights == .int8 ? model.int8DecodeWeights(threads: threads) : nil
+        let quantised = rows <= Self.quantisedRowLimit ? model.decodeWeights(decodeWeights, threads: threads) : nil
         let matmul = { (products: [Product], inp: UnsafePointer<Float>, inDim: Int, accumulate: Bool) in
             self.matmul(products, inp: inp, rows: rows, inDim: inDim, accumulate: accumulate)
         }
@@ -276,15 +311,15 @@ public final class InferenceState {
         slots.withUnsafeBufferPointer { slotPtr in
             positions.withUnsafeBufferPointer { posPtr in
                 for (l, layer) in p.layout.layers.enumerated() {
-                    parallelFor(rows, threads: rowThreads) { range in
+                    parallelFor(rows, threads: rowThreads, team: rowThreads > 1 ? team : nil) { range in
                         rmsNormForward(out: xn + range.lowerBound * hidden, rstd: nil, inp: x + range.lowerBound * hidden,
                                        weight: p.pointer(layer.attentionNorm), rows: range.count, dim: hidden, eps: eps)
                     }
-                    matmul([Product(out: q, weight: p.pointer(layer.wq), int8: int8?.layers[l].wq, outDim: qDim),
-                            Product(out: k, weight: p.pointer(layer.wk), int8: int8?.layers[l].wk, outDim: kvDim),
-                            Product(out: v, weight: p.pointer(layer.wv), int8: int8?.layers[l].wv, outDim: kvDim)],
+                    matmul([Product(out: q, weight: p.pointer(layer.wq), quantised: quantised?.layers[l].wq, outDim: qDim),
+                            Product(out: k, weight: p.pointer(layer.wk), quantised: quantised?.layers[l].wk, outDim: kvDim),
+                            Product(out: v, weight: p.pointer(layer.wv), quantised: quantised?.layers[l].wv, outDim: kvDim)],
                            xn, hidden, false)
-                    parallelFor(rows, threads: rowThreads) { range in
+                    parallelFor(rows, threads: rowThreads, team: rowThreads > 1 ? team : nil) { range in
                         let pos = posPtr.baseAddress! + range.lowerBound
                         ropeForward(x: q + range.lowerBound * qDim, positions: pos, rows: range.count,
                                     heads: c.headCount, table: rope)
@@ -303,29 +338,29 @@ public final class InferenceState {
                             out: att + run.lowerBound * qDim, q: q + run.lowerBound * qDim, keys: keys, values: values,
                             slot: slotPtr[run.lowerBound], firstPosition: Int(posPtr[run.lowerBound]), count: run.count,
                             heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim,
-                            maxPositions: cache.maxPositions, scores: scores.pointer, threads: threads)
+                            maxPositions: cache.maxPositions, scores: scores.pointer, threads: threads, team: team)
                     }
                     singleRows.withUnsafeBufferPointer { single in
                         cachedAttentionForward(
                             out: att, q: q, keys: keys, values: values,
                             slots: slotPtr.baseAddress!, positions: posPtr.baseAddress!, rows: single,
                             heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim,
-                            maxPositions: cache.maxPositions, threads: threads)
+                            maxPositions: cache.maxPositions, threads: threads, team: team)
                     }
                     // Residual connections come free: the projections accumulate into x.
-                    matmul([Product(out: x, weight: p.pointer(layer.wo), int8: int8?.layers[l].wo, outDim: hidden)], att, qDim, true)
-                    parallelFor(rows, threads: rowThreads) { range in
+                    matmul([Product(out: x, weight: p.pointer(layer.wo), quantised: quantised?.layers[l].wo, outDim: hidden)], att, qDim, true)
+                    parallelFor(rows, threads: rowThreads, team: rowThreads > 1 ? team : nil) { range in
                         rmsNormForward(out: xn + range.lowerBound * hidden, rstd: nil, inp: x + range.lowerBound * hidden,
                                        weight: p.pointer(layer.ffnNorm), rows: range.count, dim: hidden, eps: eps)
                     }
-                    matmul([Product(out: gate, weight: p.pointer(layer.wGate), int8: int8?.layers[l].wGate, outDim: ffn),
-                            Product(out: up, weight: p.pointer(layer.wUp), int8: int8?.layers[l].wUp, outDim: ffn)],
+                    matmul([Product(out: gate, weight: p.pointer(layer.wGate), quantised: quantised?.layers[l].wGate, outDim: ffn),
+                            Product(out: up, weight: p.pointer(layer.wUp), quantised: quantised?.layers[l].wUp, outDim: ffn)],
                            xn, hidden, false)
-                    parallelFor(rows, threads: rowThreads) { range in
+                    parallelFor(rows, threads: rowThreads, team: rowThreads > 1 ? team : nil) { range in
                         let at = range.lowerBound * ffn
                         swigluForward(out: gate + at, gate: gate + at, up: up + at, count: range.count * ffn)
                     }
-                    matmul([Product(out: x, weight: p.pointer(layer.wDown), int8: int8?.layers[l].wDown, outDim: hidden)], gate, ffn, true)
+                    matmul([Product(out: x, weight: p.pointer(layer.wDown), quantised: quantised?.layers[l].wDown, outDim: hidden)], gate, ffn, true)
                 }
             }
         }
@@ -338,8 +373,9 @@ public final class InferenceState {
         }
         rmsNormForward(out: xn, rstd: nil, inp: xn, weight: p.pointer(p.layout.finalNorm), rows: n, dim: hidden, eps: eps)
         if logitsBuffer.count < n * c.vocabSize { logitsBuffer = FloatBuffer(count: n * c.vocabSize) }
-        let outputInt8 = n <= Self.int8RowLimit ? int8?.output : nil
-        self.matmul([Product(out: logitsBuffer.pointer, weight: p.pointer(p.layout.output), int8: outputInt8, outDim: c.vocabSize)],
+        let outputQuantised = n <= Self.quantisedRowLimit ? quantised?.output : nil
+        self.matmul([Product(out: logitsBuffer.pointer, weight: p.pointer(p.layout.output), quantised: outputQuantised,
+                             outDim: c.vocabSize)],
                     inp: xn, rows: n, inDim: hidden, accumulate: false)
         logitRowIndices = outputRows
         return n

@@ -15,6 +15,9 @@ public struct LoadedModel: Sendable {
     public let extraTensors: [String: ([Int], [Float])]
     /// The file or directory this was loaded from.
     public let path: String
+    /// The GGUF itself when `path` is one (mapped, not read: its quantised blocks are what
+    /// `DecodeWeights.file` decodes with); nil for model directories.
+    public let ggufFile: GGUFFile?
 }
 
 /// Reads and writes model files: GGUF (`.gguf`) and model directories (`model.safetensors` +
@@ -96,7 +99,7 @@ public enum ModelLoader {
         let tokenizer = try makeModelTokenizer(tokenizerData, vocabSize: config.vocabSize, file: tokenizerURL.path)
         return LoadedModel(
             config: config, parameters: parameters, tokenizer: tokenizer, chatTemplate: tokenizerData.chatTemplate,
-            extraTensors: extra, path: dir.path)
+            extraTensors: extra, path: dir.path, ggufFile: nil)
     }
 
     /// Writes a model directory that `load` reads back (used by training jobs). The directory
@@ -234,7 +237,7 @@ public enum ModelLoader {
         return LoadedModel(
             config: config, parameters: parameters, tokenizer: tokenizer,
             chatTemplate: tokenizerData.chatTemplate,
-            extraTensors: [:], path: path)
+            extraTensors: [:], path: path, ggufFile: file)
     }
 
     /// Dequantises every layout tensor from `file` into a new arena, checking names and shapes, and

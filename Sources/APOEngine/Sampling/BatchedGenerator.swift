@@ -44,14 +44,14 @@ public struct GenerationOptions: Sendable, Equatable {
     public var slots: Int
     /// Prompt tokens processed per step, shared by the slots still reading their prompt.
     public var prefillRowsPerStep: Int
-    /// Which weights steps of few rows read (`InferenceState.int8RowLimit`).
+    /// Which weights steps of few rows read (`InferenceState.quantisedRowLimit`).
     public var decodeWeights: DecodeWeights
 
     public static let defaultStopStrings = ["\n\nHuman:", "<|im_end|>"]
 
     public init(sampling: SamplingParameters = SamplingParameters(), maxNewTokens: Int = 256,
                 maxPromptTokens: Int = 512, stopStrings: [String] = GenerationOptions.defaultStopStrings,
-                slots: Int = 16, prefillRowsPerStep: Int = 512, decodeWeights: DecodeWeights = .int8) {
+                slots: Int = 16, prefillRowsPerStep: Int = 512, decodeWeights: DecodeWeights = .file) {
         self.sampling = sampling
         self.maxNewTokens = maxNewTokens
         self.maxPromptTokens = maxPromptTokens

@@ -15,3 +15,9 @@ public func parallelFor(_ count: Int, threads: Int, _ body: (Range<Int>) -> Void
         if start < end { body(start..<end) }
     }
 }
+
+/// `parallelFor` on `team` when there is one (its size stands for `threads`), else on Dispatch.
+@inline(__always)
+public func parallelFor(_ count: Int, threads: Int, team: ThreadTeam?, _ body: (Range<Int>) -> Void) {
+    if let team { team.parallelFor(count, body) } else { parallelFor(count, threads: threads, body) }
+}

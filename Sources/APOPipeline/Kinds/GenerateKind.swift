@@ -14,7 +14,8 @@ import Foundation
 public enum GenerateKind: JobKind {
     public static let name = "generate"
     // 2: decode steps read int8 weights by default (`decode_weights`), so samples differ from version 1's.
-    public static let version = 2
+    // 3: the default reads a GGUF's own blocks (`file`), so samples differ from version 2's.
+    public static let version = 3
     public static let parameters = [
         ParameterSpec("model", .path, help: "model file (.gguf) or model directory"),
         ParameterSpec("input", .path, help: "queries file (query_id, query) or preference-pairs file"),
@@ -31,8 +32,10 @@ public enum GenerateKind: JobKind {
         ParameterSpec("threads", .int, default: .int(0), help: "0 = the worker's thread count"),
         ParameterSpec("slots", .int, default: .int(16), help: "sequences decoded together"),
         ParameterSpec("chunk_size", .int, default: .int(32), help: "queries per checkpointed chunk"),
-        ParameterSpec("decode_weights", .string, default: .string("int8"),
-                      help: "weights decode steps read: int8 (about twice as fast) or f32 (exact fp32)"),
+        ParameterSpec("decode_weights", .string, default: .string("file"),
+                      allowedValues: DecodeWeights.allCases.map(\.rawValue),
+                      help: "weights decode steps read: file (a GGUF's own Q4_1/Q8_0 blocks; int8 copies otherwise), "
+                          + "int8 (int8 copies of every matrix) or f32 (exact fp32)"),
     ]
     public static let outputs = ["samples"]
 
@@ -55,7 +58,8 @@ public enum GenerateKind: JobKind {
         try options.sampling.validate()
         let decodeWeightsName = try context.stringParam("decode_weights")
         guard let decodeWeights = DecodeWeights(rawValue: decodeWeightsName) else {
-            throw JobParameterError.invalid(name: "decode_weights", message: "'\(decodeWeightsName)' is not int8 or f32")
+            let allowed = DecodeWeights.allCases.map(\.rawValue).joined(separator: ", ")
+            throw JobParameterError.invalid(name: "decode_weights", message: "\"\(decodeWeightsName)\" is not one of \(allowed)")
         }
         options.decodeWeights = decodeWeights
         let seed = UInt64(bitPattern: Int64(try context.intParam("seed")))
@@ -67,7 +71,7 @@ public enum GenerateKind: JobKind {
         let template = try resolveTemplate(templateName, chatTemplate: loaded.chatTemplate)
         // The same prompt tokens train-llm and dpo train on (PromptFormat is the one source).
         let promptFormat = PromptFormat(chatTemplateString: loaded.chatTemplate, override: template)
-        let model = try LlamaModel(parameters: loaded.parameters)
+        let model = try LlamaModel(loaded: loaded)
         let generator = try BatchedGenerator(model: model, tokenizer: loaded.tokenizer, options: options, threads: threads)
         context.log("generate: \(queries.count) queries × \(samplesPerQuery) samples, template \(template.rawValue), "
                     + "\(threads) threads, \(decodeWeights.rawValue) decode weights")
