@@ -6,7 +6,7 @@ enum RealSmolLM {
     static let loaded: Result<LoadedModel, Error> = Result {
         try ModelLoader.load(path: try ModelFilesTestSupport.smolLMPath(), threads: 2)
     }
-    static let model: Result<LlamaModel, Error> = Result { try LlamaModel(parameters: try loaded.get().parameters) }
+    static let model: Result<LlamaModel, Error> = Result { try LlamaModel(loaded: try loaded.get()) }
 
     static func fixture(_ path: String) throws -> Data {
         guard let url = Bundle.module.url(forResource: "Fixtures/" + path, withExtension: nil) else {

@@ -85,6 +85,37 @@ struct LogitsFixture: Decodable {
         #expect(worst > logProbTolerance / 100, "int8 decode gave fp32-exact log-probs (\(worst)): the int8 path did not run")
     }
 
+    /// Decode steps on the GGUF's own Q4_1/Q8_0 blocks (the default for generation): the same
+    /// weights PyTorch dequantised; what differs is the activations' int16 rounding (≤ 1.5e-5 of a
+    /// block's largest value, ~250× fp32's 6e-8) and the summation order. Through 30 layers that
+    /// is ~1e-4 of a logit, measured 0.003 in the fixture's log-probs; 0.01 bounds it, 50× below
+    /// the int8 copies' 0.5, while a broken block path (a scale on the wrong row, a nibble order
+    /// swapped) moves log-probs by whole units.
+    @Test(.enabled(if: DecodeWeights.quantisedKernelsSupported, "the block kernels need AVX2/FMA/F16C"))
+    func fileBlockDecodeMatchesPyTorch() throws {
+        #expect(model.decodeWeights(.file, threads: 2)?.summary == "Q4_1 ×210, Q8_0 ×1", "decode must read the file's blocks")
+        let worst = try batchedPrefillAndDecode(decodeWeights: .file)
+        #expect(worst <= 0.01, "max |Δ log-prob| \(worst)")
+    }
+
+    /// Decode splits each product by output rows and attention by heads, so the thread count must
+    /// not change a single bit of the logits (generation is reproducible across `threads`).
+    @Test(arguments: [DecodeWeights.file, .float32])
+    func decodeIsTheSameOnOneAndThreeThreads(decodeWeights: DecodeWeights) throws {
+        let prompt = fixture.prompts[0]
+        func logits(threads: Int) throws -> [Float] {
+            let state = InferenceState(model: model, slots: 1, maxPositions: 64, threads: threads, decodeWeights: decodeWeights)
+            var all: [Float] = []
+            for (p, token) in prompt.tokens.enumerated() {
+                try state.forward(tokens: [token], slots: [0], positions: [Int32(p)])
+                all += state.logits(0)
+            }
+            return all
+        }
+        let one = try logits(threads: 1), three = try logits(threads: 3)
+        #expect(one.map(\.bitPattern) == three.map(\.bitPattern))
+    }
+
     /// All prompts in one state: prefill all but the last 3 tokens of every prompt in ONE call
     /// (rows of different sequences and lengths together), then 3 decode steps of one row per
     /// prompt; returns the largest |Δ log-prob| against the fixture (prefill and decode rows).

@@ -128,6 +128,6 @@ final class InterruptedJobContext: JobContext {
         p["decode_weights"] = .string("fp16")
         let ctx2 = try InterruptedJobContext(params: p, output: dir.file("o2"), checkpoint: dir.file("c2"))
         let error2 = #expect(throws: JobParameterError.self) { try GenerateKind.run(ctx2) }
-        #expect(error2?.description == "parameter 'decode_weights': 'fp16' is not int8 or f32")
+        #expect(error2?.description == "parameter 'decode_weights': \"fp16\" is not one of f32, int8, file")
     }
 }

@@ -130,6 +130,16 @@ private func diagnostics(_ yaml: String, overrides: [String: String] = [:]) -> [
         }
     }
 
+    @Test func decodeWeightsTakeOnlyTheirNamedValues() throws {
+        #expect(diagnostics("""
+            name: p
+            jobs:
+              - id: g
+                kind: generate
+                params: {model: /nonexistent, input: /nonexistent, decode_weights: q4}
+            """) == ["p.yaml:5:72: error: parameter 'decode_weights' of job 'g': 'q4' is not one of f32, int8, file"])
+    }
+
     @Test func referencesToUnknownJobsAndLongChains() throws {
         #expect(diagnostics("""
             name: refs

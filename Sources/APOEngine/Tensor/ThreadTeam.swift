@@ -15,16 +15,45 @@ import Synchronization
 /// One loop at a time: `parallelFor` must not be called concurrently or from inside a loop body.
 public final class ThreadTeam: @unchecked Sendable {
     /// Threads taking part in each loop, the caller included.
-    public let size: Int
+    public var size: Int { shared.size }
     /// How long an idle worker polls before it sleeps: longer than the gaps between the loops of a
     /// decode step (sampling a token takes ~0.1 ms), short enough to leave an idle core alone.
     public static let spinNanoseconds: UInt64 = 200_000
 
-    private final class Worker: @unchecked Sendable {
+    /// What the caller and the workers share. Workers hold it, not the team: a worker inside its
+    /// loop keeps what it references alive, so a team they referenced would never be released.
+    private let shared: TeamState
+
+    /// `name`: the workers' thread names are `name-1`, `name-2`, … (as `top -H` and /proc show them).
+    public init(size: Int, name: String = "apo-team") {
+        precondition(size >= 1)
+        shared = TeamState(size: size)
+        for index in 1..<size {
+            let thread = Thread { [shared] in
+                Thread.current.name = "\(name)-\(index)"  // set from inside: Linux names only a running thread
+                shared.work(index: index)
+            }
+            thread.start()
+        }
+    }
+
+    /// Ends the workers (each leaves at its next look at the generation, sleeping ones are woken).
+    deinit { shared.stop() }
+
+    /// Runs `body(range)` over `0..<count` split into at most `size` contiguous chunks, the caller
+    /// taking the first. Returns when every chunk is done.
+    public func parallelFor(_ count: Int, _ body: (Range<Int>) -> Void) {
+        shared.parallelFor(count, body)
+    }
+}
+
+private final class TeamState: @unchecked Sendable {
+    final class Worker: @unchecked Sendable {
         let asleep = Atomic<Bool>(false)
         let wake = DispatchSemaphore(value: 0)
     }
 
+    let size: Int
     private let workers: [Worker]
     /// Bumped once per loop (and once at shutdown); workers run the loop when they see it move.
     private let generation = Atomic<Int>(0)
@@ -35,28 +64,12 @@ public final class ThreadTeam: @unchecked Sendable {
     private var body: ((Range<Int>) -> Void)?
     private var stopping = false
 
-    public init(size: Int) {
-        precondition(size >= 1)
+    init(size: Int) {
         self.size = size
         workers = (1..<size).map { _ in Worker() }
-        for index in 1..<size {
-            // unowned(unsafe): workers read the team's atomics while deinit waits for them to leave.
-            let thread = Thread { [unowned(unsafe) self] in self.work(index: index) }
-            thread.name = "apo-team-\(index)"
-            thread.start()
-        }
     }
 
-    deinit {
-        stopping = true
-        publish()
-        // Workers touch `self` until they see `stopping`; wait until all have left.
-        while pending.load(ordering: .acquiring) > 0 { apo_spin_pause() }
-    }
-
-    /// Runs `body(range)` over `0..<count` split into at most `size` contiguous chunks, the caller
-    /// taking the first. Returns when every chunk is done.
-    public func parallelFor(_ count: Int, _ body: (Range<Int>) -> Void) {
+    func parallelFor(_ count: Int, _ body: (Range<Int>) -> Void) {
         let chunks = max(1, min(size, count))
         if chunks == 1 {
             if count > 0 { body(0..<count) }
@@ -71,6 +84,11 @@ public final class ThreadTeam: @unchecked Sendable {
             while pending.load(ordering: .acquiring) > 0 { apo_spin_pause() }
             self.body = nil
         }
+    }
+
+    func stop() {
+        stopping = true
+        publish()
     }
 
     /// Starts a loop (or the shutdown) for every worker, waking those that sleep.
@@ -88,15 +106,12 @@ public final class ThreadTeam: @unchecked Sendable {
         if start < end { body(start..<end) }
     }
 
-    private func work(index: Int) {
+    func work(index: Int) {
         let me = workers[index - 1]
         var seen = 0
         while true {
             seen = awaitGeneration(after: seen, worker: me)
-            if stopping {
-                pending.subtract(1, ordering: .releasing)
-                return
-            }
+            if stopping { return }
             run(chunk: index)
             pending.subtract(1, ordering: .releasing)
         }
@@ -115,7 +130,7 @@ public final class ThreadTeam: @unchecked Sendable {
                 continue
             }
             let now = DispatchTime.now().uptimeNanoseconds
-            if deadline == 0 { deadline = now + Self.spinNanoseconds }
+            if deadline == 0 { deadline = now + ThreadTeam.spinNanoseconds }
             if now < deadline { continue }
             // Sleep: announce it, then look once more (publish() bumps before it checks `asleep`).
             worker.asleep.store(true, ordering: .sequentiallyConsistent)
