@@ -22,10 +22,10 @@ let engineSettings: [SwiftSetting] = [
 let kernelSettings: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-target-cpu", "haswell"])]
 // The block-quantised decode kernels (C: 16-bit integer multiply-adds Swift's SIMD types do not
 // lower to) for the same CPUs; a portable loop where the flags are absent.
-let blockKernelSettings: [CSetting] = [.unsafeFlags(["-O3", "-mavx2", "-mfma", "-mf16c"])]
+let decodeKernelSettings: [CSetting] = [.unsafeFlags(["-O3", "-mavx2", "-mfma", "-mf16c"])]
 #else
 let kernelSettings: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
-let blockKernelSettings: [CSetting] = [.unsafeFlags(["-O3"])]
+let decodeKernelSettings: [CSetting] = [.unsafeFlags(["-O3"])]
 #endif
 
 let package = Package(
@@ -65,10 +65,10 @@ let package = Package(
         // statfs(2) for APOStore's network file system check (not exported by Swift's Glibc).
         .systemLibrary(name: "CStatfs", path: "Sources/CStatfs"),
         .target(name: "APOKernels", swiftSettings: kernelSettings),
-        .target(name: "CBlockKernels", cSettings: blockKernelSettings),
+        .target(name: "CDecodeKernels", cSettings: decodeKernelSettings),
         .target(
             name: "APOEngine",
-            dependencies: ["COpenBLAS", "CDNNL", "CCPU", "APOKernels", "CBlockKernels"],
+            dependencies: ["COpenBLAS", "CDNNL", "CCPU", "APOKernels", "CDecodeKernels"],
             swiftSettings: engineSettings
         ),
         .target(

@@ -1,3 +1,4 @@
+import CDecodeKernels
 import COpenBLAS
 import Foundation
 
@@ -14,7 +15,8 @@ public func cachedAttentionForward(
     out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>,
     keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
     slots: UnsafePointer<Int>, positions: UnsafePointer<Int32>, rows: UnsafeBufferPointer<Int>,
-    heads: Int, kvHeads: Int, headDim: Int, maxPositions: Int, threads: Int, team: ThreadTeam? = nil
+    heads: Int, kvHeads: Int, headDim: Int, maxPositions: Int, threads: Int, team: ThreadTeam? = nil,
+    vectorised: Bool = DecodeWeights.quantisedKernelsSupported
 ) {
     let groupSize = heads / kvHeads
     let kvDim = kvHeads * headDim
@@ -26,41 +28,55 @@ public func cachedAttentionForward(
     let perItem = groupSize / split
     parallelFor(rows.count * kvHeads * split, threads: threads, team: team) { range in
         guard let maxLength = range.lazy.map({ Int(positions[rows[$0 / (kvHeads * split)]]) + 1 }).max() else { return }
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: groupSize * maxLength) { scratch in
-            let scores = scratch.baseAddress!
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: maxLength) { scratch in
             for item in range {
                 let r = rows[item / (kvHeads * split)], kvh = (item / split) % kvHeads
-                let length = Int(positions[r]) + 1
-                let slotBase = slots[r] * maxPositions * kvDim + kvh * headDim
-                let kBase = keys + slotBase
-                let vBase = values + slotBase
-                let firstHead = (item % split) * perItem
-                for g in firstHead..<(firstHead + perItem) {
-                    let h = kvh * groupSize + g
-                    let qh = q + (r * heads + h) * headDim
-                    let s = scores + g * length
-                    var maxScore = -Float.infinity
-                    for t in 0..<length {
-                        let v = dot(qh, kBase + t * kvDim, headDim) * scale
-                        s[t] = v
-                        if v > maxScore { maxScore = v }
-                    }
-                    var sum: Float = 0
-                    for t in 0..<length {
-                        let e = expf(s[t] - maxScore)
-                        s[t] = e
-                        sum += e
-                    }
-                    let inv = 1 / sum
-                    let o = out + (r * heads + h) * headDim
-                    o.update(repeating: 0, count: headDim)
-                    for t in 0..<length {
-                        let w = s[t] * inv
-                        let vt = vBase + t * kvDim
-                        for i in 0..<headDim { o[i] += w * vt[i] }
-                    }
+                let firstHead = kvh * groupSize + (item % split) * perItem
+                let slotCache = slots[r] * maxPositions * kvDim
+                let heads = firstHead..<(firstHead + perItem)
+                if vectorised {
+                    apo_attention_row(q + r * kvHeads * groupSize * headDim, keys + slotCache, values + slotCache,
+                                      Int(positions[r]) + 1, kvDim, headDim, groupSize, heads.lowerBound, heads.upperBound,
+                                      scale, out + r * kvHeads * groupSize * headDim, scratch.baseAddress!)
+                } else {
+                    attentionRowPortable(q: q + r * kvHeads * groupSize * headDim, keys: keys + slotCache,
+                                         values: values + slotCache, length: Int(positions[r]) + 1, kvDim: kvDim,
+                                         headDim: headDim, groupSize: groupSize, heads: heads, scale: scale,
+                                         out: out + r * kvHeads * groupSize * headDim, scores: scratch.baseAddress!)
                 }
             }
+        }
+    }
+}
+
+/// `apo_attention_row` in Swift, for CPUs without AVX2/FMA (the C kernel is built for them).
+func attentionRowPortable(
+    q: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>, length: Int, kvDim: Int,
+    headDim: Int, groupSize: Int, heads: Range<Int>, scale: Float, out: UnsafeMutablePointer<Float>,
+    scores s: UnsafeMutablePointer<Float>
+) {
+    for h in heads {
+        let kv = (h / groupSize) * headDim
+        let qh = q + h * headDim
+        var maxScore = -Float.infinity
+        for t in 0..<length {
+            let v = dot(qh, keys + kv + t * kvDim, headDim) * scale
+            s[t] = v
+            if v > maxScore { maxScore = v }
+        }
+        var sum: Float = 0
+        for t in 0..<length {
+            let e = expf(s[t] - maxScore)
+            s[t] = e
+            sum += e
+        }
+        let inv = 1 / sum
+        let o = out + h * headDim
+        o.update(repeating: 0, count: headDim)
+        for t in 0..<length {
+            let w = s[t] * inv
+            let vt = values + kv + t * kvDim
+            for i in 0..<headDim { o[i] += w * vt[i] }
         }
     }
 }

@@ -1,4 +1,4 @@
-import CBlockKernels
+import CDecodeKernels
 import Foundation
 
 /// GGUF's 32-weight block formats that decode reads as stored.

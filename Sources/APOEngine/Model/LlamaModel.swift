@@ -1,5 +1,6 @@
 import COpenBLAS
 import Foundation
+import Synchronization
 
 /// A problem with the input of an inference call; each case names the offending value.
 public enum InferenceError: Error, CustomStringConvertible, Equatable {
@@ -155,6 +156,8 @@ public final class InferenceState {
     private let blockInput = QuantisedInput()
     /// The threads every parallel loop of `forward` runs on (nil with one thread).
     private let team: ThreadTeam?
+    /// The next chunk of rows of `quantisedMatmul` to take.
+    private let nextChunk = Atomic<Int>(0)
     /// Shortest run of consecutive positions of one sequence that gets matrix-product attention.
     static let minimumAttentionRun = 16
     /// Input-row index of each logits row of the last `forward`.
@@ -204,6 +207,10 @@ public final class InferenceState {
         if products.contains(where: { $0.quantised?.isBlocks == true }) {
             blockInput.quantise(inp, rows: rows, width: inDim, stride: inDim)
         }
+        if let team, products.allSatisfy({ $0.quantised != nil }) {
+            quantisedMatmul(products, inp: inp, rows: rows, accumulate: accumulate, team: team)
+            return
+        }
         let parts = min(threads, max(1, products.map(\.outDim).min()! / 64))
         parallelFor(parts, threads: parts, team: parts > 1 ? team : nil) { range in
             for part in range {
@@ -226,6 +233,34 @@ public final class InferenceState {
                                     accumulate ? 1 : 0, out + lo, Int32(outDim))
                     }
                 }
+            }
+        }
+    }
+
+    /// Output rows a thread takes at a time in `quantisedMatmul`.
+    static let quantisedChunkRows = 64
+
+    /// Quantised products with their output rows dealt out in chunks of `quantisedChunkRows` to
+    /// whichever thread is free: with fixed halves, the thread that started later or shares its
+    /// core kept the other spinning (a tenth of a decode step, measured). Each output row is still
+    /// computed whole by one thread, so results do not depend on the thread count.
+    private func quantisedMatmul(_ products: [Product], inp: UnsafePointer<Float>, rows: Int, accumulate: Bool,
+                                 team: ThreadTeam) {
+        let chunkRows = Self.quantisedChunkRows
+        var firstChunk: [Int] = [0]
+        for product in products { firstChunk.append(firstChunk.last! + (product.outDim + chunkRows - 1) / chunkRows) }
+        let total = firstChunk.last!
+        let blockInput = blockInput
+        nextChunk.store(0, ordering: .relaxed)
+        team.parallelFor(team.size) { _ in
+            while true {
+                let chunk = self.nextChunk.wrappingAdd(1, ordering: .relaxed).oldValue
+                if chunk >= total { return }
+                var p = 0
+                while chunk >= firstChunk[p + 1] { p += 1 }
+                let product = products[p], lo = (chunk - firstChunk[p]) * chunkRows
+                product.quantised!.forward(out: product.out, inp: inp, blockInput: blockInput, rows: rows,
+                                           columns: lo..<min(lo + chunkRows, product.outDim), accumulate: accumulate)
             }
         }
     }

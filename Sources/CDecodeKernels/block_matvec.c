@@ -1,4 +1,4 @@
-#include "block_kernels.h"
+#include "decode_kernels.h"
 
 #include <math.h>
 #include <string.h>
@@ -18,8 +18,6 @@ size_t apo_block_bytes(enum apo_block_format format) {
     }
     return 0;
 }
-
-int apo_block_kernels_vectorised(void) { return APO_VECTORISED; }
 
 // IEEE half to float, exact for every pattern (the portable path; F16C does it in one instruction).
 static float half_to_float(uint16_t h) {

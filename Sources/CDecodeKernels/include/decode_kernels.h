@@ -1,10 +1,13 @@
-// Matrix-vector products over GGUF's 32-weight blocks (Q8_0, Q4_0, Q4_1) for decode steps.
+// The innermost loops of a decode step: matrix-vector products over GGUF's 32-weight blocks
+// (Q8_0, Q4_0, Q4_1) and one row's attention over its KV cache.
 //
 // C with AVX2 intrinsics, not Swift: the products run as 16-bit integer multiply-adds
 // (vpmaddwd), which LLVM does not form from Swift's SIMD operations (the lowering scalarises
-// them), and three times fewer instructions per block than converting each weight to a float.
-#ifndef APO_BLOCK_KERNELS_H
-#define APO_BLOCK_KERNELS_H
+// them), three times fewer instructions per block than converting each weight to a float; and
+// attention needs a vectorised exp. Built with AVX2/FMA/F16C on x86-64 (callers check the CPU),
+// portable loops elsewhere.
+#ifndef APO_DECODE_KERNELS_H
+#define APO_DECODE_KERNELS_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -34,6 +37,14 @@ void apo_block_matvec(enum apo_block_format format, const uint8_t *w, size_t row
                       float *out, size_t out_stride, size_t row_begin, size_t row_end, int accumulate);
 
 // 1 when this build has the AVX2 kernels, 0 for the portable loops.
-int apo_block_kernels_vectorised(void);
+int apo_decode_kernels_vectorised(void);
+
+// Causal attention of one query row for query heads [head_begin, head_end) over cached positions
+// 0..<length of its sequence: out_h = softmax(q_h · K_kvᵀ · scale) · V_kv, kv = h / group_size.
+// q, out: the row's [heads, head_dim]; keys, values: the sequence's first cached position, rows
+// kv_dim floats apart ([position, kv_heads, head_dim]); scores: scratch of `length` floats.
+void apo_attention_row(const float *q, const float *keys, const float *values, size_t length,
+                       size_t kv_dim, size_t head_dim, size_t group_size, size_t head_begin, size_t head_end,
+                       float scale, float *out, float *scores);
 
 #endif
