@@ -1,4 +1,5 @@
 import APOPipeline
+import APORuntime
 import APOStore
 import Foundation
 
