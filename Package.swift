@@ -6,6 +6,7 @@ import PackageDescription
 //   APOStore  (SQLite schema, migrations, job queue)      — no engine
 //   APOPipeline (YAML → DAG, job kinds, data formats)     — uses APOEngine
 //   APORuntime (scheduler, worker loop, supervisor)       — uses APOPipeline + APOStore
+//   APOReport (a finished run's HTML/Markdown report)     — uses APORuntime; nothing a job links
 //   apod, apoctl                                          — thin executables over APORuntime
 let engineSettings: [SwiftSetting] = [
     // The engine's loops are the product's hot path; keep them optimised even in debug
@@ -105,6 +106,9 @@ let package = Package(
         // `apoctl bench queue|e2e|inference|rm`: measurements of the store, the runtime and the
         // engine, kept out of the modules a job links.
         .target(name: "APOBenchmarks", dependencies: ["APORuntime", "APOStore", "APOEngine", "COpenBLAS"]),
+        // `apoctl report`: a run's page (Markdown, or HTML with SVG charts) from the store and the
+        // run's artifacts. Kept out of the modules a job links; APORuntime only for `Formatting`.
+        .target(name: "APOReport", dependencies: ["APORuntime", "APOStore", "APOPipeline"]),
         // `apoctl bench chaos`: runs apod under kills and freezes and checks each run against an
         // undisturbed one. Not a dependency of anything a job needs.
         .target(name: "APOChaos", dependencies: ["APORuntime", "APOStore", "APOPipeline"]),
@@ -118,7 +122,7 @@ let package = Package(
         .executableTarget(
             name: "apoctl",
             dependencies: [
-                "APORuntime", "APOChaos", "APOBenchmarks",
+                "APORuntime", "APOChaos", "APOBenchmarks", "APOReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -126,6 +130,7 @@ let package = Package(
         .testTarget(name: "APOStoreTests", dependencies: ["APOStore", "APOBenchmarks"]),
         .testTarget(name: "APOPipelineTests", dependencies: ["APOPipeline"], resources: [.copy("Fixtures")]),
         .testTarget(name: "APORuntimeTests", dependencies: ["APORuntime", "APOStore", "APOPipeline", "APOChaos"]),
+        .testTarget(name: "APOReportTests", dependencies: ["APOReport", "APOStore", "APOPipeline"]),
     ],
     // Swift 5 mode: the engine passes raw buffers between threads by design (disjoint ranges),
     // which Swift 6's strict checking cannot express without copies.

@@ -1,4 +1,4 @@
-import APORuntime
+import APOReport
 import APOStore
 import ArgumentParser
 import Foundation

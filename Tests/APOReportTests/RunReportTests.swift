@@ -1,8 +1,8 @@
 import APOPipeline
+import APOReport
 import APOStore
 import Foundation
 import Testing
-@testable import APORuntime
 
 /// A small but valid finished run written through the store API: a train-rm job with a loss
 /// curve, a score job with a scores file, an evaluate job (two rounds, two arms) with its JSON, a

@@ -1,0 +1,118 @@
+import APOPipeline
+import APORuntime
+import Foundation
+
+/// The report as one self-contained HTML page: inline CSS and SVG, no script, no network.
+extension RunReport {
+    public func html(base: URL? = nil) -> String {
+        [htmlHeader(), htmlJobs(), htmlTrainingCurves(), htmlRewardModels(), htmlPolicy(), htmlRewardHistograms(),
+         htmlArtifacts(base: base), "</body></html>\n"].joined()
+    }
+
+    /// Head and style, the run's state, times and parameters, and the files that could not be read.
+    private func htmlHeader() -> String {
+        var h = """
+        <!DOCTYPE html>
+        <html lang="en"><head><meta charset="utf-8">
+        <title>apo run \(run.id): \(esc(run.pipelineName))</title>
+        <style>
+        body { font: 14px/1.45 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #222; margin: 24px auto; max-width: 1100px; padding: 0 16px; }
+        h1 { font-size: 22px; margin-bottom: 4px; } h2 { font-size: 17px; margin-top: 28px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
+        table { border-collapse: collapse; margin: 8px 0; } th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; }
+        th { background: #f4f4f4; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
+        .meta { color: #666; } .st-succeeded { color: #2a7d2a; } .st-failed, .st-upstream_failed { color: #b22; } .st-running { color: #c70; }
+        .charts { display: flex; flex-wrap: wrap; gap: 12px; } svg { background: #fff; border: 1px solid #eee; }
+        svg text { font: 11px Helvetica, Arial, sans-serif; fill: #333; } code { background: #f4f4f4; padding: 1px 4px; word-break: break-all; }
+        .problems { color: #b22; }
+        </style></head><body>
+        <h1>Run \(run.id): \(esc(run.pipelineName))</h1>
+        <p class="meta">State <b class="st-\(run.state.rawValue)">\(run.state.rawValue)</b> · created \(Formatting.timestamp(run.createdAt)) UTC
+        """
+        if let f = run.finishedAt { h += " · wall time \(Formatting.duration(f.timeIntervalSince(run.createdAt)))" }
+        h += " · \(jobs.count) jobs · report generated \(Formatting.timestamp(generatedAt)) UTC<br>Parameters: <code>\(esc(run.paramsJSON))</code></p>\n"
+        if !problems.isEmpty {
+            h += "<div class=\"problems\"><b>Could not read:</b><ul>" + problems.map { "<li>\(esc($0))</li>" }.joined() + "</ul></div>\n"
+        }
+        return h
+    }
+
+    /// The timeline of every attempt, then the table of jobs.
+    private func htmlJobs() -> String {
+        var h = "<h2>Job timeline</h2>\n" + gantt()
+        h += "<h2>Job durations</h2>\n<table><tr><th>job</th><th>kind</th><th>state</th><th>attempts</th><th>duration</th><th>error</th></tr>\n"
+        for e in jobs {
+            h += "<tr><td>\(esc(e.job.key))</td><td>\(esc(e.job.kind))</td><td class=\"st-\(e.job.state.rawValue)\">\(e.job.state.rawValue)</td>"
+            h += "<td class=\"n\">\(e.attempts.count)</td><td class=\"n\">\(duration(e).map(Formatting.duration) ?? "–")</td><td>\(esc(e.job.error ?? ""))</td></tr>\n"
+        }
+        h += "</table>\n"
+        return h
+    }
+
+    private func htmlTrainingCurves() -> String {
+        let curves = trainingCurves
+        guard !curves.isEmpty else { return "" }
+        var h = "<h2>Training curves</h2>\n<div class=\"charts\">\n"
+        for c in curves { h += lineChart(title: c.metric, xLabel: "step", series: c.series) }
+        h += "</div>\n"
+        return h
+    }
+
+    private func htmlRewardModels() -> String {
+        let rmRows = evaluations.flatMap { ev in ev.evaluation.rm.map { (ev.evaluation, $0) } }
+        guard !rmRows.isEmpty else { return "" }
+        var h = "<h2>Reward models on the test pairs</h2>\n<table><tr><th>round</th><th>arm</th><th>RM</th><th>accuracy</th><th>avg score</th><th>ECE</th><th>ACE</th><th>MCE</th><th>pairs</th></tr>\n"
+        for (ev, r) in rmRows {
+            h += "<tr><td class=\"n\">\(ev.round)</td><td>\(esc(ev.arm))</td><td>\(esc(r.label))</td><td class=\"n\">\(pct(r.accuracy))</td><td class=\"n\">\(num(r.averageScore))</td>"
+            h += "<td class=\"n\">\(num(r.ece))</td><td class=\"n\">\(num(r.ace))</td><td class=\"n\">\(num(r.mce))</td><td class=\"n\">\(r.pairs)</td></tr>\n"
+        }
+        h += "</table>\n"
+        return h
+    }
+
+    /// The policy table and, where an arm has two or more rounds, each arm's average reward per round.
+    private func htmlPolicy() -> String {
+        let policyRows = evaluations.compactMap { ev in ev.evaluation.policy.map { (ev.evaluation, $0) } }
+        guard !policyRows.isEmpty else { return "" }
+        var h = "<h2>Policy on the test queries</h2>\n<p class=\"meta\">Scored by the testing RM. Win rate = (wins + ties/2) / queries over the queries both policies answered.</p>\n"
+        h += "<table><tr><th>round</th><th>arm</th><th>queries</th><th>avg reward</th><th>win rates (wins/ties/losses)</th></tr>\n"
+        for (ev, p) in policyRows {
+            let wins = p.winRates.map { "vs \(esc($0.against)): <b>\(pct($0.winRate))</b> (\($0.wins)/\($0.ties)/\($0.losses))" }.joined(separator: "<br>")
+            h += "<tr><td class=\"n\">\(ev.round)</td><td>\(esc(ev.arm))</td><td class=\"n\">\(p.queries)</td><td class=\"n\">\(num(p.averageReward))</td><td>\(wins.isEmpty ? "–" : wins)</td></tr>\n"
+        }
+        h += "</table>\n"
+        return h + policyRewardChart(policyRows)
+    }
+
+    private func policyRewardChart(_ policyRows: [(EvaluateKind.Evaluation, EvaluateKind.PolicyResult)]) -> String {
+        var byArm: [String: [(Double, Double)]] = [:]
+        for (ev, p) in policyRows where ev.round > 0 { byArm[ev.arm.isEmpty ? "policy" : ev.arm, default: []].append((Double(ev.round), p.averageReward)) }
+        // Round 0 is the starting policy, shared by every arm.
+        if let start = policyRows.first(where: { $0.0.round == 0 }) {
+            for arm in byArm.keys { byArm[arm]!.append((0, start.1.averageReward)) }
+        }
+        guard byArm.values.contains(where: { $0.count > 1 }) else { return "" }
+        return "<div class=\"charts\">" + lineChart(title: "policy average reward", xLabel: "round",
+                                                       series: byArm.keys.sorted().map { ($0, byArm[$0]!.sorted { $0.0 < $1.0 }) }) + "</div>\n"
+    }
+
+    private func htmlRewardHistograms() -> String {
+        guard !scoreSets.isEmpty else { return "" }
+        var h = "<h2>Reward histograms of the samples</h2>\n<div class=\"charts\">\n"
+        for s in scoreSets.sorted(by: { ($0.round ?? 0, $0.jobKey) < ($1.round ?? 0, $1.jobKey) }) {
+            h += histogram(title: "\(s.jobKey) (\(s.scores.count) samples)", values: s.scores)
+        }
+        h += "</div>\n"
+        return h
+    }
+
+    private func htmlArtifacts(base: URL?) -> String {
+        guard !artifacts.isEmpty else { return "" }
+        var h = "<h2>Artifacts</h2>\n<table><tr><th>job</th><th>file</th><th>size</th><th>sha256</th></tr>\n"
+        for a in artifacts {
+            h += "<tr><td>\(esc(a.jobKey))</td><td><a href=\"\(esc(RunReport.link(a.path, base: base)))\">\(esc(a.name))</a></td>"
+            h += "<td class=\"n\">\(a.size)</td><td><code>\(a.sha256.prefix(12))</code></td></tr>\n"
+        }
+        h += "</table>\n"
+        return h
+    }
+}
