@@ -105,7 +105,9 @@ let package = Package(
         ),
         // `apoctl bench queue|e2e|inference|rm`: measurements of the store, the runtime and the
         // engine, kept out of the modules a job links.
-        .target(name: "APOBenchmarks", dependencies: ["APORuntime", "APOStore", "APOEngine", "COpenBLAS"]),
+        // Optimised like the engine: its own probes (memory bandwidth) are loops that must run at speed.
+        .target(name: "APOBenchmarks", dependencies: ["APORuntime", "APOStore", "APOEngine", "COpenBLAS"],
+                swiftSettings: engineSettings),
         // `apoctl report`: a run's page (Markdown, or HTML with SVG charts) from the store and the
         // run's artifacts. Kept out of the modules a job links; APORuntime only for `Formatting`.
         .target(name: "APOReport", dependencies: ["APORuntime", "APOStore", "APOPipeline"]),

@@ -47,6 +47,36 @@ public struct InferenceBenchmark {
         return 2 * Double(size * size * size) / best / 1e9
     }
 
+    /// Memory read bandwidth (GB/s) with `threads` threads, each summing its own contiguous part of
+    /// a buffer far larger than the caches: the ceiling of a decode step, which reads every weight
+    /// once. Best of `repetitions`.
+    public static func readBandwidth(threads: Int, megabytes: Int = 512, repetitions: Int = 5) -> Double {
+        let count = megabytes << 18  // floats
+        let buffer = FloatBuffer(count: count)
+        for i in stride(from: 0, to: count, by: 1024) { buffer[i] = 1 }  // fault every page in first
+        let base = UnsafeRawPointer(buffer.pointer)
+        let sums = FloatBuffer(count: threads * 16)
+        var best = Double.infinity
+        for _ in 0..<repetitions {
+            best = min(best, seconds {
+                parallelFor(threads, threads: threads) { parts in
+                    for part in parts {
+                        let lo = count / 64 * part / threads * 64, hi = count / 64 * (part + 1) / threads * 64
+                        var a = SIMD16<Float>(), b = SIMD16<Float>()
+                        var i = lo
+                        while i < hi {
+                            a += base.load(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+                            b += base.load(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self)
+                            i += 32
+                        }
+                        sums[part * 16] = (a + b).sum()  // kept, so the loads are not optimised away
+                    }
+                }
+            })
+        }
+        return Double(count * 4) / best / 1e9
+    }
+
     /// FLOPs of processing `tokens` new tokens of one sequence that already holds `past` tokens,
     /// logits for the last one only (what `promptProcessing` runs): the weight matmuls (2 per weight
     /// per token), attention scores and weighted values (2·2·headDim per query head per attended

@@ -225,9 +225,17 @@ struct BenchInferenceCommand: ParsableCommand {
         let weightBytes = prepared?.weights.bytesPerToken ?? model.matmulParameterCount * 4
         let bandwidth = Double(weightBytes) * Double(tg) / tg1 / 1e9
         report["tg_batch1_weight_gb_per_s"] = bandwidth
+        report["decode_bytes_per_token"] = weightBytes
+        // The machine's limit for decode: every weight read once per token at the measured bandwidth.
+        let readBandwidth = InferenceBenchmark.readBandwidth(threads: threads)
+        report["read_bandwidth_gb_per_s"] = readBandwidth
+        report["tg_bandwidth_limit_tokens_per_s"] = readBandwidth * 1e9 / Double(weightBytes)
         if !json {
             print(String(format: "tg%-4d %8.1f tokens/s  (batch 1, from an empty context; %.0f MB of weights per token, %.1f GB/s)",
                          tg, Double(tg) / tg1, Double(weightBytes) / 1e6, bandwidth))
+            print(String(format: "       memory read bandwidth %.1f GB/s (%d threads): the weights alone bound decode at %.0f tokens/s; "
+                         + "this run reached %.0f %%", readBandwidth, threads, readBandwidth * 1e9 / Double(weightBytes),
+                         100 * bandwidth / readBandwidth))
         }
         var batched: [[String: Any]] = []
         for b in batches {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import APOEngine
 
@@ -19,16 +20,25 @@ import Testing
         }
     }
 
+    final class Flag: Sendable { let raised = Atomic<Bool>(false) }
+
+    /// The first chunk waits (up to a second) for the second to start: they overlap only if a
+    /// second thread took it; on one thread they would run one after the other.
     @Test func loopsRunOnSeveralThreads() {
         let team = ThreadTeam(size: 2)
         let threadIDs = UnsafeMutablePointer<UInt>.allocate(capacity: 2)
         defer { threadIDs.deallocate() }
+        let secondStarted = Flag()
         team.parallelFor(2) { range in
-            for i in range { threadIDs[i] = UInt(pthread_self()) }
-            usleep(1000)
+            for i in range {
+                threadIDs[i] = UInt(pthread_self())
+                if i == 1 { secondStarted.raised.store(true, ordering: .releasing) }
+                if i == 0 {
+                    for _ in 0..<1000 where !secondStarted.raised.load(ordering: .acquiring) { usleep(1000) }
+                }
+            }
         }
-        #expect(threadIDs[0] != threadIDs[1])
-        #expect(threadIDs[0] == UInt(pthread_self()), "the caller takes the first chunk")
+        #expect(threadIDs[0] != threadIDs[1], "both chunks ran on one thread")
     }
 
     /// Past `spinNanoseconds` idle the worker sleeps on its semaphore; the next loop must wake it
@@ -56,18 +66,24 @@ import Testing
                 (try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8))?.hasPrefix("apo-dropped-") == true
             }.count
         }
-        let before = try threadCount()
+        func waitFor(_ condition: () throws -> Bool) rethrows -> Bool {
+            for _ in 0..<500 { if try condition() { return true }; usleep(10_000) }
+            return try condition()
+        }
+        #expect(try threadCount() == 0)
         for _ in 0..<50 {
             let team = ThreadTeam(size: 3, name: "apo-dropped")
             team.parallelFor(3) { _ in }
-            #expect(try threadCount() >= 2, "the team's workers are named")
         }
-        // Threads leave right after deinit returns; give the last ones a moment to be reaped.
-        var after = try threadCount()
-        for _ in 0..<100 where after > before { usleep(10_000); after = try threadCount() }
+        do {
+            let kept = ThreadTeam(size: 3, name: "apo-dropped")
+            #expect(try waitFor { try threadCount() == 2 }, "the 2 workers of the team still held, and no others")
+            kept.parallelFor(3) { _ in }
+        }
+        let after = try waitFor { try threadCount() == 0 } ? 0 : try threadCount()
         let names = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").compactMap {
             try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8)
         }
-        #expect(before == 0 && after == 0, "\(after) team threads still alive: \(names)")
+        #expect(after == 0, "\(after) team threads still alive: \(names)")
     }
 }
