@@ -53,12 +53,15 @@ struct RMCommand: ParsableCommand {
         @Option(name: .long) var batch: Int = 8
         @Option(name: .long) var maxLength: Int = 512
         @Option(name: .long) var threads: Int = 2
+        @Option(name: .long, help: "fp32 or bf16 (default: bf16 where the CPU has it).") var precision: ComputePrecision?
 
         func run() throws {
+            let path = try ComputePath.resolve(precision)
+            FileHandle.standardError.write(Data("compute: \(path)\n".utf8))
             let rm = try RewardModelFiles.load(path: model)
             let items = try LLMSamplesFile.read(URL(fileURLWithPath: samples))
             let scores = RewardScoring.scoreSamples(items, model: rm.model, tokenizer: rm.tokenizer, maxLength: maxLength,
-                                                    batch: batch, threads: threads) { done, total in
+                                                    batch: batch, threads: threads, precision: path.precision) { done, total in
                 FileHandle.standardError.write(Data("\r\(done)/\(total)".utf8))
             }
             FileHandle.standardError.write(Data("\n".utf8))
@@ -75,14 +78,18 @@ struct RMCommand: ParsableCommand {
         @Option(name: .long) var batch: Int = 8
         @Option(name: .long) var maxLength: Int = 512
         @Option(name: .long) var threads: Int = 2
+        @Option(name: .long, help: "fp32 or bf16 (default: bf16 where the CPU has it).") var precision: ComputePrecision?
 
         func run() throws {
+            let path = try ComputePath.resolve(precision)
+            FileHandle.standardError.write(Data("compute: \(path)\n".utf8))
             let rm = try RewardModelFiles.load(path: model)
             let url = URL(fileURLWithPath: pairs)
             let (examples, report) = try RewardScoring.examples(fromPairsFile: url, tokenizer: rm.tokenizer,
                                                                 format: rm.model.format, maxLength: maxLength)
             let scorer = RewardScorer(model: rm.model, batchSize: batch,
-                                      maxSeqLen: examples.flatMap { $0.sequences.map(\.count) }.max() ?? 1, threads: threads)
+                                      maxSeqLen: examples.flatMap { $0.sequences.map(\.count) }.max() ?? 1, threads: threads,
+                                      precision: path.precision)
             let metrics = scorer.evaluate(examples)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -1,3 +1,4 @@
+import APOEngine
 import Foundation
 import Testing
 
@@ -29,5 +30,29 @@ struct ComputePathProcessTests {
         let wrong = try benchRM(sandbox, isa: "avx9000")
         #expect(wrong.status != 0)
         #expect(wrong.stderr.contains("APO_ISA=avx9000 is not one of fp32, avx512-bf16, amx-bf16"), "\(wrong.stderr)")
+    }
+
+    /// `apoctl rm score|eval --precision` resolve the arithmetic before they touch a file, as jobs
+    /// do: bf16 on a CPU without it is a clear error, not an fp32 run.
+    @Test func rmCommandsTakeAPrecision() throws {
+        let sandbox = try RuntimeSandbox()
+        defer { sandbox.cleanup() }
+        let cpuHasBF16 = (try? ComputePath.resolve(.bf16)) != nil
+        for command in [["rm", "score", "--samples", "/nonexistent.json", "--out", "/nonexistent-out.json"],
+                        ["rm", "eval", "--pairs", "/nonexistent.json"]] {
+            let bf16 = try sandbox.run("apoctl", command + ["--model", "/nonexistent-rm", "--precision", "bf16"], timeout: 60)
+            #expect(bf16.status != 0, "refused, or no such model")
+            if cpuHasBF16 {
+                #expect(bf16.stderr.contains("compute: precision bf16"), "\(command): \(bf16.stderr)")
+            } else {
+                #expect(bf16.stderr.contains("precision bf16 needs a CPU with AVX512-BF16 or AMX-BF16"), "\(command): \(bf16.stderr)")
+            }
+            let fp32 = try sandbox.run("apoctl", command + ["--model", "/nonexistent-rm", "--precision", "fp32"], timeout: 60)
+            #expect(fp32.status != 0, "no such model")
+            #expect(fp32.stderr.contains("compute: precision fp32"), "\(command): \(fp32.stderr)")
+            let wrong = try sandbox.run("apoctl", command + ["--model", "/nonexistent-rm", "--precision", "fp16"], timeout: 60)
+            #expect(wrong.status != 0)
+            #expect(wrong.stderr.contains("fp16"), "\(command): \(wrong.stderr)")
+        }
     }
 }
