@@ -62,10 +62,11 @@ public enum PipelineSpec {
     public static func expand(yaml: String, file: String, overrides: [String: String] = [:],
                               registry: [String: any JobKind.Type] = JobKindRegistry.standard,
                               inputs: InputFileCheck? = nil) throws -> ExpandedPipeline {
-        let compiler = PipelineCompiler(file: file, yaml: yaml, registry: registry, inputs: inputs)
+        let diagnostics = DiagnosticList(file: file)
+        let compiler = PipelineCompiler(yaml: yaml, registry: registry, inputs: inputs, diagnostics: diagnostics)
         let result = compiler.compile(overrides: overrides)
-        guard compiler.diagnostics.isEmpty, let result else {
-            throw PipelineValidationError(diagnostics: compiler.sortedDiagnostics)
+        guard diagnostics.isEmpty, let result else {
+            throw PipelineValidationError(diagnostics: diagnostics.sorted)
         }
         return result
     }
@@ -84,20 +85,13 @@ public enum PipelineSpec {
     }
 }
 
-/// A 1-based line and column (Yams' `Mark` cannot be created outside Yams).
-private struct SourcePosition {
-    var line: Int
-    var column: Int
-    static let start = SourcePosition(line: 1, column: 1)
-}
-
 extension Node {
     /// The resolved tag's name (`Tag.name` is internal to Yams; its raw value is not).
     fileprivate var tagName: Tag.Name { Tag.Name(rawValue: tag.rawValue) }
 }
 
 /// A job as written in the file, before round expansion.
-private struct JobTemplate {
+struct JobTemplate {
     enum Section { case jobs, rounds, afterRounds }
     var section: Section
     var id: String
@@ -126,7 +120,7 @@ private struct SubstitutionScope {
     var round: Int?
 }
 
-private struct ConcreteJob {
+struct ConcreteJob {
     var id: String
     var template: JobTemplate
     var round: Int?
@@ -134,14 +128,12 @@ private struct ConcreteJob {
 }
 
 private final class PipelineCompiler {
-    let file: String
     let yaml: String
     let registry: [String: any JobKind.Type]
     let inputs: InputFileCheck?
+    let diagnostics: DiagnosticList
     /// sha256 of input files already hashed (absolute path → hex), so rounds hash a file once.
     private var digests: [String: String] = [:]
-    private(set) var diagnostics: [PipelineDiagnostic] = []
-    private var seen = Set<PipelineDiagnostic>()
 
     private var params: [String: ParamValue] = [:]
     private var rounds = 0
@@ -163,26 +155,19 @@ private final class PipelineCompiler {
     static let maxRounds = 1000
     static let maxJobs = 10_000
 
-    init(file: String, yaml: String, registry: [String: any JobKind.Type], inputs: InputFileCheck?) {
-        self.file = file
+    init(yaml: String, registry: [String: any JobKind.Type], inputs: InputFileCheck?, diagnostics: DiagnosticList) {
         self.yaml = yaml
         self.registry = registry
         self.inputs = inputs
-    }
-
-    var sortedDiagnostics: [PipelineDiagnostic] {
-        diagnostics.enumerated().sorted { a, b in
-            (a.element.line, a.element.column, a.offset) < (b.element.line, b.element.column, b.offset)
-        }.map(\.element)
+        self.diagnostics = diagnostics
     }
 
     func error(_ mark: Mark?, _ message: String) {
-        error(at: mark.map { SourcePosition(line: $0.line, column: $0.column) }, message)
+        diagnostics.report(mark, message)
     }
 
     func error(at mark: SourcePosition?, _ message: String) {
-        let d = PipelineDiagnostic(file: file, line: mark?.line ?? 0, column: mark?.column ?? 0, message: message)
-        if seen.insert(d).inserted { diagnostics.append(d) }
+        diagnostics.report(at: mark, message)
     }
 
     // MARK: - Top level
@@ -279,7 +264,7 @@ private final class PipelineCompiler {
             if var job { job.needs = jobs[j].needs.keys.sorted(); expanded.append(job) }
         }
 
-        guard let order = topologicalOrder(jobs, index: index), diagnostics.isEmpty,
+        guard let order = TopologicalOrder.of(jobs, index: index, diagnostics: diagnostics), diagnostics.isEmpty,
               expanded.count == jobs.count else { return nil }
         let byID = Dictionary(uniqueKeysWithValues: expanded.map { ($0.id, $0) })
         return ExpandedPipeline(name: name, yamlText: yaml, yamlHash: sha256Hex(Data(yaml.utf8)),
@@ -803,47 +788,5 @@ private final class PipelineCompiler {
         }
         error(mark, "bad reference syntax '${\(e)}': \(syntax)")
         return nil
-    }
-
-    // MARK: - Order
-
-    /// Depth-first topological order visiting jobs and their needs in file order; reports each
-    /// cycle as `a -> b -> a`. nil if there is a cycle.
-    func topologicalOrder(_ jobs: [ConcreteJob], index: [String: Int]) -> [Int]? {
-        let deps: [[Int]] = jobs.map { j in j.needs.keys.compactMap { index[$0] }.sorted() }
-        var state = [UInt8](repeating: 0, count: jobs.count)  // 0 new, 1 on the stack, 2 done
-        var order: [Int] = []
-        var cyclic = false
-        var reportedAt = Set<String>()  // one report per template: rounds repeat the same cycle
-        for start in jobs.indices where state[start] == 0 {
-            // Iterative DFS: long chains (benchmarks submit thousands of jobs) must not overflow the stack.
-            var stack: [(node: Int, next: Int)] = [(start, 0)]
-            state[start] = 1
-            while !stack.isEmpty {
-                let (node, next) = stack[stack.count - 1]
-                if next < deps[node].count {
-                    stack[stack.count - 1].next += 1
-                    let d = deps[node][next]
-                    if state[d] == 0 {
-                        state[d] = 1
-                        stack.append((d, 0))
-                    } else if state[d] == 1 {
-                        cyclic = true
-                        let path = stack.map(\.node)
-                        let from = path.lastIndex(of: d)!
-                        // Edges point from a job to what it needs; print in "needs" direction.
-                        let names = (path[from...].map { jobs[$0].id }) + [jobs[d].id]
-                        let at = jobs[d].template.idMark.map { "\($0.line):\($0.column)" } ?? jobs[d].id
-                        guard reportedAt.insert(at).inserted else { continue }
-                        error(jobs[d].template.idMark, "dependency cycle: \(names.joined(separator: " -> "))")
-                    }
-                } else {
-                    state[node] = 2
-                    order.append(node)
-                    stack.removeLast()
-                }
-            }
-        }
-        return cyclic ? nil : order
     }
 }
