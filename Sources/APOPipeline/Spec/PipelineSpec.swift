@@ -87,7 +87,7 @@ public enum PipelineSpec {
 
 extension Node {
     /// The resolved tag's name (`Tag.name` is internal to Yams; its raw value is not).
-    fileprivate var tagName: Tag.Name { Tag.Name(rawValue: tag.rawValue) }
+    var tagName: Tag.Name { Tag.Name(rawValue: tag.rawValue) }
 }
 
 /// A job as written in the file, before round expansion.
@@ -114,12 +114,6 @@ struct JobTemplate {
     var enabled = true
 }
 
-/// Where a value is being substituted: which references are allowed and what they mean.
-private struct SubstitutionScope {
-    var section: JobTemplate.Section?   // nil: a job field such as `timeout` (params only)
-    var round: Int?
-}
-
 struct ConcreteJob {
     var id: String
     var template: JobTemplate
@@ -138,7 +132,7 @@ private final class PipelineCompiler {
     private var params: [String: ParamValue] = [:]
     private var rounds = 0
     private var roundTemplateIDs = Set<String>()
-    private var refs: [(JobOutputReference, Mark?)] = []
+    private var refs: [PositionedReference] = []
 
     /// `[A-Za-z_][A-Za-z0-9_-]*`, checked by scalar (a regex `$` would also match before a
     /// trailing newline).
@@ -201,8 +195,7 @@ private final class PipelineCompiler {
         } else {
             error(root.mark, "missing 'name'")
         }
-        if let (_, value) = sections["params"] { parsePipelineParams(value) }
-        applyOverrides(overrides)
+        params = PipelineParams.read(sections["params"]?.value, overrides: overrides, diagnostics: diagnostics)
 
         if let (key, value) = sections["rounds"] {
             let v = nodeValue(value, scope: SubstitutionScope(section: nil))
@@ -250,7 +243,7 @@ private final class PipelineCompiler {
             resolveNeeds(&jobs[j], index: index)
             refs = []
             let job = expandJob(jobs[j])
-            for (ref, mark) in refs {
+            for (ref, mark) in refs.map({ ($0.reference, $0.mark) }) {
                 guard let depIndex = index[ref.jobID] else {
                     error(mark, "reference to unknown job '\(ref.jobID)' in ${\(ref.expression)}")
                     continue
@@ -306,48 +299,6 @@ private final class PipelineCompiler {
             }
         default:
             error(at: .start, "YAML: \(y)")
-        }
-    }
-
-    // MARK: - Params
-
-    func parsePipelineParams(_ node: Node) {
-        guard let m = node.mapping else { error(node.mark, "'params' must be a mapping of name: default value"); return }
-        for (key, value) in m {
-            guard let k = key.scalar?.string else { error(key.mark, "parameter names must be strings"); continue }
-            // Pipeline params are literals: a default cannot refer to other params or jobs.
-            if let v = nodeValue(value, scope: nil) { params[k] = v }
-        }
-    }
-
-    func applyOverrides(_ overrides: [String: String]) {
-        for (k, text) in overrides.sorted(by: { $0.key < $1.key }) {
-            guard let current = params[k] else {
-                error(at: nil, "--param \(k): unknown pipeline parameter (known: \(params.keys.sorted().joined(separator: ", ")))")
-                continue
-            }
-            switch current {
-            case .string: params[k] = .string(text)
-            case .int:
-                if let i = Int(text) { params[k] = .int(i) } else { error(at: nil, "--param \(k)=\(text): expected an int") }
-            case .double:
-                if let d = Double(text) { params[k] = .double(d) } else { error(at: nil, "--param \(k)=\(text): expected a number") }
-            case .bool:
-                switch text.lowercased() {
-                case "true", "yes", "1": params[k] = .bool(true)
-                case "false", "no", "0": params[k] = .bool(false)
-                default: error(at: nil, "--param \(k)=\(text): expected true or false")
-                }
-            case .null:
-                // No default type to follow: read it as a YAML scalar would be.
-                if let i = Int(text) { params[k] = .int(i) }
-                else if let d = Double(text) { params[k] = .double(d) }
-                else if text == "true" || text == "false" { params[k] = .bool(text == "true") }
-                else { params[k] = .string(text) }
-            case .array, .object:
-                if let v = try? ParamValue.fromJSON(text), v.typeName == current.typeName { params[k] = v }
-                else { error(at: nil, "--param \(k)=\(text): expected a JSON \(current.typeName)") }
-            }
         }
     }
 
@@ -441,7 +392,7 @@ private final class PipelineCompiler {
                 let v = nodeValue(value, scope: fieldScope)
                 if let b = v?.boolValue { t.memoize = b } else if v != nil { error(value.mark, "'memoize' must be true or false") }
             case "when":
-                if let b = condition(value, scope: fieldScope) { t.enabled = b }
+                if let b = substitution.condition(value) { t.enabled = b }
             default:
                 error(key.mark, "unknown job key '\(k)' (expected one of: \(Self.jobKeys.joined(separator: ", ")))")
             }
@@ -452,25 +403,6 @@ private final class PipelineCompiler {
             error(t.kindMark, "unknown job kind '\(t.kind)' (known: \(registry.keys.sorted().joined(separator: ", ")))")
         }
         return ok ? t : nil
-    }
-
-    /// A job's `when:` after `${params.…}` substitution: true/false, or `A == B` / `A != B` comparing
-    /// the trimmed texts (e.g. `when: "${params.policy_update} == dpo"`). Lets a param choose between
-    /// alternative jobs, which may then share an id since at most one of them is kept.
-    func condition(_ node: Node, scope: SubstitutionScope) -> Bool? {
-        guard let v = nodeValue(node, scope: scope) else { return nil }
-        if let b = v.boolValue { return b }
-        if let s = v.stringValue {
-            for (op, equal) in [(" == ", true), (" != ", false)] {
-                if let r = s.range(of: op) {
-                    let lhs = s[..<r.lowerBound].trimmingCharacters(in: .whitespaces)
-                    let rhs = s[r.upperBound...].trimmingCharacters(in: .whitespaces)
-                    return (lhs == rhs) == equal
-                }
-            }
-        }
-        error(node.mark, "'when' must be true, false, \"A == B\" or \"A != B\", found \(v.interpolatedText)")
-        return nil
     }
 
     func checkDuplicateIDs(_ templates: [JobTemplate]) {
@@ -644,149 +576,11 @@ private final class PipelineCompiler {
         return spec.type.accepts(value)
     }
 
-    // MARK: - Values and references
+    private var substitution: Substitution {
+        Substitution(params: params, rounds: rounds, roundTemplateIDs: roundTemplateIDs, diagnostics: diagnostics)
+    }
 
-    /// A YAML node as a ParamValue, with references substituted per `scope` (nil: literal, no
-    /// references allowed). nil after reporting an error.
     func nodeValue(_ node: Node, scope: SubstitutionScope?) -> ParamValue? {
-        switch node {
-        case .scalar(let s):
-            switch node.tagName {
-            case .null: return .null
-            case .bool: return node.bool.map(ParamValue.bool) ?? .string(s.string)
-            case .int: return node.int.map(ParamValue.int) ?? .string(s.string)
-            case .float: return node.float.map(ParamValue.double) ?? .string(s.string)
-            default:
-                guard ParamTemplate.containsReference(s.string) else { return .string(s.string) }
-                guard let scope else {
-                    error(node.mark, "references are not allowed in pipeline param defaults: \"\(s.string)\"")
-                    return nil
-                }
-                return substitute(s.string, mark: node.mark, scope: scope)
-            }
-        case .sequence(let seq):
-            var items: [ParamValue] = []
-            var ok = true
-            for n in seq { if let v = nodeValue(n, scope: scope) { items.append(v) } else { ok = false } }
-            return ok ? .array(items) : nil
-        case .mapping(let m):
-            var o: [String: ParamValue] = [:]
-            var ok = true
-            for (k, v) in m {
-                guard let key = k.scalar?.string else { error(k.mark, "map keys must be strings"); ok = false; continue }
-                if let value = nodeValue(v, scope: scope) { o[key] = value } else { ok = false }
-            }
-            return ok ? .object(o) : nil
-        case .alias:
-            error(node.mark, "YAML aliases are not supported in pipelines")
-            return nil
-        }
-    }
-
-    private enum Replacement {
-        case value(ParamValue)
-        case job(JobOutputReference)
-    }
-
-    func substitute(_ s: String, mark: Mark?, scope: SubstitutionScope) -> ParamValue? {
-        guard let segments = ParamTemplate.parse(s) else {
-            error(mark, "bad reference syntax: '${' is never closed in \"\(s)\"")
-            return nil
-        }
-        var replaced: [(TemplateSegment, Replacement?)] = []
-        var ok = true
-        for seg in segments {
-            if case .reference(let e) = seg {
-                guard let r = replacement(e, mark: mark, scope: scope) else { ok = false; continue }
-                replaced.append((seg, r))
-            } else {
-                replaced.append((seg, nil))
-            }
-        }
-        guard ok else { return nil }
-        if replaced.count == 1, let r = replaced[0].1 {
-            switch r {
-            case .value(let v): return v
-            case .job(let ref): return .string(ref.placeholder)
-            }
-        }
-        var text = ""
-        for (seg, r) in replaced {
-            switch (seg, r) {
-            case (.literal(let l), _): text += l
-            case (_, .value(let v)?): text += v.interpolatedText
-            case (_, .job(let ref)?): text += ref.placeholder
-            default: break
-            }
-        }
-        return .string(text)
-    }
-
-    private func replacement(_ e: String, mark: Mark?, scope: SubstitutionScope) -> Replacement? {
-        let syntax = "expected ${params.NAME}, ${jobs.ID.outputs.NAME}, ${prev.ID.outputs.NAME|FALLBACK}, ${rounds.last.ID.outputs.NAME} or ${round}"
-        if e == "round" {
-            guard let r = scope.round else { error(mark, "${round} is only defined inside round_jobs"); return nil }
-            return .value(.int(r))
-        }
-        if e.hasPrefix("params.") {
-            let name = String(e.dropFirst(7))
-            guard let v = params[name] else {
-                error(mark, "unknown pipeline parameter '\(name)' in ${\(e)} (known: \(params.keys.sorted().joined(separator: ", ")))")
-                return nil
-            }
-            return .value(v)
-        }
-        let jobsAllowed = scope.section != nil
-        if e.hasPrefix("jobs.") {
-            guard let ref = JobOutputReference(expression: e) else { error(mark, "bad reference syntax '${\(e)}': \(syntax)"); return nil }
-            guard jobsAllowed else { error(mark, "job outputs cannot be used here: ${\(e)}"); return nil }
-            // Inside round_jobs a template id means that template in the same round.
-            if scope.section == .rounds, let r = scope.round, roundTemplateIDs.contains(ref.jobID) {
-                let concrete = JobOutputReference(jobID: "r\(r).\(ref.jobID)", output: ref.output)
-                refs.append((concrete, mark))
-                return .job(concrete)
-            }
-            refs.append((ref, mark))
-            return .job(ref)
-        }
-        if e.hasPrefix("prev.") {
-            guard scope.section == .rounds, let r = scope.round else {
-                error(mark, "${prev.…} is only defined inside round_jobs: ${\(e)}"); return nil
-            }
-            let parts = e.split(separator: "|", maxSplits: 1).map(String.init)
-            guard let ref = JobOutputReference(expression: "jobs." + parts[0].dropFirst(5)) else {
-                error(mark, "bad reference syntax '${\(e)}': \(syntax)"); return nil
-            }
-            guard roundTemplateIDs.contains(ref.jobID) else {
-                error(mark, "'\(ref.jobID)' in ${\(e)} is not a round job"); return nil
-            }
-            if r > 1 {
-                let concrete = JobOutputReference(jobID: "r\(r - 1).\(ref.jobID)", output: ref.output)
-                refs.append((concrete, mark))
-                return .job(concrete)
-            }
-            guard parts.count == 2, !parts[1].isEmpty else {
-                error(mark, "${\(e)} has no previous round in round 1: add a fallback, e.g. ${\(parts[0])|params.NAME}")
-                return nil
-            }
-            if parts[1].hasPrefix("prev.") { error(mark, "a ${prev.…} fallback cannot itself be prev.: ${\(e)}"); return nil }
-            return replacement(parts[1], mark: mark, scope: scope)
-        }
-        if e.hasPrefix("rounds.last.") {
-            guard scope.section == .jobs || scope.section == .afterRounds else {
-                error(mark, "${rounds.last.…} cannot be used inside round_jobs (use ${prev.…}): ${\(e)}"); return nil
-            }
-            guard let ref = JobOutputReference(expression: "jobs." + e.dropFirst("rounds.last.".count)) else {
-                error(mark, "bad reference syntax '${\(e)}': \(syntax)"); return nil
-            }
-            guard rounds > 0, roundTemplateIDs.contains(ref.jobID) else {
-                error(mark, rounds == 0 ? "${\(e)}: there are no rounds" : "'\(ref.jobID)' in ${\(e)} is not a round job"); return nil
-            }
-            let concrete = JobOutputReference(jobID: "r\(rounds).\(ref.jobID)", output: ref.output)
-            refs.append((concrete, mark))
-            return .job(concrete)
-        }
-        error(mark, "bad reference syntax '${\(e)}': \(syntax)")
-        return nil
+        substitution.value(of: node, scope: scope, references: &refs)
     }
 }
