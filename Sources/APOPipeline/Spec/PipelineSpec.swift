@@ -85,35 +85,6 @@ public enum PipelineSpec {
     }
 }
 
-extension Node {
-    /// The resolved tag's name (`Tag.name` is internal to Yams; its raw value is not).
-    var tagName: Tag.Name { Tag.Name(rawValue: tag.rawValue) }
-}
-
-/// A job as written in the file, before round expansion.
-struct JobTemplate {
-    enum Section { case jobs, rounds, afterRounds }
-    var section: Section
-    var id: String
-    var idMark: Mark?
-    var mark: Mark?
-    var kind: String
-    var kindMark: Mark?
-    var needs: [(String, Mark?)] = []
-    var params: [(name: String, keyMark: Mark?, value: Node)] = []
-    var paramsMark: Mark?
-    var maxAttempts = 3
-    var backoffBase = 1.0
-    var backoffMax = 60.0
-    var timeout: Double?
-    var threads = 1
-    var memoryMB: Int?
-    var priority = 0
-    var memoize = true
-    /// false when a `when:` condition was false: the job is left out of the pipeline.
-    var enabled = true
-}
-
 struct ConcreteJob {
     var id: String
     var template: JobTemplate
@@ -134,16 +105,6 @@ private final class PipelineCompiler {
     private var roundTemplateIDs = Set<String>()
     private var refs: [PositionedReference] = []
 
-    /// `[A-Za-z_][A-Za-z0-9_-]*`, checked by scalar (a regex `$` would also match before a
-    /// trailing newline).
-    static func isValidID(_ s: String) -> Bool {
-        func letter(_ c: Unicode.Scalar) -> Bool { ("a"..."z").contains(c) || ("A"..."Z").contains(c) || c == "_" }
-        let scalars = Array(s.unicodeScalars)
-        guard let first = scalars.first, letter(first) else { return false }
-        return scalars.dropFirst().allSatisfy { letter($0) || ("0"..."9").contains($0) || $0 == "-" }
-    }
-    static let topKeys = ["name", "description", "params", "jobs", "rounds", "round_jobs", "after_rounds"]
-    static let jobKeys = ["id", "kind", "needs", "params", "retries", "timeout", "resources", "priority", "memoize", "when"]
     /// Bounds on what one file may expand to: `rounds: 100000000` would otherwise make `submit` build
     /// a hundred million jobs (found by fuzzing; real pipelines have a handful of rounds and jobs).
     static let maxRounds = 1000
@@ -167,34 +128,8 @@ private final class PipelineCompiler {
     // MARK: - Top level
 
     func compile(overrides: [String: String]) -> ExpandedPipeline? {
-        let root: Node?
-        do { root = try Yams.compose(yaml: yaml) } catch {
-            reportYAMLError(error)
-            return nil
-        }
-        guard let root, let top = root.mapping else {
-            error(at: root?.mark.map { SourcePosition(line: $0.line, column: $0.column) } ?? .start, "a pipeline file must be a mapping with 'name' and 'jobs'")
-            return nil
-        }
-
-        var sections: [String: (key: Node, value: Node)] = [:]
-        for (key, value) in top {
-            guard let k = key.scalar?.string else { error(key.mark, "top-level keys must be strings"); continue }
-            if Self.topKeys.contains(k) { sections[k] = (key, value) }
-            else { error(key.mark, "unknown top-level key '\(k)' (expected one of: \(Self.topKeys.joined(separator: ", ")))") }
-        }
-
-        var name = ""
-        if let (key, value) = sections["name"] {
-            if let s = value.scalar?.string, value.tagName == .str, !s.isEmpty {
-                name = s
-                // The name starts the run's artifact folder name.
-                if let problem = SubmitChecks.nameProblem(s) { error(value.mark, "'name' \(problem)") }
-            }
-            else { error(value.mark ?? key.mark, "'name' must be a non-empty string") }
-        } else {
-            error(root.mark, "missing 'name'")
-        }
+        guard let document = PipelineDocument.parse(yaml, diagnostics: diagnostics) else { return nil }
+        let sections = document.sections
         params = PipelineParams.read(sections["params"]?.value, overrides: overrides, diagnostics: diagnostics)
 
         if let (key, value) = sections["rounds"] {
@@ -206,10 +141,11 @@ private final class PipelineCompiler {
             else if v != nil { error(value.mark ?? key.mark, "'rounds' must be a non-negative integer, found \(v!.interpolatedText)") }
         }
 
+        let reader = JobTemplateReader(settings: substitution, registry: registry, rounds: rounds)
         var templates: [JobTemplate] = []
-        templates += parseJobList(sections["jobs"], section: .jobs)
-        let roundTemplates = parseJobList(sections["round_jobs"], section: .rounds)
-        templates += parseJobList(sections["after_rounds"], section: .afterRounds)
+        templates += reader.readList(sections["jobs"], section: .jobs)
+        let roundTemplates = reader.readList(sections["round_jobs"], section: .rounds)
+        templates += reader.readList(sections["after_rounds"], section: .afterRounds)
         roundTemplateIDs = Set(roundTemplates.map(\.id))
         if sections["round_jobs"] != nil, sections["rounds"] == nil {
             error(sections["round_jobs"]!.key.mark, "'round_jobs' needs 'rounds: N'")
@@ -224,7 +160,7 @@ private final class PipelineCompiler {
         // meaningful as the topological tie-break.
         let jobCount = templates.count + rounds * roundTemplates.count
         if jobCount > Self.maxJobs {
-            error(sections["round_jobs"]?.key.mark ?? sections["jobs"]?.key.mark ?? root.mark,
+            error(sections["round_jobs"]?.key.mark ?? sections["jobs"]?.key.mark ?? document.rootMark,
                   "the pipeline expands to \(jobCount) jobs; at most \(Self.maxJobs) are allowed")
             return nil
         }
@@ -235,7 +171,7 @@ private final class PipelineCompiler {
             }
         }
         jobs += templates.filter { $0.section == .afterRounds }.map { ConcreteJob(id: $0.id, template: $0) }
-        if jobs.isEmpty { error(sections["jobs"]?.key.mark ?? root.mark, "the pipeline has no jobs") }
+        if jobs.isEmpty { error(sections["jobs"]?.key.mark ?? document.rootMark, "the pipeline has no jobs") }
 
         let index = Dictionary(jobs.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { a, _ in a })
         var expanded: [ExpandedJob] = []
@@ -260,149 +196,8 @@ private final class PipelineCompiler {
         guard let order = TopologicalOrder.of(jobs, index: index, diagnostics: diagnostics), diagnostics.isEmpty,
               expanded.count == jobs.count else { return nil }
         let byID = Dictionary(uniqueKeysWithValues: expanded.map { ($0.id, $0) })
-        return ExpandedPipeline(name: name, yamlText: yaml, yamlHash: sha256Hex(Data(yaml.utf8)),
+        return ExpandedPipeline(name: document.name, yamlText: yaml, yamlHash: sha256Hex(Data(yaml.utf8)),
                                 params: params, jobs: order.map { byID[jobs[$0].id]! })
-    }
-
-    func reportYAMLError(_ e: Error) {
-        guard let y = e as? YamlError else { error(at: .start, "YAML: \(e)"); return }
-        switch y {
-        case .scanner(let ctx, let problem, let mark, _), .parser(let ctx, let problem, let mark, _),
-             .composer(let ctx, let problem, let mark, _):
-            let context = ctx.map { " (\($0.text) at \($0.mark.line):\($0.mark.column))" } ?? ""
-            error(mark, "YAML syntax: \(problem)\(context)")
-        case .reader(let problem, let offset, _, _):
-            var mark = SourcePosition.start
-            if let offset {
-                let prefix = yaml.prefix(offset)
-                let line = prefix.filter { $0 == "\n" }.count + 1
-                let column = prefix.count - (prefix.lastIndex(of: "\n").map { prefix.distance(from: prefix.startIndex, to: $0) + 1 } ?? 0) + 1
-                mark = SourcePosition(line: line, column: column)
-            }
-            error(at: mark, "YAML: \(problem)")
-        case .duplicatedKeysInMapping(let duplicates, let ctx):
-            // Yams gives the FIRST occurrence; point at the repeat, which is the one to fix.
-            let first = ctx.mark
-            let key = duplicates.first ?? ""
-            let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
-            let repeatLine = lines.indices.dropFirst(first.line).first { i in
-                let l = lines[i]
-                guard l.count >= first.column else { return false }
-                let indent = l.prefix(first.column - 1)
-                return indent.allSatisfy { $0 == " " || $0 == "-" } && l.dropFirst(first.column - 1).hasPrefix(key + ":")
-            }
-            let more = duplicates.count > 1 ? " (also: \(duplicates.dropFirst().map { "'\($0)'" }.joined(separator: ", ")))" : ""
-            if let i = repeatLine {
-                error(at: SourcePosition(line: i + 1, column: first.column), "duplicate key '\(key)' (first at line \(first.line))\(more)")
-            } else {
-                error(first, "duplicate key '\(key)' in a mapping\(more)")
-            }
-        default:
-            error(at: .start, "YAML: \(y)")
-        }
-    }
-
-    // MARK: - Jobs
-
-    func parseJobList(_ entry: (key: Node, value: Node)?, section: JobTemplate.Section) -> [JobTemplate] {
-        guard let (key, value) = entry else { return [] }
-        guard let seq = value.sequence else {
-            error(value.mark ?? key.mark, "'\(key.scalar?.string ?? "")' must be a list of jobs")
-            return []
-        }
-        return seq.compactMap { parseJob($0, section: section) }.filter(\.enabled)
-    }
-
-    func parseJob(_ node: Node, section: JobTemplate.Section) -> JobTemplate? {
-        guard let m = node.mapping else { error(node.mark, "a job must be a mapping with 'id' and 'kind'"); return nil }
-        var t = JobTemplate(section: section, id: "", mark: node.mark, kind: "")
-        var ok = true
-        let fieldScope = SubstitutionScope(section: nil)
-        for (key, value) in m {
-            guard let k = key.scalar?.string else { error(key.mark, "job keys must be strings"); continue }
-            switch k {
-            case "id":
-                guard let s = value.scalar?.string, value.tagName == .str || value.tagName == .int else {
-                    error(value.mark, "'id' must be a string"); ok = false; continue
-                }
-                t.id = s
-                t.idMark = value.mark
-                if !Self.isValidID(s) {
-                    error(value.mark, "bad job id \(SubmitChecks.shown(s)): use letters, digits, '_' and '-', starting with a letter or '_'")
-                } else {
-                    // Ids name folders (`<run>/<id>/`); a round job's is `rN.<id>`.
-                    let concrete = section == .rounds ? "r\(max(rounds, 1)).\(s)" : s
-                    if let problem = SubmitChecks.nameProblem(concrete) { error(value.mark, "job id '\(concrete.prefix(40))…' \(problem)") }
-                }
-            case "kind":
-                guard let s = value.scalar?.string, !s.isEmpty else { error(value.mark, "'kind' must be a string"); ok = false; continue }
-                t.kind = s
-                t.kindMark = value.mark
-            case "needs":
-                let items = value.sequence.map(Array.init) ?? (value.scalar != nil ? [value] : nil)
-                guard let items else { error(value.mark, "'needs' must be a list of job ids"); continue }
-                for item in items {
-                    if let s = item.scalar?.string, !s.isEmpty { t.needs.append((s, item.mark)) }
-                    else { error(item.mark, "'needs' entries must be job ids") }
-                }
-            case "params":
-                guard let pm = value.mapping else { error(value.mark, "'params' must be a mapping"); continue }
-                t.paramsMark = key.mark
-                for (pk, pv) in pm {
-                    guard let name = pk.scalar?.string else { error(pk.mark, "parameter names must be strings"); continue }
-                    t.params.append((name, pk.mark, pv))
-                }
-            case "retries":
-                guard let rm = value.mapping else { error(value.mark, "'retries' must be a mapping {max_attempts, backoff_seconds, max_backoff_seconds}"); continue }
-                for (rk, rv) in rm {
-                    let name = rk.scalar?.string ?? ""
-                    let v = nodeValue(rv, scope: fieldScope)
-                    switch name {
-                    case "max_attempts":
-                        if let i = v?.intValue, i >= 1 { t.maxAttempts = i } else if v != nil { error(rv.mark, "'max_attempts' must be an integer ≥ 1") }
-                    case "backoff_seconds":
-                        if let d = v?.doubleValue, d >= 0 { t.backoffBase = d } else if v != nil { error(rv.mark, "'backoff_seconds' must be a number ≥ 0") }
-                    case "max_backoff_seconds":
-                        if let d = v?.doubleValue, d >= 0 { t.backoffMax = d } else if v != nil { error(rv.mark, "'max_backoff_seconds' must be a number ≥ 0") }
-                    default:
-                        error(rk.mark, "unknown key '\(name)' in 'retries' (expected max_attempts, backoff_seconds, max_backoff_seconds)")
-                    }
-                }
-            case "timeout":
-                let v = nodeValue(value, scope: fieldScope)
-                if let d = v?.doubleValue, d > 0 { t.timeout = d } else if v != nil && v != .null { error(value.mark, "'timeout' must be a number of seconds > 0") }
-            case "resources":
-                guard let rm = value.mapping else { error(value.mark, "'resources' must be a mapping {threads, memory_mb}"); continue }
-                for (rk, rv) in rm {
-                    let name = rk.scalar?.string ?? ""
-                    let v = nodeValue(rv, scope: fieldScope)
-                    switch name {
-                    case "threads":
-                        if let i = v?.intValue, i >= 1 { t.threads = i } else if v != nil { error(rv.mark, "'threads' must be an integer ≥ 1") }
-                    case "memory_mb":
-                        if let i = v?.intValue, i >= 1 { t.memoryMB = i } else if v != nil { error(rv.mark, "'memory_mb' must be an integer ≥ 1") }
-                    default:
-                        error(rk.mark, "unknown key '\(name)' in 'resources' (expected threads, memory_mb)")
-                    }
-                }
-            case "priority":
-                let v = nodeValue(value, scope: fieldScope)
-                if let i = v?.intValue { t.priority = i } else if v != nil { error(value.mark, "'priority' must be an integer") }
-            case "memoize":
-                let v = nodeValue(value, scope: fieldScope)
-                if let b = v?.boolValue { t.memoize = b } else if v != nil { error(value.mark, "'memoize' must be true or false") }
-            case "when":
-                if let b = substitution.condition(value) { t.enabled = b }
-            default:
-                error(key.mark, "unknown job key '\(k)' (expected one of: \(Self.jobKeys.joined(separator: ", ")))")
-            }
-        }
-        if t.id.isEmpty && ok { error(node.mark, "job has no 'id'"); ok = false }
-        if t.kind.isEmpty && ok { error(node.mark, "job '\(t.id)' has no 'kind'"); ok = false }
-        if !t.kind.isEmpty, registry[t.kind] == nil {
-            error(t.kindMark, "unknown job kind '\(t.kind)' (known: \(registry.keys.sorted().joined(separator: ", ")))")
-        }
-        return ok ? t : nil
     }
 
     func checkDuplicateIDs(_ templates: [JobTemplate]) {
