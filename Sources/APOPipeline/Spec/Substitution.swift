@@ -18,7 +18,7 @@ struct PositionedReference {
 /// A string that is exactly one reference keeps the value's type; inside a longer string the value
 /// is spliced in as text.
 struct Substitution {
-    var params: [String: ParamValue]
+    let params: [String: ParamValue]
     /// What round references can name; unknown (0, none) while job settings are read, which may
     /// only use params.
     var rounds = 0
@@ -27,7 +27,7 @@ struct Substitution {
 
     static let syntax = "expected ${params.NAME}, ${jobs.ID.outputs.NAME}, ${prev.ID.outputs.NAME|FALLBACK}, ${rounds.last.ID.outputs.NAME} or ${round}"
 
-    /// `node` as a value, for a job setting or a literal (nil scope: no references allowed).
+    /// `node` as a value where no `${jobs.…}` can be left: a job setting, or a literal (nil scope).
     func value(of node: Node, scope: SubstitutionScope?) -> ParamValue? {
         var unused: [PositionedReference] = []
         return value(of: node, scope: scope, references: &unused)
