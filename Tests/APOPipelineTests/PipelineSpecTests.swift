@@ -371,8 +371,8 @@ private func diagnostics(_ yaml: String, overrides: [String: String] = [:]) -> [
 @Suite struct PipelineSpecRobustnessTests {
     /// Bad input must give diagnostics, never a trap: expand 600 seeded mutations of a pipeline
     /// that uses every feature (a trap would kill the test process).
-    @Test func mutatedPipelinesNeverTrap() throws {
-        let base = """
+    /// A pipeline that uses every feature (also the base of `PipelineSnapshotTests.mutations`).
+    static let base = """
             name: fuzz
             params: {n: 2, base: b.gguf, seed: 3}
             rounds: "${params.n}"
@@ -392,6 +392,9 @@ private func diagnostics(_ yaml: String, overrides: [String: String] = [:]) -> [
             after_rounds:
               - {id: eval, kind: sleep, params: {seconds: 1}, needs: [rounds.last.pairs]}
             """
+
+    @Test func mutatedPipelinesNeverTrap() throws {
+        let base = Self.base
         _ = try PipelineSpec.expand(yaml: base, file: "fuzz.yaml")
         let alphabet = Array("${}[]:-|.,\"' \n\tjobsparamsprevroundsoutputs0123456789")
         var rng = SeededGenerator(seed: 2024)

@@ -1,5 +1,4 @@
 import Foundation
-import Yams
 
 /// Pipeline YAML → validated `ExpandedPipeline`.
 ///
@@ -62,10 +61,11 @@ public enum PipelineSpec {
     public static func expand(yaml: String, file: String, overrides: [String: String] = [:],
                               registry: [String: any JobKind.Type] = JobKindRegistry.standard,
                               inputs: InputFileCheck? = nil) throws -> ExpandedPipeline {
-        let compiler = PipelineCompiler(file: file, yaml: yaml, registry: registry, inputs: inputs)
+        let diagnostics = DiagnosticList(file: file)
+        let compiler = PipelineCompiler(yaml: yaml, registry: registry, inputs: inputs, diagnostics: diagnostics)
         let result = compiler.compile(overrides: overrides)
-        guard compiler.diagnostics.isEmpty, let result else {
-            throw PipelineValidationError(diagnostics: compiler.sortedDiagnostics)
+        guard diagnostics.isEmpty, let result else {
+            throw PipelineValidationError(diagnostics: diagnostics.sorted)
         }
         return result
     }
@@ -84,766 +84,66 @@ public enum PipelineSpec {
     }
 }
 
-/// A 1-based line and column (Yams' `Mark` cannot be created outside Yams).
-private struct SourcePosition {
-    var line: Int
-    var column: Int
-    static let start = SourcePosition(line: 1, column: 1)
-}
-
-extension Node {
-    /// The resolved tag's name (`Tag.name` is internal to Yams; its raw value is not).
-    fileprivate var tagName: Tag.Name { Tag.Name(rawValue: tag.rawValue) }
-}
-
-/// A job as written in the file, before round expansion.
-private struct JobTemplate {
-    enum Section { case jobs, rounds, afterRounds }
-    var section: Section
-    var id: String
-    var idMark: Mark?
-    var mark: Mark?
-    var kind: String
-    var kindMark: Mark?
-    var needs: [(String, Mark?)] = []
-    var params: [(name: String, keyMark: Mark?, value: Node)] = []
-    var paramsMark: Mark?
-    var maxAttempts = 3
-    var backoffBase = 1.0
-    var backoffMax = 60.0
-    var timeout: Double?
-    var threads = 1
-    var memoryMB: Int?
-    var priority = 0
-    var memoize = true
-    /// false when a `when:` condition was false: the job is left out of the pipeline.
-    var enabled = true
-}
-
-/// Where a value is being substituted: which references are allowed and what they mean.
-private struct SubstitutionScope {
-    var section: JobTemplate.Section?   // nil: a job field such as `timeout` (params only)
-    var round: Int?
-}
-
-private struct ConcreteJob {
-    var id: String
-    var template: JobTemplate
-    var round: Int?
-    var needs: [String: Mark?] = [:]
-}
-
-private final class PipelineCompiler {
-    let file: String
+/// Pipeline text → `ExpandedPipeline`, one stage after another:
+/// - parse: `PipelineDocument` (sections, name), then `JobTemplateReader` (each job's mapping);
+/// - substitute: `PipelineParams` (defaults, `--param`), `Substitution` (`${…}` in any value);
+/// - expand: `RoundExpansion` (concrete jobs; each one's needs and params in its round);
+/// - validate: `JobValidation`, `ParamPathChecks` (params against the kind, references, paths);
+/// - order: `TopologicalOrder`.
+/// Job templates are read once the params and the round count are known: their settings and
+/// `when:` may use params, and a round job's longest id depends on the count. Every stage reports
+/// into one `DiagnosticList` and goes on where it can. Problems at one position print in the order
+/// found (a YAML alias puts one node in several places), so the order of the calls here, down to
+/// one job at a time, is part of the output.
+private struct PipelineCompiler {
     let yaml: String
     let registry: [String: any JobKind.Type]
     let inputs: InputFileCheck?
-    /// sha256 of input files already hashed (absolute path → hex), so rounds hash a file once.
-    private var digests: [String: String] = [:]
-    private(set) var diagnostics: [PipelineDiagnostic] = []
-    private var seen = Set<PipelineDiagnostic>()
-
-    private var params: [String: ParamValue] = [:]
-    private var rounds = 0
-    private var roundTemplateIDs = Set<String>()
-    private var refs: [(JobOutputReference, Mark?)] = []
-
-    /// `[A-Za-z_][A-Za-z0-9_-]*`, checked by scalar (a regex `$` would also match before a
-    /// trailing newline).
-    static func isValidID(_ s: String) -> Bool {
-        func letter(_ c: Unicode.Scalar) -> Bool { ("a"..."z").contains(c) || ("A"..."Z").contains(c) || c == "_" }
-        let scalars = Array(s.unicodeScalars)
-        guard let first = scalars.first, letter(first) else { return false }
-        return scalars.dropFirst().allSatisfy { letter($0) || ("0"..."9").contains($0) || $0 == "-" }
-    }
-    static let topKeys = ["name", "description", "params", "jobs", "rounds", "round_jobs", "after_rounds"]
-    static let jobKeys = ["id", "kind", "needs", "params", "retries", "timeout", "resources", "priority", "memoize", "when"]
-    /// Bounds on what one file may expand to: `rounds: 100000000` would otherwise make `submit` build
-    /// a hundred million jobs (found by fuzzing; real pipelines have a handful of rounds and jobs).
-    static let maxRounds = 1000
-    static let maxJobs = 10_000
-
-    init(file: String, yaml: String, registry: [String: any JobKind.Type], inputs: InputFileCheck?) {
-        self.file = file
-        self.yaml = yaml
-        self.registry = registry
-        self.inputs = inputs
-    }
-
-    var sortedDiagnostics: [PipelineDiagnostic] {
-        diagnostics.enumerated().sorted { a, b in
-            (a.element.line, a.element.column, a.offset) < (b.element.line, b.element.column, b.offset)
-        }.map(\.element)
-    }
-
-    func error(_ mark: Mark?, _ message: String) {
-        error(at: mark.map { SourcePosition(line: $0.line, column: $0.column) }, message)
-    }
-
-    func error(at mark: SourcePosition?, _ message: String) {
-        let d = PipelineDiagnostic(file: file, line: mark?.line ?? 0, column: mark?.column ?? 0, message: message)
-        if seen.insert(d).inserted { diagnostics.append(d) }
-    }
-
-    // MARK: - Top level
+    let diagnostics: DiagnosticList
 
     func compile(overrides: [String: String]) -> ExpandedPipeline? {
-        let root: Node?
-        do { root = try Yams.compose(yaml: yaml) } catch {
-            reportYAMLError(error)
-            return nil
-        }
-        guard let root, let top = root.mapping else {
-            error(at: root?.mark.map { SourcePosition(line: $0.line, column: $0.column) } ?? .start, "a pipeline file must be a mapping with 'name' and 'jobs'")
-            return nil
-        }
+        guard let document = PipelineDocument.parse(yaml, diagnostics: diagnostics) else { return nil }
+        let sections = document.sections
+        let params = PipelineParams.read(sections["params"]?.value, overrides: overrides, diagnostics: diagnostics)
+        let settings = Substitution(params: params, diagnostics: diagnostics)
+        let rounds = RoundExpansion.roundCount(sections["rounds"], settings: settings)
 
-        var sections: [String: (key: Node, value: Node)] = [:]
-        for (key, value) in top {
-            guard let k = key.scalar?.string else { error(key.mark, "top-level keys must be strings"); continue }
-            if Self.topKeys.contains(k) { sections[k] = (key, value) }
-            else { error(key.mark, "unknown top-level key '\(k)' (expected one of: \(Self.topKeys.joined(separator: ", ")))") }
-        }
+        let reader = JobTemplateReader(settings: settings, registry: registry, rounds: rounds)
+        let plainTemplates = reader.readList(sections["jobs"], section: .jobs)
+        let roundTemplates = reader.readList(sections["round_jobs"], section: .rounds)
+        let templates = plainTemplates + reader.readList(sections["after_rounds"], section: .afterRounds)
 
-        var name = ""
-        if let (key, value) = sections["name"] {
-            if let s = value.scalar?.string, value.tagName == .str, !s.isEmpty {
-                name = s
-                // The name starts the run's artifact folder name.
-                if let problem = SubmitChecks.nameProblem(s) { error(value.mark, "'name' \(problem)") }
-            }
-            else { error(value.mark ?? key.mark, "'name' must be a non-empty string") }
-        } else {
-            error(root.mark, "missing 'name'")
-        }
-        if let (_, value) = sections["params"] { parsePipelineParams(value) }
-        applyOverrides(overrides)
-
-        if let (key, value) = sections["rounds"] {
-            let v = nodeValue(value, scope: SubstitutionScope(section: nil))
-            if let n = v?.intValue, n > Self.maxRounds {
-                error(value.mark ?? key.mark, "'rounds' must be at most \(Self.maxRounds), found \(n)")
-                rounds = 1  // still check the round jobs, as one round
-            } else if let n = v?.intValue, n >= 0 { rounds = n }
-            else if v != nil { error(value.mark ?? key.mark, "'rounds' must be a non-negative integer, found \(v!.interpolatedText)") }
-        }
-
-        var templates: [JobTemplate] = []
-        templates += parseJobList(sections["jobs"], section: .jobs)
-        let roundTemplates = parseJobList(sections["round_jobs"], section: .rounds)
-        templates += parseJobList(sections["after_rounds"], section: .afterRounds)
-        roundTemplateIDs = Set(roundTemplates.map(\.id))
-        if sections["round_jobs"] != nil, sections["rounds"] == nil {
-            error(sections["round_jobs"]!.key.mark, "'round_jobs' needs 'rounds: N'")
-        }
-        if let (key, _) = sections["rounds"], sections["round_jobs"] == nil, rounds > 0 {
-            error(key.mark, "'rounds' given without 'round_jobs'")
-        }
-        checkDuplicateIDs(templates)
-        checkDuplicateIDs(roundTemplates)
-
-        // Expand: plain jobs, then each round in order, then after_rounds, which keeps file order
-        // meaningful as the topological tie-break.
-        let jobCount = templates.count + rounds * roundTemplates.count
-        if jobCount > Self.maxJobs {
-            error(sections["round_jobs"]?.key.mark ?? sections["jobs"]?.key.mark ?? root.mark,
-                  "the pipeline expands to \(jobCount) jobs; at most \(Self.maxJobs) are allowed")
-            return nil
-        }
-        var jobs: [ConcreteJob] = templates.filter { $0.section == .jobs }.map { ConcreteJob(id: $0.id, template: $0) }
-        if rounds > 0 {
-            for r in 1...rounds {
-                jobs += roundTemplates.map { ConcreteJob(id: "r\(r).\($0.id)", template: $0, round: r) }
-            }
-        }
-        jobs += templates.filter { $0.section == .afterRounds }.map { ConcreteJob(id: $0.id, template: $0) }
-        if jobs.isEmpty { error(sections["jobs"]?.key.mark ?? root.mark, "the pipeline has no jobs") }
-
+        var substitution = settings
+        substitution.rounds = rounds
+        substitution.roundTemplateIDs = Set(roundTemplates.map(\.id))
+        let expansion = RoundExpansion(substitution: substitution)
+        guard var jobs = expansion.jobs(of: document, templates: templates, roundTemplates: roundTemplates) else { return nil }
         let index = Dictionary(jobs.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { a, _ in a })
-        var expanded: [ExpandedJob] = []
-        for j in jobs.indices {
-            resolveNeeds(&jobs[j], index: index)
-            refs = []
-            let job = expandJob(jobs[j])
-            for (ref, mark) in refs {
-                guard let depIndex = index[ref.jobID] else {
-                    error(mark, "reference to unknown job '\(ref.jobID)' in ${\(ref.expression)}")
-                    continue
-                }
-                if jobs[j].needs[ref.jobID] == nil { jobs[j].needs[ref.jobID] = mark }
-                let depKind = jobs[depIndex].template.kind
-                if let kind = registry[depKind], !kind.outputs.contains(ref.output) {
-                    error(mark, "job '\(ref.jobID)' (kind '\(depKind)') has no output '\(ref.output)' (outputs: \(kind.outputs.joined(separator: ", ")))")
-                }
-            }
-            if var job { job.needs = jobs[j].needs.keys.sorted(); expanded.append(job) }
-        }
+        let expanded = expandedJobs(&jobs, index: index, expansion: expansion)
 
-        guard let order = topologicalOrder(jobs, index: index), diagnostics.isEmpty,
+        guard let order = TopologicalOrder.of(jobs, index: index, diagnostics: diagnostics), diagnostics.isEmpty,
               expanded.count == jobs.count else { return nil }
         let byID = Dictionary(uniqueKeysWithValues: expanded.map { ($0.id, $0) })
-        return ExpandedPipeline(name: name, yamlText: yaml, yamlHash: sha256Hex(Data(yaml.utf8)),
+        return ExpandedPipeline(name: document.name, yamlText: yaml, yamlHash: sha256Hex(Data(yaml.utf8)),
                                 params: params, jobs: order.map { byID[jobs[$0].id]! })
     }
 
-    func reportYAMLError(_ e: Error) {
-        guard let y = e as? YamlError else { error(at: .start, "YAML: \(e)"); return }
-        switch y {
-        case .scanner(let ctx, let problem, let mark, _), .parser(let ctx, let problem, let mark, _),
-             .composer(let ctx, let problem, let mark, _):
-            let context = ctx.map { " (\($0.text) at \($0.mark.line):\($0.mark.column))" } ?? ""
-            error(mark, "YAML syntax: \(problem)\(context)")
-        case .reader(let problem, let offset, _, _):
-            var mark = SourcePosition.start
-            if let offset {
-                let prefix = yaml.prefix(offset)
-                let line = prefix.filter { $0 == "\n" }.count + 1
-                let column = prefix.count - (prefix.lastIndex(of: "\n").map { prefix.distance(from: prefix.startIndex, to: $0) + 1 } ?? 0) + 1
-                mark = SourcePosition(line: line, column: column)
+    /// Each job's needs and params in its round, then checked against its kind; the jobs its
+    /// references name join its needs. The jobs whose kind is known, in file order.
+    private func expandedJobs(_ jobs: inout [ConcreteJob], index: [String: Int], expansion: RoundExpansion) -> [ExpandedJob] {
+        let validation = JobValidation(registry: registry, paths: ParamPathChecks(inputs: inputs, diagnostics: diagnostics),
+                                       diagnostics: diagnostics)
+        var expanded: [ExpandedJob] = []
+        for j in jobs.indices {
+            expansion.resolveNeeds(&jobs[j], index: index)
+            var references: [PositionedReference] = []
+            let given = expansion.params(of: jobs[j], references: &references)
+            let job = validation.expandedJob(jobs[j], given: given)
+            for (id, mark) in validation.referencedJobs(references, in: jobs, index: index) where jobs[j].needs[id] == nil {
+                jobs[j].needs[id] = mark
             }
-            error(at: mark, "YAML: \(problem)")
-        case .duplicatedKeysInMapping(let duplicates, let ctx):
-            // Yams gives the FIRST occurrence; point at the repeat, which is the one to fix.
-            let first = ctx.mark
-            let key = duplicates.first ?? ""
-            let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
-            let repeatLine = lines.indices.dropFirst(first.line).first { i in
-                let l = lines[i]
-                guard l.count >= first.column else { return false }
-                let indent = l.prefix(first.column - 1)
-                return indent.allSatisfy { $0 == " " || $0 == "-" } && l.dropFirst(first.column - 1).hasPrefix(key + ":")
-            }
-            let more = duplicates.count > 1 ? " (also: \(duplicates.dropFirst().map { "'\($0)'" }.joined(separator: ", ")))" : ""
-            if let i = repeatLine {
-                error(at: SourcePosition(line: i + 1, column: first.column), "duplicate key '\(key)' (first at line \(first.line))\(more)")
-            } else {
-                error(first, "duplicate key '\(key)' in a mapping\(more)")
-            }
-        default:
-            error(at: .start, "YAML: \(y)")
+            if var job { job.needs = jobs[j].needs.keys.sorted(); expanded.append(job) }
         }
-    }
-
-    // MARK: - Params
-
-    func parsePipelineParams(_ node: Node) {
-        guard let m = node.mapping else { error(node.mark, "'params' must be a mapping of name: default value"); return }
-        for (key, value) in m {
-            guard let k = key.scalar?.string else { error(key.mark, "parameter names must be strings"); continue }
-            // Pipeline params are literals: a default cannot refer to other params or jobs.
-            if let v = nodeValue(value, scope: nil) { params[k] = v }
-        }
-    }
-
-    func applyOverrides(_ overrides: [String: String]) {
-        for (k, text) in overrides.sorted(by: { $0.key < $1.key }) {
-            guard let current = params[k] else {
-                error(at: nil, "--param \(k): unknown pipeline parameter (known: \(params.keys.sorted().joined(separator: ", ")))")
-                continue
-            }
-            switch current {
-            case .string: params[k] = .string(text)
-            case .int:
-                if let i = Int(text) { params[k] = .int(i) } else { error(at: nil, "--param \(k)=\(text): expected an int") }
-            case .double:
-                if let d = Double(text) { params[k] = .double(d) } else { error(at: nil, "--param \(k)=\(text): expected a number") }
-            case .bool:
-                switch text.lowercased() {
-                case "true", "yes", "1": params[k] = .bool(true)
-                case "false", "no", "0": params[k] = .bool(false)
-                default: error(at: nil, "--param \(k)=\(text): expected true or false")
-                }
-            case .null:
-                // No default type to follow: read it as a YAML scalar would be.
-                if let i = Int(text) { params[k] = .int(i) }
-                else if let d = Double(text) { params[k] = .double(d) }
-                else if text == "true" || text == "false" { params[k] = .bool(text == "true") }
-                else { params[k] = .string(text) }
-            case .array, .object:
-                if let v = try? ParamValue.fromJSON(text), v.typeName == current.typeName { params[k] = v }
-                else { error(at: nil, "--param \(k)=\(text): expected a JSON \(current.typeName)") }
-            }
-        }
-    }
-
-    // MARK: - Jobs
-
-    func parseJobList(_ entry: (key: Node, value: Node)?, section: JobTemplate.Section) -> [JobTemplate] {
-        guard let (key, value) = entry else { return [] }
-        guard let seq = value.sequence else {
-            error(value.mark ?? key.mark, "'\(key.scalar?.string ?? "")' must be a list of jobs")
-            return []
-        }
-        return seq.compactMap { parseJob($0, section: section) }.filter(\.enabled)
-    }
-
-    func parseJob(_ node: Node, section: JobTemplate.Section) -> JobTemplate? {
-        guard let m = node.mapping else { error(node.mark, "a job must be a mapping with 'id' and 'kind'"); return nil }
-        var t = JobTemplate(section: section, id: "", mark: node.mark, kind: "")
-        var ok = true
-        let fieldScope = SubstitutionScope(section: nil)
-        for (key, value) in m {
-            guard let k = key.scalar?.string else { error(key.mark, "job keys must be strings"); continue }
-            switch k {
-            case "id":
-                guard let s = value.scalar?.string, value.tagName == .str || value.tagName == .int else {
-                    error(value.mark, "'id' must be a string"); ok = false; continue
-                }
-                t.id = s
-                t.idMark = value.mark
-                if !Self.isValidID(s) {
-                    error(value.mark, "bad job id \(SubmitChecks.shown(s)): use letters, digits, '_' and '-', starting with a letter or '_'")
-                } else {
-                    // Ids name folders (`<run>/<id>/`); a round job's is `rN.<id>`.
-                    let concrete = section == .rounds ? "r\(max(rounds, 1)).\(s)" : s
-                    if let problem = SubmitChecks.nameProblem(concrete) { error(value.mark, "job id '\(concrete.prefix(40))…' \(problem)") }
-                }
-            case "kind":
-                guard let s = value.scalar?.string, !s.isEmpty else { error(value.mark, "'kind' must be a string"); ok = false; continue }
-                t.kind = s
-                t.kindMark = value.mark
-            case "needs":
-                let items = value.sequence.map(Array.init) ?? (value.scalar != nil ? [value] : nil)
-                guard let items else { error(value.mark, "'needs' must be a list of job ids"); continue }
-                for item in items {
-                    if let s = item.scalar?.string, !s.isEmpty { t.needs.append((s, item.mark)) }
-                    else { error(item.mark, "'needs' entries must be job ids") }
-                }
-            case "params":
-                guard let pm = value.mapping else { error(value.mark, "'params' must be a mapping"); continue }
-                t.paramsMark = key.mark
-                for (pk, pv) in pm {
-                    guard let name = pk.scalar?.string else { error(pk.mark, "parameter names must be strings"); continue }
-                    t.params.append((name, pk.mark, pv))
-                }
-            case "retries":
-                guard let rm = value.mapping else { error(value.mark, "'retries' must be a mapping {max_attempts, backoff_seconds, max_backoff_seconds}"); continue }
-                for (rk, rv) in rm {
-                    let name = rk.scalar?.string ?? ""
-                    let v = nodeValue(rv, scope: fieldScope)
-                    switch name {
-                    case "max_attempts":
-                        if let i = v?.intValue, i >= 1 { t.maxAttempts = i } else if v != nil { error(rv.mark, "'max_attempts' must be an integer ≥ 1") }
-                    case "backoff_seconds":
-                        if let d = v?.doubleValue, d >= 0 { t.backoffBase = d } else if v != nil { error(rv.mark, "'backoff_seconds' must be a number ≥ 0") }
-                    case "max_backoff_seconds":
-                        if let d = v?.doubleValue, d >= 0 { t.backoffMax = d } else if v != nil { error(rv.mark, "'max_backoff_seconds' must be a number ≥ 0") }
-                    default:
-                        error(rk.mark, "unknown key '\(name)' in 'retries' (expected max_attempts, backoff_seconds, max_backoff_seconds)")
-                    }
-                }
-            case "timeout":
-                let v = nodeValue(value, scope: fieldScope)
-                if let d = v?.doubleValue, d > 0 { t.timeout = d } else if v != nil && v != .null { error(value.mark, "'timeout' must be a number of seconds > 0") }
-            case "resources":
-                guard let rm = value.mapping else { error(value.mark, "'resources' must be a mapping {threads, memory_mb}"); continue }
-                for (rk, rv) in rm {
-                    let name = rk.scalar?.string ?? ""
-                    let v = nodeValue(rv, scope: fieldScope)
-                    switch name {
-                    case "threads":
-                        if let i = v?.intValue, i >= 1 { t.threads = i } else if v != nil { error(rv.mark, "'threads' must be an integer ≥ 1") }
-                    case "memory_mb":
-                        if let i = v?.intValue, i >= 1 { t.memoryMB = i } else if v != nil { error(rv.mark, "'memory_mb' must be an integer ≥ 1") }
-                    default:
-                        error(rk.mark, "unknown key '\(name)' in 'resources' (expected threads, memory_mb)")
-                    }
-                }
-            case "priority":
-                let v = nodeValue(value, scope: fieldScope)
-                if let i = v?.intValue { t.priority = i } else if v != nil { error(value.mark, "'priority' must be an integer") }
-            case "memoize":
-                let v = nodeValue(value, scope: fieldScope)
-                if let b = v?.boolValue { t.memoize = b } else if v != nil { error(value.mark, "'memoize' must be true or false") }
-            case "when":
-                if let b = condition(value, scope: fieldScope) { t.enabled = b }
-            default:
-                error(key.mark, "unknown job key '\(k)' (expected one of: \(Self.jobKeys.joined(separator: ", ")))")
-            }
-        }
-        if t.id.isEmpty && ok { error(node.mark, "job has no 'id'"); ok = false }
-        if t.kind.isEmpty && ok { error(node.mark, "job '\(t.id)' has no 'kind'"); ok = false }
-        if !t.kind.isEmpty, registry[t.kind] == nil {
-            error(t.kindMark, "unknown job kind '\(t.kind)' (known: \(registry.keys.sorted().joined(separator: ", ")))")
-        }
-        return ok ? t : nil
-    }
-
-    /// A job's `when:` after `${params.…}` substitution: true/false, or `A == B` / `A != B` comparing
-    /// the trimmed texts (e.g. `when: "${params.policy_update} == dpo"`). Lets a param choose between
-    /// alternative jobs, which may then share an id since at most one of them is kept.
-    func condition(_ node: Node, scope: SubstitutionScope) -> Bool? {
-        guard let v = nodeValue(node, scope: scope) else { return nil }
-        if let b = v.boolValue { return b }
-        if let s = v.stringValue {
-            for (op, equal) in [(" == ", true), (" != ", false)] {
-                if let r = s.range(of: op) {
-                    let lhs = s[..<r.lowerBound].trimmingCharacters(in: .whitespaces)
-                    let rhs = s[r.upperBound...].trimmingCharacters(in: .whitespaces)
-                    return (lhs == rhs) == equal
-                }
-            }
-        }
-        error(node.mark, "'when' must be true, false, \"A == B\" or \"A != B\", found \(v.interpolatedText)")
-        return nil
-    }
-
-    func checkDuplicateIDs(_ templates: [JobTemplate]) {
-        var first: [String: Mark?] = [:]
-        for t in templates {
-            if let m = first[t.id] {
-                let at = m.map { " (first defined at line \($0.line))" } ?? ""
-                error(t.idMark, "duplicate job id '\(t.id)'\(at)")
-            } else {
-                first[t.id] = t.idMark
-            }
-        }
-    }
-
-    func resolveNeeds(_ job: inout ConcreteJob, index: [String: Int]) {
-        for (entry, mark) in job.template.needs {
-            var target: String?
-            if let r = job.round {
-                if roundTemplateIDs.contains(entry) { target = "r\(r).\(entry)" }
-                else if entry.hasPrefix("prev.") {
-                    let id = String(entry.dropFirst(5))
-                    guard roundTemplateIDs.contains(id) else { error(mark, "unknown dependency '\(entry)': '\(id)' is not a round job"); continue }
-                    if r == 1 { continue }
-                    target = "r\(r - 1).\(id)"
-                } else if index[entry] != nil { target = entry }
-            } else if entry.hasPrefix("rounds.last.") {
-                let id = String(entry.dropFirst("rounds.last.".count))
-                guard roundTemplateIDs.contains(id), rounds > 0 else {
-                    error(mark, "unknown dependency '\(entry)': \(rounds == 0 ? "there are no rounds" : "'\(id)' is not a round job")"); continue
-                }
-                target = "r\(rounds).\(id)"
-            } else if index[entry] != nil { target = entry }
-            guard let target else { error(mark, "unknown dependency '\(entry)'"); continue }
-            if job.needs[target] == nil { job.needs[target] = mark }
-        }
-    }
-
-    /// Params with defaults applied, substituted and type-checked against the kind.
-    func expandJob(_ job: ConcreteJob) -> ExpandedJob? {
-        let t = job.template
-        let scope = SubstitutionScope(section: t.section, round: job.round)
-        var given: [String: (ParamValue, Mark?)] = [:]
-        for (name, keyMark, node) in t.params {
-            if let v = nodeValue(node, scope: scope) { given[name] = (v, node.mark ?? keyMark) }
-        }
-        guard let kind = registry[t.kind] else { return nil }
-        let specs = Dictionary(kind.parameters.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        for (name, keyMark, _) in t.params where specs[name] == nil {
-            error(keyMark, "unknown parameter '\(name)' for kind '\(t.kind)' (known: \(kind.parameters.map(\.name).sorted().joined(separator: ", ")))")
-        }
-        var params: [String: ParamValue] = [:]
-        for spec in kind.parameters {
-            guard let (value, mark) = given[spec.name] else {
-                if let d = spec.defaultValue { params[spec.name] = d }
-                else { error(t.paramsMark ?? t.mark, "missing required parameter '\(spec.name)' for kind '\(t.kind)'") }
-                continue
-            }
-            if typeChecks(value, spec) {
-                params[spec.name] = spec.type == .double ? (value.doubleValue.map(ParamValue.double) ?? value) : value
-            } else {
-                error(mark, "parameter '\(spec.name)' of kind '\(t.kind)' must be \(describe(spec)), found \(value.typeName) \(value.interpolatedText.prefix(60))")
-            }
-        }
-        checkPathParams(&params, kind: kind, given: given, template: t)
-        return ExpandedJob(id: job.id, kind: t.kind, kindVersion: kind.version, params: params, needs: [],
-                           maxAttempts: t.maxAttempts, backoffBaseSeconds: t.backoffBase,
-                           backoffMaxSeconds: t.backoffMax, timeoutSeconds: t.timeout, threads: t.threads,
-                           memoryMB: t.memoryMB, priority: t.priority, memoize: t.memoize)
-    }
-
-    /// Artifact names must stay inside the job's folder; path values must be paths (no control
-    /// characters). With `inputs`, input paths are resolved, made absolute and checked on disk
-    /// (exists, readable, pinned sha256), and output paths made absolute. Values holding a
-    /// `${jobs.…}` reference are upstream outputs and are left for run time.
-    func checkPathParams(_ params: inout [String: ParamValue], kind: any JobKind.Type,
-                         given: [String: (ParamValue, Mark?)], template t: JobTemplate) {
-        for spec in kind.parameters {
-            guard let value = params[spec.name], value != .null else { continue }
-            let mark = given[spec.name]?.1 ?? t.paramsMark ?? t.mark
-            let what = "parameter '\(spec.name)' of job '\(t.id)'"
-            switch spec.type {
-            case .artifactName:
-                if let s = value.stringValue, !ParamTemplate.containsReference(s),
-                   let problem = SubmitChecks.artifactNameProblem(s) {
-                    error(mark, "\(what): artifact name \(SubmitChecks.shown(s)) \(problem)")
-                }
-            case .path, .pathList, .pathOrURL, .outputPath:
-                let pinned = spec.sha256Parameter.flatMap { params[$0]?.stringValue }
-                    .flatMap { $0.isEmpty || ParamTemplate.containsReference($0) ? nil : $0.lowercased() }
-                params[spec.name] = mapStrings(value) { checkPath($0, spec: spec, what: what, mark: mark, pinned: pinned) }
-            default:
-                if let allowed = spec.allowedValues, let s = value.stringValue, !ParamTemplate.containsReference(s),
-                   !allowed.contains(s) {
-                    error(mark, "\(what): \(SubmitChecks.shown(s)) is not one of \(allowed.joined(separator: ", "))")
-                }
-            }
-        }
-    }
-
-    private func mapStrings(_ value: ParamValue, _ transform: (String) -> String) -> ParamValue {
-        switch value {
-        case .string(let s): return .string(transform(s))
-        case .array(let items): return .array(items.map { mapStrings($0, transform) })
-        default: return value
-        }
-    }
-
-    private func checkPath(_ s: String, spec: ParameterSpec, what: String, mark: Mark?, pinned: String?) -> String {
-        if ParamTemplate.containsReference(s) { return s }
-        if s.isEmpty {
-            if spec.isRequired { error(mark, "\(what) is an empty path") }
-            return s
-        }
-        if let c = s.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) {
-            error(mark, "\(what): path \(SubmitChecks.shown(s)) contains the control character U+\(String(format: "%04X", c.value))")
-            return s
-        }
-        if spec.type == .pathOrURL, SubmitChecks.isURL(s) { return s }
-        guard let inputs else { return s }
-        let absolute = SubmitChecks.absolute(s, base: inputs.baseDirectory)
-        if spec.type == .outputPath { return absolute }
-        if let problem = SubmitChecks.inputProblem(absolute: absolute, written: s) {
-            error(mark, "\(what): input \(problem)")
-            return absolute
-        }
-        if let pinned, let shaName = spec.sha256Parameter {
-            var isDirectory: ObjCBool = false
-            _ = FileManager.default.fileExists(atPath: absolute, isDirectory: &isDirectory)
-            if isDirectory.boolValue {
-                error(mark, "\(what): \(absolute) is a directory, but parameter '\(shaName)' pins a file's sha256")
-                return absolute
-            }
-            if digests[absolute] == nil { digests[absolute] = try? fileSHA256(URL(fileURLWithPath: absolute)) }
-            guard let found = digests[absolute] else {
-                error(mark, "\(what): cannot read \(absolute) to check its sha256")
-                return absolute
-            }
-            if found != pinned {
-                error(mark, "\(what): \(absolute) has sha256 \(found), but parameter '\(shaName)' pins \(pinned)")
-            }
-        }
-        return absolute
-    }
-
-    func describe(_ spec: ParameterSpec) -> String {
-        let base: String
-        switch spec.type {
-        case .int: base = "an int"
-        case .double: base = "a number"
-        case .bool: base = "a bool"
-        case .string: base = "a string"
-        case .path, .outputPath: base = "a path (string)"
-        case .pathOrURL: base = "a path or URL (string)"
-        case .artifactName: base = "an artifact name (string)"
-        case .stringList, .pathList, .any: base = "a \(spec.type.rawValue)"
-        }
-        return spec.defaultValue == .null ? base + " or null" : base
-    }
-
-    /// A value still holding `${jobs.…}` is checked by shape only: a whole-string reference can be
-    /// anything; a reference spliced into text yields a string.
-    func typeChecks(_ value: ParamValue, _ spec: ParameterSpec) -> Bool {
-        if value == .null { return spec.defaultValue == .null || spec.type == .any }
-        if case .string(let s) = value, ParamTemplate.containsReference(s) {
-            if let segs = ParamTemplate.parse(s), segs.count == 1 { return true }
-            return [.string, .path, .pathOrURL, .outputPath, .artifactName, .any].contains(spec.type)
-        }
-        if case .array(let items) = value, spec.type == .stringList || spec.type == .pathList {
-            return items.allSatisfy { $0.stringValue != nil }
-        }
-        return spec.type.accepts(value)
-    }
-
-    // MARK: - Values and references
-
-    /// A YAML node as a ParamValue, with references substituted per `scope` (nil: literal, no
-    /// references allowed). nil after reporting an error.
-    func nodeValue(_ node: Node, scope: SubstitutionScope?) -> ParamValue? {
-        switch node {
-        case .scalar(let s):
-            switch node.tagName {
-            case .null: return .null
-            case .bool: return node.bool.map(ParamValue.bool) ?? .string(s.string)
-            case .int: return node.int.map(ParamValue.int) ?? .string(s.string)
-            case .float: return node.float.map(ParamValue.double) ?? .string(s.string)
-            default:
-                guard ParamTemplate.containsReference(s.string) else { return .string(s.string) }
-                guard let scope else {
-                    error(node.mark, "references are not allowed in pipeline param defaults: \"\(s.string)\"")
-                    return nil
-                }
-                return substitute(s.string, mark: node.mark, scope: scope)
-            }
-        case .sequence(let seq):
-            var items: [ParamValue] = []
-            var ok = true
-            for n in seq { if let v = nodeValue(n, scope: scope) { items.append(v) } else { ok = false } }
-            return ok ? .array(items) : nil
-        case .mapping(let m):
-            var o: [String: ParamValue] = [:]
-            var ok = true
-            for (k, v) in m {
-                guard let key = k.scalar?.string else { error(k.mark, "map keys must be strings"); ok = false; continue }
-                if let value = nodeValue(v, scope: scope) { o[key] = value } else { ok = false }
-            }
-            return ok ? .object(o) : nil
-        case .alias:
-            error(node.mark, "YAML aliases are not supported in pipelines")
-            return nil
-        }
-    }
-
-    private enum Replacement {
-        case value(ParamValue)
-        case job(JobOutputReference)
-    }
-
-    func substitute(_ s: String, mark: Mark?, scope: SubstitutionScope) -> ParamValue? {
-        guard let segments = ParamTemplate.parse(s) else {
-            error(mark, "bad reference syntax: '${' is never closed in \"\(s)\"")
-            return nil
-        }
-        var replaced: [(TemplateSegment, Replacement?)] = []
-        var ok = true
-        for seg in segments {
-            if case .reference(let e) = seg {
-                guard let r = replacement(e, mark: mark, scope: scope) else { ok = false; continue }
-                replaced.append((seg, r))
-            } else {
-                replaced.append((seg, nil))
-            }
-        }
-        guard ok else { return nil }
-        if replaced.count == 1, let r = replaced[0].1 {
-            switch r {
-            case .value(let v): return v
-            case .job(let ref): return .string(ref.placeholder)
-            }
-        }
-        var text = ""
-        for (seg, r) in replaced {
-            switch (seg, r) {
-            case (.literal(let l), _): text += l
-            case (_, .value(let v)?): text += v.interpolatedText
-            case (_, .job(let ref)?): text += ref.placeholder
-            default: break
-            }
-        }
-        return .string(text)
-    }
-
-    private func replacement(_ e: String, mark: Mark?, scope: SubstitutionScope) -> Replacement? {
-        let syntax = "expected ${params.NAME}, ${jobs.ID.outputs.NAME}, ${prev.ID.outputs.NAME|FALLBACK}, ${rounds.last.ID.outputs.NAME} or ${round}"
-        if e == "round" {
-            guard let r = scope.round else { error(mark, "${round} is only defined inside round_jobs"); return nil }
-            return .value(.int(r))
-        }
-        if e.hasPrefix("params.") {
-            let name = String(e.dropFirst(7))
-            guard let v = params[name] else {
-                error(mark, "unknown pipeline parameter '\(name)' in ${\(e)} (known: \(params.keys.sorted().joined(separator: ", ")))")
-                return nil
-            }
-            return .value(v)
-        }
-        let jobsAllowed = scope.section != nil
-        if e.hasPrefix("jobs.") {
-            guard let ref = JobOutputReference(expression: e) else { error(mark, "bad reference syntax '${\(e)}': \(syntax)"); return nil }
-            guard jobsAllowed else { error(mark, "job outputs cannot be used here: ${\(e)}"); return nil }
-            // Inside round_jobs a template id means that template in the same round.
-            if scope.section == .rounds, let r = scope.round, roundTemplateIDs.contains(ref.jobID) {
-                let concrete = JobOutputReference(jobID: "r\(r).\(ref.jobID)", output: ref.output)
-                refs.append((concrete, mark))
-                return .job(concrete)
-            }
-            refs.append((ref, mark))
-            return .job(ref)
-        }
-        if e.hasPrefix("prev.") {
-            guard scope.section == .rounds, let r = scope.round else {
-                error(mark, "${prev.…} is only defined inside round_jobs: ${\(e)}"); return nil
-            }
-            let parts = e.split(separator: "|", maxSplits: 1).map(String.init)
-            guard let ref = JobOutputReference(expression: "jobs." + parts[0].dropFirst(5)) else {
-                error(mark, "bad reference syntax '${\(e)}': \(syntax)"); return nil
-            }
-            guard roundTemplateIDs.contains(ref.jobID) else {
-                error(mark, "'\(ref.jobID)' in ${\(e)} is not a round job"); return nil
-            }
-            if r > 1 {
-                let concrete = JobOutputReference(jobID: "r\(r - 1).\(ref.jobID)", output: ref.output)
-                refs.append((concrete, mark))
-                return .job(concrete)
-            }
-            guard parts.count == 2, !parts[1].isEmpty else {
-                error(mark, "${\(e)} has no previous round in round 1: add a fallback, e.g. ${\(parts[0])|params.NAME}")
-                return nil
-            }
-            if parts[1].hasPrefix("prev.") { error(mark, "a ${prev.…} fallback cannot itself be prev.: ${\(e)}"); return nil }
-            return replacement(parts[1], mark: mark, scope: scope)
-        }
-        if e.hasPrefix("rounds.last.") {
-            guard scope.section == .jobs || scope.section == .afterRounds else {
-                error(mark, "${rounds.last.…} cannot be used inside round_jobs (use ${prev.…}): ${\(e)}"); return nil
-            }
-            guard let ref = JobOutputReference(expression: "jobs." + e.dropFirst("rounds.last.".count)) else {
-                error(mark, "bad reference syntax '${\(e)}': \(syntax)"); return nil
-            }
-            guard rounds > 0, roundTemplateIDs.contains(ref.jobID) else {
-                error(mark, rounds == 0 ? "${\(e)}: there are no rounds" : "'\(ref.jobID)' in ${\(e)} is not a round job"); return nil
-            }
-            let concrete = JobOutputReference(jobID: "r\(rounds).\(ref.jobID)", output: ref.output)
-            refs.append((concrete, mark))
-            return .job(concrete)
-        }
-        error(mark, "bad reference syntax '${\(e)}': \(syntax)")
-        return nil
-    }
-
-    // MARK: - Order
-
-    /// Depth-first topological order visiting jobs and their needs in file order; reports each
-    /// cycle as `a -> b -> a`. nil if there is a cycle.
-    func topologicalOrder(_ jobs: [ConcreteJob], index: [String: Int]) -> [Int]? {
-        let deps: [[Int]] = jobs.map { j in j.needs.keys.compactMap { index[$0] }.sorted() }
-        var state = [UInt8](repeating: 0, count: jobs.count)  // 0 new, 1 on the stack, 2 done
-        var order: [Int] = []
-        var cyclic = false
-        var reportedAt = Set<String>()  // one report per template: rounds repeat the same cycle
-        for start in jobs.indices where state[start] == 0 {
-            // Iterative DFS: long chains (benchmarks submit thousands of jobs) must not overflow the stack.
-            var stack: [(node: Int, next: Int)] = [(start, 0)]
-            state[start] = 1
-            while !stack.isEmpty {
-                let (node, next) = stack[stack.count - 1]
-                if next < deps[node].count {
-                    stack[stack.count - 1].next += 1
-                    let d = deps[node][next]
-                    if state[d] == 0 {
-                        state[d] = 1
-                        stack.append((d, 0))
-                    } else if state[d] == 1 {
-                        cyclic = true
-                        let path = stack.map(\.node)
-                        let from = path.lastIndex(of: d)!
-                        // Edges point from a job to what it needs; print in "needs" direction.
-                        let names = (path[from...].map { jobs[$0].id }) + [jobs[d].id]
-                        let at = jobs[d].template.idMark.map { "\($0.line):\($0.column)" } ?? jobs[d].id
-                        guard reportedAt.insert(at).inserted else { continue }
-                        error(jobs[d].template.idMark, "dependency cycle: \(names.joined(separator: " -> "))")
-                    }
-                } else {
-                    state[node] = 2
-                    order.append(node)
-                    stack.removeLast()
-                }
-            }
-        }
-        return cyclic ? nil : order
+        return expanded
     }
 }

@@ -1,0 +1,62 @@
+import Yams
+
+/// A job's run settings (retries, timeout, resources, priority, memoize): each value substituted
+/// with params, then checked against its bounds; a bad value keeps the default and is reported.
+extension JobTemplateReader {
+    func readRetries(_ value: Node, into t: inout JobTemplate) {
+        guard let rm = value.mapping else {
+            diagnostics.report(value.mark, "'retries' must be a mapping {max_attempts, backoff_seconds, max_backoff_seconds}"); return
+        }
+        for (rk, rv) in rm {
+            let name = rk.scalar?.string ?? ""
+            let v = setting(rv)
+            switch name {
+            case "max_attempts":
+                if let i = v?.intValue, i >= 1 { t.maxAttempts = i } else if v != nil { diagnostics.report(rv.mark, "'max_attempts' must be an integer ≥ 1") }
+            case "backoff_seconds":
+                if let d = v?.doubleValue, d >= 0 { t.backoffBase = d } else if v != nil { diagnostics.report(rv.mark, "'backoff_seconds' must be a number ≥ 0") }
+            case "max_backoff_seconds":
+                if let d = v?.doubleValue, d >= 0 { t.backoffMax = d } else if v != nil { diagnostics.report(rv.mark, "'max_backoff_seconds' must be a number ≥ 0") }
+            default:
+                diagnostics.report(rk.mark, "unknown key '\(name)' in 'retries' (expected max_attempts, backoff_seconds, max_backoff_seconds)")
+            }
+        }
+    }
+
+    /// null means no timeout.
+    func readTimeout(_ value: Node, into t: inout JobTemplate) {
+        let v = setting(value)
+        if let d = v?.doubleValue, d > 0 { t.timeout = d } else if v != nil && v != .null { diagnostics.report(value.mark, "'timeout' must be a number of seconds > 0") }
+    }
+
+    func readResources(_ value: Node, into t: inout JobTemplate) {
+        guard let rm = value.mapping else { diagnostics.report(value.mark, "'resources' must be a mapping {threads, memory_mb}"); return }
+        for (rk, rv) in rm {
+            let name = rk.scalar?.string ?? ""
+            let v = setting(rv)
+            switch name {
+            case "threads":
+                if let i = v?.intValue, i >= 1 { t.threads = i } else if v != nil { diagnostics.report(rv.mark, "'threads' must be an integer ≥ 1") }
+            case "memory_mb":
+                if let i = v?.intValue, i >= 1 { t.memoryMB = i } else if v != nil { diagnostics.report(rv.mark, "'memory_mb' must be an integer ≥ 1") }
+            default:
+                diagnostics.report(rk.mark, "unknown key '\(name)' in 'resources' (expected threads, memory_mb)")
+            }
+        }
+    }
+
+    func readPriority(_ value: Node, into t: inout JobTemplate) {
+        let v = setting(value)
+        if let i = v?.intValue { t.priority = i } else if v != nil { diagnostics.report(value.mark, "'priority' must be an integer") }
+    }
+
+    func readMemoize(_ value: Node, into t: inout JobTemplate) {
+        let v = setting(value)
+        if let b = v?.boolValue { t.memoize = b } else if v != nil { diagnostics.report(value.mark, "'memoize' must be true or false") }
+    }
+
+    /// nil after a substitution problem, which is already reported.
+    private func setting(_ node: Node) -> ParamValue? {
+        settings.value(of: node, scope: SubstitutionScope(section: nil))
+    }
+}

@@ -1,0 +1,131 @@
+import Yams
+
+/// A job as written in the file, before round expansion: its settings read, its params still
+/// YAML nodes (substituted per round by the expansion), every part with its position.
+struct JobTemplate {
+    enum Section { case jobs, rounds, afterRounds }
+    var section: Section
+    var id: String
+    var idMark: Mark?
+    var mark: Mark?
+    var kind: String
+    var kindMark: Mark?
+    var needs: [(String, Mark?)] = []
+    var params: [(name: String, keyMark: Mark?, value: Node)] = []
+    var paramsMark: Mark?
+    var maxAttempts = 3
+    var backoffBase = 1.0
+    var backoffMax = 60.0
+    var timeout: Double?
+    var threads = 1
+    var memoryMB: Int?
+    var priority = 0
+    var memoize = true
+    /// false when a `when:` condition was false: the job is left out of the pipeline.
+    var enabled = true
+}
+
+/// The parse stage for `jobs`, `round_jobs` and `after_rounds`. Runs after the params are known:
+/// settings such as `timeout` and `when:` may use `${params.…}` (and nothing else).
+struct JobTemplateReader {
+    static let jobKeys = ["id", "kind", "needs", "params", "retries", "timeout", "resources", "priority", "memoize", "when"]
+
+    /// Substitutes params only: settings are the same in every round.
+    let settings: Substitution
+    let registry: [String: any JobKind.Type]
+    /// The round count, for the longest id a round job will have.
+    let rounds: Int
+    var diagnostics: DiagnosticList { settings.diagnostics }
+
+    /// The list's jobs, without those a `when:` left out or that are too broken to expand.
+    func readList(_ entry: (key: Node, value: Node)?, section: JobTemplate.Section) -> [JobTemplate] {
+        guard let (key, value) = entry else { return [] }
+        guard let seq = value.sequence else {
+            diagnostics.report(value.mark ?? key.mark, "'\(key.scalar?.string ?? "")' must be a list of jobs")
+            return []
+        }
+        return seq.compactMap { read($0, section: section) }.filter(\.enabled)
+    }
+
+    /// Keys are read in file order (problems at one position print in the order found).
+    func read(_ node: Node, section: JobTemplate.Section) -> JobTemplate? {
+        guard let m = node.mapping else { diagnostics.report(node.mark, "a job must be a mapping with 'id' and 'kind'"); return nil }
+        var t = JobTemplate(section: section, id: "", mark: node.mark, kind: "")
+        var ok = true
+        for (key, value) in m {
+            guard let k = key.scalar?.string else { diagnostics.report(key.mark, "job keys must be strings"); continue }
+            switch k {
+            case "id": ok = readID(value, into: &t) && ok
+            case "kind": ok = readKind(value, into: &t) && ok
+            case "needs": readNeeds(value, into: &t)
+            case "params": readParams(key: key, value, into: &t)
+            case "retries": readRetries(value, into: &t)
+            case "timeout": readTimeout(value, into: &t)
+            case "resources": readResources(value, into: &t)
+            case "priority": readPriority(value, into: &t)
+            case "memoize": readMemoize(value, into: &t)
+            case "when": if let b = settings.condition(value) { t.enabled = b }
+            default:
+                diagnostics.report(key.mark, "unknown job key '\(k)' (expected one of: \(Self.jobKeys.joined(separator: ", ")))")
+            }
+        }
+        if t.id.isEmpty && ok { diagnostics.report(node.mark, "job has no 'id'"); ok = false }
+        if t.kind.isEmpty && ok { diagnostics.report(node.mark, "job '\(t.id)' has no 'kind'"); ok = false }
+        if !t.kind.isEmpty, registry[t.kind] == nil {
+            diagnostics.report(t.kindMark, "unknown job kind '\(t.kind)' (known: \(registry.keys.sorted().joined(separator: ", ")))")
+        }
+        return ok ? t : nil
+    }
+
+    /// `[A-Za-z_][A-Za-z0-9_-]*`, checked by scalar (a regex `$` would also match before a
+    /// trailing newline).
+    static func isValidID(_ s: String) -> Bool {
+        func letter(_ c: Unicode.Scalar) -> Bool { ("a"..."z").contains(c) || ("A"..."Z").contains(c) || c == "_" }
+        let scalars = Array(s.unicodeScalars)
+        guard let first = scalars.first, letter(first) else { return false }
+        return scalars.dropFirst().allSatisfy { letter($0) || ("0"..."9").contains($0) || $0 == "-" }
+    }
+
+    /// false when the id is not a string at all (the job cannot be expanded).
+    private func readID(_ value: Node, into t: inout JobTemplate) -> Bool {
+        guard let s = value.scalar?.string, value.tagName == .str || value.tagName == .int else {
+            diagnostics.report(value.mark, "'id' must be a string"); return false
+        }
+        t.id = s
+        t.idMark = value.mark
+        if !Self.isValidID(s) {
+            diagnostics.report(value.mark, "bad job id \(SubmitChecks.shown(s)): use letters, digits, '_' and '-', starting with a letter or '_'")
+        } else {
+            // Ids name folders (`<run>/<id>/`); a round job's is `rN.<id>`.
+            let concrete = t.section == .rounds ? "r\(max(rounds, 1)).\(s)" : s
+            if let problem = SubmitChecks.nameProblem(concrete) { diagnostics.report(value.mark, "job id '\(concrete.prefix(40))…' \(problem)") }
+        }
+        return true
+    }
+
+    private func readKind(_ value: Node, into t: inout JobTemplate) -> Bool {
+        guard let s = value.scalar?.string, !s.isEmpty else { diagnostics.report(value.mark, "'kind' must be a string"); return false }
+        t.kind = s
+        t.kindMark = value.mark
+        return true
+    }
+
+    /// A list of ids, or one id. What each names is resolved per round by the expansion.
+    private func readNeeds(_ value: Node, into t: inout JobTemplate) {
+        let items = value.sequence.map(Array.init) ?? (value.scalar != nil ? [value] : nil)
+        guard let items else { diagnostics.report(value.mark, "'needs' must be a list of job ids"); return }
+        for item in items {
+            if let s = item.scalar?.string, !s.isEmpty { t.needs.append((s, item.mark)) }
+            else { diagnostics.report(item.mark, "'needs' entries must be job ids") }
+        }
+    }
+
+    private func readParams(key: Node, _ value: Node, into t: inout JobTemplate) {
+        guard let pm = value.mapping else { diagnostics.report(value.mark, "'params' must be a mapping"); return }
+        t.paramsMark = key.mark
+        for (pk, pv) in pm {
+            guard let name = pk.scalar?.string else { diagnostics.report(pk.mark, "parameter names must be strings"); continue }
+            t.params.append((name, pk.mark, pv))
+        }
+    }
+}
