@@ -64,13 +64,7 @@ func attentionRowPortable(
             s[t] = v
             if v > maxScore { maxScore = v }
         }
-        var sum: Float = 0
-        for t in 0..<length {
-            let e = expf(s[t] - maxScore)
-            s[t] = e
-            sum += e
-        }
-        let inv = 1 / sum
+        let inv = 1 / exponentiateInPlace(s, count: length, shift: maxScore)
         let o = out + h * headDim
         o.update(repeating: 0, count: headDim)
         for t in 0..<length {
@@ -117,13 +111,7 @@ public func cachedAttentionRunForward(
                     let valid = firstPosition + i + 1
                     var maxScore = -Float.infinity
                     for t in 0..<valid where row[t] > maxScore { maxScore = row[t] }
-                    var sum: Float = 0
-                    for t in 0..<valid {
-                        let e = expf(row[t] - maxScore)
-                        row[t] = e
-                        sum += e
-                    }
-                    let inv = 1 / sum
+                    let inv = 1 / exponentiateInPlace(row, count: valid, shift: maxScore)
                     for t in 0..<valid { row[t] *= inv }
                     for t in valid..<length { row[t] = 0 }
                 }
@@ -132,6 +120,18 @@ public func cachedAttentionRunForward(
             }
         }
     }
+}
+
+/// `s[t] = exp(s[t] − shift)` for `t < count`; returns their sum (softmax's denominator).
+@inline(__always)
+func exponentiateInPlace(_ s: UnsafeMutablePointer<Float>, count: Int, shift: Float) -> Float {
+    var sum: Float = 0
+    for t in 0..<count {
+        let e = expf(s[t] - shift)
+        s[t] = e
+        sum += e
+    }
+    return sum
 }
 
 /// Dot product with independent SIMD accumulators (a plain reduction loop does not vectorise

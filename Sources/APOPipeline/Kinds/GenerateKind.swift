@@ -73,8 +73,10 @@ public enum GenerateKind: JobKind {
         let promptFormat = PromptFormat(chatTemplateString: loaded.chatTemplate, override: template)
         let model = try LlamaModel(loaded: loaded)
         let generator = try BatchedGenerator(model: model, tokenizer: loaded.tokenizer, options: options, threads: threads)
+        // What decode reads, made now (under a second) so the log says it: e.g. "file (Q4_1 ×210, Q8_0 ×1)".
+        let readAs = model.decodeWeights(decodeWeights, threads: threads).map { " (\($0.summary))" } ?? " (read as fp32: this CPU lacks AVX2/FMA/F16C)"
         context.log("generate: \(queries.count) queries × \(samplesPerQuery) samples, template \(template.rawValue), "
-                    + "\(threads) threads, \(decodeWeights.rawValue) decode weights")
+                    + "\(threads) threads, \(decodeWeights.rawValue) decode weights" + (decodeWeights == .float32 ? "" : readAs))
 
         let checkpoint = ChunkCheckpoint(directory: context.checkpointDirectory,
                                          fingerprint: fingerprint(context.params, queries: queries))
