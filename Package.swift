@@ -6,7 +6,7 @@ import PackageDescription
 //   APOStore  (SQLite schema, migrations, job queue)      — no engine
 //   APOPipeline (YAML → DAG, job kinds, data formats)     — uses APOEngine
 //   APORuntime (scheduler, worker loop, supervisor)       — uses APOPipeline + APOStore
-//   APOReport (a finished run's HTML/Markdown report)     — uses APORuntime; nothing a job links
+//   APOReport (a finished run's report, text for people) — uses APOStore + APOPipeline; nothing a job links
 //   apod, apoctl                                          — thin executables over APORuntime
 let engineSettings: [SwiftSetting] = [
     // The engine's loops are the product's hot path; keep them optimised even in debug
@@ -110,7 +110,7 @@ let package = Package(
                 swiftSettings: engineSettings),
         // `apoctl report`: a run's page (Markdown, or HTML with SVG charts) from the store and the
         // run's artifacts. Kept out of the modules a job links; APORuntime only for `Formatting`.
-        .target(name: "APOReport", dependencies: ["APORuntime", "APOStore", "APOPipeline"]),
+        .target(name: "APOReport", dependencies: ["APOStore", "APOPipeline"]),
         // `apoctl bench chaos`: runs apod under kills and freezes and checks each run against an
         // undisturbed one. Not a dependency of anything a job needs.
         .target(name: "APOChaos", dependencies: ["APORuntime", "APOStore", "APOPipeline"]),

@@ -1,5 +1,4 @@
 import APOPipeline
-import APORuntime
 import Foundation
 
 /// The report as one self-contained HTML page: inline CSS and SVG, no script, no network.

@@ -1,4 +1,3 @@
-import APORuntime
 import Foundation
 
 extension RunReport {

@@ -1,4 +1,3 @@
-import APORuntime
 import Foundation
 
 /// The page's charts as inline SVG: the job timeline, line charts and histograms.

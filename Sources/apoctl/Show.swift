@@ -1,3 +1,4 @@
+import APOReport
 import APORuntime
 import APOStore
 import ArgumentParser
