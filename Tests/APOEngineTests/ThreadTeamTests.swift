@@ -41,22 +41,31 @@ import Testing
         #expect(threadIDs[0] != threadIDs[1], "both chunks ran on one thread")
     }
 
-    /// Past `spinNanoseconds` idle the worker sleeps on its semaphore; the next loop must wake it
-    /// (a lost wake-up would hang here, which the time limit turns into a failure).
-    @Test(.timeLimit(.minutes(1)))
+    /// Past `spinNanoseconds` idle the worker sleeps on its semaphore; the next loop must wake it.
+    /// The caller could run every chunk alone, so each loop's first chunk waits (up to a second)
+    /// for the second to start on another thread: a lost wake-up fails the round.
+    @Test(.timeLimit(.minutes(2)))
     func aSleepingTeamWakesForTheNextLoop() {
         let team = ThreadTeam(size: 2)
-        var total = 0
-        let sums = UnsafeMutablePointer<Int>.allocate(capacity: 2)
-        defer { sums.deallocate() }
-        for round in 0..<40 {
+        let threadIDs = UnsafeMutablePointer<UInt>.allocate(capacity: 2)
+        defer { threadIDs.deallocate() }
+        var sharedRounds = 0
+        for round in 0..<20 {
             // Alternate between gaps far longer than the spin and gaps around its length.
             usleep(round % 2 == 0 ? 2_000 : UInt32(ThreadTeam.spinNanoseconds / 1000))
-            sums.initialize(repeating: 0, count: 2)
-            team.parallelFor(2) { range in for i in range { sums[i] = i + 1 } }
-            total += sums[0] + sums[1]
+            let secondStarted = Flag()
+            team.parallelFor(2) { range in
+                for i in range {
+                    threadIDs[i] = UInt(pthread_self())
+                    if i == 1 { secondStarted.raised.store(true, ordering: .releasing) }
+                    if i == 0 {
+                        for _ in 0..<1000 where !secondStarted.raised.load(ordering: .acquiring) { usleep(1000) }
+                    }
+                }
+            }
+            if threadIDs[0] != threadIDs[1] { sharedRounds += 1 }
         }
-        #expect(total == 40 * 3)
+        #expect(sharedRounds == 20, "the sleeping worker took part in \(sharedRounds) of 20 loops")
     }
 
     @Test func droppedTeamsEndTheirThreads() throws {

@@ -247,18 +247,18 @@ public final class InferenceState {
     private func quantisedMatmul(_ products: [Product], inp: UnsafePointer<Float>, rows: Int, accumulate: Bool,
                                  team: ThreadTeam) {
         let chunkRows = Self.quantisedChunkRows
-        var firstChunk: [Int] = [0]
-        for product in products { firstChunk.append(firstChunk.last! + (product.outDim + chunkRows - 1) / chunkRows) }
-        let total = firstChunk.last!
+        // Chunk numbers run through the products in order (no per-call table: this runs ~150 times a token).
+        func chunks(_ product: Product) -> Int { (product.outDim + chunkRows - 1) / chunkRows }
+        let total = products.reduce(0) { $0 + chunks($1) }
         let blockInput = blockInput
         nextChunk.store(0, ordering: .relaxed)
         team.parallelFor(team.size) { _ in
             while true {
-                let chunk = self.nextChunk.wrappingAdd(1, ordering: .relaxed).oldValue
+                var chunk = self.nextChunk.wrappingAdd(1, ordering: .relaxed).oldValue
                 if chunk >= total { return }
                 var p = 0
-                while chunk >= firstChunk[p + 1] { p += 1 }
-                let product = products[p], lo = (chunk - firstChunk[p]) * chunkRows
+                while chunk >= chunks(products[p]) { chunk -= chunks(products[p]); p += 1 }
+                let product = products[p], lo = chunk * chunkRows
                 product.quantised!.forward(out: product.out, inp: inp, blockInput: blockInput, rows: rows,
                                            columns: lo..<min(lo + chunkRows, product.outDim), accumulate: accumulate)
             }

@@ -38,25 +38,26 @@ public final class QuantizedDecodeWeights: @unchecked Sendable {
         }
     }
 
-    /// Builds each matrix with `make(offset, outDim, inDim, HF tensor name)`; nil if any is nil.
+    /// Builds each matrix with `make(offset, outDim, inDim, layout tensor name)`; nil if any is nil.
     private convenience init?(_ p: ModelParameters, threads: Int,
                               make: (Int, Int, Int, String) -> DecodeMatrix?) {
         let c = p.config
+        // The layout's own names (a tied head is the embedding, the only tensor at its offset).
+        let names = Dictionary(p.layout.tensors.map { ($0.offset, $0.name) }, uniquingKeysWith: { first, _ in first })
+        func matrix(_ offset: Int, _ outDim: Int, _ inDim: Int) -> DecodeMatrix? {
+            names[offset].flatMap { make(offset, outDim, inDim, $0) }
+        }
         var layers: [Layer] = []
-        for (i, l) in p.layout.layers.enumerated() {
-            let prefix = "model.layers.\(i)."
-            guard let wq = make(l.wq, c.qDim, c.hiddenSize, prefix + "self_attn.q_proj.weight"),
-                  let wk = make(l.wk, c.kvDim, c.hiddenSize, prefix + "self_attn.k_proj.weight"),
-                  let wv = make(l.wv, c.kvDim, c.hiddenSize, prefix + "self_attn.v_proj.weight"),
-                  let wo = make(l.wo, c.hiddenSize, c.qDim, prefix + "self_attn.o_proj.weight"),
-                  let wGate = make(l.wGate, c.intermediateSize, c.hiddenSize, prefix + "mlp.gate_proj.weight"),
-                  let wUp = make(l.wUp, c.intermediateSize, c.hiddenSize, prefix + "mlp.up_proj.weight"),
-                  let wDown = make(l.wDown, c.hiddenSize, c.intermediateSize, prefix + "mlp.down_proj.weight")
+        for l in p.layout.layers {
+            guard let wq = matrix(l.wq, c.qDim, c.hiddenSize), let wk = matrix(l.wk, c.kvDim, c.hiddenSize),
+                  let wv = matrix(l.wv, c.kvDim, c.hiddenSize), let wo = matrix(l.wo, c.hiddenSize, c.qDim),
+                  let wGate = matrix(l.wGate, c.intermediateSize, c.hiddenSize),
+                  let wUp = matrix(l.wUp, c.intermediateSize, c.hiddenSize),
+                  let wDown = matrix(l.wDown, c.hiddenSize, c.intermediateSize)
             else { return nil }
             layers.append(Layer(wq: wq, wk: wk, wv: wv, wo: wo, wGate: wGate, wUp: wUp, wDown: wDown))
         }
-        let outputName = c.tiedEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"
-        guard let output = make(p.layout.output, c.vocabSize, c.hiddenSize, outputName) else { return nil }
+        guard let output = matrix(p.layout.output, c.vocabSize, c.hiddenSize) else { return nil }
         self.init(layers: layers, output: output)
     }
 
