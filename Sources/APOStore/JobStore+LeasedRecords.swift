@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 // MARK: - Records a running attempt writes: logs, metrics (artifacts come with the completion)
 
@@ -47,15 +46,15 @@ extension JobStore {
     /// Appends output lines of a leased job in one transaction (what a worker does when it flushes
     /// a pipe). Throws `leaseLost`, writing nothing, once the lease no longer holds the job.
     public func appendLogs(_ lease: JobLease, stream: String, lines: [String], now: Date) throws {
-        let t = now.timeIntervalSince1970
-        try pool.write { db in
-            let insert = try db.cachedStatement(sql: """
+        let t = storeTime(now)
+        try driver.write { db in
+            let insert = """
                 INSERT INTO log_lines (run_id, job_id, attempt_id, stream, line, logged_at)
-                SELECT run_id, id, ?, ?, ?, ? FROM jobs WHERE \(Self.leaseHeldSQL)
-                """)
+                SELECT run_id, id, ?, ?, ?, ? FROM jobs WHERE \(Self.leaseHeldSQL) \(db.dialect.leaseReadSuffix)
+                """
             for line in lines {
-                try insert.execute(arguments: [lease.attemptID, stream, line, t, lease.jobID, lease.token])
-                if db.changesCount == 0 { throw StoreError.leaseLost(jobID: lease.jobID) }
+                let inserted = try db.execute(insert, [lease.attemptID, stream, line, t, lease.jobID, lease.token])
+                if inserted == 0 { throw StoreError.leaseLost(jobID: lease.jobID) }
             }
         }
     }
@@ -66,25 +65,25 @@ extension JobStore {
 
     /// Records one metric value of a leased job; `leaseLost` (nothing written) once the lease is gone.
     public func recordMetric(_ lease: JobLease, step: Int, name: String, value: Double, now: Date) throws {
-        try pool.write { db in
-            try db.cachedStatement(sql: """
+        try driver.write { db in
+            let changed = try db.execute("""
                 INSERT INTO metrics (job_id, attempt_id, step, name, value, recorded_at)
-                SELECT id, ?, ?, ?, ?, ? FROM jobs WHERE \(Self.leaseHeldSQL)
-                """).execute(arguments: [lease.attemptID, step, name, value, now.timeIntervalSince1970,
+                SELECT id, ?, ?, ?, ?, ? FROM jobs WHERE \(Self.leaseHeldSQL) \(db.dialect.leaseReadSuffix)
+                """, [lease.attemptID, step, name, value, storeTime(now),
                                          lease.jobID, lease.token])
-            if db.changesCount == 0 { throw StoreError.leaseLost(jobID: lease.jobID) }
+            if changed == 0 { throw StoreError.leaseLost(jobID: lease.jobID) }
         }
     }
 
     /// Records the compute path of the lease's attempt (`attempts.compute_path`); `leaseLost`
     /// (nothing written) once the lease is gone.
     public func recordComputePath(_ lease: JobLease, _ path: String) throws {
-        try pool.write { db in
-            try db.cachedStatement(sql: """
+        try driver.write { db in
+            let changed = try db.execute("""
                 UPDATE attempts SET compute_path = ?
-                WHERE id = ? AND EXISTS (SELECT 1 FROM jobs WHERE \(Self.leaseHeldSQL))
-                """).execute(arguments: [path, lease.attemptID, lease.jobID, lease.token])
-            if db.changesCount == 0 { throw StoreError.leaseLost(jobID: lease.jobID) }
+                WHERE id = ? AND EXISTS (SELECT 1 FROM jobs WHERE \(Self.leaseHeldSQL) \(db.dialect.leaseReadSuffix))
+                """, [path, lease.attemptID, lease.jobID, lease.token])
+            if changed == 0 { throw StoreError.leaseLost(jobID: lease.jobID) }
         }
     }
 
@@ -93,11 +92,11 @@ extension JobStore {
     /// the job until `body` returns. For file-system steps that must never be done by a stale
     /// attempt (taking earlier attempts' folders away). Throws `leaseLost` without running `body`.
     public func holdingLease<T>(_ lease: JobLease, _ body: () throws -> T) throws -> T {
-        try pool.write { db in
-            try db.cachedStatement(sql: """
+        try driver.write { db in
+            let changed = try db.execute("""
                 UPDATE jobs SET lease_expires_at = lease_expires_at WHERE \(Self.leaseHeldSQL)
-                """).execute(arguments: [lease.jobID, lease.token])
-            if db.changesCount == 0 { throw StoreError.leaseLost(jobID: lease.jobID) }
+                """, [lease.jobID, lease.token])
+            if changed == 0 { throw StoreError.leaseLost(jobID: lease.jobID) }
             return try body()
         }
     }
@@ -105,14 +104,14 @@ extension JobStore {
     /// The artifacts recorded for the jobs `lease`'s job depends on, keyed by path: what a worker
     /// checks its inputs against before using them.
     public func dependencyArtifacts(_ lease: JobLease) throws -> [String: ArtifactRecord] {
-        try pool.read { db in
+        try driver.read { db in
             var byPath: [String: ArtifactRecord] = [:]
-            for row in try Row.fetchAll(db.cachedStatement(sql: """
+            for row in try db.fetchAll("""
                 SELECT a.*, j.key, j.run_id FROM job_dependencies d
                 JOIN artifacts a ON a.job_id = d.depends_on_job_id
                 JOIN jobs j ON j.id = a.job_id
                 WHERE d.job_id = ?
-                """), arguments: [lease.jobID]) {
+                """, [lease.jobID]) {
                 let record = Self.decodeArtifact(row)
                 byPath[record.path] = record
             }
@@ -121,16 +120,16 @@ extension JobStore {
     }
 
     /// Inserts the artifact rows of a completion (one row per job and name), in its transaction.
-    static func insertArtifacts(_ db: Database, _ artifacts: [StagedArtifact], lease: JobLease, at t: Double) throws {
-        let insert = try db.cachedStatement(sql: """
+    static func insertArtifacts(_ db: any SQLTransaction, _ artifacts: [StagedArtifact], lease: JobLease, at t: Double) throws {
+        let insert = """
             INSERT INTO artifacts (job_id, attempt_id, name, path, type, sha256, size, created_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (job_id, name) DO UPDATE SET
                 attempt_id = excluded.attempt_id, path = excluded.path, type = excluded.type,
                 sha256 = excluded.sha256, size = excluded.size, created_at = excluded.created_at
-            """)
+            """
         for a in artifacts {
-            try insert.execute(arguments: [lease.jobID, lease.attemptID, a.name, a.path, a.type.rawValue,
+            try db.execute(insert, [lease.jobID, lease.attemptID, a.name, a.path, a.type.rawValue,
                                            a.sha256, a.size, t])
         }
     }
@@ -138,8 +137,8 @@ extension JobStore {
     /// Rows written by an attempt after it had ended (the `stale_writes` view); empty while
     /// fencing holds.
     public func staleWrites() throws -> [String] {
-        try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT what, job_id, attempt_id, written_at, attempt_finished_at FROM stale_writes")
+        try driver.read { db in
+            try db.fetchAll("SELECT what, job_id, attempt_id, written_at, attempt_finished_at FROM stale_writes")
                 .map { row in
                     let what: String = row["what"]
                     let job: Int64 = row["job_id"]

@@ -1,63 +1,59 @@
 import Foundation
-import GRDB
 
 // MARK: - Queries (for apoctl)
 
 extension JobStore {
     /// The latest runs, newest first.
     public func runs(limit: Int) throws -> [RunRecord] {
-        try pool.read { db in
-            try Self.fetchRuns(db, whereSQL: "1", arguments: [], limit: limit)
+        try driver.read { db in
+            try Self.fetchRuns(db, whereSQL: "1 = 1", arguments: [], limit: limit)
         }
     }
 
     public func run(_ id: Int64) throws -> RunRecord? {
-        try pool.read { db in
+        try driver.read { db in
             try Self.fetchRuns(db, whereSQL: "r.id = ?", arguments: [id], limit: 1).first
         }
     }
 
     /// The run's jobs in id order (which is a dependency-first order).
     public func jobs(runID: Int64) throws -> [JobRecord] {
-        try pool.read { db in
+        try driver.read { db in
             let needs = try Self.needsByJob(db, runID: runID)
-            return try Row.fetchAll(db, sql: "SELECT * FROM jobs WHERE run_id = ? ORDER BY id",
-                                    arguments: [runID])
+            return try db.fetchAll("SELECT * FROM jobs WHERE run_id = ? ORDER BY id", [runID])
                 .map { Self.decodeJob($0, needs: needs[$0["id"]] ?? []) }
         }
     }
 
     public func job(_ id: Int64) throws -> JobRecord? {
-        try pool.read { db in try Self.fetchJob(db, id) }
+        try driver.read { db in try Self.fetchJob(db, id) }
     }
 
     /// The job of a run with pipeline key `key` (e.g. "r2.train_rm").
     public func job(runID: Int64, key: String) throws -> JobRecord? {
-        try pool.read { db in
-            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM jobs WHERE run_id = ? AND key = ?",
-                                              arguments: [runID, key])
+        try driver.read { db in
+            guard let id = try db.fetchValue(Int64.self, "SELECT id FROM jobs WHERE run_id = ? AND key = ?", [runID, key])
             else { return nil }
             return try Self.fetchJob(db, id)
         }
     }
 
     public func attempts(jobID: Int64) throws -> [AttemptRecord] {
-        try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM attempts WHERE job_id = ? ORDER BY number",
-                             arguments: [jobID]).map(Self.decodeAttempt)
+        try driver.read { db in
+            try db.fetchAll("SELECT * FROM attempts WHERE job_id = ? ORDER BY number", [jobID]).map(Self.decodeAttempt)
         }
     }
 
     /// Log lines of a run (or of one of its jobs) with id greater than `afterID`, oldest first;
     /// pass the last id seen to follow a log.
     public func logs(runID: Int64, jobID: Int64?, afterID: Int64, limit: Int) throws -> [LogRecord] {
-        try pool.read { db in
+        try driver.read { db in
             let filter = jobID == nil ? "l.run_id = ?" : "l.job_id = ? AND l.run_id = ?"
-            let arguments: StatementArguments = jobID.map { [$0, runID] } ?? [runID]
-            return try Row.fetchAll(db, sql: """
+            let arguments: [any SQLBindable] = jobID.map { [$0, runID] } ?? [runID]
+            return try db.fetchAll("""
                 SELECT l.*, j.key FROM log_lines l JOIN jobs j ON j.id = l.job_id
                 WHERE \(filter) AND l.id > ? ORDER BY l.id LIMIT ?
-                """, arguments: arguments + [afterID, limit]).map { row in
+                """, arguments + [afterID, limit]).map { row in
                 LogRecord(id: row["id"], runID: row["run_id"], jobID: row["job_id"],
                           jobKey: row["key"], attemptID: row["attempt_id"], stream: row["stream"],
                           line: row["line"], loggedAt: Date(timeIntervalSince1970: row["logged_at"]))
@@ -66,16 +62,16 @@ extension JobStore {
     }
 
     public func artifacts(runID: Int64) throws -> [ArtifactRecord] {
-        try pool.read { db in
-            try Row.fetchAll(db, sql: """
+        try driver.read { db in
+            try db.fetchAll("""
                 SELECT a.*, j.run_id, j.key FROM artifacts a JOIN jobs j ON j.id = a.job_id
                 WHERE j.run_id = ? ORDER BY a.job_id, a.name
-                """, arguments: [runID]).map(Self.decodeArtifact)
+                """, [runID]).map(Self.decodeArtifact)
         }
     }
 
     /// An artifact row joined with its job's `run_id` and `key`.
-    static func decodeArtifact(_ row: Row) -> ArtifactRecord {
+    static func decodeArtifact(_ row: SQLRow) -> ArtifactRecord {
         ArtifactRecord(id: row["id"], runID: row["run_id"], jobID: row["job_id"],
                        jobKey: row["key"], name: row["name"], path: row["path"],
                        type: ArtifactType(rawValue: row["type"]) ?? .file, sha256: row["sha256"], size: row["size"],
@@ -83,9 +79,8 @@ extension JobStore {
     }
 
     public func metrics(jobID: Int64) throws -> [MetricRecord] {
-        try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM metrics WHERE job_id = ? ORDER BY name, step, id",
-                             arguments: [jobID]).map { row in
+        try driver.read { db in
+            try db.fetchAll("SELECT * FROM metrics WHERE job_id = ? ORDER BY name, step, id", [jobID]).map { row in
                 MetricRecord(id: row["id"], jobID: row["job_id"], step: row["step"],
                              name: row["name"], value: row["value"],
                              recordedAt: Date(timeIntervalSince1970: row["recorded_at"]))
@@ -95,22 +90,22 @@ extension JobStore {
 
     /// The YAML text the run was submitted with.
     public func pipelineYAML(runID: Int64) throws -> String {
-        try pool.read { db in
-            guard let yaml = try String.fetchOne(db, sql: """
+        try driver.read { db in
+            guard let yaml = try db.fetchValue(String.self, """
                 SELECT p.yaml FROM runs r JOIN pipelines p ON p.id = r.pipeline_id WHERE r.id = ?
-                """, arguments: [runID])
+                """, [runID])
             else { throw StoreError.notFound(what: "run", id: runID) }
             return yaml
         }
     }
 
-    private static func fetchRuns(_ db: Database, whereSQL: String, arguments: StatementArguments,
+    private static func fetchRuns(_ db: any SQLTransaction, whereSQL: String, arguments: [any SQLBindable],
                                   limit: Int) throws -> [RunRecord] {
-        let rows = try Row.fetchAll(db, sql: """
+        let rows = try db.fetchAll("""
             SELECT r.*, p.name AS pipeline_name, p.sha256 AS pipeline_hash
             FROM runs r JOIN pipelines p ON p.id = r.pipeline_id
             WHERE \(whereSQL) ORDER BY r.id DESC LIMIT ?
-            """, arguments: arguments + [limit])
+            """, arguments + [limit])
         var runs = rows.map { row in
             RunRecord(id: row["id"], pipelineID: row["pipeline_id"],
                       pipelineName: row["pipeline_name"], pipelineHash: row["pipeline_hash"],
@@ -120,9 +115,9 @@ extension JobStore {
                       finishedAt: Date(epochSeconds: row["finished_at"]), jobCounts: [:])
         }
         for index in runs.indices {
-            let counts = try Row.fetchAll(db, sql: """
+            let counts = try db.fetchAll("""
                 SELECT state, COUNT(*) FROM jobs WHERE run_id = ? GROUP BY state
-                """, arguments: [runs[index].id])
+                """, [runs[index].id])
             for row in counts {
                 if let state = JobState(rawValue: row[0]) { runs[index].jobCounts[state] = row[1] }
             }
@@ -146,8 +141,8 @@ public struct JobFolderState: Sendable, Equatable {
 extension JobStore {
     /// Every job of every run with its folder-relevant state, for `LeftoverSweep`.
     public func jobFolderStates() throws -> [JobFolderState] {
-        try pool.read { db in
-            try Row.fetchAll(db, sql: """
+        try driver.read { db in
+            try db.fetchAll("""
                 SELECT r.artifact_root, j.key, j.state, j.lease_attempt_id,
                        (SELECT MAX(a.id) FROM attempts a WHERE a.job_id = j.id) AS newest
                 FROM jobs j JOIN runs r ON r.id = j.run_id ORDER BY r.id, j.id

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 // MARK: - Claim and lease operations (workers)
 
@@ -13,19 +12,20 @@ extension JobStore {
     public func claimNextJob(workerID: String, leaseDuration: TimeInterval,
                              now: Date) throws -> ClaimedJob? {
         guard try hasClaimableJob(now: now) else { return nil }
-        return try pool.write { db in
-            try Self.claimNext(db, workerID: workerID, leaseDuration: leaseDuration, now: now)
+        return try driver.write { db in
+            try Self.claimNext(db, workerID: workerID, leaseDuration: leaseDuration, at: storeTime(now),
+                               localNow: now)
         }
     }
 
     /// Whether some queued job may be claimed at `now` (a read; no write lock taken).
     public func hasClaimableJob(now: Date) throws -> Bool {
-        try pool.read { db in
-            try Bool.fetchOne(db.cachedStatement(sql: """
+        try driver.read { db in
+            try db.fetchValue(Bool.self, """
                 SELECT EXISTS (SELECT 1 FROM jobs AS q
                                WHERE q.state = 'queued' AND (q.not_before IS NULL OR q.not_before <= ?1)
                                  AND \(Self.noLiveTwinSQL(queued: "q", now: "?1")))
-                """), arguments: [now.timeIntervalSince1970]) ?? false
+                """, [storeTime(now)]) ?? false
         }
     }
 
@@ -46,10 +46,10 @@ extension JobStore {
     /// unblocks is handed over without another round trip. Nil when nothing is ready.
     public func completeAndClaimNext(_ lease: JobLease, _ completion: JobCompletion,
                                      leaseDuration: TimeInterval, now: Date) throws -> ClaimedJob? {
-        try pool.write { db in
-            try Self.completeLeased(db, lease, completion, at: now.timeIntervalSince1970)
+        try driver.write { db in
+            try Self.completeLeased(db, lease, completion, at: storeTime(now))
             return try Self.claimNext(db, workerID: lease.workerID, leaseDuration: leaseDuration,
-                                      now: now)
+                                      at: storeTime(now), localNow: now)
         }
     }
 
@@ -59,21 +59,21 @@ extension JobStore {
     /// `now` is read before the write lock is taken, so a worker that waited for the lock while
     /// another completed this job's last dependency holds a time older than that completion;
     /// `started_at` is never earlier than the dependencies' `finished_at`.
-    static func claimNext(_ db: Database, workerID: String, leaseDuration: TimeInterval,
-                          now: Date) throws -> ClaimedJob? {
+    ///
+    /// `t` is the store's time (`storeTime`); the lease handed back expires by the caller's own
+    /// clock (`localNow`), which is the one its lease keeper reads.
+    static func claimNext(_ db: any SQLTransaction, workerID: String, leaseDuration: TimeInterval,
+                          at t: Double, localNow: Date) throws -> ClaimedJob? {
         let token = UUID().uuidString
-        let t = now.timeIntervalSince1970
         let expires = t + leaseDuration
         // The attempt id is chosen inside the write lock, so the lease can name it at once.
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+        guard let row = try db.fetchOne("""
             UPDATE jobs SET
                 state = 'running', attempts = attempts + 1,
                 lease_token = ?1, lease_worker = ?2,
-                lease_attempt_id = (SELECT IFNULL(MAX(id), 0) + 1 FROM attempts),
+                lease_attempt_id = \(db.dialect.nextAttemptIDSQL),
                 lease_started_at = ?3, lease_expires_at = ?4,
-                started_at = IFNULL(started_at, MAX(?3, IFNULL((
-                    SELECT MAX(f.finished_at) FROM job_dependencies AS d JOIN jobs AS f ON f.id = d.depends_on_job_id
-                    WHERE d.job_id = jobs.id), ?3))),
+                started_at = COALESCE(started_at, \(db.dialect.greatest("?3", Self.latestDependencyFinishSQL))),
                 not_before = NULL, memo_key = NULL,
                 progress_done = 0, progress_total = 0, progress_message = NULL
             WHERE id = (
@@ -81,52 +81,58 @@ extension JobStore {
                 WHERE q.state = 'queued' AND (q.not_before IS NULL OR q.not_before <= ?3)
                   AND \(noLiveTwinSQL(queued: "q", now: "?3"))
                 ORDER BY q.priority DESC, q.id
-                LIMIT 1)
+                LIMIT 1 \(db.dialect.claimPickSuffix))
             RETURNING *
-            """), arguments: [token, workerID, t, expires])
+            """, [token, workerID, t, expires])
         else { return nil }
         let jobID: Int64 = row["id"]
         let attemptID: Int64 = row["lease_attempt_id"]
-        try db.cachedStatement(sql: """
+        try db.execute("""
             INSERT INTO attempts (id, job_id, number, worker_id, lease_token, started_at,
                                   lease_expires_at)
-            VALUES (?, ?, (SELECT IFNULL(MAX(number), 0) + 1 FROM attempts WHERE job_id = ?),
+            VALUES (?, ?, (SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE job_id = ?),
                     ?, ?, ?, ?)
-            """).execute(arguments: [attemptID, jobID, jobID, workerID, token, t, expires])
+            """, [attemptID, jobID, jobID, workerID, token, t, expires])
         var needs: [String] = []
         var outputs: [String: String] = [:]
-        let deps = try Row.fetchCursor(db.cachedStatement(sql: """
+        let deps = try db.fetchAll("""
             SELECT p.key, p.outputs_json FROM job_dependencies d
             JOIN jobs p ON p.id = d.depends_on_job_id
             WHERE d.job_id = ? ORDER BY p.key
-            """), arguments: [jobID])
-        while let dep = try deps.next() {
+            """, [jobID])
+        for dep in deps {
             let key: String = dep[0]
             needs.append(key)
             outputs[key] = dep[1] ?? "{}"
         }
         let lease = JobLease(jobID: jobID, attemptID: attemptID, token: token,
-                             workerID: workerID, expiresAt: Date(timeIntervalSince1970: expires))
+                             workerID: workerID, expiresAt: localNow.addingTimeInterval(leaseDuration))
         return ClaimedJob(job: Self.decodeJob(row, needs: needs), lease: lease,
                           dependencyOutputs: outputs)
     }
+
+    /// When the last dependency of `jobs`' row finished (or `?3`, the claim's time, if none did).
+    static let latestDependencyFinishSQL = """
+        COALESCE((SELECT MAX(f.finished_at) FROM job_dependencies AS d JOIN jobs AS f ON f.id = d.depends_on_job_id
+                  WHERE d.job_id = jobs.id), ?3)
+        """
 
     /// Extends the lease to `now + leaseDuration` if `lease` still holds the job.
     /// Throws `leaseLost` when the token is stale (reaped, finished, re-claimed).
     public func heartbeat(_ lease: JobLease, leaseDuration: TimeInterval,
                           now: Date) throws -> HeartbeatReply {
-        let t = now.timeIntervalSince1970
+        let t = storeTime(now)
         let expires = t + leaseDuration
-        return try pool.write { db in
-            guard let cancel = try Bool.fetchOne(db.cachedStatement(sql: """
+        return try driver.write { db in
+            guard let cancel = try db.fetchValue(Bool.self, """
                 UPDATE jobs SET lease_expires_at = ?
                 WHERE id = ? AND state = 'running' AND lease_token = ?
                 RETURNING cancel_requested
-                """), arguments: [expires, lease.jobID, lease.token])
+                """, [expires, lease.jobID, lease.token])
             else { throw StoreError.leaseLost(jobID: lease.jobID) }
-            try db.cachedStatement(sql: """
+            try db.execute("""
                 UPDATE attempts SET last_heartbeat_at = ?, lease_expires_at = ? WHERE id = ?
-                """).execute(arguments: [t, expires, lease.attemptID])
+                """, [t, expires, lease.attemptID])
             return cancel ? .cancelRequested : .keepGoing
         }
     }
@@ -134,12 +140,12 @@ extension JobStore {
     /// Records progress (`done` of `total`, with an optional message) for a leased job.
     public func updateProgress(_ lease: JobLease, done: Int, total: Int, message: String?,
                                now: Date) throws {
-        try pool.write { db in
-            try db.cachedStatement(sql: """
+        try driver.write { db in
+            let changed = try db.execute("""
                 UPDATE jobs SET progress_done = ?, progress_total = ?, progress_message = ?
                 WHERE id = ? AND state = 'running' AND lease_token = ?
-                """).execute(arguments: [done, total, message, lease.jobID, lease.token])
-            if db.changesCount == 0 { throw StoreError.leaseLost(jobID: lease.jobID) }
+                """, [done, total, message, lease.jobID, lease.token])
+            if changed == 0 { throw StoreError.leaseLost(jobID: lease.jobID) }
         }
     }
 
@@ -148,8 +154,8 @@ extension JobStore {
     /// move the attempt's files into place, so a worker that lost its lease publishes nothing.
     /// A job whose cancel was requested but which finished anyway succeeds.
     public func complete(_ lease: JobLease, _ completion: JobCompletion, now: Date) throws {
-        try pool.write { db in
-            try Self.completeLeased(db, lease, completion, at: now.timeIntervalSince1970)
+        try driver.write { db in
+            try Self.completeLeased(db, lease, completion, at: storeTime(now))
         }
     }
 
@@ -164,15 +170,16 @@ extension JobStore {
                                  leaseDuration: leaseDuration, now: now)
     }
 
-    static func completeLeased(_ db: Database, _ lease: JobLease, _ completion: JobCompletion,
+    static func completeLeased(_ db: any SQLTransaction, _ lease: JobLease, _ completion: JobCompletion,
                                at t: Double) throws {
-        guard let runID = try Int64.fetchOne(db.cachedStatement(sql: """
+        try lockRun(ofJob: lease.jobID, db)
+        guard let runID = try db.fetchValue(Int64.self, """
             UPDATE jobs SET state = 'succeeded', outputs_json = ?, memo_key = ?,
                 finished_at = ?, error = NULL, cancel_requested = 0,
-                progress_done = MAX(progress_done, progress_total), \(clearLeaseSQL)
+                progress_done = \(db.dialect.greatest("progress_done", "progress_total")), \(clearLeaseSQL)
             WHERE id = ? AND state = 'running' AND lease_token = ?
             RETURNING run_id
-            """), arguments: [completion.outputsJSON, completion.memoKey, t, lease.jobID, lease.token])
+            """, [completion.outputsJSON, completion.memoKey, t, lease.jobID, lease.token])
         else { throw StoreError.leaseLost(jobID: lease.jobID) }
         // Inside the write transaction and after the guard: nobody can take the lease meanwhile.
         try completion.publish()
@@ -187,8 +194,8 @@ extension JobStore {
     /// a jittered exponential backoff. Otherwise failed, and every transitive dependent
     /// upstream_failed.
     public func fail(_ lease: JobLease, error: String, retryable: Bool, now: Date) throws {
-        let t = now.timeIntervalSince1970
-        try pool.write { db in
+        let t = storeTime(now)
+        try driver.write { db in
             let job = try Self.leasedJob(db, lease)
             try Self.endAttemptWithError(db, job: job, attemptID: lease.attemptID,
                                          outcome: "failed", error: error, retryable: retryable,
@@ -200,8 +207,8 @@ extension JobStore {
     /// A worker stopping cleanly gives the job back: queued at once, and the attempt (marked
     /// released) is not counted against `maxAttempts`. A job whose cancel was requested is cancelled.
     public func release(_ lease: JobLease, now: Date) throws {
-        let t = now.timeIntervalSince1970
-        try pool.write { db in
+        let t = storeTime(now)
+        try driver.write { db in
             let job = try Self.leasedJob(db, lease)
             try Self.releaseLeased(db, job: job, lease: lease, note: nil, at: t)
         }
@@ -209,22 +216,23 @@ extension JobStore {
 
     /// Ends the attempt as "released" (with `note` as its error text) and queues the job again
     /// without counting the attempt, or cancels it if its cancel was requested.
-    static func releaseLeased(_ db: Database, job: JobRecord, lease: JobLease, note: String?,
+    static func releaseLeased(_ db: any SQLTransaction, job: JobRecord, lease: JobLease, note: String?,
                               at t: Double) throws {
         try Self.finishAttempt(db, attemptID: lease.attemptID, outcome: "released",
                                error: note, at: t)
         if job.cancelRequested {
-            try db.cachedStatement(sql: """
+            try db.execute("""
                 UPDATE jobs SET state = 'cancelled', finished_at = ?, \(clearLeaseSQL)
                 WHERE id = ?
-                """).execute(arguments: [t, job.id])
+                """, [t, job.id])
             try Self.failDownstream(db, of: job.id, key: job.key, state: .cancelled, at: t)
         } else {
-            try db.cachedStatement(sql: """
-                UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0),
+            try db.execute("""
+                UPDATE jobs SET state = 'queued', attempts = \(db.dialect.greatest("attempts - 1", "0")),
                     not_before = NULL, \(clearLeaseSQL)
                 WHERE id = ?
-                """).execute(arguments: [job.id])
+                """, [job.id])
+            try Self.notifyQueued(db)
         }
         try Self.refreshRunState(db, runID: job.runID, at: t)
     }
@@ -232,16 +240,16 @@ extension JobStore {
     /// The worker acknowledges a requested cancel: the job is cancelled and its dependents
     /// upstream_failed.
     public func finishCancelled(_ lease: JobLease, now: Date) throws {
-        let t = now.timeIntervalSince1970
-        try pool.write { db in
+        let t = storeTime(now)
+        try driver.write { db in
             let job = try Self.leasedJob(db, lease)
             try Self.finishAttempt(db, attemptID: lease.attemptID, outcome: "cancelled",
                                    error: nil, at: t)
-            try db.cachedStatement(sql: """
+            try db.execute("""
                 UPDATE jobs SET state = 'cancelled', finished_at = ?, error = 'cancelled by user',
                     \(clearLeaseSQL)
                 WHERE id = ?
-                """).execute(arguments: [t, job.id])
+                """, [t, job.id])
             try Self.failDownstream(db, of: job.id, key: job.key, state: .cancelled, at: t)
             try Self.refreshRunState(db, runID: job.runID, at: t)
         }
@@ -253,15 +261,13 @@ extension JobStore {
     @discardableResult
     public func reapExpiredLeases(now: Date) throws -> [Int64] {
         let entered = Date()
-        return try pool.write { db in
-            let t = Self.lockTime(now, entered: entered)
-            let rows = try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT * FROM jobs
-                WHERE state = 'running'
-                  AND (lease_expires_at <= ?1
-                       OR (timeout_seconds IS NOT NULL AND lease_started_at + timeout_seconds <= ?1))
-                ORDER BY id
-                """), arguments: [t])
+        return try driver.write { db in
+            let rows = try Self.lockRunningJobs(db, where: """
+                lease_expires_at <= ?1
+                OR (timeout_seconds IS NOT NULL AND lease_started_at + timeout_seconds <= ?1)
+                """, [Self.lockTime(storeTime(now), entered: entered)])
+            // After the locks (PostgreSQL may have waited for a worker writing under its lease).
+            let t = Self.lockTime(storeTime(now), entered: entered)
             var runIDs = Set<Int64>()
             for row in rows {
                 let job = Self.decodeJob(row, needs: [])
@@ -288,11 +294,9 @@ extension JobStore {
     @discardableResult
     public func reapLeases(heldBy workerID: String, now: Date) throws -> [Int64] {
         let entered = Date()
-        return try pool.write { db in
-            let t = Self.lockTime(now, entered: entered)
-            let rows = try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT * FROM jobs WHERE state = 'running' AND lease_worker = ? ORDER BY id
-                """), arguments: [workerID])
+        return try driver.write { db in
+            let rows = try Self.lockRunningJobs(db, where: "lease_worker = ?", [workerID])
+            let t = Self.lockTime(storeTime(now), entered: entered)
             var runIDs = Set<Int64>()
             for row in rows {
                 let job = Self.decodeJob(row, needs: [])
@@ -307,13 +311,26 @@ extension JobStore {
         }
     }
 
+    /// The running jobs matching `condition`, locked for the reaper: on PostgreSQL their runs
+    /// first, in id order, then the rows, read again once locked, so a job that finished or
+    /// heartbeated meanwhile is left alone.
+    static func lockRunningJobs(_ db: any SQLTransaction, where condition: String,
+                                _ arguments: [any SQLBindable]) throws -> [SQLRow] {
+        let sql = "SELECT * FROM jobs WHERE state = 'running' AND (\(condition)) ORDER BY id"
+        guard db.dialect == .postgres else { return try db.fetchAll(sql, arguments) }
+        let runIDs = Set(try db.fetchAll(sql, arguments).map { $0["run_id"] as Int64 })
+        for runID in runIDs.sorted() { try lockRun(db, runID) }
+        return try db.fetchAll(sql + " \(db.dialect.rowLockSuffix)", arguments)
+            .filter { runIDs.contains($0["run_id"]) }
+    }
+
     /// The earliest `notBefore` among queued jobs still waiting for their backoff, so an idle
     /// worker knows how long it may sleep. Nil when no queued job is waiting.
     public func nextNotBefore(now: Date) throws -> Date? {
-        try pool.read { db in
-            Date(epochSeconds: try Double.fetchOne(db.cachedStatement(sql: """
+        try driver.read { db in
+            try db.fetchValue(Double.self, """
                 SELECT MIN(not_before) FROM jobs WHERE state = 'queued' AND not_before > ?
-                """), arguments: [now.timeIntervalSince1970]))
+                """, [storeTime(now)]).map(localDate)
         }
     }
 
@@ -321,9 +338,9 @@ extension JobStore {
     /// for the write lock when that was noticeable. A worker frozen while holding the lock (SIGSTOP
     /// mid-transaction) keeps its lease until it lets go — and may write under it until then — so
     /// the reaper must not date the attempt's end to before it could act.
-    static func lockTime(_ now: Date, entered: Date) -> Double {
+    static func lockTime(_ now: Double, entered: Date) -> Double {
         let waited = Date().timeIntervalSince(entered)
-        return now.timeIntervalSince1970 + (waited > 0.1 ? waited : 0)
+        return now + (waited > 0.1 ? waited : 0)
     }
 
     static func iso(_ seconds: Double) -> String {
@@ -345,41 +362,40 @@ extension JobStore {
     /// Declare before looking up `findMemoizedJob`: a twin that finishes meanwhile is then either
     /// still running at the declaration, or already findable.
     public func declareMemoKey(_ lease: JobLease, memoKey: String, now: Date) throws -> MemoKeyDeclaration {
-        let t = now.timeIntervalSince1970
-        return try pool.write { db in
+        let t = storeTime(now)
+        return try driver.write { db in
             let job = try Self.leasedJob(db, lease)
-            if let twin = try Row.fetchOne(db.cachedStatement(sql: """
+            try Self.lockMemoKey(db, memoKey)
+            if let twin = try db.fetchOne("""
                 SELECT id, run_id, key FROM jobs
                 WHERE state = 'running' AND memo_key = ? AND id <> ? AND lease_expires_at > ?
                 ORDER BY id LIMIT 1
-                """), arguments: [memoKey, job.id, t]) {
+                """, [memoKey, job.id, t]) {
                 let twinID: Int64 = twin["id"]
                 let runID: Int64 = twin["run_id"]
                 let key: String = twin["key"]
                 let note = "waiting for job \(twinID) (run \(runID), \(key)), which is running the same work; memo key \(memoKey)"
-                try db.cachedStatement(sql: """
+                try db.execute("""
                     INSERT INTO log_lines (run_id, job_id, attempt_id, stream, line, logged_at)
                     VALUES (?, ?, ?, 'runtime', ?, ?)
-                    """).execute(arguments: [job.runID, job.id, lease.attemptID, note, t])
+                    """, [job.runID, job.id, lease.attemptID, note, t])
                 try Self.releaseLeased(db, job: job, lease: lease, note: note, at: t)
                 // After the release: the queued row keeps the key, so the claim skips it.
-                try db.cachedStatement(sql: "UPDATE jobs SET memo_key = ? WHERE id = ? AND state = 'queued'")
-                    .execute(arguments: [memoKey, job.id])
+                try db.execute("UPDATE jobs SET memo_key = ? WHERE id = ? AND state = 'queued'", [memoKey, job.id])
                 return .waiting(forJobID: twinID)
             }
-            try db.cachedStatement(sql: "UPDATE jobs SET memo_key = ? WHERE id = ?")
-                .execute(arguments: [memoKey, job.id])
+            try db.execute("UPDATE jobs SET memo_key = ? WHERE id = ?", [memoKey, job.id])
             return .declared
         }
     }
 
     /// The latest succeeded job recorded with `memoKey`, whose outputs a new job may reuse.
     public func findMemoizedJob(memoKey: String) throws -> JobRecord? {
-        try pool.read { db in
-            guard let id = try Int64.fetchOne(db.cachedStatement(sql: """
+        try driver.read { db in
+            guard let id = try db.fetchValue(Int64.self, """
                 SELECT id FROM jobs WHERE memo_key = ? AND state = 'succeeded'
                 ORDER BY finished_at DESC, id DESC LIMIT 1
-                """), arguments: [memoKey])
+                """, [memoKey])
             else { return nil }
             return try Self.fetchJob(db, id)
         }
@@ -390,17 +406,17 @@ extension JobStore {
     /// job's log (stream "runtime") in the same transaction, so whoever sees the run end (a
     /// `logs -f` follower) also sees the line.
     public func completeMemoized(_ lease: JobLease, fromJobID: Int64, logLine: String? = nil, now: Date) throws {
-        let t = now.timeIntervalSince1970
-        try pool.write { db in
+        let t = storeTime(now)
+        try driver.write { db in
             _ = try Self.leasedJob(db, lease)
             let runID = try Self.copyMemoizedResult(db, jobID: lease.jobID, fromJobID: fromJobID,
                                                     guardSQL: "state = 'running' AND lease_token = ?",
                                                     guardArguments: [lease.token], at: t)
             if let logLine {
-                try db.cachedStatement(sql: """
+                try db.execute("""
                     INSERT INTO log_lines (run_id, job_id, attempt_id, stream, line, logged_at)
                     VALUES (?, ?, ?, 'runtime', ?, ?)
-                    """).execute(arguments: [runID, lease.jobID, lease.attemptID, logLine, t])
+                    """, [runID, lease.jobID, lease.attemptID, logLine, t])
             }
             try Self.finishAttempt(db, attemptID: lease.attemptID, outcome: "memoized",
                                    error: nil, at: t)
@@ -411,8 +427,9 @@ extension JobStore {
 
     /// Completes a queued job (never claimed) with the outputs of an earlier succeeded job.
     public func completeMemoized(jobID: Int64, fromJobID: Int64, now: Date) throws {
-        let t = now.timeIntervalSince1970
-        try pool.write { db in
+        let t = storeTime(now)
+        try driver.write { db in
+            try Self.lockRun(ofJob: jobID, db)
             let job = try Self.requireJob(db, jobID)
             guard job.state == .queued else {
                 throw StoreError.invalidTransition(jobID: jobID, expected: [.queued], found: job.state)
@@ -425,30 +442,30 @@ extension JobStore {
         }
     }
 
-    private static func copyMemoizedResult(_ db: Database, jobID: Int64, fromJobID: Int64,
-                                           guardSQL: String, guardArguments: StatementArguments,
+    private static func copyMemoizedResult(_ db: any SQLTransaction, jobID: Int64, fromJobID: Int64,
+                                           guardSQL: String, guardArguments: [any SQLBindable],
                                            at t: Double) throws -> Int64 {
         let source = try requireJob(db, fromJobID)
         guard source.state == .succeeded else {
             throw StoreError.invalidTransition(jobID: fromJobID, expected: [.succeeded],
                                                found: source.state)
         }
-        guard let runID = try Int64.fetchOne(db.cachedStatement(sql: """
+        guard let runID = try db.fetchValue(Int64.self, """
             UPDATE jobs SET state = 'succeeded', outputs_json = ?, memo_key = ?,
                 memoized_from_job_id = ?, finished_at = ?, error = NULL, cancel_requested = 0,
-                started_at = IFNULL(started_at, ?), \(clearLeaseSQL)
+                started_at = COALESCE(started_at, ?), \(clearLeaseSQL)
             WHERE id = ? AND \(guardSQL)
             RETURNING run_id
-            """), arguments: [source.outputsJSON, source.memoKey, fromJobID, t, t, jobID]
+            """, [source.outputsJSON, source.memoKey, fromJobID, t, t, jobID]
                 + guardArguments)
         else { throw StoreError.leaseLost(jobID: jobID) }
-        try db.cachedStatement(sql: """
+        try db.execute("""
             INSERT INTO artifacts (job_id, name, path, type, sha256, size, created_at)
             SELECT ?, name, path, type, sha256, size, ? FROM artifacts WHERE job_id = ?
             ON CONFLICT (job_id, name) DO UPDATE SET
                 path = excluded.path, type = excluded.type, sha256 = excluded.sha256,
                 size = excluded.size, created_at = excluded.created_at
-            """).execute(arguments: [jobID, t, fromJobID])
+            """, [jobID, t, fromJobID])
         return runID
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 // Decoding rows into records, and the transition steps shared by the queue operations.
 // Every helper here runs inside the caller's write transaction.
@@ -24,7 +23,7 @@ extension JobStore {
         JobState(rawValue: raw) ?? .blocked
     }
 
-    static func decodeJob(_ row: Row, needs: [String]) -> JobRecord {
+    static func decodeJob(_ row: SQLRow, needs: [String]) -> JobRecord {
         let id: Int64 = row["id"]
         return JobRecord(
             id: id, runID: row["run_id"], key: row["key"], kind: row["kind"],
@@ -46,7 +45,7 @@ extension JobStore {
             needs: needs)
     }
 
-    static func decodeAttempt(_ row: Row) -> AttemptRecord {
+    static func decodeAttempt(_ row: SQLRow) -> AttemptRecord {
         AttemptRecord(
             id: row["id"], jobID: row["job_id"], number: row["number"], workerID: row["worker_id"],
             leaseToken: row["lease_token"], startedAt: Date(timeIntervalSince1970: row["started_at"]),
@@ -56,31 +55,31 @@ extension JobStore {
             error: row["error"], computePath: row["compute_path"])
     }
 
-    static func needsByJob(_ db: Database, runID: Int64) throws -> [Int64: [String]] {
+    static func needsByJob(_ db: any SQLTransaction, runID: Int64) throws -> [Int64: [String]] {
         var needs: [Int64: [String]] = [:]
-        let rows = try Row.fetchCursor(db.cachedStatement(sql: """
+        let rows = try db.fetchAll("""
             SELECT d.job_id, p.key FROM job_dependencies d
             JOIN jobs p ON p.id = d.depends_on_job_id
             WHERE p.run_id = ? ORDER BY p.key
-            """), arguments: [runID])
-        while let row = try rows.next() { needs[row[0], default: []].append(row[1]) }
+            """, [runID])
+        for row in rows { needs[row[0], default: []].append(row[1]) }
         return needs
     }
 
-    static func needs(_ db: Database, jobID: Int64) throws -> [String] {
-        try String.fetchAll(db.cachedStatement(sql: """
+    static func needs(_ db: any SQLTransaction, jobID: Int64) throws -> [String] {
+        try db.fetchColumn(String.self, """
             SELECT p.key FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
             WHERE d.job_id = ? ORDER BY p.key
-            """), arguments: [jobID])
+            """, [jobID])
     }
 
-    static func fetchJob(_ db: Database, _ id: Int64) throws -> JobRecord? {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM jobs WHERE id = ?"), arguments: [id])
+    static func fetchJob(_ db: any SQLTransaction, _ id: Int64) throws -> JobRecord? {
+        guard let row = try db.fetchOne("SELECT * FROM jobs WHERE id = ?", [id])
         else { return nil }
         return decodeJob(row, needs: try needs(db, jobID: id))
     }
 
-    static func requireJob(_ db: Database, _ id: Int64) throws -> JobRecord {
+    static func requireJob(_ db: any SQLTransaction, _ id: Int64) throws -> JobRecord {
         guard let job = try fetchJob(db, id) else { throw StoreError.notFound(what: "job", id: id) }
         return job
     }
@@ -88,64 +87,69 @@ extension JobStore {
     // MARK: - Transition steps
 
     /// The job row still leased by `lease`, or `leaseLost`.
-    static func leasedJob(_ db: Database, _ lease: JobLease) throws -> JobRecord {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+    /// Locks the job's run first (see JobStore+Locks.swift): every caller goes on to end the attempt.
+    static func leasedJob(_ db: any SQLTransaction, _ lease: JobLease) throws -> JobRecord {
+        try lockRun(ofJob: lease.jobID, db)
+        guard let row = try db.fetchOne("""
             SELECT * FROM jobs WHERE id = ? AND state = 'running' AND lease_token = ?
-            """), arguments: [lease.jobID, lease.token])
+            """, [lease.jobID, lease.token])
         else { throw StoreError.leaseLost(jobID: lease.jobID) }
         return decodeJob(row, needs: [])
     }
 
-    static func finishAttempt(_ db: Database, attemptID: Int64, outcome: String, error: String?,
+    static func finishAttempt(_ db: any SQLTransaction, attemptID: Int64, outcome: String, error: String?,
                               at t: Double) throws {
-        try db.cachedStatement(sql: """
+        try db.execute("""
             UPDATE attempts SET outcome = ?, error = ?, finished_at = ?
             WHERE id = ? AND outcome IS NULL
-            """).execute(arguments: [outcome, error, t, attemptID])
+            """, [outcome, error, t, attemptID])
     }
 
     /// Moves `jobID`'s blocked dependents whose dependencies have all succeeded to queued.
-    static func promoteDependents(_ db: Database, of jobID: Int64) throws {
-        try db.cachedStatement(sql: """
+    static func promoteDependents(_ db: any SQLTransaction, of jobID: Int64) throws {
+        let promoted = try db.execute("""
             UPDATE jobs SET state = 'queued'
             WHERE state = 'blocked'
               AND id IN (SELECT job_id FROM job_dependencies WHERE depends_on_job_id = ?)
               AND NOT EXISTS (
                 SELECT 1 FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
                 WHERE d.job_id = jobs.id AND p.state <> 'succeeded')
-            """).execute(arguments: [jobID])
+            """, [jobID])
+        if promoted > 0 { try notifyQueued(db) }
     }
 
     /// Moves every blocked job of the run whose dependencies have all succeeded to queued.
-    static func promoteReadyJobs(_ db: Database, runID: Int64) throws {
-        try db.cachedStatement(sql: """
+    static func promoteReadyJobs(_ db: any SQLTransaction, runID: Int64) throws {
+        let promoted = try db.execute("""
             UPDATE jobs SET state = 'queued'
             WHERE run_id = ? AND state = 'blocked'
               AND NOT EXISTS (
                 SELECT 1 FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
                 WHERE d.job_id = jobs.id AND p.state <> 'succeeded')
-            """).execute(arguments: [runID])
+            """, [runID])
+        if promoted > 0 { try notifyQueued(db) }
     }
 
     /// Marks every transitive dependent of `jobID` that has not run `upstream_failed`.
-    static func failDownstream(_ db: Database, of jobID: Int64, key: String, state: JobState,
+    static func failDownstream(_ db: any SQLTransaction, of jobID: Int64, key: String, state: JobState,
                                at t: Double) throws {
-        try db.cachedStatement(sql: """
+        try db.execute("""
             WITH RECURSIVE downstream(id) AS (
                 SELECT job_id FROM job_dependencies WHERE depends_on_job_id = ?
                 UNION
                 SELECT d.job_id FROM job_dependencies d JOIN downstream ON d.depends_on_job_id = downstream.id
             )
             UPDATE jobs SET state = 'upstream_failed', finished_at = ?, error = ?
-            WHERE id IN downstream AND state IN ('blocked', 'queued')
-            """).execute(arguments: [jobID, t, "upstream job \(key) \(state.rawValue)"])
+            WHERE id IN (SELECT id FROM downstream) AND state IN ('blocked', 'queued')
+            """, [jobID, t, "upstream job \(key) \(state.rawValue)"])
     }
 
     /// After jobs went back to blocked: those that still need a failed, cancelled or
     /// upstream_failed job become upstream_failed again, transitively.
-    static func settleBlockedJobs(_ db: Database, runID: Int64, at t: Double) throws {
+    static func settleBlockedJobs(_ db: any SQLTransaction, runID: Int64, at t: Double) throws {
+        var changed = 0
         repeat {
-            try db.cachedStatement(sql: """
+            changed = try db.execute("""
                 UPDATE jobs SET state = 'upstream_failed', finished_at = ?,
                     error = 'an upstream job is not runnable'
                 WHERE run_id = ? AND state = 'blocked'
@@ -153,16 +157,16 @@ extension JobStore {
                     SELECT 1 FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
                     WHERE d.job_id = jobs.id
                       AND p.state IN ('failed', 'cancelled', 'upstream_failed'))
-                """).execute(arguments: [t, runID])
-        } while db.changesCount > 0
+                """, [t, runID])
+        } while changed > 0
     }
 
     /// Recomputes the run's state from its jobs (see `RunState`) and stores it when it changed.
-    static func refreshRunState(_ db: Database, runID: Int64, at t: Double) throws {
+    static func refreshRunState(_ db: any SQLTransaction, runID: Int64, at t: Double) throws {
         func any(_ states: String) throws -> Bool {
-            try Bool.fetchOne(db.cachedStatement(sql: """
+            try db.fetchValue(Bool.self, """
                 SELECT EXISTS (SELECT 1 FROM jobs WHERE run_id = ? AND state IN (\(states)))
-                """), arguments: [runID]) ?? false
+                """, [runID]) ?? false
         }
         let state: RunState
         if try any("'blocked', 'queued', 'running'") { state = .running }
@@ -170,14 +174,10 @@ extension JobStore {
         else if try any("'cancelled'") { state = .cancelled }
         else if try any("'upstream_failed'") { state = .failed }
         else { state = .succeeded }
-        try db.cachedStatement(sql: """
+        try db.execute("""
             UPDATE runs SET state = ?1, finished_at = CASE WHEN ?1 = 'running' THEN NULL ELSE ?2 END
             WHERE id = ?3 AND state <> ?1
-            """).execute(arguments: [state.rawValue, t, runID])
-    }
-
-    func refreshRunState(_ db: Database, runID: Int64, now: Date) throws {
-        try Self.refreshRunState(db, runID: runID, at: now.timeIntervalSince1970)
+            """, [state.rawValue, t, runID])
     }
 
     /// What happens to a job whose attempt ended in error: retry later, or fail for good.
@@ -194,29 +194,30 @@ extension JobStore {
     }
 
     /// Ends a running job's attempt with an error: requeue with backoff or fail (and its dependents).
-    static func endAttemptWithError(_ db: Database, job: JobRecord, attemptID: Int64,
+    static func endAttemptWithError(_ db: any SQLTransaction, job: JobRecord, attemptID: Int64,
                                     outcome: String, error: String, retryable: Bool,
                                     at t: Double) throws {
         try finishAttempt(db, attemptID: attemptID, outcome: outcome, error: error, at: t)
         if job.cancelRequested {
-            try db.cachedStatement(sql: """
+            try db.execute("""
                 UPDATE jobs SET state = 'cancelled', finished_at = ?, error = ?, \(clearLeaseSQL)
                 WHERE id = ?
-                """).execute(arguments: [t, "cancelled (last attempt: \(error))", job.id])
+                """, [t, "cancelled (last attempt: \(error))", job.id])
             try failDownstream(db, of: job.id, key: job.key, state: .cancelled, at: t)
             return
         }
         switch retryDecision(job, retryable: retryable, at: t) {
         case .retry(let notBefore):
-            try db.cachedStatement(sql: """
+            try db.execute("""
                 UPDATE jobs SET state = 'queued', not_before = ?, error = ?, \(clearLeaseSQL)
                 WHERE id = ?
-                """).execute(arguments: [notBefore, error, job.id])
+                """, [notBefore, error, job.id])
+            try notifyQueued(db)
         case .fail:
-            try db.cachedStatement(sql: """
+            try db.execute("""
                 UPDATE jobs SET state = 'failed', finished_at = ?, error = ?, \(clearLeaseSQL)
                 WHERE id = ?
-                """).execute(arguments: [t, error, job.id])
+                """, [t, error, job.id])
             try failDownstream(db, of: job.id, key: job.key, state: .failed, at: t)
         }
     }

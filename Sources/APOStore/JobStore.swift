@@ -1,16 +1,38 @@
 import Foundation
-import GRDB
 
-/// The persisted job DAG and queue over one SQLite file (WAL mode). Every state transition is one
-/// IMMEDIATE transaction, so any number of `JobStore`s — in one process or many — may share a file.
+/// The persisted job DAG and queue, in an SQLite file (the embedded default) or a PostgreSQL
+/// database that many hosts share. The queries are written once, here and in the extensions, over
+/// `StoreDriver`; every state transition is one transaction, so any number of `JobStore`s — in
+/// one process, in many, on many hosts (PostgreSQL) — may share a database.
 ///
 /// Invariants kept by the schema and by every method: a job is `running` exactly when it holds a
 /// lease token; a `blocked` job's dependencies are all succeeded, blocked, queued or running; a
 /// run's stored `state` agrees with its jobs' states.
 public final class JobStore: Sendable {
-    /// The path this store was opened on.
-    public let path: String
-    let pool: DatabasePool
+    /// The driver every query goes through.
+    public let driver: any StoreDriver
+    /// What the store was opened on: the SQLite file's path, or the PostgreSQL URL without its
+    /// password.
+    public var path: String { driver.location }
+
+    /// Opens a store on a migrated driver.
+    public convenience init(driver: any StoreDriver, migrator: StoreMigrator? = nil) throws {
+        try (migrator ?? StoreMigrator.embedded(for: driver.dialect)).migrate(driver)
+        self.init(migrated: driver)
+    }
+
+    private init(migrated driver: any StoreDriver) {
+        self.driver = driver
+    }
+
+    /// Opens `location`: a `postgres://` URL, or else an SQLite file path (created if missing,
+    /// unless `mustExist`).
+    public static func open(_ location: String, mustExist: Bool = false) throws -> JobStore {
+        if PostgresLocation.isURL(location) {
+            return try JobStore(driver: PostgresDriver(url: location))
+        }
+        return try JobStore(path: location, busyTimeout: 5, migrator: .embedded, mustExist: mustExist)
+    }
 
     /// Opens (creating) the SQLite file in WAL mode with a busy timeout and foreign keys, and
     /// applies pending migrations. Throws `StoreError.databaseTooNew` when the file records a
@@ -22,77 +44,34 @@ public final class JobStore: Sendable {
 
     /// Opens an existing database only: a missing file throws `StoreError.databaseMissing`
     /// instead of being created (what commands that only read use, so a typo creates nothing).
+    /// A PostgreSQL URL must name a database that exists (the server says so otherwise).
     public static func openExisting(path: String, busyTimeout: TimeInterval = 5) throws -> JobStore {
-        try JobStore(path: path, busyTimeout: busyTimeout, migrator: .embedded, mustExist: true)
+        if PostgresLocation.isURL(path) { return try open(path) }
+        return try JobStore(path: path, busyTimeout: busyTimeout, migrator: .embedded, mustExist: true)
     }
 
+    /// An SQLite store (see `SQLiteDriver.init`).
     /// - Parameters:
     ///   - mustExist: refuse a missing file (`StoreError.databaseMissing`) instead of creating it.
     ///   - fileSystem: statfs of the database's directory; tests inject a network file system.
-    ///
-    /// Before SQLite opens the file for writing, the file is checked (`DatabaseFile.preflight`:
-    /// not on a network file system, writable) and probed with a plain connection: a file that is
-    /// not an SQLite database (SQLITE_NOTADB), or one that has tables but no `apo_migrations`
-    /// (another program's), is refused, so apo never migrates, converts to WAL or "repairs" a
-    /// stranger's file.
-    public init(path: String, busyTimeout: TimeInterval, migrator: StoreMigrator, mustExist: Bool = false,
-                fileSystem: (String) -> FileSystemInfo? = FileSystemInfo.of(path:)) throws {
-        self.path = path
-        try DatabaseFile.preflight(path: path, mustExist: mustExist, fileSystem: fileSystem)
-        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        var configuration = Configuration()
-        configuration.foreignKeysEnabled = true
-        configuration.busyMode = .timeout(busyTimeout)
-        configuration.label = "apo.store"
-        do {
-            try Self.checkIsApoDatabase(path: path, configuration: configuration)
-            configuration.prepareDatabase { db in
-                // WAL + NORMAL: a commit survives any process crash (only a power loss can drop the
-                // last commits), and commits need no fsync, which is what makes claims cheap.
-                try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            }
-            pool = try DatabasePool(path: path, configuration: configuration)
-            try migrator.migrate(pool)
-        } catch let error as DatabaseError {
-            throw Self.openError(error, path: path, busyTimeout: busyTimeout)
-        }
+    public convenience init(path: String, busyTimeout: TimeInterval, migrator: StoreMigrator, mustExist: Bool = false,
+                            fileSystem: (String) -> FileSystemInfo? = FileSystemInfo.of(path:)) throws {
+        let driver = try SQLiteDriver(path: path, busyTimeout: busyTimeout, mustExist: mustExist,
+                                      fileSystem: fileSystem)
+        try driver.mappingOpenErrors(busyTimeout: busyTimeout) { try migrator.migrate(driver) }
+        self.init(migrated: driver)
     }
 
-    /// Refuses an SQLite file that holds tables but no migration history: not an apo database.
-    private static func checkIsApoDatabase(path: String, configuration: Configuration) throws {
-        let probe = try DatabaseQueue(path: path, configuration: configuration)
-        let tables = try probe.read { db in
-            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
-        }
-        try probe.close()
-        if !tables.isEmpty && !tables.contains("apo_migrations") {
-            let shown = tables.sorted().prefix(3).joined(separator: ", ")
-            throw StoreError.notAnApoDatabase(
-                path: path, reason: "it is an SQLite database with tables (\(shown)\(tables.count > 3 ? ", …" : "")) but no apo_migrations")
-        }
-    }
+    /// Read access for tools and tests (views, ad-hoc SQL), in the store's dialect.
+    public func read<T>(_ body: (any SQLTransaction) throws -> T) throws -> T { try driver.read(body) }
 
-    /// SQLite's refusals of the file itself while opening, as the store's named errors; any other
-    /// error (a failing migration's SQL) is returned as it is.
-    static func openError(_ error: DatabaseError, path: String, busyTimeout: TimeInterval) -> any Error {
-        let message = error.message ?? "\(error.resultCode)"
-        switch error.resultCode {
-        case .SQLITE_BUSY, .SQLITE_LOCKED:
-            return StoreError.databaseLocked(path: path, waitedSeconds: busyTimeout)
-        case .SQLITE_NOTADB, .SQLITE_CORRUPT:
-            return StoreError.notAnApoDatabase(path: path, reason: "SQLite: \(message)")
-        case .SQLITE_READONLY, .SQLITE_PERM:
-            return StoreError.databaseReadOnly(path: path, reason: "SQLite: \(message)")
-        case .SQLITE_CANTOPEN, .SQLITE_IOERR, .SQLITE_FULL:
-            return StoreError.cannotOpen(path: path, reason: "SQLite: \(message)")
-        default:
-            return error
-        }
-    }
+    /// The time the store acts at for the caller's `now` (see `StoreDriver.storeTime`).
+    func storeTime(_ now: Date) -> Double { driver.storeTime(now) }
 
-    /// Raw read access for tools and tests (views, ad-hoc SQL).
-    public func read<T>(_ body: (Database) throws -> T) throws -> T { try pool.read(body) }
+    /// A time the store recorded, on this host's clock (what a caller compares with `Date()`).
+    func localDate(_ storeSeconds: Double) -> Date {
+        Date(timeIntervalSince1970: storeSeconds - driver.storeTime(Date(timeIntervalSince1970: 0)))
+    }
 
     // MARK: - Submission
 
@@ -101,43 +80,41 @@ public final class JobStore: Sendable {
     @discardableResult
     public func createRun(_ run: NewRun, now: Date) throws -> Int64 {
         let order = try Self.validatedOrder(run.jobs)
-        let t = now.timeIntervalSince1970
-        return try pool.write { db in
-            try db.execute(sql: """
+        let t = storeTime(now)
+        return try driver.write { db in
+            try db.execute("""
                 INSERT INTO pipelines (name, yaml, sha256, created_at) VALUES (?, ?, ?, ?)
                 ON CONFLICT (sha256) DO NOTHING
-                """, arguments: [run.pipelineName, run.pipelineYAML, run.pipelineHash, t])
-            let pipelineID = try Int64.fetchOne(
-                db, sql: "SELECT id FROM pipelines WHERE sha256 = ?", arguments: [run.pipelineHash])!
-            try db.execute(sql: """
+                """, [run.pipelineName, run.pipelineYAML, run.pipelineHash, t])
+            let pipelineID = try db.fetchValue(Int64.self, "SELECT id FROM pipelines WHERE sha256 = ?", [run.pipelineHash])!
+            let runID = try db.fetchValue(Int64.self, """
                 INSERT INTO runs (pipeline_id, state, params_json, artifact_root, created_at)
                 VALUES (?, 'running', ?, ?, ?)
-                """, arguments: [pipelineID, run.paramsJSON, run.artifactRoot, t])
-            let runID = db.lastInsertedRowID
+                RETURNING id
+                """, [pipelineID, run.paramsJSON, run.artifactRoot, t])!
             var ids: [String: Int64] = [:]
-            let insert = try db.cachedStatement(sql: """
-                INSERT INTO jobs (run_id, key, kind, kind_version, params_json, state, priority,
-                    resources_json, max_attempts, backoff_base_seconds, backoff_max_seconds,
-                    timeout_seconds, memoize, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
             for job in order {
                 let state: JobState = job.needs.isEmpty ? .queued : .blocked
-                try insert.execute(arguments: [
+                ids[job.key] = try db.fetchValue(Int64.self, """
+                    INSERT INTO jobs (run_id, key, kind, kind_version, params_json, state, priority,
+                        resources_json, max_attempts, backoff_base_seconds, backoff_max_seconds,
+                        timeout_seconds, memoize, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    RETURNING id
+                    """, [
                     runID, job.key, job.kind, job.kindVersion, job.paramsJSON, state.rawValue,
                     job.priority, job.resourcesJSON, job.maxAttempts, job.backoffBaseSeconds,
                     job.backoffMaxSeconds, job.timeoutSeconds, job.memoize, t,
-                ])
-                ids[job.key] = db.lastInsertedRowID
+                ])!
             }
-            let edge = try db.cachedStatement(
-                sql: "INSERT INTO job_dependencies (job_id, depends_on_job_id) VALUES (?, ?)")
             for job in order {
                 for need in Set(job.needs) {
-                    try edge.execute(arguments: [ids[job.key]!, ids[need]!])
+                    try db.execute("INSERT INTO job_dependencies (job_id, depends_on_job_id) VALUES (?, ?)",
+                                   [ids[job.key]!, ids[need]!])
                 }
             }
-            if run.jobs.isEmpty { try refreshRunState(db, runID: runID, now: now) }
+            if run.jobs.isEmpty { try Self.refreshRunState(db, runID: runID, at: t) }
+            if order.contains(where: { $0.needs.isEmpty }) { try Self.notifyQueued(db) }
             return runID
         }
     }

@@ -18,6 +18,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case networkFileSystem(path: String, fileSystem: String)
     /// SQLite could not open the file for another reason (its message is kept).
     case cannotOpen(path: String, reason: String)
+    /// The database server refused a statement (its SQLSTATE and message are kept).
+    case databaseServer(location: String, sqlState: String, message: String)
     /// The lease's token no longer matches: the job was reaped, finished or re-claimed.
     case leaseLost(jobID: Int64)
     case notFound(what: String, id: Int64)
@@ -50,6 +52,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
                 + "or corrupt the file; keep the database on a local disk"
         case let .cannotOpen(path, reason):
             return "cannot open \(path): \(reason)"
+        case let .databaseServer(location, sqlState, message):
+            return "\(location): PostgreSQL error \(sqlState): \(message)"
         case let .leaseLost(jobID):
             return "lease lost on job \(jobID): it was reaped, finished or claimed by another worker"
         case let .notFound(what, id):

@@ -1,14 +1,13 @@
 import APOBenchmarks
 import Foundation
-import GRDB
 import Testing
 @testable import APOStore
 
 @Suite struct ConcurrencyTests {
     /// Several stores — separate connection pools on one file, like separate daemons — race to
     /// claim the same queue; every job must be claimed exactly once.
-    @Test func racingStoresNeverClaimOneJobTwice() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func racingStoresNeverClaimOneJobTwice(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let jobCount = 300
         let workers = 4
         let runID = try database.openStore().createRun(
@@ -39,15 +38,15 @@ import Testing
         let store = stores[0]
         #expect(try store.run(runID)?.state == .succeeded)
         let (attemptRows, maxPerJob) = try store.read { db in
-            (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM attempts") ?? -1,
-             try Int.fetchOne(db, sql: "SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM attempts GROUP BY job_id)") ?? -1)
+            (try db.fetchValue(Int.self, "SELECT COUNT(*) FROM attempts") ?? -1,
+             try db.fetchValue(Int.self, "SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM attempts GROUP BY job_id) AS per_job") ?? -1)
         }
         #expect(attemptRows == jobCount)
         #expect(maxPerJob == 1)
     }
 
-    @Test func queueBenchmarkRunsEveryJobOnce() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func queueBenchmarkRunsEveryJobOnce(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         for combined in [false, true] {
             let result = try StoreBenchmark.run(path: database.path, jobs: 100, workers: 2,
                                                 combined: combined)

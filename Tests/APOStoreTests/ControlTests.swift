@@ -1,11 +1,10 @@
 import Foundation
-import GRDB
 import Testing
 @testable import APOStore
 
 @Suite struct ControlTests {
-    @Test func cancelRunCancelsWaitingJobsAndAsksRunningOnesToStop() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func cancelRunCancelsWaitingJobsAndAsksRunningOnesToStop(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         let runID = try store.createRun(newRun([
             job("a", priority: 1), job("b"), job("c", needs: ["a"]),
@@ -30,8 +29,8 @@ import Testing
         expectStoreError(.notFound(what: "run", id: 999)) { try store.cancelRun(999, now: at(5)) }
     }
 
-    @Test func cancelQueuedJobMarksDependentsNotRunnable() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func cancelQueuedJobMarksDependentsNotRunnable(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         let runID = try store.createRun(newRun([job("a"), job("b", needs: ["a"]), job("c", needs: ["b"])]),
                                         now: t0)
@@ -46,8 +45,8 @@ import Testing
         }
     }
 
-    @Test func cancelledJobWhoseWorkerDiesIsCancelledNotRetried() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func cancelledJobWhoseWorkerDiesIsCancelledNotRetried(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         let runID = try store.createRun(newRun([job("a")]), now: t0)
         let a = try store.mustClaim(lease: 10, now: at(0))
@@ -56,8 +55,8 @@ import Testing
         #expect(try store.states(runID: runID) == ["a": .cancelled])
     }
 
-    @Test func retryGivesAFreshBudgetAndUnblocksDependents() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func retryGivesAFreshBudgetAndUnblocksDependents(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         let runID = try store.createRun(newRun([
             job("a", maxAttempts: 1), job("b", needs: ["a"]), job("c", needs: ["b"]),
@@ -88,8 +87,8 @@ import Testing
         }
     }
 
-    @Test func retryKeepsDependentsBlockedByAnotherFailure() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func retryKeepsDependentsBlockedByAnotherFailure(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         // d needs both a and b; both fail. Retrying a alone must leave d not runnable.
         let runID = try store.createRun(newRun([
@@ -103,8 +102,8 @@ import Testing
         #expect(try store.states(runID: runID) == ["a": .queued, "b": .failed, "d": .upstreamFailed])
     }
 
-    @Test func resumeRestartsEverythingThatDidNotSucceed() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func resumeRestartsEverythingThatDidNotSucceed(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         let runID = try store.createRun(newRun([
             job("a"), job("b", needs: ["a"], maxAttempts: 1), job("c", needs: ["b"]), job("x"),
@@ -137,8 +136,8 @@ import Testing
         #expect(try store.run(runID)?.state == .succeeded)
     }
 
-    @Test func memoizedJobReusesOutputsAndArtifacts() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func memoizedJobReusesOutputsAndArtifacts(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         let firstRun = try store.createRun(newRun([job("prep")]), now: t0)
         let original = try store.mustClaim(now: at(0))
@@ -179,8 +178,8 @@ import Testing
         #expect(try store.findMemoizedJob(memoKey: "prep:v1:abc")?.id == queued.id, "latest wins")
     }
 
-    @Test func logsMetricsArtifactsAndPipelineText() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func logsMetricsArtifactsAndPipelineText(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         let yaml = "name: demo\njobs: []\n"
         let runID = try store.createRun(newRun([job("a"), job("b")], name: "demo", yaml: yaml), now: t0)
@@ -217,17 +216,17 @@ import Testing
         #expect(artifacts.map { [$0.jobKey, $0.name, $0.path, $0.type.rawValue, $0.sha256] }
             == [["a", "more", "p2", "directory", "s2"], ["a", "out", "p1", "file", "s1"]])
         // The schema refuses a type it does not know.
-        #expect(throws: DatabaseError.self) {
-            try store.pool.write { db in
-                try db.execute(sql: "UPDATE artifacts SET type = 'symlink' WHERE job_id = ?", arguments: [a.job.id])
+        #expect(throws: (any Error).self) {
+            try store.driver.write { db in
+                try db.execute("UPDATE artifacts SET type = 'symlink' WHERE job_id = ?", [a.job.id])
             }
         }
         expectStoreError(.notFound(what: "run", id: 777)) { _ = try store.pipelineYAML(runID: 777) }
         #expect(try store.runs(limit: 10).map(\.id) == [again, runID])
     }
 
-    @Test func viewsAnswerPlainSQL() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func viewsAnswerPlainSQL(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         let runID = try store.createRun(newRun([job("a"), job("b", needs: ["a"])], name: "demo"),
                                         now: t0)
@@ -238,10 +237,10 @@ import Testing
         let b = try store.mustClaim("w-2", now: at(102))
         try store.complete(b.lease, outputsJSON: "{}", memoKey: nil, now: at(104))
 
-        // Another connection, as `sqlite3 apo.db` would be.
-        let reader = try DatabaseQueue(path: database.path)
+        // Another connection, as `sqlite3 apo.db` or `psql` would be.
+        let reader = try database.openStore()
         try reader.read { db in
-            let summary = try #require(try Row.fetchOne(db, sql: "SELECT * FROM run_summary"))
+            let summary = try #require(try db.fetchOne("SELECT * FROM run_summary"))
             #expect(summary["run_id"] == runID)
             #expect(summary["pipeline"] == "demo")
             #expect(summary["state"] == "succeeded")
@@ -251,10 +250,10 @@ import Testing
             #expect(summary["duration_seconds"] == 104.0)
             #expect(summary["created_at"] == "2027-01-15 08:00:00.000")
 
-            let history = try Row.fetchAll(db, sql: """
+            let history = try db.fetchAll("""
                 SELECT job, attempt, worker, outcome, error, duration_seconds
                 FROM job_history WHERE run_id = ?
-                """, arguments: [runID])
+                """, [runID])
             #expect(history.map { $0["job"] as String } == ["a", "a", "b"])
             #expect(history.map { $0["attempt"] as Int } == [1, 2, 1])
             #expect(history.map { $0["worker"] as String } == ["w-1", "w-2", "w-2"])

@@ -4,8 +4,8 @@ import Testing
 
 /// The `daemons` table (migration 0005) and the signs of life `apoctl watch` reads.
 @Suite struct DaemonHeartbeatTests {
-    @Test func daemonHeartbeatsAndAttemptsAreSignsOfLife() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func daemonHeartbeatsAndAttemptsAreSignsOfLife(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         #expect(try store.lastDaemonActivity() == nil)
         try store.recordDaemonHeartbeat(id: "h:1", host: "h", pid: 1, workers: 2, startedAt: at(0), now: at(1))

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Testing
 @testable import APOStore
 
@@ -19,12 +18,12 @@ import Testing
 
     func rowCounts(_ store: JobStore) throws -> [Int] {
         try store.read { db in
-            try ["log_lines", "metrics", "artifacts"].map { try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \($0)")! }
+            try ["log_lines", "metrics", "artifacts"].map { try db.fetchValue(Int.self, "SELECT COUNT(*) FROM \($0)")! }
         }
     }
 
-    @Test func aStaleAttemptWritesNothing() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func aStaleAttemptWritesNothing(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         let (stale, live, _) = try staleAndLive(store)
         let before = try rowCounts(store)
@@ -68,8 +67,8 @@ import Testing
 
     /// A publication that fails rolls the completion back: the job is still running under the
     /// same lease, no artifact row exists, and the worker can then fail the attempt.
-    @Test func aFailedPublicationRollsTheCompletionBack() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func aFailedPublicationRollsTheCompletionBack(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         _ = try store.createRun(newRun([job("a")]), now: t0)
         let claimed = try store.mustClaim(now: at(0))
@@ -87,15 +86,15 @@ import Testing
 
     /// The `stale_writes` view finds a row recorded after its attempt ended (written here by hand,
     /// as a store without fencing would have written it).
-    @Test func theStaleWritesViewSeesARowWrittenAfterItsAttemptEnded() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func theStaleWritesViewSeesARowWrittenAfterItsAttemptEnded(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         let (stale, _, _) = try staleAndLive(store)
         #expect(try store.staleWrites().isEmpty)
-        try store.pool.write { db in
-            try db.execute(sql: """
+        try store.driver.write { db in
+            try db.execute("""
                 INSERT INTO metrics (job_id, attempt_id, step, name, value, recorded_at) VALUES (?, ?, 1, 'loss', 1, ?)
-                """, arguments: [stale.job.id, stale.lease.attemptID, at(6).timeIntervalSince1970])
+                """, [stale.job.id, stale.lease.attemptID, at(6).timeIntervalSince1970])
         }
         #expect(try store.staleWrites() == ["metric of job \(stale.job.id) by attempt \(stale.lease.attemptID)"])
     }

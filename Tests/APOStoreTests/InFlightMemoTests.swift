@@ -5,8 +5,8 @@ import Testing
 /// In-flight memoization (`declareMemoKey`): a job whose memo key a live running job has declared
 /// waits in the queue for it instead of doing the same work.
 @Suite struct InFlightMemoTests {
-    @Test func runningTwinMakesTheSecondWaitUntilItsResultCanBeReused() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func runningTwinMakesTheSecondWaitUntilItsResultCanBeReused(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         let runID = try store.createRun(newRun([job("a"), job("b")]), now: t0)
         let a = try store.mustClaim("w1", now: at(0))
@@ -44,8 +44,8 @@ import Testing
         #expect(try store.run(runID)?.state == .succeeded)
     }
 
-    @Test func differentKeysDoNotWait() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func differentKeysDoNotWait(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         _ = try store.createRun(newRun([job("a"), job("b")]), now: t0)
         let a = try store.mustClaim("w1", now: at(0))
@@ -55,8 +55,8 @@ import Testing
         #expect(try store.job(b.job.id)?.state == .running)
     }
 
-    @Test func failedTwinLetsTheWaiterRunItself() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func failedTwinLetsTheWaiterRunItself(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         let runID = try store.createRun(newRun([job("a", maxAttempts: 1), job("b")]), now: t0)
         let a = try store.mustClaim("w1", now: at(0))
@@ -75,8 +75,8 @@ import Testing
         #expect(try store.findMemoizedJob(memoKey: "K")?.id == again.job.id)
     }
 
-    @Test func cancelledTwinLetsTheWaiterRunItself() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func cancelledTwinLetsTheWaiterRunItself(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         let runID = try store.createRun(newRun([job("a"), job("b")]), now: t0)
         let a = try store.mustClaim("w1", now: at(0))
@@ -95,8 +95,8 @@ import Testing
         #expect(try store.findMemoizedJob(memoKey: "K") == nil)
     }
 
-    @Test func expiredLeaseDoesNotBlockTheWaiter() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func expiredLeaseDoesNotBlockTheWaiter(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         let runID = try store.createRun(newRun([job("a"), job("b")]), now: t0)
         // a's worker dies after declaring: its lease (10 s) is never renewed.
@@ -124,8 +124,8 @@ import Testing
         #expect(try store.findMemoizedJob(memoKey: "K")?.id == again.job.id)
     }
 
-    @Test func waiterWhoseCancelWasRequestedIsCancelled() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func waiterWhoseCancelWasRequestedIsCancelled(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         let runID = try store.createRun(newRun([job("a"), job("b")]), now: t0)
         let a = try store.mustClaim("w1", now: at(0))
@@ -136,8 +136,8 @@ import Testing
         #expect(try store.requireJob(runID: runID, key: "b").state == .cancelled)
     }
 
-    @Test func declaringWithALostLeaseThrows() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func declaringWithALostLeaseThrows(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         _ = try store.createRun(newRun([job("a")]), now: t0)
         let a = try store.mustClaim("w1", lease: 10, now: at(0))

@@ -4,34 +4,40 @@ import Testing
 @testable import APOStore
 
 @Suite struct MigrationTests {
-    @Test func freshFileIsWALWithForeignKeysAndRecordedMigrations() throws {
+    @Test func freshFileIsWALWithForeignKeys() throws {
         let database = try TemporaryDatabase()
         let store = try database.openStore()
-        let (journal, foreignKeys, applied) = try store.read { db in
-            (try String.fetchOne(db, sql: "PRAGMA journal_mode"),
-             try Int.fetchOne(db, sql: "PRAGMA foreign_keys"),
-             try Row.fetchAll(db, sql: "SELECT name, applied_at FROM apo_migrations ORDER BY name"))
+        let driver = try #require(store.driver as? SQLiteDriver)
+        let (journal, foreignKeys) = try driver.withDatabase { db in
+            (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA foreign_keys"))
         }
         #expect(journal == "wal")
         #expect(foreignKeys == 1)
+    }
+
+    /// Both dialects have the same migrations by name, so a schema version means one schema.
+    @Test(arguments: StoreDriverKind.allCases) func migrationsAreRecordedOnceUnderTheSameNames(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
+        let store = try database.openStore()
+        let history = "SELECT name, applied_at FROM apo_migrations ORDER BY name"
+        let applied = try store.read { db in try db.fetchAll(history) }
         #expect(applied.map { $0["name"] as String } == StoreInfo.migrationNames)
+        #expect(StoreMigrator.embedded(for: .postgres).migrations.map(\.name) == StoreInfo.migrationNames)
         #expect(StoreInfo.migrationNames.first == "0001_initial")
 
         // Reopening applies nothing again: the recorded times are unchanged.
         let reopened = try database.openStore()
-        let again = try reopened.read { db in
-            try Row.fetchAll(db, sql: "SELECT name, applied_at FROM apo_migrations ORDER BY name")
-        }
-        #expect(again == applied)
+        let again = try reopened.read { db in try db.fetchAll(history) }
+        #expect(again.map(\.values) == applied.map(\.values))
     }
 
-    @Test func databaseWithUnknownMigrationIsRefused() throws {
-        let database = try TemporaryDatabase()
-        // A newer apo wrote this file: it knows one more migration than we do.
-        let newer = StoreMigrator(migrations: EmbeddedMigrations.all + [
+    @Test(arguments: StoreDriverKind.allCases) func databaseWithUnknownMigrationIsRefused(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
+        // A newer apo wrote this database: it knows one more migration than we do.
+        let newer = StoreMigrator(migrations: database.embeddedMigrations + [
             (name: "9999_future", sql: "CREATE TABLE future_things (id INTEGER PRIMARY KEY)"),
         ])
-        _ = try JobStore(path: database.path, busyTimeout: 5, migrator: newer)
+        _ = try database.openStore(migrator: newer)
 
         let latest = StoreMigrator.embedded.latestName
         expectStoreError(.databaseTooNew(found: "9999_future", supported: latest)) {
@@ -41,43 +47,45 @@ import Testing
         #expect(message.contains("9999_future") && message.contains(latest))
     }
 
-    @Test func failingMigrationRollsBackAndIsNotRecorded() throws {
-        let database = try TemporaryDatabase()
-        let broken = StoreMigrator(migrations: EmbeddedMigrations.all + [
+    @Test(arguments: StoreDriverKind.allCases) func failingMigrationRollsBackAndIsNotRecorded(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
+        let broken = StoreMigrator(migrations: database.embeddedMigrations + [
             (name: "9999_broken", sql: """
                 CREATE TABLE half_done (id INTEGER PRIMARY KEY);
                 INSERT INTO no_such_table VALUES (1);
                 """),
         ])
-        #expect(throws: DatabaseError.self) {
-            _ = try JobStore(path: database.path, busyTimeout: 5, migrator: broken)
+        #expect(throws: (any Error).self) {
+            _ = try database.openStore(migrator: broken)
         }
         // The good migration stays applied; the broken one left nothing behind.
         let store = try database.openStore()
         let (names, halfDone) = try store.read { db in
-            (try String.fetchAll(db, sql: "SELECT name FROM apo_migrations ORDER BY name"),
-             try db.tableExists("half_done"))
+            (try db.fetchColumn(String.self, "SELECT name FROM apo_migrations ORDER BY name"),
+             try db.fetchValue(Int.self, db.dialect == .sqlite
+                ? "SELECT COUNT(*) FROM sqlite_master WHERE name = 'half_done'"
+                : "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'half_done'") != 0)
         }
         #expect(names == StoreInfo.migrationNames)
         #expect(!halfDone)
     }
 
-    @Test func databaseFromBeforeDirectoryArtifactsKeepsItsRowsAsFiles() throws {
-        let database = try TemporaryDatabase()
-        // A file written by an apo that knew only the first schema, with one artifact in it.
-        let first = StoreMigrator(migrations: EmbeddedMigrations.all.filter { $0.name == "0001_initial" })
-        let old = try JobStore(path: database.path, busyTimeout: 5, migrator: first)
+    @Test(arguments: StoreDriverKind.allCases) func databaseFromBeforeDirectoryArtifactsKeepsItsRowsAsFiles(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
+        // A database written by an apo that knew only the first schema, with one artifact in it.
+        let first = StoreMigrator(migrations: database.embeddedMigrations.filter { $0.name == "0001_initial" })
+        let old = try database.openStore(migrator: first)
         let runID = try old.createRun(newRun([job("a")]), now: t0)
         let claimed = try old.mustClaim(now: at(1))
-        try old.pool.write { db in
-            try db.execute(sql: """
+        try old.driver.write { db in
+            try db.execute("""
                 INSERT INTO artifacts (job_id, name, path, sha256, size, created_at)
                 VALUES (?, 'out.json', 'run/out.json', 'ab', 2, 0)
-                """, arguments: [claimed.job.id])
+                """, [claimed.job.id])
         }
 
         let upgraded = try database.openStore()
-        #expect(try StoreMigrator.embedded.appliedNames(upgraded.pool) == StoreInfo.migrationNames)
+        #expect(try StoreMigrator.embedded(for: upgraded.driver.dialect).appliedNames(upgraded.driver) == StoreInfo.migrationNames)
         #expect(StoreInfo.migrationNames.contains("0002_artifact_type"))
         let artifacts = try upgraded.artifacts(runID: runID)
         #expect(artifacts.map { [$0.name, $0.type.rawValue, $0.sha256] } == [["out.json", "file", "ab"]])

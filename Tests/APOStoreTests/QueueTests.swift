@@ -3,8 +3,8 @@ import Testing
 @testable import APOStore
 
 @Suite struct QueueTests {
-    @Test func dagBecomesReadyInDependencyOrder() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func dagBecomesReadyInDependencyOrder(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         // a → b, a → c, (b, c) → d; e is independent with a higher priority.
         let runID = try store.createRun(newRun([
@@ -50,8 +50,8 @@ import Testing
 
     /// A worker reads its clock before waiting for the write lock; if another worker completed the
     /// dependency meanwhile, the claim's time is older than that completion.
-    @Test func aJobNeverStartsBeforeItsDependenciesFinished() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func aJobNeverStartsBeforeItsDependenciesFinished(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         let runID = try store.createRun(newRun([job("a"), job("b", needs: ["a"])]), now: t0)
         let a = try store.mustClaim(now: at(1))
@@ -61,8 +61,8 @@ import Testing
         #expect(try store.requireJob(runID: runID, key: "b").startedAt == at(5))
     }
 
-    @Test func completeAndClaimNextHandsOverTheUnblockedDependent() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func completeAndClaimNextHandsOverTheUnblockedDependent(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         let runID = try store.createRun(newRun([job("a"), job("b", needs: ["a"])]), now: t0)
         let a = try store.mustClaim("w1", now: at(0))
@@ -84,8 +84,8 @@ import Testing
         #expect(try store.states(runID: runID2) == ["c": .queued])
     }
 
-    @Test func invalidDAGsAreRefusedAndNothingIsStored() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func invalidDAGsAreRefusedAndNothingIsStored(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         expectStoreError(.duplicateJobKey("a")) {
             try store.createRun(newRun([job("a"), job("a")]), now: t0)
@@ -100,8 +100,8 @@ import Testing
         #expect(try store.runs(limit: 10).isEmpty)
     }
 
-    @Test func claimHeartbeatComplete() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func claimHeartbeatComplete(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         let runID = try store.createRun(newRun([job("a")]), now: t0)
         let claimed = try store.mustClaim("worker-7", lease: 30, now: at(10))
@@ -140,8 +140,8 @@ import Testing
         }
     }
 
-    @Test func staleTokenIsRejectedAfterReap() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func staleTokenIsRejectedAfterReap(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         let runID = try store.createRun(newRun([job("a")]), now: t0)
         let first = try store.mustClaim("w1", lease: 30, now: at(0))
@@ -172,8 +172,8 @@ import Testing
         #expect(try store.attempts(jobID: first.job.id).map(\.outcome) == ["expired", "succeeded"])
     }
 
-    @Test func reaperFindsLeaseExpiredYesterdayAndNeverHeartbeated() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func reaperFindsLeaseExpiredYesterdayAndNeverHeartbeated(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         let runID = try store.createRun(newRun([job("beat"), job("silent"), job("alive")]), now: t0)
         let yesterday = at(-86_400)
@@ -194,8 +194,8 @@ import Testing
         #expect(try store.heartbeat(alive.lease, leaseDuration: 60, now: at(2)) == .keepGoing)
     }
 
-    @Test func timeoutIsEnforcedEvenWhileHeartbeating() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func timeoutIsEnforcedEvenWhileHeartbeating(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         let runID = try store.createRun(newRun([job("slow", timeout: 10)]), now: t0)
         let claimed = try store.mustClaim(lease: 60, now: at(0))
@@ -206,8 +206,8 @@ import Testing
         #expect(try store.states(runID: runID)["slow"] == .queued)
     }
 
-    @Test func supervisorCanReapLeasesOfADeadWorker() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func supervisorCanReapLeasesOfADeadWorker(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         let runID = try store.createRun(newRun([job("a"), job("b")]), now: t0)
         let a = try store.mustClaim("dead", lease: 60, now: at(0))
@@ -216,8 +216,8 @@ import Testing
         #expect(try store.states(runID: runID) == ["a": .queued, "b": .running])
     }
 
-    @Test func backoffGrowsWithEachAttempt() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func backoffGrowsWithEachAttempt(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         let runID = try store.createRun(newRun([job("flaky", maxAttempts: 5, backoffBase: 10,
                                                     backoffMax: 1_000)]), now: t0)
@@ -250,8 +250,8 @@ import Testing
         #expect(backoff.delay(afterAttempt: 10_000, unitRandom: 0.999) <= 30 * 1.25)
     }
 
-    @Test func maxAttemptsFailsJobAndAllTransitiveDependents() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func maxAttemptsFailsJobAndAllTransitiveDependents(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         let runID = try store.createRun(newRun([
             job("a", maxAttempts: 2, backoffBase: 1), job("b", needs: ["a"]), job("c", needs: ["b"]),
@@ -276,8 +276,8 @@ import Testing
         #expect(try store.claimNextJob(workerID: "w", leaseDuration: 5, now: at(100)) == nil)
     }
 
-    @Test func reaperFailsJobAfterMaxAttempts() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func reaperFailsJobAfterMaxAttempts(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         let runID = try store.createRun(newRun([job("a", maxAttempts: 1), job("b", needs: ["a"])]),
                                         now: t0)
@@ -287,8 +287,8 @@ import Testing
         #expect(try store.run(runID)?.state == .failed)
     }
 
-    @Test func nonRetryableFailureFailsAtOnce() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func nonRetryableFailureFailsAtOnce(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         let runID = try store.createRun(newRun([job("a", maxAttempts: 5)]), now: t0)
         let claimed = try store.mustClaim(now: at(0))
@@ -297,8 +297,8 @@ import Testing
         #expect(try store.attempts(jobID: claimed.job.id).map(\.error) == ["bad input: line 3"])
     }
 
-    @Test func releaseGivesTheAttemptBack() throws {
-        let database = try TemporaryDatabase()
+    @Test(arguments: StoreDriverKind.allCases) func releaseGivesTheAttemptBack(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
         let store = try database.openStore()
         let runID = try store.createRun(newRun([job("a", maxAttempts: 1)]), now: t0)
         let first = try store.mustClaim(now: at(0))

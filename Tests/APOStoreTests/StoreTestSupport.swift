@@ -2,20 +2,92 @@ import Foundation
 import Testing
 @testable import APOStore
 
-/// A fresh WAL database file in its own temporary directory, removed when released.
-final class TemporaryDatabase {
-    let directory: URL
-    var path: String { directory.appendingPathComponent("apo.db").path }
+/// The drivers the conformance suite runs against: every test taking a `StoreDriverKind` runs
+/// once per driver, with the same assertions.
+enum StoreDriverKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case sqlite
+    case postgres
 
-    init() throws {
+    var testDescription: String { rawValue }
+}
+
+/// The PostgreSQL server the suite creates its databases in: `$APO_TEST_POSTGRES_URL`, which
+/// `deploy/test.sh` sets after starting a throwaway cluster. Without it the PostgreSQL half of
+/// the suite fails, saying so; it is never skipped.
+enum TestPostgres {
+    static var serverURL: String {
+        get throws {
+            guard let url = ProcessInfo.processInfo.environment["APO_TEST_POSTGRES_URL"], !url.isEmpty else {
+                throw TestPostgresMissing()
+            }
+            return url
+        }
+    }
+
+    /// A new, empty database on the test server; its URL.
+    static func createDatabase() throws -> String {
+        let server = try serverURL
+        let name = "apo_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
+        let admin = try PostgresDriver(url: server, clock: .caller)
+        defer { admin.close() }
+        try admin.write { db in try db.execute("SELECT 1") }
+        try admin.autocommit("CREATE DATABASE \(name)")
+        var components = URLComponents(string: server)!
+        components.path = "/" + name
+        return components.string!
+    }
+
+    static func dropDatabase(_ url: String) {
+        guard let server = try? serverURL, let admin = try? PostgresDriver(url: server, clock: .caller) else { return }
+        defer { admin.close() }
+        let name = URLComponents(string: url)!.path.dropFirst()
+        try? admin.autocommit("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+    }
+}
+
+struct TestPostgresMissing: Error, CustomStringConvertible {
+    var description: String {
+        "APO_TEST_POSTGRES_URL is not set: the PostgreSQL half of the store suite needs a server. "
+            + "Run the tests with deploy/test.sh, which starts a throwaway cluster, or start one with "
+            + "`deploy/postgres-cluster.sh start DIR` and export the URL it prints."
+    }
+}
+
+/// A fresh database for one test: a WAL file in its own temporary directory, or a new PostgreSQL
+/// database on the test server; removed when released.
+final class TemporaryDatabase {
+    let kind: StoreDriverKind
+    let directory: URL
+    private let postgresURL: String?
+    /// The SQLite file, or the PostgreSQL URL: what `--db` would be given.
+    var path: String { postgresURL ?? directory.appendingPathComponent("apo.db").path }
+
+    init(_ kind: StoreDriverKind = .sqlite) throws {
+        self.kind = kind
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("apo-store-tests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        postgresURL = kind == .postgres ? try TestPostgres.createDatabase() : nil
     }
 
-    func openStore() throws -> JobStore { try JobStore(path: path) }
+    /// A store on this database. PostgreSQL stores act at the caller's clock, as SQLite's do, so
+    /// tests can move time by passing `now` (the server's clock has its own test).
+    func openStore(migrator: StoreMigrator? = nil) throws -> JobStore {
+        switch kind {
+        case .sqlite: return try JobStore(path: path, busyTimeout: 5, migrator: migrator ?? .embedded)
+        case .postgres: return try JobStore(driver: PostgresDriver(url: path, clock: .caller), migrator: migrator)
+        }
+    }
 
-    deinit { try? FileManager.default.removeItem(at: directory) }
+    /// This dialect's migrations, for tests that add or leave out some.
+    var embeddedMigrations: [(name: String, sql: String)] {
+        StoreMigrator.embedded(for: kind == .sqlite ? .sqlite : .postgres).migrations
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(at: directory)
+        if let postgresURL { TestPostgres.dropDatabase(postgresURL) }
+    }
 }
 
 /// A fixed clock origin, so tests move time by passing `now` instead of sleeping.

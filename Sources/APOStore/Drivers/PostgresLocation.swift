@@ -1,0 +1,45 @@
+import Foundation
+
+/// Where a PostgreSQL store lives, from a `postgres://user:password@host:port/database` URL
+/// (`postgresql://` too). Missing parts default as libpq's do: port 5432, the user `$PGUSER` or
+/// the login name, the database named like the user, the password `$PGPASSWORD`.
+public struct PostgresLocation: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public var user: String
+    public var password: String?
+    public var database: String
+
+    /// Whether `location` names a PostgreSQL database rather than an SQLite file.
+    public static func isURL(_ location: String) -> Bool {
+        location.hasPrefix("postgres://") || location.hasPrefix("postgresql://")
+    }
+
+    public init(url: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        guard Self.isURL(url), let components = URLComponents(string: url) else {
+            throw StoreError.cannotOpen(path: url, reason: "not a postgres://user@host/database URL")
+        }
+        guard let host = components.host, !host.isEmpty else {
+            throw StoreError.cannotOpen(path: Self.redact(url), reason: "the URL names no host")
+        }
+        self.host = host
+        port = components.port ?? 5432
+        user = components.user.flatMap { $0.removingPercentEncoding }
+            ?? environment["PGUSER"] ?? environment["USER"] ?? "postgres"
+        password = components.password.flatMap { $0.removingPercentEncoding } ?? environment["PGPASSWORD"]
+        let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+        database = path.isEmpty ? user : (path.removingPercentEncoding ?? path)
+        for item in components.queryItems ?? [] where item.name != "sslmode" || item.value != "disable" {
+            throw StoreError.cannotOpen(path: Self.redact(url), reason: "unsupported URL option \(item.name)=\(item.value ?? "") (apo connects without TLS; sslmode=disable is the only option)")
+        }
+    }
+
+    /// The URL as shown to people and recorded: never with the password.
+    public var displayURL: String { "postgres://\(user)@\(host):\(port)/\(database)" }
+
+    static func redact(_ url: String) -> String {
+        guard var components = URLComponents(string: url), components.password != nil else { return url }
+        components.password = "***"
+        return components.string ?? url
+    }
+}

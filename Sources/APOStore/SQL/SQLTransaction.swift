@@ -1,0 +1,63 @@
+import Foundation
+
+/// One open transaction of a driver. The store's queries are written once, against this, in the
+/// SQL both dialects share; where the dialects differ, the query asks `dialect`.
+///
+/// Arguments are positional: `?` takes the next argument, `?N` the N-th (both dialects).
+public protocol SQLTransaction: AnyObject {
+    var dialect: SQLDialect { get }
+    /// Runs a statement; returns the number of rows it changed.
+    @discardableResult
+    func execute(_ sql: String, _ arguments: [any SQLBindable]) throws -> Int
+    func fetchAll(_ sql: String, _ arguments: [any SQLBindable]) throws -> [SQLRow]
+    /// Runs a file of statements without arguments (a migration).
+    func executeScript(_ sql: String) throws
+}
+
+extension SQLTransaction {
+    @discardableResult
+    public func execute(_ sql: String) throws -> Int { try execute(sql, []) }
+
+    public func fetchAll(_ sql: String) throws -> [SQLRow] { try fetchAll(sql, []) }
+
+    public func fetchOne(_ sql: String, _ arguments: [any SQLBindable] = []) throws -> SQLRow? {
+        try fetchAll(sql, arguments).first
+    }
+
+    /// The first column of the first row; nil when there is no row or the value is NULL.
+    public func fetchValue<T: SQLDecodable>(_ type: T.Type, _ sql: String,
+                                            _ arguments: [any SQLBindable] = []) throws -> T? {
+        guard let row = try fetchOne(sql, arguments) else { return nil }
+        if case .null = row.values[0] { return nil }
+        return row[0] as T
+    }
+
+    /// The first column of every row.
+    public func fetchColumn<T: SQLDecodable>(_ type: T.Type, _ sql: String,
+                                             _ arguments: [any SQLBindable] = []) throws -> [T] {
+        try fetchAll(sql, arguments).map { $0[0] as T }
+    }
+}
+
+/// Where the two SQL dialects the store speaks differ.
+public enum SQLDialect: String, Sendable {
+    case sqlite
+    case postgres
+
+    /// The larger of two values: SQLite's two-argument `MAX`, PostgreSQL's `GREATEST`.
+    public func greatest(_ expressions: String...) -> String {
+        let list = expressions.joined(separator: ", ")
+        return self == .sqlite ? "MAX(\(list))" : "GREATEST(\(list))"
+    }
+
+    /// What ends the claim's pick of a queued job. SQLite's write transactions are already
+    /// serial; PostgreSQL lets any number of claims run at once, each skipping rows another claim
+    /// has locked, so two hosts never pick the same job and never wait for each other.
+    public var claimPickSuffix: String { self == .sqlite ? "" : "FOR UPDATE SKIP LOCKED" }
+
+    /// The id of the next attempt, chosen while the job is being leased so the lease can name it.
+    public var nextAttemptIDSQL: String {
+        self == .sqlite ? "(SELECT COALESCE(MAX(id), 0) + 1 FROM attempts)"
+                        : "nextval('attempts_id_seq')"
+    }
+}
