@@ -9,6 +9,15 @@ public enum RunSubmission {
         URL(fileURLWithPath: databasePath).deletingLastPathComponent().appendingPathComponent("artifacts", isDirectory: true)
     }
 
+    /// The folder under which a run's folder is made: `option` (`--artifacts`, `$APO_ARTIFACTS`),
+    /// else next to an SQLite database. A PostgreSQL database has no "next to": its hosts share
+    /// only what they all mount, so the folder must be named.
+    public static func artifactBase(option: String?, databasePath: String) throws -> URL {
+        if let option, !option.isEmpty { return URL(fileURLWithPath: option).standardizedFileURL }
+        guard !StoreLocation.isPostgres(databasePath) else { throw ArtifactBaseMissing() }
+        return defaultArtifactBase(databasePath: databasePath)
+    }
+
     /// `<base>/<pipeline>-<UTC time>-<random>`: unique before the run id exists, and sortable.
     public static func artifactRoot(base: URL, pipelineName: String, now: Date) -> URL {
         let formatter = DateFormatter()
@@ -75,5 +84,13 @@ extension RunSubmission {
         } catch let diagnostic as PipelineDiagnostic {
             throw PipelineRejected(lines: [diagnostic.description])
         }
+    }
+}
+
+/// A PostgreSQL submission that does not say where its artifacts go.
+public struct ArtifactBaseMissing: Error, CustomStringConvertible {
+    public var description: String {
+        "error: with a PostgreSQL database, say where the run's artifacts go: --artifacts DIR (or $APO_ARTIFACTS), "
+            + "a folder every worker host mounts at the same path (NFS, Lustre, a ReadWriteMany volume)"
     }
 }

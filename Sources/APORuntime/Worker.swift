@@ -92,7 +92,8 @@ public final class Worker {
                 idle = configuration.minIdleSleep
                 continue
             }
-            Thread.sleep(forTimeInterval: idle)
+            // PostgreSQL wakes the wait as soon as any host queues a job; SQLite sleeps it out.
+            store.driver.waitForQueuedJobs(timeout: idle)
             idle = min(idle * 2, configuration.maxIdleSleep)
         }
         if let next {

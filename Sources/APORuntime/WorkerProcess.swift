@@ -20,7 +20,7 @@ public enum WorkerProcess {
         do {
             store = try JobStore(path: databasePath)
         } catch {
-            logger.error("worker \(workerNumber): cannot open \(databasePath): \(error)")
+            logger.error("worker \(workerNumber): cannot open \(StoreLocation.display(databasePath)): \(error)")
             return WorkerExitCode.storeUnavailable
         }
         let shutdown = ShutdownFlag()

@@ -68,7 +68,7 @@ public final class WorkerSupervisor {
             logger.warning("leftover sweep: \(error)")
         }
         perform(machine.start(), on: &machine)
-        logger.info("apod started: \(configuration.workerCount) workers, lease \(configuration.leaseDuration) s, stop grace \(configuration.workerStopGrace) s, db \(configuration.databasePath)")
+        logger.info("apod started: \(configuration.workerCount) workers, lease \(configuration.leaseDuration) s, stop grace \(configuration.workerStopGrace) s, db \(StoreLocation.display(configuration.databasePath))")
         while true {
             let now = Date()
             var actions: [StateMachine.Action] = []

@@ -28,25 +28,27 @@ public final class JobStore: Sendable {
     /// Opens `location`: a `postgres://` URL, or else an SQLite file path (created if missing,
     /// unless `mustExist`).
     public static func open(_ location: String, mustExist: Bool = false) throws -> JobStore {
-        if PostgresLocation.isURL(location) {
-            return try JobStore(driver: PostgresDriver(url: location))
-        }
-        return try JobStore(path: location, busyTimeout: 5, migrator: .embedded, mustExist: mustExist)
+        mustExist ? try openExisting(path: location) : try JobStore(path: location)
     }
 
     /// Opens (creating) the SQLite file in WAL mode with a busy timeout and foreign keys, and
     /// applies pending migrations. Throws `StoreError.databaseTooNew` when the file records a
     /// migration this binary does not know, and the other "database unavailable" `StoreError`s
     /// (`isDatabaseUnavailable`) for a file apo must not or cannot use.
+    /// A `postgres://` URL opens that database instead (see `open`).
     public convenience init(path: String) throws {
-        try self.init(path: path, busyTimeout: 5, migrator: .embedded)
+        if PostgresLocation.isURL(path) {
+            try self.init(driver: PostgresDriver(url: path))
+        } else {
+            try self.init(path: path, busyTimeout: 5, migrator: .embedded)
+        }
     }
 
     /// Opens an existing database only: a missing file throws `StoreError.databaseMissing`
     /// instead of being created (what commands that only read use, so a typo creates nothing).
     /// A PostgreSQL URL must name a database that exists (the server says so otherwise).
     public static func openExisting(path: String, busyTimeout: TimeInterval = 5) throws -> JobStore {
-        if PostgresLocation.isURL(path) { return try open(path) }
+        if PostgresLocation.isURL(path) { return try JobStore(path: path) }
         return try JobStore(path: path, busyTimeout: busyTimeout, migrator: .embedded, mustExist: true)
     }
 

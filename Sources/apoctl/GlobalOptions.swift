@@ -27,15 +27,14 @@ struct CommandFailure: Error {
 
 /// Options every command takes.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("SQLite database file.", discussion: "Defaults to $APO_DB, then ./apo.db."))
+    @Option(name: .long, help: ArgumentHelp("SQLite database file, or a postgres://user@host/database URL.", discussion: "Defaults to $APO_DB, then ./apo.db."))
     var db: String?
 
     @Flag(name: .long, help: "Print machine-readable JSON instead of a table.")
     var json = false
 
     var databasePath: String {
-        let path = db ?? ProcessInfo.processInfo.environment["APO_DB"] ?? "apo.db"
-        return URL(fileURLWithPath: path).standardizedFileURL.path
+        StoreLocation.resolve(db ?? ProcessInfo.processInfo.environment["APO_DB"] ?? "apo.db")
     }
 
     /// Opens the database for a command that reads: a missing file is refused (exit 6), never
@@ -54,11 +53,11 @@ struct GlobalOptions: ParsableArguments {
             return try body()
         } catch let error as StoreError where error.isDatabaseUnavailable {
             if case .databaseTooNew = error {
-                throw CommandFailure(code: .databaseUnavailable, message: "error: cannot open \(databasePath): \(error)")
+                throw CommandFailure(code: .databaseUnavailable, message: "error: cannot open \(StoreLocation.display(databasePath)): \(error)")
             }
             throw CommandFailure(code: .databaseUnavailable, message: "error: \(error)")
         } catch {
-            throw CommandFailure(code: .databaseUnavailable, message: "error: cannot open \(databasePath): \(error)")
+            throw CommandFailure(code: .databaseUnavailable, message: "error: cannot open \(StoreLocation.display(databasePath)): \(error)")
         }
     }
 

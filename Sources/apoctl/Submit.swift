@@ -19,7 +19,7 @@ extension Apoctl {
         @Option(name: .customLong("param"), help: ArgumentHelp("Override a pipeline parameter.", valueName: "name=value"))
         var params: [String] = []
 
-        @Option(name: .long, help: ArgumentHelp("Directory under which the run's artifact folder is created.", discussion: "Defaults to artifacts/ next to the database."))
+        @Option(name: .long, help: ArgumentHelp("Directory under which the run's artifact folder is created.", discussion: "Defaults to $APO_ARTIFACTS, then to artifacts/ next to an SQLite database. With PostgreSQL it must be given: a folder every worker host mounts at the same path."))
         var artifacts: String?
 
         func run() throws {
@@ -38,9 +38,15 @@ extension Apoctl {
             } catch let rejected as PipelineRejected {
                 throw CommandFailure(code: .invalidPipeline, message: rejected.description)
             }
+            let base: URL
+            do {
+                base = try RunSubmission.artifactBase(
+                    option: artifacts ?? ProcessInfo.processInfo.environment["APO_ARTIFACTS"],
+                    databasePath: global.databasePath)
+            } catch let missing as ArtifactBaseMissing {
+                throw CommandFailure(code: .usage, message: missing.description)
+            }
             let store = try global.openOrCreateStore()
-            let base = artifacts.map { URL(fileURLWithPath: $0).standardizedFileURL }
-                ?? RunSubmission.defaultArtifactBase(databasePath: global.databasePath)
             let submitted = try RunSubmission.submit(pipeline, store: store, artifactBase: base, now: Date())
             if global.json {
                 try global.printJSON(["run": Int(submitted.runID), "jobs": submitted.jobCount])

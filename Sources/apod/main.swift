@@ -34,7 +34,7 @@ struct Apod: ParsableCommand {
             logger.error("\(error)")
             throw ExitCode(6)
         } catch {
-            logger.error("cannot open \(path): \(error)")
+            logger.error("cannot open \(StoreLocation.display(path)): \(error)")
             throw ExitCode(6)
         }
         var configuration = WorkerSupervisor.Configuration(
@@ -64,8 +64,7 @@ struct DaemonOptions: ParsableArguments {
     var stopGrace: Double = WorkerConfiguration.defaultStopGrace
 
     var databasePath: String {
-        let path = db ?? ProcessInfo.processInfo.environment["APO_DB"] ?? "apo.db"
-        return URL(fileURLWithPath: path).standardizedFileURL.path
+        StoreLocation.resolve(db ?? ProcessInfo.processInfo.environment["APO_DB"] ?? "apo.db")
     }
 
     func validate() throws {

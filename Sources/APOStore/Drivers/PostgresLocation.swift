@@ -37,7 +37,7 @@ public struct PostgresLocation: Sendable, Equatable {
     /// The URL as shown to people and recorded: never with the password.
     public var displayURL: String { "postgres://\(user)@\(host):\(port)/\(database)" }
 
-    static func redact(_ url: String) -> String {
+    public static func redact(_ url: String) -> String {
         guard var components = URLComponents(string: url), components.password != nil else { return url }
         components.password = "***"
         return components.string ?? url
