@@ -119,7 +119,7 @@ let package = Package(
         .executableTarget(
             name: "apod",
             dependencies: [
-                "APORuntime",
+                "APORuntime", "APOPipeline", "APOStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -131,9 +131,11 @@ let package = Package(
             ]
         ),
         .testTarget(name: "APOEngineTests", dependencies: ["APOEngine"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "APOStoreTests", dependencies: ["APOStore", "APOBenchmarks"]),
+        // What the store and runtime tests share: a fresh PostgreSQL database per test.
+        .target(name: "APOTestSupport", dependencies: ["APOStore"], path: "Tests/APOTestSupport"),
+        .testTarget(name: "APOStoreTests", dependencies: ["APOStore", "APOBenchmarks", "APOTestSupport"]),
         .testTarget(name: "APOPipelineTests", dependencies: ["APOPipeline"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "APORuntimeTests", dependencies: ["APORuntime", "APOStore", "APOPipeline", "APOChaos"]),
+        .testTarget(name: "APORuntimeTests", dependencies: ["APORuntime", "APOStore", "APOPipeline", "APOChaos", "APOTestSupport"]),
         .testTarget(name: "APOReportTests", dependencies: ["APOReport", "APOStore", "APOPipeline"]),
     ],
     // Swift 5 mode: the engine passes raw buffers between threads by design (disjoint ranges),

@@ -18,6 +18,9 @@ public struct WorkerConfiguration: Sendable {
     /// Seconds a kind may ignore a stop request before the process settles the attempt and exits;
     /// nil in-process (tests, benchmarks), set by `apod worker` (`--stop-grace`).
     public var hardStopAfter: TimeInterval?
+    /// The host this worker claims for: only jobs whose `resources:` it satisfies. nil claims any
+    /// job (in-process workers of tests and benchmarks).
+    public var host: HostCapacity?
 
     /// `apod --stop-grace` when not given.
     public static let defaultStopGrace: TimeInterval = 10
@@ -81,7 +84,8 @@ public final class Worker {
             if claimed == nil {
                 do {
                     claimed = try store.claimNextJob(
-                        workerID: configuration.workerID, leaseDuration: configuration.leaseDuration, now: Date())
+                        workerID: configuration.workerID, leaseDuration: configuration.leaseDuration, now: Date(),
+                        host: configuration.host)
                 } catch {
                     logger.warning("claim failed: \(error)")
                 }
@@ -107,7 +111,8 @@ public final class Worker {
     @discardableResult
     public func runOnce(now: Date = Date()) throws -> AttemptOutcome? {
         guard let claimed = try store.claimNextJob(
-            workerID: configuration.workerID, leaseDuration: configuration.leaseDuration, now: now)
+            workerID: configuration.workerID, leaseDuration: configuration.leaseDuration, now: now,
+            host: configuration.host)
         else { return nil }
         return process(claimed, handOff: false).outcome
     }
@@ -278,7 +283,8 @@ public final class Worker {
                 do {
                     if handOff, !shutdown.isRequested, parentAlive() {
                         let next = try store.completeAndClaimNext(
-                            lease, completion, leaseDuration: configuration.leaseDuration, now: now)
+                            lease, completion, leaseDuration: configuration.leaseDuration, now: now,
+                            host: configuration.host)
                         logger.debug("job \(job.id) \(job.key) succeeded")
                         return (.succeeded, next)
                     }

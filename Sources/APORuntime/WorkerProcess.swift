@@ -7,14 +7,15 @@ import Logging
 /// process that started it is gone (so workers never outlive a killed daemon).
 public enum WorkerProcess {
     /// "w2@host:4242": what attempts record, and how the supervisor finds a dead worker's leases.
-    public static func workerID(number: Int, pid: Int32) -> String {
-        "w\(number)@\(ProcessInfo.processInfo.hostName):\(pid)"
+    public static func workerID(number: Int, pid: Int32, host: String = ProcessInfo.processInfo.hostName) -> String {
+        "w\(number)@\(host):\(pid)"
     }
 
     /// Set by `apod` for the workers it starts: the pid they must stay children of.
     public static let supervisorPIDVariable = "APO_SUPERVISOR_PID"
 
-    public static func run(databasePath: String, workerNumber: Int, leaseDuration: TimeInterval,
+    public static func run(databasePath: String, workerNumber: Int,
+                           host: HostCapacity = .thisMachine(), leaseDuration: TimeInterval,
                            stopGrace: TimeInterval = WorkerConfiguration.defaultStopGrace, logger: Logger) -> Int32 {
         let store: JobStore
         do {
@@ -35,8 +36,9 @@ public enum WorkerProcess {
         // A standalone `apod worker` watches whoever started it.
         let parent = ProcessInfo.processInfo.environment[supervisorPIDVariable].flatMap { Int32($0) } ?? getppid()
         var configuration = WorkerConfiguration(
-            workerID: workerID(number: workerNumber, pid: getpid()), leaseDuration: leaseDuration)
+            workerID: workerID(number: workerNumber, pid: getpid(), host: host.name), leaseDuration: leaseDuration)
         configuration.hardStopAfter = stopGrace
+        configuration.host = host
         let worker = Worker(store: store, configuration: configuration, shutdown: shutdown,
                             parentAlive: { getppid() == parent }, logger: logger)
         let handled = worker.run()

@@ -19,6 +19,14 @@ public final class WorkerSupervisor {
         public var logLevel: Logger.Level = .info
         /// Passed to each worker as `--stop-grace`: how long a job may ignore a stop request.
         public var workerStopGrace: TimeInterval = WorkerConfiguration.defaultStopGrace
+        /// What this host offers: recorded with the daemon's heartbeat, handed to every worker.
+        public var host: HostCapacity = .thisMachine()
+
+        /// `apod worker` arguments that give a worker this host.
+        var hostArguments: [String] {
+            ["--host", host.name, "--memory-mb", String(host.memoryMB)]
+                + host.labels.sorted { $0.key < $1.key }.flatMap { ["--label", "\($0.key)=\($0.value)"] }
+        }
 
         public init(databasePath: String, workerCount: Int, leaseDuration: TimeInterval, workerExecutable: URL) {
             self.databasePath = databasePath
@@ -61,7 +69,7 @@ public final class WorkerSupervisor {
         var lastReap = Date.distantPast
         var lastHeartbeat = Date.distantPast
         let startedAt = Date()
-        let daemonID = "\(ProcessInfo.processInfo.hostName):\(getpid())"
+        let daemonID = "\(configuration.host.name):\(getpid())"
         do {
             try LeftoverSweep.run(store: store, logger: logger)
         } catch {
@@ -84,7 +92,7 @@ public final class WorkerSupervisor {
                     // A worker that died mid-job cannot release its lease: requeue its jobs now
                     // instead of waiting for the lease to run out.
                     if status != 0, let pid {
-                        reapLeases(of: WorkerProcess.workerID(number: worker, pid: pid), now: now)
+                        reapLeases(of: WorkerProcess.workerID(number: worker, pid: pid, host: configuration.host.name), now: now)
                     }
                     actions += machine.processExited(worker: worker, status: status, now: now)
                 case .stop:
@@ -145,7 +153,7 @@ public final class WorkerSupervisor {
             "--lease-seconds", String(configuration.leaseDuration),
             "--log-level", configuration.logLevel.rawValue,
             "--stop-grace", String(configuration.workerStopGrace),
-        ]
+        ] + configuration.hostArguments
         // The worker watches this pid: if the daemon dies before the worker has even started, its
         // getppid() is already the reaper's and could not tell it was orphaned.
         var environment = ProcessInfo.processInfo.environment
@@ -176,8 +184,9 @@ public final class WorkerSupervisor {
 
     private func recordHeartbeat(id: String, startedAt: Date, now: Date) {
         do {
-            try store.recordDaemonHeartbeat(id: id, host: ProcessInfo.processInfo.hostName, pid: getpid(),
-                                            workers: configuration.workerCount, startedAt: startedAt, now: now)
+            try store.recordDaemonHeartbeat(id: id, host: configuration.host.name, pid: getpid(),
+                                            workers: configuration.workerCount, capacity: configuration.host,
+                                            startedAt: startedAt, now: now)
         } catch {
             logger.warning("daemon heartbeat: \(error)")
         }

@@ -3,17 +3,43 @@ import Foundation
 // MARK: - Daemon heartbeats (advisory: tells readers whether any apod serves this file)
 
 extension JobStore {
-    /// Records that daemon `id` (`"host:pid"`) is alive with `workers` workers; called by `apod`
-    /// every couple of seconds. Nothing in the queue depends on it.
+    /// Records that daemon `id` (`"host:pid"`) is alive with `workers` workers on a host offering
+    /// `capacity`; called by `apod` every couple of seconds. Nothing in the queue depends on it.
     public func recordDaemonHeartbeat(id: String, host: String, pid: Int32, workers: Int,
-                                      startedAt: Date, now: Date) throws {
+                                      capacity: HostCapacity? = nil, startedAt: Date, now: Date) throws {
         try driver.write { db in
             try db.execute("""
-                INSERT INTO daemons (id, host, pid, workers, started_at, last_heartbeat_at)
-                VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO daemons (id, host, pid, workers, threads, memory_mb, labels_json,
+                                     started_at, last_heartbeat_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET workers = excluded.workers,
-                    last_heartbeat_at = excluded.last_heartbeat_at
-                """, [id, host, pid, workers, storeTime(startedAt), storeTime(now)])
+                    threads = excluded.threads, memory_mb = excluded.memory_mb,
+                    labels_json = excluded.labels_json, last_heartbeat_at = excluded.last_heartbeat_at
+                """, [id, host, pid, workers, capacity?.threads, capacity?.memoryMB,
+                      capacity?.labelsJSON ?? "{}", storeTime(startedAt), storeTime(now)])
+        }
+    }
+
+    /// Every host that has run a daemon on this database and not stopped it cleanly, by name; a
+    /// host whose newest heartbeat is older than `lostAfter` seconds is lost.
+    public func hosts(now: Date, lostAfter: TimeInterval) throws -> [HostRecord] {
+        let t = storeTime(now)
+        return try driver.read { db in
+            try db.fetchAll("""
+                SELECT d.host, COUNT(*) AS daemons, SUM(d.workers) AS workers, MAX(d.threads) AS threads,
+                       MAX(d.memory_mb) AS memory_mb, MAX(d.labels_json) AS labels_json,
+                       MAX(d.last_heartbeat_at) AS last_heartbeat_at,
+                       (SELECT COUNT(*) FROM jobs j
+                        WHERE j.state = 'running' AND j.lease_worker LIKE '%@' || d.host || ':%') AS running
+                FROM daemons d GROUP BY d.host ORDER BY d.host
+                """).map { row in
+                let last: Double = row["last_heartbeat_at"]
+                return HostRecord(
+                    name: row["host"], daemons: row["daemons"], workers: row["workers"],
+                    threads: row["threads"], memoryMB: row["memory_mb"],
+                    labels: HostCapacity.decode(row["labels_json"]), lastHeartbeatAt: localDate(last),
+                    runningJobs: row["running"], isLost: t - last > lostAfter)
+            }
         }
     }
 

@@ -9,23 +9,54 @@ extension JobStore {
     ///
     /// An empty queue is detected with a read first, so idle workers polling the queue never take
     /// the write lock away from workers completing jobs.
+    ///
+    /// With `host`, only jobs whose `resources:` that host satisfies (memory_mb, labels) are claimed.
     public func claimNextJob(workerID: String, leaseDuration: TimeInterval,
-                             now: Date) throws -> ClaimedJob? {
-        guard try hasClaimableJob(now: now) else { return nil }
+                             now: Date, host: HostCapacity? = nil) throws -> ClaimedJob? {
+        guard try hasClaimableJob(now: now, host: host) else { return nil }
         return try driver.write { db in
             try Self.claimNext(db, workerID: workerID, leaseDuration: leaseDuration, at: storeTime(now),
-                               localNow: now)
+                               localNow: now, host: host)
         }
     }
 
-    /// Whether some queued job may be claimed at `now` (a read; no write lock taken).
-    public func hasClaimableJob(now: Date) throws -> Bool {
+    /// Whether some queued job may be claimed at `now` (by `host`; a read, no write lock taken).
+    public func hasClaimableJob(now: Date, host: HostCapacity? = nil) throws -> Bool {
         try driver.read { db in
             try db.fetchValue(Bool.self, """
                 SELECT EXISTS (SELECT 1 FROM jobs AS q
                                WHERE q.state = 'queued' AND (q.not_before IS NULL OR q.not_before <= ?1)
-                                 AND \(Self.noLiveTwinSQL(queued: "q", now: "?1")))
-                """, [storeTime(now)]) ?? false
+                                 AND \(Self.noLiveTwinSQL(queued: "q", now: "?1"))
+                                 AND \(Self.hostMaySQL(db.dialect, queued: "q", host: host, memory: "?2", labels: "?3")))
+                """, [storeTime(now)] + Self.hostArguments(host)) ?? false
+        }
+    }
+
+    /// True for a queued job `queued` whose `resources:` the host offers: at least its memory_mb
+    /// (`memory`, a bound parameter) and all its labels (`labels`, the host's as JSON). Always
+    /// true without a host (tests, benchmarks, one-machine tools).
+    /// The two parameters `hostMaySQL` reads, bound only when it reads them.
+    static func hostArguments(_ host: HostCapacity?) -> [any SQLBindable] {
+        host.map { [$0.memoryMB, $0.labelsJSON] } ?? []
+    }
+
+    static func hostMaySQL(_ dialect: SQLDialect, queued q: String, host: HostCapacity?,
+                           memory: String, labels: String) -> String {
+        guard host != nil else { return "1 = 1" }
+        switch dialect {
+        case .sqlite:
+            return """
+                (COALESCE(json_extract(\(q).resources_json, '$.memory_mb'), 0) <= \(memory)
+                 AND NOT EXISTS (SELECT 1 FROM json_each(\(q).resources_json, '$.labels') AS need
+                                 WHERE NOT EXISTS (SELECT 1 FROM json_each(\(labels)) AS have
+                                                   WHERE have.key = need.key AND have.value = need.value)))
+                """
+        case .postgres:
+            return """
+                (COALESCE((\(q).resources_json::jsonb ->> 'memory_mb')::bigint, 0) <= \(memory)
+                 AND ((\(q).resources_json::jsonb -> 'labels') IS NULL
+                      OR \(labels)::jsonb @> (\(q).resources_json::jsonb -> 'labels')))
+                """
         }
     }
 
@@ -45,11 +76,12 @@ extension JobStore {
     /// transaction: half the commits per job for a busy worker, and a dependent this completion
     /// unblocks is handed over without another round trip. Nil when nothing is ready.
     public func completeAndClaimNext(_ lease: JobLease, _ completion: JobCompletion,
-                                     leaseDuration: TimeInterval, now: Date) throws -> ClaimedJob? {
+                                     leaseDuration: TimeInterval, now: Date,
+                                     host: HostCapacity? = nil) throws -> ClaimedJob? {
         try driver.write { db in
             try Self.completeLeased(db, lease, completion, at: storeTime(now))
             return try Self.claimNext(db, workerID: lease.workerID, leaseDuration: leaseDuration,
-                                      at: storeTime(now), localNow: now)
+                                      at: storeTime(now), localNow: now, host: host)
         }
     }
 
@@ -63,7 +95,7 @@ extension JobStore {
     /// `t` is the store's time (`storeTime`); the lease handed back expires by the caller's own
     /// clock (`localNow`), which is the one its lease keeper reads.
     static func claimNext(_ db: any SQLTransaction, workerID: String, leaseDuration: TimeInterval,
-                          at t: Double, localNow: Date) throws -> ClaimedJob? {
+                          at t: Double, localNow: Date, host: HostCapacity? = nil) throws -> ClaimedJob? {
         let token = UUID().uuidString
         let expires = t + leaseDuration
         // The attempt id is chosen inside the write lock, so the lease can name it at once.
@@ -80,10 +112,11 @@ extension JobStore {
                 SELECT q.id FROM jobs AS q
                 WHERE q.state = 'queued' AND (q.not_before IS NULL OR q.not_before <= ?3)
                   AND \(noLiveTwinSQL(queued: "q", now: "?3"))
+                  AND \(hostMaySQL(db.dialect, queued: "q", host: host, memory: "?5", labels: "?6"))
                 ORDER BY q.priority DESC, q.id
                 LIMIT 1 \(db.dialect.claimPickSuffix))
             RETURNING *
-            """, [token, workerID, t, expires])
+            """, [token, workerID, t, expires] + hostArguments(host))
         else { return nil }
         let jobID: Int64 = row["id"]
         let attemptID: Int64 = row["lease_attempt_id"]

@@ -28,7 +28,7 @@ struct Apoctl: ParsableCommand {
     /// Every top-level command; engine commands join `Model` (see ModelCommands).
     static let commands: [ParsableCommand.Type] = [
         Submit.self, Runs.self, Show.self, Watch.self, Logs.self, Cancel.self, Retry.self,
-        Resume.self, Artifacts.self, History.self, Bench.self, Model.self, Report.self,
+        Resume.self, Artifacts.self, History.self, Hosts.self, Bench.self, Model.self, Report.self,
         SampleCommand.self, RMCommand.self,
     ]
 }

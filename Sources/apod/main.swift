@@ -1,4 +1,5 @@
 import APOEngine
+import APOPipeline
 import APORuntime
 import APOStore
 import ArgumentParser
@@ -10,7 +11,7 @@ struct Apod: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apod",
         abstract: "Run apo's job daemon: worker processes that claim and run the jobs in the database.",
-        discussion: "Runs in the foreground and logs to stderr. SIGTERM or Ctrl-C stops it cleanly: each worker asks its running job to stop and gives the job back to the queue (no attempt is spent), so nothing is left marked running; start apod again to continue. A second Ctrl-C kills the workers. Several daemons on one machine may share one database: a job is only ever claimed by one worker at a time. The database must be on a local disk: a database on a network file system (NFS, SMB/CIFS, 9P, Ceph, AFS, …) is refused, because SQLite's WAL mode is unsafe there (two hosts could claim one job or corrupt the file). Exits with status 6 when the database cannot be used (read-only, locked, not an apo database, on a network file system, or written by a newer apo).",
+        discussion: "Runs in the foreground and logs to stderr. SIGTERM or Ctrl-C stops it cleanly: each worker asks its running job to stop and gives the job back to the queue (no attempt is spent), so nothing is left marked running; start apod again to continue. A second Ctrl-C kills the workers. Several daemons may share one database: a job is only ever claimed by one worker at a time. An SQLite database serves one machine and must be on a local disk: one on a network file system (NFS, SMB/CIFS, 9P, Ceph, AFS, …) is refused, because SQLite's WAL mode is unsafe there (two hosts could claim one job or corrupt the file). To spread a run over several machines, give every apod the same --db postgres://user@host/database and a distinct --host. Exits with status 6 when the database cannot be used (read-only, locked, not an apo database, on a network file system, or written by a newer apo).",
         subcommands: [WorkerCommand.self]
     )
 
@@ -40,6 +41,7 @@ struct Apod: ParsableCommand {
         var configuration = WorkerSupervisor.Configuration(
             databasePath: path, workerCount: workers, leaseDuration: options.leaseSeconds,
             workerExecutable: WorkerSupervisor.currentExecutable())
+        configuration.host = try options.hostCapacity()
         configuration.logLevel = Logger.Level(rawValue: options.logLevel) ?? .info
         configuration.workerStopGrace = options.stopGrace
         let supervisor = WorkerSupervisor(configuration: configuration, store: store, logger: logger)
@@ -49,8 +51,17 @@ struct Apod: ParsableCommand {
 }
 
 struct DaemonOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("SQLite database file.", discussion: "Defaults to $APO_DB, then ./apo.db."))
+    @Option(name: .long, help: ArgumentHelp("SQLite database file, or a postgres://user@host/database URL that several hosts share.", discussion: "Defaults to $APO_DB, then ./apo.db."))
     var db: String?
+
+    @Option(name: .long, help: ArgumentHelp("This host's name in the database (attempts, apoctl hosts).", discussion: "Defaults to the machine's name. Two daemons with one name are one host."))
+    var host: String?
+
+    @Option(name: .customLong("label"), help: ArgumentHelp("A label this host offers; jobs whose resources ask for labels run only on hosts that have them all.", valueName: "name=value"))
+    var labels: [String] = []
+
+    @Option(name: .customLong("memory-mb"), help: ArgumentHelp("Memory this host offers jobs, in MiB.", discussion: "Defaults to the machine's physical memory. Jobs asking for more (resources: memory_mb) are left to other hosts."))
+    var memoryMB: Int?
 
     @Option(name: .customLong("lease-seconds"), help: "Lease length; a worker that stops heartbeating loses its job after this long.")
     var leaseSeconds: Double = 30
@@ -73,6 +84,25 @@ struct DaemonOptions: ParsableArguments {
             throw ValidationError("--stop-grace must be a positive number of seconds, got \(stopGrace)")
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
+        if let host, host.isEmpty || host.contains(where: { $0 == ":" || $0 == "@" || $0.isWhitespace }) {
+            throw ValidationError("--host '\(host)' must be a name without ':', '@' or spaces")
+        }
+        if let memoryMB, memoryMB < 1 { throw ValidationError("--memory-mb must be at least 1") }
+        _ = try hostCapacity()
+    }
+
+    /// What this host offers, from --host, --label and --memory-mb over the machine's own figures.
+    func hostCapacity() throws -> HostCapacity {
+        var labelValues: [String: String] = [:]
+        for assignment in labels {
+            guard let (name, value) = HostLabel.parse(assignment) else {
+                throw ValidationError("--label '\(assignment)' must be name=value (name: letters, digits, '.', '_', '-')")
+            }
+            labelValues[name] = value
+        }
+        var capacity = HostCapacity.thisMachine(name: host, labels: labelValues)
+        if let memoryMB { capacity.memoryMB = memoryMB }
+        return capacity
     }
 
     func bootstrapLogging(label: String) -> Logger {
@@ -101,7 +131,7 @@ extension Apod {
         func run() throws {
             let logger = options.bootstrapLogging(label: "apod.worker.\(id)")
             let status = WorkerProcess.run(
-                databasePath: options.databasePath, workerNumber: id,
+                databasePath: options.databasePath, workerNumber: id, host: try options.hostCapacity(),
                 leaseDuration: options.leaseSeconds, stopGrace: options.stopGrace, logger: logger)
             if status != 0 { throw ExitCode(status) }
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import APOStore
+import APOTestSupport
 
 /// The drivers the conformance suite runs against: every test taking a `StoreDriverKind` runs
 /// once per driver, with the same assertions.
@@ -9,48 +10,6 @@ enum StoreDriverKind: String, CaseIterable, CustomTestStringConvertible, Sendabl
     case postgres
 
     var testDescription: String { rawValue }
-}
-
-/// The PostgreSQL server the suite creates its databases in: `$APO_TEST_POSTGRES_URL`, which
-/// `deploy/test.sh` sets after starting a throwaway cluster. Without it the PostgreSQL half of
-/// the suite fails, saying so; it is never skipped.
-enum TestPostgres {
-    static var serverURL: String {
-        get throws {
-            guard let url = ProcessInfo.processInfo.environment["APO_TEST_POSTGRES_URL"], !url.isEmpty else {
-                throw TestPostgresMissing()
-            }
-            return url
-        }
-    }
-
-    /// A new, empty database on the test server; its URL.
-    static func createDatabase() throws -> String {
-        let server = try serverURL
-        let name = "apo_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
-        let admin = try PostgresDriver(url: server, clock: .caller)
-        defer { admin.close() }
-        try admin.write { db in try db.execute("SELECT 1") }
-        try admin.autocommit("CREATE DATABASE \(name)")
-        var components = URLComponents(string: server)!
-        components.path = "/" + name
-        return components.string!
-    }
-
-    static func dropDatabase(_ url: String) {
-        guard let server = try? serverURL, let admin = try? PostgresDriver(url: server, clock: .caller) else { return }
-        defer { admin.close() }
-        let name = URLComponents(string: url)!.path.dropFirst()
-        try? admin.autocommit("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
-    }
-}
-
-struct TestPostgresMissing: Error, CustomStringConvertible {
-    var description: String {
-        "APO_TEST_POSTGRES_URL is not set: the PostgreSQL half of the store suite needs a server. "
-            + "Run the tests with deploy/test.sh, which starts a throwaway cluster, or start one with "
-            + "`deploy/postgres-cluster.sh start DIR` and export the URL it prints."
-    }
 }
 
 /// A fresh database for one test: a WAL file in its own temporary directory, or a new PostgreSQL

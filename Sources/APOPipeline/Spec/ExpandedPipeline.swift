@@ -43,6 +43,8 @@ public struct ExpandedJob: Codable, Equatable, Sendable {
     public var timeoutSeconds: Double?
     public var threads: Int
     public var memoryMB: Int?
+    /// Host labels the job needs (`resources: {labels: {gpu: a100}}`); nil when it asks for none.
+    public var labels: [String: String]?
     public var priority: Int
     public var memoize: Bool
 
@@ -51,10 +53,12 @@ public struct ExpandedJob: Codable, Equatable, Sendable {
         (try? ParamValue.object(params).jsonString()) ?? "{}"
     }
 
-    /// `{"threads": N, "memory_mb": M}` as compact sorted-key JSON.
+    /// `{"labels": {…}, "memory_mb": M, "threads": N}` as compact sorted-key JSON: what the
+    /// store's claim checks against each host.
     public var resourcesJSON: String {
         var o: [String: ParamValue] = ["threads": .int(threads)]
         if let memoryMB { o["memory_mb"] = .int(memoryMB) }
+        if let labels, !labels.isEmpty { o["labels"] = .object(labels.mapValues { .string($0) }) }
         return (try? ParamValue.object(o).jsonString()) ?? "{}"
     }
 }

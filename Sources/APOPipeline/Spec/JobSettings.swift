@@ -30,7 +30,7 @@ extension JobTemplateReader {
     }
 
     func readResources(_ value: Node, into t: inout JobTemplate) {
-        guard let rm = value.mapping else { diagnostics.report(value.mark, "'resources' must be a mapping {threads, memory_mb}"); return }
+        guard let rm = value.mapping else { diagnostics.report(value.mark, "'resources' must be a mapping {threads, memory_mb, labels}"); return }
         for (rk, rv) in rm {
             let name = rk.scalar?.string ?? ""
             let v = setting(rv)
@@ -39,10 +39,35 @@ extension JobTemplateReader {
                 if let i = v?.intValue, i >= 1 { t.threads = i } else if v != nil { diagnostics.report(rv.mark, "'threads' must be an integer ≥ 1") }
             case "memory_mb":
                 if let i = v?.intValue, i >= 1 { t.memoryMB = i } else if v != nil { diagnostics.report(rv.mark, "'memory_mb' must be an integer ≥ 1") }
+            case "labels":
+                readLabels(rv, into: &t)
             default:
-                diagnostics.report(rk.mark, "unknown key '\(name)' in 'resources' (expected threads, memory_mb)")
+                diagnostics.report(rk.mark, "unknown key '\(name)' in 'resources' (expected threads, memory_mb, labels)")
             }
         }
+    }
+
+    /// `labels: {gpu: a100, zone: b}`: only hosts started with every one of them (`apod --label`)
+    /// claim the job.
+    func readLabels(_ value: Node, into t: inout JobTemplate) {
+        guard let mapping = value.mapping else {
+            diagnostics.report(value.mark, "'labels' must be a mapping of label names to values, e.g. {gpu: a100}")
+            return
+        }
+        var labels: [String: String] = [:]
+        for (key, labelValue) in mapping {
+            let name = key.scalar?.string ?? ""
+            guard HostLabel.isValidName(name) else {
+                diagnostics.report(key.mark, "label name '\(name)' must be letters, digits, '.', '_' or '-'")
+                continue
+            }
+            guard let text = setting(labelValue)?.labelText else {
+                diagnostics.report(labelValue.mark, "label '\(name)' must have a text, number or boolean value")
+                continue
+            }
+            labels[name] = text
+        }
+        t.labels = labels.isEmpty ? nil : labels
     }
 
     func readPriority(_ value: Node, into t: inout JobTemplate) {

@@ -19,6 +19,7 @@ struct JobTemplate {
     var timeout: Double?
     var threads = 1
     var memoryMB: Int?
+    var labels: [String: String]?
     var priority = 0
     var memoize = true
     /// false when a `when:` condition was false: the job is left out of the pipeline.

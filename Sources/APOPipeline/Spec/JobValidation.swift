@@ -34,7 +34,7 @@ struct JobValidation {
         return ExpandedJob(id: job.id, kind: t.kind, kindVersion: kind.version, params: params, needs: [],
                            maxAttempts: t.maxAttempts, backoffBaseSeconds: t.backoffBase,
                            backoffMaxSeconds: t.backoffMax, timeoutSeconds: t.timeout, threads: t.threads,
-                           memoryMB: t.memoryMB, priority: t.priority, memoize: t.memoize)
+                           memoryMB: t.memoryMB, labels: t.labels, priority: t.priority, memoize: t.memoize)
     }
 
     /// The jobs `references` name, which the referring job needs; each must exist and have the

@@ -20,6 +20,8 @@ public final class PostgresDriver: StoreDriver, @unchecked Sendable {
     public let clock: Clock
     /// How long a lost server is retried (with backoff) before a call gives up.
     public let reconnectWindow: TimeInterval
+    /// How long one statement may wait for the server's answer (`$APO_PG_QUERY_TIMEOUT`, seconds).
+    public let queryTimeout: TimeInterval
 
     private let configuration: PostgresConnection.Configuration
     private let logger: Logger
@@ -36,6 +38,7 @@ public final class PostgresDriver: StoreDriver, @unchecked Sendable {
         target = try PostgresLocation(url: url)
         self.clock = clock
         self.reconnectWindow = reconnectWindow
+        queryTimeout = ProcessInfo.processInfo.environment["APO_PG_QUERY_TIMEOUT"].flatMap(Double.init) ?? 10
         var configuration = PostgresConnection.Configuration(
             host: target.host, port: target.port, username: target.user, password: target.password,
             database: target.database, tls: .disable)
@@ -62,7 +65,8 @@ public final class PostgresDriver: StoreDriver, @unchecked Sendable {
 
     private func transaction<T>(begin: String, _ body: (any SQLTransaction) throws -> T) throws -> T {
         let connection = try checkOut()
-        let transaction = PostgresTransaction(connection: connection, logger: logger, location: location)
+        let transaction = PostgresTransaction(connection: connection, logger: logger, location: location,
+                                              queryTimeout: queryTimeout)
         do {
             try transaction.execute(begin)
             let result = try body(transaction)
@@ -82,7 +86,8 @@ public final class PostgresDriver: StoreDriver, @unchecked Sendable {
     /// Runs one statement outside any transaction (`CREATE DATABASE` and other administration).
     public func autocommit(_ sql: String) throws {
         let connection = try checkOut()
-        let transaction = PostgresTransaction(connection: connection, logger: logger, location: location)
+        let transaction = PostgresTransaction(connection: connection, logger: logger, location: location,
+                                              queryTimeout: queryTimeout)
         defer { checkIn(connection) }
         try transaction.execute(sql)
     }
@@ -208,7 +213,9 @@ public final class PostgresDriver: StoreDriver, @unchecked Sendable {
             self.state.unlock()
         }
         do {
-            _ = try connection.query(PostgresQuery(unsafeSQL: "LISTEN \(Self.queueChannel)"), logger: logger).wait()
+            let listen = PostgresTransaction(connection: connection, logger: logger, location: location,
+                                             queryTimeout: queryTimeout)
+            try listen.execute("LISTEN \(Self.queueChannel)")
         } catch {
             connection.close().whenComplete { _ in }
             return
@@ -229,12 +236,14 @@ final class PostgresTransaction: SQLTransaction {
     let connection: PostgresConnection
     let logger: Logger
     let location: String
+    let queryTimeout: TimeInterval
     var dialect: SQLDialect { .postgres }
 
-    init(connection: PostgresConnection, logger: Logger, location: String) {
+    init(connection: PostgresConnection, logger: Logger, location: String, queryTimeout: TimeInterval) {
         self.connection = connection
         self.logger = logger
         self.location = location
+        self.queryTimeout = queryTimeout
     }
 
     func execute(_ sql: String, _ arguments: [any SQLBindable]) throws -> Int {
@@ -264,10 +273,26 @@ final class PostgresTransaction: SQLTransaction {
             }
         }
         let query = PostgresQuery(unsafeSQL: PostgresQueryCache.shared.translated(sql), binds: binds)
-        do {
-            return try connection.query(query, logger: logger).wait()
-        } catch {
-            throw Self.storeError(error, location: location)
+        return try answer(connection.query(query, logger: logger))
+    }
+
+    /// Waits for the server's answer for at most `queryTimeout`. A host cut off from the server
+    /// must not hang in a heartbeat (TCP would retransmit for minutes): its connection is closed,
+    /// the call fails, and its lease keeper stops the job once the lease has run out locally.
+    func answer<T>(_ future: EventLoopFuture<T>) throws -> T {
+        let done = DispatchSemaphore(value: 0)
+        let box = ResultBox<T>()
+        future.whenComplete { result in
+            box.result = result
+            done.signal()
+        }
+        guard done.wait(timeout: .now() + queryTimeout) == .success, let result = box.result else {
+            connection.close().whenComplete { _ in }
+            throw StoreError.cannotOpen(path: location, reason: "PostgreSQL did not answer within \(Int(queryTimeout)) s")
+        }
+        switch result {
+        case .success(let value): return value
+        case .failure(let error): throw Self.storeError(error, location: location)
         }
     }
 
@@ -297,6 +322,11 @@ final class PostgresTransaction: SQLTransaction {
         }
         return StoreError.cannotOpen(path: location, reason: "PostgreSQL: \(error.code)\(error.underlying.map { " (\($0))" } ?? "")")
     }
+}
+
+/// The outcome of a future, handed from the event loop to the waiting thread.
+final class ResultBox<T>: @unchecked Sendable {
+    var result: Result<T, any Error>?
 }
 
 /// Translated query texts, shared by every connection of the process.

@@ -1,0 +1,55 @@
+import Foundation
+
+/// What one host offers its workers' jobs: recorded by its `apod` with every heartbeat, and
+/// checked by its workers' claims against each job's `resources:`.
+public struct HostCapacity: Sendable, Equatable {
+    /// `apod --host`; the machine's name by default.
+    public var name: String
+    public var threads: Int
+    public var memoryMB: Int
+    /// `apod --label k=v`: a job that asks for labels is claimed only by hosts that have them all.
+    public var labels: [String: String]
+
+    public init(name: String, threads: Int, memoryMB: Int, labels: [String: String] = [:]) {
+        self.name = name
+        self.threads = threads
+        self.memoryMB = memoryMB
+        self.labels = labels
+    }
+
+    /// This machine as it is: its name, CPU threads and physical memory.
+    public static func thisMachine(name: String? = nil, labels: [String: String] = [:]) -> HostCapacity {
+        HostCapacity(name: name ?? ProcessInfo.processInfo.hostName,
+                     threads: ProcessInfo.processInfo.activeProcessorCount,
+                     memoryMB: Int(ProcessInfo.processInfo.physicalMemory / (1 << 20)), labels: labels)
+    }
+
+    /// The labels as compact JSON with sorted keys (what the store keeps and the claim compares).
+    public var labelsJSON: String { Self.encode(labels) }
+
+    static func encode(_ labels: [String: String]) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? encoder.encode(labels)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+
+    static func decode(_ json: String) -> [String: String] {
+        (try? JSONDecoder().decode([String: String].self, from: Data(json.utf8))) ?? [:]
+    }
+}
+
+/// One host as `apoctl hosts` shows it: its daemons' latest heartbeat and what they offer.
+public struct HostRecord: Sendable, Equatable {
+    public var name: String
+    public var daemons: Int
+    public var workers: Int
+    public var threads: Int?
+    public var memoryMB: Int?
+    public var labels: [String: String]
+    public var lastHeartbeatAt: Date
+    /// Jobs whose lease a worker of this host holds.
+    public var runningJobs: Int
+    /// No heartbeat for longer than the threshold `hosts(now:lostAfter:)` was given: the daemon
+    /// was killed, its machine is down or cut off. Its leases expire and other hosts take its jobs.
+    public var isLost: Bool
+}
