@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL cluster on loopback for the tests (and for trying apo on PostgreSQL):
-#   deploy/postgres-cluster.sh start DIR [PORT]   initdb into DIR, start it, print its URL
+#   deploy/postgres-cluster.sh start DIR [PORT [ADDRESSES]]
+#       initdb into DIR, start it listening on ADDRESSES (default 127.0.0.1; comma-separated),
+#       print its URL. Other addresses than loopback get trust authentication for their /24.
 #   deploy/postgres-cluster.sh stop DIR           stop it (the folder is left for you to remove)
 # initdb refuses to run as root, so as root the cluster belongs to an unprivileged user
 # (`postgres`, which Debian's package creates). Trust authentication on 127.0.0.1 only.
@@ -8,6 +10,7 @@ set -euo pipefail
 command=${1:?usage: postgres-cluster.sh start|stop DIR [PORT]}
 dir=${2:?usage: postgres-cluster.sh start|stop DIR [PORT]}
 port=${3:-55432}
+addresses=${4:-127.0.0.1}
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -n "$bindir" ] || { echo "postgres-cluster.sh: PostgreSQL is not installed (apt-get install postgresql)" >&2; exit 1; }
 as_owner() {
@@ -20,9 +23,13 @@ start)
     if [ ! -f "$dir/PG_VERSION" ]; then
         as_owner "$bindir/initdb" -D "$dir" -U apo --auth=trust -E UTF8 --no-instructions >"$dir.initdb.log" 2>&1 \
             || { cat "$dir.initdb.log" >&2; exit 1; }
+        for address in ${addresses//,/ }; do
+            [ "$address" = 127.0.0.1 ] && continue
+            echo "host all all ${address%.*}.0/24 trust" >>"$dir/pg_hba.conf"
+        done
     fi
     as_owner "$bindir/pg_ctl" -D "$dir" -l "$dir/server.log" -w \
-        -o "-h 127.0.0.1 -p $port -k $dir -c max_connections=300 -c fsync=off -c synchronous_commit=off" start >/dev/null
+        -o "-h $addresses -p $port -k $dir -c max_connections=300 -c fsync=off -c synchronous_commit=off" start >/dev/null
     echo "postgres://apo@127.0.0.1:$port/postgres"
     ;;
 stop)

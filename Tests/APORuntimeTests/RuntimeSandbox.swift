@@ -21,11 +21,12 @@ final class RuntimeSandbox {
         let description: String
     }
 
-    init() throws {
+    /// - Parameter databasePath: a PostgreSQL URL to use instead of the sandbox's SQLite file.
+    init(databasePath: String? = nil) throws {
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("apo-runtime-test-\(UUID().uuidString.prefix(8))", isDirectory: true)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        databasePath = directory.appendingPathComponent("apo.db").path
+        self.databasePath = databasePath ?? directory.appendingPathComponent("apo.db").path
         binaries = try Self.locateBinaries()
     }
 
@@ -70,10 +71,12 @@ final class RuntimeSandbox {
 
     func spawn(_ executable: String, _ arguments: [String], stderrName: String? = nil,
                stdoutName: String? = nil, currentDirectory: URL? = nil,
-               environment: [String: String] = [:]) throws -> Process {
+               environment: [String: String] = [:], wrappedIn wrapper: [String] = []) throws -> Process {
         let process = Process()
-        process.executableURL = binaries.appendingPathComponent(executable)
-        process.arguments = arguments
+        let path = binaries.appendingPathComponent(executable).path
+        // A wrapper (`ip netns exec NS`) execs the binary, so the process is still the binary's.
+        process.executableURL = URL(fileURLWithPath: wrapper.first ?? path)
+        process.arguments = wrapper.isEmpty ? arguments : Array(wrapper.dropFirst()) + [path] + arguments
         process.currentDirectoryURL = currentDirectory ?? directory
         // OMP_WAIT_POLICY too: the executables choose it themselves (OpenMPWaitPolicy), which a test checks.
         process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "APO_DB" && $0.key != "OMP_WAIT_POLICY" }

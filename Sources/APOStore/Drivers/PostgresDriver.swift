@@ -18,7 +18,9 @@ public final class PostgresDriver: StoreDriver, @unchecked Sendable {
     public let target: PostgresLocation
     public var location: String { target.displayURL }
     public let clock: Clock
-    /// How long a lost server is retried (with backoff) before a call gives up.
+    /// How long a lost server is retried (with backoff) before a call gives up. Short (the query
+    /// timeout by default): a lease keeper must get its failure in time to stop the job when its
+    /// lease runs out; the callers that can wait (claims, the daemon's loops) simply call again.
     public let reconnectWindow: TimeInterval
     /// How long one statement may wait for the server's answer (`$APO_PG_QUERY_TIMEOUT`, seconds).
     public let queryTimeout: TimeInterval
@@ -34,15 +36,16 @@ public final class PostgresDriver: StoreDriver, @unchecked Sendable {
     private var listener: PostgresConnection?
     private var closed = false
 
-    public init(url: String, clock: Clock = .databaseServer, reconnectWindow: TimeInterval = 30) throws {
+    public init(url: String, clock: Clock = .databaseServer, reconnectWindow: TimeInterval? = nil) throws {
         target = try PostgresLocation(url: url)
         self.clock = clock
-        self.reconnectWindow = reconnectWindow
-        queryTimeout = ProcessInfo.processInfo.environment["APO_PG_QUERY_TIMEOUT"].flatMap(Double.init) ?? 10
+        let queryTimeout = ProcessInfo.processInfo.environment["APO_PG_QUERY_TIMEOUT"].flatMap(Double.init) ?? 10
+        self.queryTimeout = queryTimeout
+        self.reconnectWindow = reconnectWindow ?? queryTimeout
         var configuration = PostgresConnection.Configuration(
             host: target.host, port: target.port, username: target.user, password: target.password,
             database: target.database, tls: .disable)
-        configuration.options.connectTimeout = .seconds(5)
+        configuration.options.connectTimeout = .milliseconds(Int64(min(5, queryTimeout) * 1000))
         self.configuration = configuration
         var logger = Logger(label: "apo.store.postgres")
         logger.logLevel = .error
