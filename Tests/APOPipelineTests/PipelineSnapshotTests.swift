@@ -39,7 +39,8 @@ import Testing
     }
 
     static let overrideVariants: [String: [[String: String]]] = [
-        "apo-vs-baseline.yaml": [["policy_update": "dpo"], ["rounds": "1"], ["rounds": "0"], ["policy_update": "ppo"]],
+        "apo-vs-baseline.yaml": [["policy_update": "dpo"], ["rounds": "1"], ["rounds": "0"], ["policy_update": "ppo"],
+                                 ["shards": "2", "rounds": "1"]],
         "demo.yaml": [["policy_update": "dpo", "rounds": "2"], ["threads": "two", "seed": "1.5", "nope": "x"]],
         "noop-chain.yaml": [["rounds": "0"], ["rounds": "1", "greeting": "${params.rounds}"]],
     ]

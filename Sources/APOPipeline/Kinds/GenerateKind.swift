@@ -10,7 +10,8 @@ import Foundation
 /// Resumable: queries are processed in chunks of `chunk_size`; each finished chunk is saved in the
 /// checkpoint directory, so a killed job resumes after its last finished chunk. Every sample draws
 /// from its own random stream seeded by (seed, query id, sample index), so a resumed run writes
-/// exactly what an uninterrupted one would.
+/// exactly what an uninterrupted one would. A shard job (`ShardSelection`) does a run of whole
+/// chunks, so the merged shards are the unsharded file byte for byte.
 public enum GenerateKind: JobKind {
     public static let name = "generate"
     // 2: decode steps read int8 weights by default (`decode_weights`), so samples differ from version 1's.
@@ -66,7 +67,8 @@ public enum GenerateKind: JobKind {
 
         let templateName = try context.stringParam("template")
         if templateName != "auto" { _ = try resolveTemplate(templateName, chatTemplate: nil) }
-        let queries = try readQueries(inputURL)
+        let shard = try ShardSelection.of(context.params)
+        let queries = try shardQueries(try readQueries(inputURL), shard: shard, chunkSize: chunkSize)
         let loaded = try ModelLoader.load(path: modelPath, threads: threads)
         let template = try resolveTemplate(templateName, chatTemplate: loaded.chatTemplate)
         // The same prompt tokens train-llm and dpo train on (PromptFormat is the one source).
@@ -75,7 +77,7 @@ public enum GenerateKind: JobKind {
         let generator = try BatchedGenerator(model: model, tokenizer: loaded.tokenizer, options: options, threads: threads)
         // What decode reads, made now (under a second) so the log says it: e.g. "file (Q4_1 ×210, Q8_0 ×1)".
         let readAs = model.decodeWeights(decodeWeights, threads: threads).map { " (\($0.summary))" } ?? " (read as fp32: this CPU lacks AVX2/FMA/F16C)"
-        context.log("generate: \(queries.count) queries × \(samplesPerQuery) samples, template \(template.rawValue), "
+        context.log("generate: \(queries.count) queries\(shard.map { " (\($0))" } ?? "") × \(samplesPerQuery) samples, template \(template.rawValue), "
                     + "\(threads) threads, \(decodeWeights.rawValue) decode weights" + (decodeWeights == .float32 ? "" : readAs))
 
         let checkpoint = ChunkCheckpoint(directory: context.checkpointDirectory,
@@ -141,6 +143,14 @@ public enum GenerateKind: JobKind {
             }
         }
         return queries.map { ($0.queryID, $0.query) }
+    }
+
+    /// A shard's queries: whole chunks of `chunkSize`, so its chunks are the unsharded job's (`ShardSelection`).
+    static func shardQueries(_ queries: [(queryID: String, query: String)], shard: ShardSelection?,
+                             chunkSize: Int) throws -> [(queryID: String, query: String)] {
+        guard let shard else { return queries }
+        return Array(queries[try shard.itemRange(itemCount: queries.count, chunkSize: chunkSize, items: "queries",
+                                                 chunkSizeName: "the chunk_size parameter")])
     }
 
     static func resolveTemplate(_ name: String, chatTemplate: String?) throws -> ChatTemplate {

@@ -1,4 +1,4 @@
-/// Every job kind a pipeline may name, by its `name`. Adding a kind is one line here.
+/// Every job kind a worker runs, by its `name`. Adding a kind is one line here.
 public enum JobKindRegistry {
     public static let standard: [String: any JobKind.Type] = registry([
         PrepareDataKind.self,
@@ -12,7 +12,12 @@ public enum JobKindRegistry {
         SleepKind.self,
         NoopKind.self,
         GenerateKind.self,
+        MergeShardsKind.self,
     ])
+
+    /// Kinds only the expansion writes into a DAG (`ShardExpansion`): workers run them, a pipeline
+    /// file may not name them, and "unknown job kind" messages do not list them.
+    public static let expansionKinds: Set<String> = [MergeShardsKind.name]
 
     /// Builds a name → kind map; a duplicate name is a programming error caught by the tests.
     public static func registry(_ kinds: [any JobKind.Type]) -> [String: any JobKind.Type] {

@@ -3,7 +3,8 @@ import Foundation
 
 /// Scores with a reward model: a samples file → the spec's scores file
 /// (`[{"<query_id>:<answer_key>": score}]`), or a pairs file → a metrics JSON (preference accuracy,
-/// average score, ECE/ACE/MCE). Exactly one of `samples` and `pairs` is given.
+/// average score, ECE/ACE/MCE). Exactly one of `samples` and `pairs` is given. A shard job
+/// (`ShardSelection`, samples only) scores a run of whole chunks of `chunkItems` queries.
 public enum ScoreKind: JobKind {
     public static let name = "score"
     public static let version = 1
@@ -33,14 +34,18 @@ public enum ScoreKind: JobKind {
         guard rm.hadHead else {
             throw JobParameterError.invalid(name: "model", message: "\(try context.stringParam("model")) has no reward head '\(RewardModel.headTensorName)'; train one with train-rm")
         }
+        let shard = try ShardSelection.of(context.params)
         if let samples {
-            let items = try LLMSamplesFile.read(samples)
+            let items = try shardItems(try LLMSamplesFile.read(samples), shard: shard)
             let scores = try scoreResumably(items, rm: rm, context: context, maxLength: maxLength, batch: batch,
                                             threads: threads, precision: precision)
             let url = try context.writeArtifact(named: "scores.json") { try RMScoresFile.write(scores, to: $0) }
-            context.log("score: \(scores.count) answers of \(items.count) queries")
+            context.log("score: \(scores.count) answers of \(items.count) queries\(shard.map { " (\($0))" } ?? "")")
             try? FileManager.default.removeItem(at: context.checkpointDirectory.appendingPathComponent(partialName))
             return ["scores": .string(url.path)]
+        }
+        if shard != nil {
+            throw JobParameterError.invalid(name: "pairs", message: "a pairs evaluation cannot be sharded: its metrics are over all pairs")
         }
         let (examples, report) = try RewardScoring.examples(fromPairsFile: pairs!, tokenizer: rm.tokenizer,
                                                             format: rm.model.format, maxLength: maxLength)
@@ -60,7 +65,16 @@ public enum ScoreKind: JobKind {
     }
 
     static let partialName = "score-partial.json"
+    /// Queries scored per chunk. A chunk's answers are batched by length, so a score can depend on
+    /// its chunk's neighbours (padding, product shapes): shards take whole chunks for that reason.
     static let chunkItems = 64
+
+    /// A shard's queries: whole chunks of `chunkItems` (`ShardSelection`).
+    static func shardItems(_ items: [LLMSample], shard: ShardSelection?) throws -> [LLMSample] {
+        guard let shard else { return items }
+        return Array(items[try shard.itemRange(itemCount: items.count, chunkSize: chunkItems, items: "queries",
+                                               chunkSizeName: "score's checkpointed chunk")])
+    }
 
     /// Scores `chunkItems` queries at a time, saving the scores so far into the checkpoint
     /// directory (temp + rename), so a retried job continues after the last finished chunk.

@@ -1,6 +1,6 @@
 import Yams
 
-/// A job's run settings (retries, timeout, resources, priority, memoize): each value substituted
+/// A job's run settings (retries, timeout, resources, priority, memoize, shards): each value substituted
 /// with params, then checked against its bounds; a bad value keeps the default and is reported.
 extension JobTemplateReader {
     func readRetries(_ value: Node, into t: inout JobTemplate) {
@@ -78,6 +78,23 @@ extension JobTemplateReader {
     func readMemoize(_ value: Node, into t: inout JobTemplate) {
         let v = setting(value)
         if let b = v?.boolValue { t.memoize = b } else if v != nil { diagnostics.report(value.mark, "'memoize' must be true or false") }
+    }
+
+    /// `shards: K`, 1 ≤ K ≤ `ShardExpansion.maxShards`; whether the kind takes it is checked once
+    /// the kind is known (`checkShardable`).
+    func readShards(_ value: Node, into t: inout JobTemplate) {
+        t.shardsMark = value.mark
+        let v = setting(value)
+        if let i = v?.intValue, i >= 1, i <= ShardExpansion.maxShards { t.shards = i }
+        else if let v { diagnostics.report(value.mark, "'shards' must be an integer from 1 to \(ShardExpansion.maxShards), found \(v.interpolatedText)") }
+    }
+
+    /// Only kinds that can split their input take `shards` (even 1, which would say nothing).
+    func checkShardable(_ t: JobTemplate) {
+        guard !(registry[t.kind] is any ShardableKind.Type) else { return }
+        let shardable = registry.values.compactMap { $0 as? any ShardableKind.Type }.map { $0.name }.sorted()
+        let hint = t.kind == EvaluateKind.name ? ": its answers come from a generate job and their scores from a score job; shard those" : ""
+        diagnostics.report(t.shardsMark, "kind '\(t.kind)' cannot be sharded (kinds that take 'shards': \(shardable.joined(separator: ", ")))\(hint)")
     }
 
     /// nil after a substitution problem, which is already reported.

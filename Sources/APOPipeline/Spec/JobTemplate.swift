@@ -22,6 +22,9 @@ struct JobTemplate {
     var labels: [String: String]?
     var priority = 0
     var memoize = true
+    /// `shards: K`: K jobs of one chunk-aligned part each and a merge job (`ShardExpansion`); 1 = one job.
+    var shards = 1
+    var shardsMark: Mark?
     /// false when a `when:` condition was false: the job is left out of the pipeline.
     var enabled = true
 }
@@ -65,6 +68,8 @@ struct JobTemplateReader {
             case "resources": readResources(value, into: &t)
             case "priority": readPriority(value, into: &t)
             case "memoize": readMemoize(value, into: &t)
+            // Not in `jobKeys`, whose list every kind takes: only generate and score take it.
+            case "shards": readShards(value, into: &t)
             case "when": if let b = settings.condition(value) { t.enabled = b }
             default:
                 diagnostics.report(key.mark, "unknown job key '\(k)' (expected one of: \(Self.jobKeys.joined(separator: ", ")))")
@@ -72,8 +77,11 @@ struct JobTemplateReader {
         }
         if t.id.isEmpty && ok { diagnostics.report(node.mark, "job has no 'id'"); ok = false }
         if t.kind.isEmpty && ok { diagnostics.report(node.mark, "job '\(t.id)' has no 'kind'"); ok = false }
-        if !t.kind.isEmpty, registry[t.kind] == nil {
-            diagnostics.report(t.kindMark, "unknown job kind '\(t.kind)' (known: \(registry.keys.sorted().joined(separator: ", ")))")
+        if !t.kind.isEmpty, registry[t.kind] == nil || JobKindRegistry.expansionKinds.contains(t.kind) {
+            let known = registry.keys.filter { !JobKindRegistry.expansionKinds.contains($0) }.sorted()
+            diagnostics.report(t.kindMark, "unknown job kind '\(t.kind)' (known: \(known.joined(separator: ", ")))")
+        } else if t.shardsMark != nil {
+            checkShardable(t)
         }
         return ok ? t : nil
     }

@@ -16,6 +16,9 @@ import Foundation
 ///     resources: {threads: 2, memory_mb: 4096}
 ///     priority: 0                  # higher runs first among ready jobs
 ///     memoize: true                # reuse an identical earlier job's outputs
+///     shards: 4                    # generate and score only: 4 jobs `ID.shard1of4` … `ID.shard4of4`,
+///                                  # each a run of whole chunks of the input, any worker may claim
+///                                  # them; a merge job `ID` joins their files (byte-identical to one job)
 ///     when: "${params.update} == dpo" # optional: keep the job only if true (true/false, A == B,
 ///                                  # A != B after ${params.…} substitution); alternatives may share an id
 /// rounds: 3                        # or "${params.rounds}"
@@ -89,7 +92,8 @@ public enum PipelineSpec {
 /// - substitute: `PipelineParams` (defaults, `--param`), `Substitution` (`${…}` in any value);
 /// - expand: `RoundExpansion` (concrete jobs; each one's needs and params in its round);
 /// - validate: `JobValidation`, `ParamPathChecks` (params against the kind, references, paths);
-/// - order: `TopologicalOrder`.
+/// - order: `TopologicalOrder`;
+/// - shard: `ShardExpansion` (a job with `shards: K` → K shard jobs and a merge job under its id).
 /// Job templates are read once the params and the round count are known: their settings and
 /// `when:` may use params, and a round job's longest id depends on the count. Every stage reports
 /// into one `DiagnosticList` and goes on where it can. Problems at one position print in the order
@@ -121,11 +125,14 @@ private struct PipelineCompiler {
         let index = Dictionary(jobs.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { a, _ in a })
         let expanded = expandedJobs(&jobs, index: index, expansion: expansion)
 
-        guard let order = TopologicalOrder.of(jobs, index: index, diagnostics: diagnostics), diagnostics.isEmpty,
-              expanded.count == jobs.count else { return nil }
-        let byID = Dictionary(uniqueKeysWithValues: expanded.map { ($0.id, $0) })
+        guard let order = TopologicalOrder.of(jobs, index: index, diagnostics: diagnostics) else { return nil }
+        // Sharded also when other problems were found, to report its own with them.
+        let byID = Dictionary(expanded.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let sharded = ShardExpansion(registry: registry, diagnostics: diagnostics)
+            .jobs(order.compactMap { i in byID[jobs[i].id].map { ($0, jobs[i].template) } })
+        guard diagnostics.isEmpty, expanded.count == jobs.count else { return nil }
         return ExpandedPipeline(name: document.name, yamlText: yaml, yamlHash: sha256Hex(Data(yaml.utf8)),
-                                params: params, jobs: order.map { byID[jobs[$0].id]! })
+                                params: params, jobs: sharded)
     }
 
     /// Each job's needs and params in its round, then checked against its kind; the jobs its
