@@ -3,12 +3,13 @@
 #   deploy/postgres-cluster.sh start DIR [PORT [ADDRESSES]]
 #       initdb into DIR, start it listening on ADDRESSES (default 127.0.0.1; comma-separated),
 #       print its URL. Other addresses than loopback get trust authentication for their /24.
+#   deploy/postgres-cluster.sh restart DIR        restart it (fast: every connection is dropped)
 #   deploy/postgres-cluster.sh stop DIR           stop it (the folder is left for you to remove)
 # initdb refuses to run as root, so as root the cluster belongs to an unprivileged user
 # (`postgres`, which Debian's package creates). Trust authentication on 127.0.0.1 only.
 set -euo pipefail
-command=${1:?usage: postgres-cluster.sh start|stop DIR [PORT]}
-dir=${2:?usage: postgres-cluster.sh start|stop DIR [PORT]}
+command=${1:?usage: postgres-cluster.sh start|restart|stop DIR [PORT [ADDRESSES]]}
+dir=${2:?usage: postgres-cluster.sh start|restart|stop DIR [PORT [ADDRESSES]]}
 port=${3:-55432}
 addresses=${4:-127.0.0.1}
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -34,6 +35,9 @@ start)
     ;;
 stop)
     as_owner "$bindir/pg_ctl" -D "$dir" -m fast -w stop >/dev/null
+    ;;
+restart)
+    as_owner "$bindir/pg_ctl" -D "$dir" -l "$dir/server.log" -m fast -w restart >/dev/null
     ;;
 *)
     echo "usage: postgres-cluster.sh start|stop DIR [PORT]" >&2; exit 2 ;;

@@ -43,9 +43,12 @@ public enum BenchmarkRuns {
 
     static func wrap(_ newJobs: [NewJob], tag: String, chained: Bool) -> NewRun {
         let jobs = newJobs.count
+        // The run folder exists, as `apoctl submit` makes it (workers on a shared database check).
+        let root = NSTemporaryDirectory() + "apo-bench"
+        try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         return NewRun(pipelineName: "bench-\(tag)", pipelineYAML: "# apoctl bench \(tag): \(jobs) noop jobs\n",
                       pipelineHash: FileDigest.sha256(of: Data("bench-\(tag)-\(jobs)-\(chained)".utf8)),
-                      paramsJSON: "{}", artifactRoot: NSTemporaryDirectory() + "apo-bench", jobs: newJobs)
+                      paramsJSON: "{}", artifactRoot: root, jobs: newJobs)
     }
 }
 
@@ -54,6 +57,8 @@ public enum EndToEndBenchmark {
     public struct Result: Encodable {
         public let jobs: Int
         public let workers: Int
+        /// Daemons sharing the database, each with `workers` workers.
+        public let daemons: Int
         public let seconds: Double
         public var jobsPerSecond: Double { Double(jobs) / seconds }
         public let chainLength: Int
@@ -75,33 +80,37 @@ public enum EndToEndBenchmark {
         public let description: String
     }
 
-    public static func run(databasePath: String, apod: URL, jobs: Int, workers: Int, chainLength: Int,
-                           log: (String) -> Void) throws -> Result {
+    public static func run(databasePath: String, apod: URL, daemons daemonCount: Int = 1, jobs: Int, workers: Int,
+                           chainLength: Int, log: (String) -> Void) throws -> Result {
         let store = try JobStore(path: databasePath)
         let cpuBefore = childrenCPUSeconds()
-        let daemon = Process()
-        daemon.executableURL = apod
-        daemon.arguments = ["--db", databasePath, "--workers", String(workers), "--lease-seconds", "30", "--log-level", "warning"]
-        try daemon.run()
+        let daemons = try (1...max(daemonCount, 1)).map { index -> Process in
+            let daemon = Process()
+            daemon.executableURL = apod
+            daemon.arguments = ["--db", databasePath, "--workers", String(workers), "--lease-seconds", "30",
+                                "--log-level", "warning", "--host", "bench-\(index)"]
+            try daemon.run()
+            return daemon
+        }
         defer {
-            if daemon.isRunning {
+            for daemon in daemons where daemon.isRunning {
                 kill(daemon.processIdentifier, SIGTERM)
                 daemon.waitUntilExit()
             }
         }
         // Warm-up: wait until the workers are up and claiming.
-        let warmup = try store.createRun(BenchmarkRuns.noop(jobs: workers * 2, tag: "e2e-warmup"), now: Date())
-        try waitForRun(warmup, store: store, timeout: 60, daemon: daemon)
+        let warmup = try store.createRun(BenchmarkRuns.noop(jobs: workers * daemons.count * 2, tag: "e2e-warmup"), now: Date())
+        try waitForRun(warmup, store: store, timeout: 60, daemons: daemons)
 
         log("throughput: \(jobs) independent noop jobs, \(workers) workers")
         let start = Date()
         let runID = try store.createRun(BenchmarkRuns.noop(jobs: jobs, tag: "e2e-throughput"), now: Date())
-        try waitForRun(runID, store: store, timeout: 600, daemon: daemon)
+        try waitForRun(runID, store: store, timeout: 600, daemons: daemons)
         let seconds = Date().timeIntervalSince(start)
 
         log("latency: chain of \(chainLength) noop jobs")
         let chainID = try store.createRun(BenchmarkRuns.noop(jobs: chainLength, chained: true, tag: "e2e-chain"), now: Date())
-        try waitForRun(chainID, store: store, timeout: 600, daemon: daemon)
+        try waitForRun(chainID, store: store, timeout: 600, daemons: daemons)
         let chain = try store.jobs(runID: chainID).sorted { $0.id < $1.id }
         var latencies: [Double] = []
         for (upstream, downstream) in zip(chain, chain.dropFirst()) {
@@ -112,7 +121,7 @@ public enum EndToEndBenchmark {
         let sideLength = min(chainLength, 100)
         log("latency: chain of \(sideLength) 50 ms sleeps, each with a no-op side job for an idle worker")
         let sideID = try store.createRun(BenchmarkRuns.chainWithSideJobs(length: sideLength), now: Date())
-        try waitForRun(sideID, store: store, timeout: 600, daemon: daemon)
+        try waitForRun(sideID, store: store, timeout: 600, daemons: daemons)
         let side = Dictionary(uniqueKeysWithValues: try store.jobs(runID: sideID).map { ($0.key, $0) })
         var polled: [Double] = []
         for i in 0..<sideLength {
@@ -120,24 +129,29 @@ public enum EndToEndBenchmark {
             polled.append(started.timeIntervalSince(finished) * 1000)
         }
 
-        kill(daemon.processIdentifier, SIGTERM)
-        daemon.waitUntilExit()
+        for daemon in daemons {
+            kill(daemon.processIdentifier, SIGTERM)
+            daemon.waitUntilExit()
+        }
         let cpu = childrenCPUSeconds() - cpuBefore
-        return Result(jobs: jobs, workers: workers, seconds: seconds, chainLength: chainLength,
+        let totalJobs: Int = jobs + chainLength + 2 * sideLength + workers * daemons.count * 2
+        return Result(jobs: jobs, workers: workers, daemons: daemons.count, seconds: seconds, chainLength: chainLength,
                       latencyP50ms: percentile(latencies, 50), latencyP99ms: percentile(latencies, 99),
                       latencyMaxMs: latencies.max() ?? .nan,
                       polledLatencyP50ms: percentile(polled, 50), polledLatencyP99ms: percentile(polled, 99),
                       polledLatencyMaxMs: polled.max() ?? .nan,
-                      cpuMillisecondsPerJob: cpu * 1000 / Double(jobs + chainLength + 2 * sideLength + workers * 2))
+                      cpuMillisecondsPerJob: cpu * 1000 / Double(totalJobs))
     }
 
-    static func waitForRun(_ runID: Int64, store: JobStore, timeout: TimeInterval, daemon: Process) throws {
+    static func waitForRun(_ runID: Int64, store: JobStore, timeout: TimeInterval, daemons: [Process]) throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             guard let run = try store.run(runID) else { throw BenchmarkError(description: "run \(runID) vanished") }
             if run.state == .succeeded { return }
             if run.state != .running { throw BenchmarkError(description: "run \(runID) ended \(run.state.rawValue)") }
-            if !daemon.isRunning { throw BenchmarkError(description: "apod exited with status \(daemon.terminationStatus)") }
+            if let daemon = daemons.first(where: { !$0.isRunning }) {
+                throw BenchmarkError(description: "apod exited with status \(daemon.terminationStatus)")
+            }
             Thread.sleep(forTimeInterval: 0.005)
         }
         throw BenchmarkError(description: "run \(runID) did not finish within \(Int(timeout)) s")

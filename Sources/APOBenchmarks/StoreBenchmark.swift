@@ -35,7 +35,9 @@ public enum StoreBenchmark {
     /// next one in a single transaction (`completeAndClaimNext`).
     public static func run(path: String, jobs: Int, workers: Int = 1,
                            combined: Bool = false) throws -> Result {
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        if !StoreLocation.isPostgres(path) {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        }
         let store = try JobStore(path: path)
         let newJobs = (0..<jobs).map { index in
             NewJob(key: "noop-\(index)", kind: "noop", paramsJSON: "{}", maxAttempts: 1)

@@ -69,6 +69,9 @@ extension RunSubmission {
     public static func submit(_ pipeline: ExpandedPipeline, store: JobStore,
                               artifactBase: URL, now: Date) throws -> (runID: Int64, jobCount: Int) {
         let root = artifactRoot(base: artifactBase, pipelineName: pipeline.name, now: now)
+        // Made now, on the submitting host: a worker on a host that does not mount the artifact
+        // root then finds no run folder and leaves the run to hosts that do.
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         let runID = try store.createRun(newRun(from: pipeline, artifactRoot: root), now: now)
         return (runID, pipeline.jobs.count)
     }

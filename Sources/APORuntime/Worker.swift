@@ -57,6 +57,7 @@ public final class Worker {
     private let parentAlive: () -> Bool
     private var logger: Logger
     private var artifactRoots: [Int64: String] = [:]
+    private var unmountedRuns = UnmountedRuns()
 
     public init(store: JobStore, registry: [String: any JobKind.Type] = JobKindRegistry.standard, configuration: WorkerConfiguration,
                 shutdown: ShutdownFlag = ShutdownFlag(), parentAlive: @escaping () -> Bool = { true },
@@ -85,7 +86,7 @@ public final class Worker {
                 do {
                     claimed = try store.claimNextJob(
                         workerID: configuration.workerID, leaseDuration: configuration.leaseDuration, now: Date(),
-                        host: configuration.host)
+                        scope: unmountedRuns.scope(host: configuration.host, now: Date()))
                 } catch {
                     logger.warning("claim failed: \(error)")
                 }
@@ -112,7 +113,7 @@ public final class Worker {
     public func runOnce(now: Date = Date()) throws -> AttemptOutcome? {
         guard let claimed = try store.claimNextJob(
             workerID: configuration.workerID, leaseDuration: configuration.leaseDuration, now: now,
-            host: configuration.host)
+            scope: unmountedRuns.scope(host: configuration.host, now: now))
         else { return nil }
         return process(claimed, handOff: false).outcome
     }
@@ -128,6 +129,9 @@ public final class Worker {
 
         guard let kind = registry[job.kind] else {
             return (failFast(lease, "unknown job kind '\(job.kind)' (this apod knows: \(registry.keys.sorted().joined(separator: ", ")))"), nil)
+        }
+        if let root = try? artifactRoot(job), UnmountedRuns.isMissing(root, store: store) {
+            return (leaveToOtherHosts(job, lease, root: root), nil)
         }
         var params: [String: ParamValue]
         let dependencyOutputs: [String: JobOutputs]
@@ -284,7 +288,7 @@ public final class Worker {
                     if handOff, !shutdown.isRequested, parentAlive() {
                         let next = try store.completeAndClaimNext(
                             lease, completion, leaseDuration: configuration.leaseDuration, now: now,
-                            host: configuration.host)
+                            scope: unmountedRuns.scope(host: configuration.host, now: Date()))
                         logger.debug("job \(job.id) \(job.key) succeeded")
                         return (.succeeded, next)
                     }
@@ -390,6 +394,20 @@ public final class Worker {
     }
 
     /// The run's artifact root (cached: it never changes).
+    /// Gives back a job of a run whose folder this host does not have (see `UnmountedRuns`).
+    func leaveToOtherHosts(_ job: JobRecord, _ lease: JobLease, root: String) -> AttemptOutcome {
+        logger.error("run \(job.runID)'s artifact folder \(root) is not on this host: is the artifact root mounted here at the same path? Leaving the run's jobs to other hosts (job \(job.id) \(job.key) given back)")
+        unmountedRuns.skip(job.runID, now: Date())
+        do {
+            try store.release(lease, now: Date())
+        } catch StoreError.leaseLost {
+            return .leaseLost
+        } catch {
+            logger.warning("job \(job.id): could not give it back: \(error)")
+        }
+        return .released
+    }
+
     func artifactRoot(_ job: JobRecord) throws -> String {
         if let cached = artifactRoots[job.runID] { return cached }
         guard let run = try store.run(job.runID) else { throw StoreError.notFound(what: "run", id: job.runID) }

@@ -53,3 +53,18 @@ public struct HostRecord: Sendable, Equatable {
     /// was killed, its machine is down or cut off. Its leases expire and other hosts take its jobs.
     public var isLost: Bool
 }
+
+/// Which queued jobs a worker's claim may take.
+public struct ClaimScope: Sendable, Equatable {
+    /// The worker's host: only jobs whose `resources:` it offers. nil: any job (one-machine tools).
+    public var host: HostCapacity?
+    /// Runs the worker leaves to other hosts (their artifact folder is not mounted on its host).
+    public var skippedRuns: Set<Int64>
+
+    public init(host: HostCapacity? = nil, skippedRuns: Set<Int64> = []) {
+        self.host = host
+        self.skippedRuns = skippedRuns
+    }
+
+    public static let anyJob = ClaimScope()
+}

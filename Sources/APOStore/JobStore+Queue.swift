@@ -10,34 +10,44 @@ extension JobStore {
     /// An empty queue is detected with a read first, so idle workers polling the queue never take
     /// the write lock away from workers completing jobs.
     ///
-    /// With `host`, only jobs whose `resources:` that host satisfies (memory_mb, labels) are claimed.
+    /// `scope` narrows what may be claimed: jobs whose `resources:` the host satisfies, outside
+    /// the runs the worker leaves to others.
     public func claimNextJob(workerID: String, leaseDuration: TimeInterval,
-                             now: Date, host: HostCapacity? = nil) throws -> ClaimedJob? {
-        guard try hasClaimableJob(now: now, host: host) else { return nil }
+                             now: Date, scope: ClaimScope = .anyJob) throws -> ClaimedJob? {
+        guard try hasClaimableJob(now: now, scope: scope) else { return nil }
         return try driver.write { db in
             try Self.claimNext(db, workerID: workerID, leaseDuration: leaseDuration, at: storeTime(now),
-                               localNow: now, host: host)
+                               localNow: now, scope: scope)
         }
     }
 
-    /// Whether some queued job may be claimed at `now` (by `host`; a read, no write lock taken).
-    public func hasClaimableJob(now: Date, host: HostCapacity? = nil) throws -> Bool {
+    /// Whether some queued job in `scope` may be claimed at `now` (a read, no write lock taken).
+    public func hasClaimableJob(now: Date, scope: ClaimScope = .anyJob) throws -> Bool {
         try driver.read { db in
             try db.fetchValue(Bool.self, """
                 SELECT EXISTS (SELECT 1 FROM jobs AS q
                                WHERE q.state = 'queued' AND (q.not_before IS NULL OR q.not_before <= ?1)
                                  AND \(Self.noLiveTwinSQL(queued: "q", now: "?1"))
-                                 AND \(Self.hostMaySQL(db.dialect, queued: "q", host: host, memory: "?2", labels: "?3")))
-                """, [storeTime(now)] + Self.hostArguments(host)) ?? false
+                                 AND \(Self.scopeSQL(db.dialect, queued: "q", scope, memory: "?2", labels: "?3")))
+                """, [storeTime(now)] + Self.scopeArguments(scope)) ?? false
         }
     }
 
     /// True for a queued job `queued` whose `resources:` the host offers: at least its memory_mb
     /// (`memory`, a bound parameter) and all its labels (`labels`, the host's as JSON). Always
     /// true without a host (tests, benchmarks, one-machine tools).
-    /// The two parameters `hostMaySQL` reads, bound only when it reads them.
-    static func hostArguments(_ host: HostCapacity?) -> [any SQLBindable] {
-        host.map { [$0.memoryMB, $0.labelsJSON] } ?? []
+    /// The two parameters `scopeSQL` reads, bound only when it reads them (with a host).
+    static func scopeArguments(_ scope: ClaimScope) -> [any SQLBindable] {
+        scope.host.map { [$0.memoryMB, $0.labelsJSON] } ?? []
+    }
+
+    /// True for a queued job `q` within `scope`: on its host (`hostMaySQL`) and outside its
+    /// skipped runs (ids written into the SQL: they are integers).
+    static func scopeSQL(_ dialect: SQLDialect, queued q: String, _ scope: ClaimScope,
+                         memory: String, labels: String) -> String {
+        let runs = scope.skippedRuns.isEmpty ? ""
+            : " AND \(q).run_id NOT IN (\(scope.skippedRuns.sorted().map(String.init).joined(separator: ", ")))"
+        return hostMaySQL(dialect, queued: q, host: scope.host, memory: memory, labels: labels) + runs
     }
 
     static func hostMaySQL(_ dialect: SQLDialect, queued q: String, host: HostCapacity?,
@@ -77,11 +87,11 @@ extension JobStore {
     /// unblocks is handed over without another round trip. Nil when nothing is ready.
     public func completeAndClaimNext(_ lease: JobLease, _ completion: JobCompletion,
                                      leaseDuration: TimeInterval, now: Date,
-                                     host: HostCapacity? = nil) throws -> ClaimedJob? {
+                                     scope: ClaimScope = .anyJob) throws -> ClaimedJob? {
         try driver.write { db in
             try Self.completeLeased(db, lease, completion, at: storeTime(now))
             return try Self.claimNext(db, workerID: lease.workerID, leaseDuration: leaseDuration,
-                                      at: storeTime(now), localNow: now, host: host)
+                                      at: storeTime(now), localNow: now, scope: scope)
         }
     }
 
@@ -95,7 +105,7 @@ extension JobStore {
     /// `t` is the store's time (`storeTime`); the lease handed back expires by the caller's own
     /// clock (`localNow`), which is the one its lease keeper reads.
     static func claimNext(_ db: any SQLTransaction, workerID: String, leaseDuration: TimeInterval,
-                          at t: Double, localNow: Date, host: HostCapacity? = nil) throws -> ClaimedJob? {
+                          at t: Double, localNow: Date, scope: ClaimScope = .anyJob) throws -> ClaimedJob? {
         let token = UUID().uuidString
         let expires = t + leaseDuration
         // The attempt id is chosen inside the write lock, so the lease can name it at once.
@@ -112,11 +122,11 @@ extension JobStore {
                 SELECT q.id FROM jobs AS q
                 WHERE q.state = 'queued' AND (q.not_before IS NULL OR q.not_before <= ?3)
                   AND \(noLiveTwinSQL(queued: "q", now: "?3"))
-                  AND \(hostMaySQL(db.dialect, queued: "q", host: host, memory: "?5", labels: "?6"))
+                  AND \(scopeSQL(db.dialect, queued: "q", scope, memory: "?5", labels: "?6"))
                 ORDER BY q.priority DESC, q.id
                 LIMIT 1 \(db.dialect.claimPickSuffix))
             RETURNING *
-            """, [token, workerID, t, expires] + hostArguments(host))
+            """, [token, workerID, t, expires] + scopeArguments(scope))
         else { return nil }
         let jobID: Int64 = row["id"]
         let attemptID: Int64 = row["lease_attempt_id"]

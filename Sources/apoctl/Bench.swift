@@ -10,8 +10,13 @@ extension Apoctl {
             abstract: "Benchmarks: the job queue (`queue`, `e2e`), inference (`inference`), reward-model training and scoring (`rm`), and the runtime under kills and freezes (`chaos`).",
             subcommands: [Queue.self, EndToEnd.self, BenchInferenceCommand.self, BenchRMCommand.self, BenchChaosCommand.self])
 
-        /// A fresh database in a temporary directory unless --db is given: never the user's apo.db.
+        /// A fresh database: in a temporary directory, or, when --db names a PostgreSQL server, a
+        /// new database there that is dropped afterwards. Never the user's own database.
         static func benchDatabase(_ explicit: String?) throws -> (path: String, cleanup: () -> Void) {
+            if let explicit, StoreLocation.isPostgres(explicit) {
+                let url = try PostgresScratchDatabase.create(onServer: explicit, prefix: "apo_bench")
+                return (url, { PostgresScratchDatabase.drop(url) })
+            }
             if let explicit { return (URL(fileURLWithPath: explicit).standardizedFileURL.path, {}) }
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("apo-bench-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -25,13 +30,22 @@ extension Apoctl {
             @Option(name: .long, help: "Jobs per measurement.")
             var jobs: Int = 5000
 
+            @Option(name: .long, help: ArgumentHelp("A PostgreSQL server to measure on (postgres://user@host/db).", discussion: "Each measurement gets a new database there, dropped afterwards. Default: a fresh SQLite file in a temporary directory."))
+            var db: String?
+
             @Flag(name: .long) var json = false
 
+            func validate() throws {
+                if let db, !StoreLocation.isPostgres(db) {
+                    throw ValidationError("--db takes a postgres:// URL (SQLite is measured on a fresh temporary file)")
+                }
+            }
+
             func run() throws {
-                let (path, cleanup) = try Bench.benchDatabase(nil)
-                defer { cleanup() }
                 var results: [StoreBenchmark.Result] = []
                 for (workers, combined) in [(1, false), (2, false), (1, true), (2, true)] {
+                    let (path, cleanup) = try Bench.benchDatabase(db)
+                    defer { cleanup() }
                     let r = try StoreBenchmark.run(path: path, jobs: jobs, workers: workers, combined: combined)
                     results.append(r)
                     if !json {
@@ -66,7 +80,10 @@ extension Apoctl {
             @Option(name: .long, help: "The apod executable (default: next to apoctl).")
             var apod: String?
 
-            @Option(name: .long, help: "Database to use (default: a fresh temporary one).")
+            @Option(name: .long, help: "Daemons sharing the database, each with --workers workers (as hosts would).")
+            var daemons: Int = 1
+
+            @Option(name: .long, help: ArgumentHelp("Database to use (default: a fresh temporary one).", discussion: "A postgres:// URL names a server: the benchmark makes a new database there and drops it afterwards."))
             var db: String?
 
             @Flag(name: .long) var json = false
@@ -79,17 +96,17 @@ extension Apoctl {
                 }
                 let (path, cleanup) = try Bench.benchDatabase(db)
                 defer { cleanup() }
-                let r = try EndToEndBenchmark.run(databasePath: path, apod: daemon, jobs: jobs, workers: workers,
-                                                  chainLength: chain, log: { if !json { print($0) } })
+                let r = try EndToEndBenchmark.run(databasePath: path, apod: daemon, daemons: daemons, jobs: jobs,
+                                                  workers: workers, chainLength: chain, log: { if !json { print($0) } })
                 if json {
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
                     print(String(decoding: try encoder.encode(r), as: UTF8.self))
                 } else {
-                    print(String(format: "end to end, %d workers: %d jobs in %.3f s = %.0f jobs/s", r.workers, r.jobs, r.seconds, r.jobsPerSecond))
+                    print(String(format: "end to end, %d daemon(s) × %d workers: %d jobs in %.3f s = %.0f jobs/s", r.daemons, r.workers, r.jobs, r.seconds, r.jobsPerSecond))
                     print(String(format: "scheduling latency over a %d-job chain (handed over by the completing worker): p50 %.2f ms, p99 %.2f ms, max %.2f ms",
                                  r.chainLength, r.latencyP50ms, r.latencyP99ms, r.latencyMaxMs))
-                    print(String(format: "scheduling latency to an idle worker (polling): p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+                    print(String(format: "scheduling latency to an idle worker (polling on SQLite, woken by NOTIFY on PostgreSQL): p50 %.1f ms, p99 %.1f ms, max %.1f ms",
                                  r.polledLatencyP50ms, r.polledLatencyP99ms, r.polledLatencyMaxMs))
                     print(String(format: "CPU of apod + workers: %.2f ms per job (%.0f jobs per CPU-second)",
                                  r.cpuMillisecondsPerJob, 1000 / r.cpuMillisecondsPerJob))

@@ -180,9 +180,11 @@ enum TestRuns {
                timeoutSeconds: timeout, resourcesJSON: "{}", memoize: memoize)
     }
 
+    /// A run whose folder exists, as `apoctl submit` makes it.
     static func run(_ jobs: [NewJob], in sandbox: RuntimeSandbox, name: String = "test") -> NewRun {
-        NewRun(pipelineName: name, pipelineYAML: "# \(name)\n", pipelineHash: UUID().uuidString,
-               paramsJSON: "{}", artifactRoot: sandbox.directory.appendingPathComponent("artifacts/\(UUID().uuidString.prefix(6))").path,
-               jobs: jobs)
+        let root = sandbox.directory.appendingPathComponent("artifacts/\(UUID().uuidString.prefix(6))")
+        try? FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        return NewRun(pipelineName: name, pipelineYAML: "# \(name)\n", pipelineHash: UUID().uuidString,
+                      paramsJSON: "{}", artifactRoot: root.path, jobs: jobs)
     }
 }

@@ -24,13 +24,13 @@ import Testing
             needing("plain", resources: #"{"threads":1}"#),
         ]), now: t0)
         // The small host may run only the plain job, whatever the order of the queue.
-        let small = try #require(try store.claimNextJob(workerID: "w1@small:1", leaseDuration: 60, now: at(1), host: Self.smallHost))
+        let small = try #require(try store.claimNextJob(workerID: "w1@small:1", leaseDuration: 60, now: at(1), scope: ClaimScope(host: Self.smallHost)))
         #expect(small.job.key == "plain")
-        #expect(try store.claimNextJob(workerID: "w1@small:1", leaseDuration: 60, now: at(1), host: Self.smallHost) == nil)
-        #expect(try !store.hasClaimableJob(now: at(1), host: Self.smallHost))
+        #expect(try store.claimNextJob(workerID: "w1@small:1", leaseDuration: 60, now: at(1), scope: ClaimScope(host: Self.smallHost)) == nil)
+        #expect(try !store.hasClaimableJob(now: at(1), scope: ClaimScope(host: Self.smallHost)))
         // The GPU host takes the labelled and the big job, never the one in another zone.
         var taken: [String] = []
-        while let claimed = try store.claimNextJob(workerID: "w1@gpu-a:2", leaseDuration: 60, now: at(2), host: Self.gpuHost) {
+        while let claimed = try store.claimNextJob(workerID: "w1@gpu-a:2", leaseDuration: 60, now: at(2), scope: ClaimScope(host: Self.gpuHost)) {
             taken.append(claimed.job.key)
         }
         #expect(taken.sorted() == ["big", "gpu"])

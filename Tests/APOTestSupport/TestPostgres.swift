@@ -16,22 +16,11 @@ public enum TestPostgres {
 
     /// A new, empty database on the test server; its URL.
     public static func createDatabase() throws -> String {
-        let server = try serverURL
-        let name = "apo_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
-        let admin = try PostgresDriver(url: server, clock: .caller)
-        defer { admin.close() }
-        try admin.write { db in try db.execute("SELECT 1") }
-        try admin.autocommit("CREATE DATABASE \(name)")
-        var components = URLComponents(string: server)!
-        components.path = "/" + name
-        return components.string!
+        try PostgresScratchDatabase.create(onServer: try serverURL, prefix: "apo_test")
     }
 
     public static func dropDatabase(_ url: String) {
-        guard let server = try? serverURL, let admin = try? PostgresDriver(url: server, clock: .caller) else { return }
-        defer { admin.close() }
-        let name = URLComponents(string: url)!.path.dropFirst()
-        try? admin.autocommit("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+        PostgresScratchDatabase.drop(url)
     }
 }
 

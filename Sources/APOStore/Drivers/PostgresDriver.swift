@@ -67,11 +67,8 @@ public final class PostgresDriver: StoreDriver, @unchecked Sendable {
     }
 
     private func transaction<T>(begin: String, _ body: (any SQLTransaction) throws -> T) throws -> T {
-        let connection = try checkOut()
-        let transaction = PostgresTransaction(connection: connection, logger: logger, location: location,
-                                              queryTimeout: queryTimeout)
+        let (connection, transaction) = try begun(begin)
         do {
-            try transaction.execute(begin)
             let result = try body(transaction)
             try transaction.execute("COMMIT")
             checkIn(connection)
@@ -86,6 +83,24 @@ public final class PostgresDriver: StoreDriver, @unchecked Sendable {
         }
     }
 
+    /// A connection with `begin` run on it. A pooled connection the server dropped (a restart, an
+    /// idle timeout) fails at BEGIN, before anything was done: it is thrown away and the next one
+    /// tried, until a new connection fails too.
+    private func begun(_ begin: String) throws -> (PostgresConnection, PostgresTransaction) {
+        while true {
+            let (connection, isNew) = try checkOutNoting()
+            let transaction = PostgresTransaction(connection: connection, logger: logger, location: location,
+                                                  queryTimeout: queryTimeout)
+            do {
+                try transaction.execute(begin)
+                return (connection, transaction)
+            } catch {
+                connection.discard()
+                if isNew { throw error }
+            }
+        }
+    }
+
     /// Runs one statement outside any transaction (`CREATE DATABASE` and other administration).
     public func autocommit(_ sql: String) throws {
         let connection = try checkOut()
@@ -97,23 +112,26 @@ public final class PostgresDriver: StoreDriver, @unchecked Sendable {
 
     // MARK: - Connections
 
-    private func checkOut() throws -> PostgresConnection {
+    private func checkOut() throws -> PostgresConnection { try checkOutNoting().connection }
+
+    /// A pooled connection, or a new one (`isNew`) when none is left.
+    private func checkOutNoting() throws -> (connection: PostgresConnection, isNew: Bool) {
         state.lock()
         while let connection = idle.popLast() {
             if !connection.isClosed {
                 state.unlock()
-                return connection
+                return (connection, false)
             }
         }
         state.unlock()
-        return try connect(window: reconnectWindow)
+        return (try connect(window: reconnectWindow), true)
     }
 
     private func checkIn(_ connection: PostgresConnection) {
         state.lock()
         defer { state.unlock() }
         if closed || connection.isClosed || idle.count >= 8 {
-            connection.close().whenComplete { _ in }
+            connection.discard()
         } else {
             idle.append(connection)
         }
@@ -220,13 +238,13 @@ public final class PostgresDriver: StoreDriver, @unchecked Sendable {
                                              queryTimeout: queryTimeout)
             try listen.execute("LISTEN \(Self.queueChannel)")
         } catch {
-            connection.close().whenComplete { _ in }
+            connection.discard()
             return
         }
         state.lock()
         if closed || (listener.map { !$0.isClosed } ?? false) {
             state.unlock()
-            connection.close().whenComplete { _ in }
+            connection.discard()
             return
         }
         listener = connection
@@ -290,7 +308,7 @@ final class PostgresTransaction: SQLTransaction {
             done.signal()
         }
         guard done.wait(timeout: .now() + queryTimeout) == .success, let result = box.result else {
-            connection.close().whenComplete { _ in }
+            connection.discard()
             throw StoreError.cannotOpen(path: location, reason: "PostgreSQL did not answer within \(Int(queryTimeout)) s")
         }
         switch result {
@@ -324,6 +342,14 @@ final class PostgresTransaction: SQLTransaction {
             return StoreError.databaseServer(location: location, sqlState: code, message: message)
         }
         return StoreError.cannotOpen(path: location, reason: "PostgreSQL: \(error.code)\(error.underlying.map { " (\($0))" } ?? "")")
+    }
+}
+
+extension PostgresConnection {
+    /// Closes the connection without waiting, keeping it alive until it has closed (PostgresNIO
+    /// asserts that a connection is closed before it goes away).
+    func discard() {
+        close().whenComplete { _ in withExtendedLifetime(self) {} }
     }
 }
 
