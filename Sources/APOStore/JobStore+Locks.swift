@@ -26,10 +26,9 @@ extension JobStore {
     @discardableResult
     static func lockRun(ofJob jobID: Int64, _ db: any SQLTransaction) throws -> Int64? {
         guard db.dialect == .postgres else { return nil }
-        guard let runID = try db.fetchValue(Int64.self, "SELECT run_id FROM jobs WHERE id = ?", [jobID])
-        else { return nil }
-        try lockRun(db, runID)
-        return runID
+        return try db.fetchValue(Int64.self, """
+            SELECT r.id FROM runs r JOIN jobs j ON j.run_id = r.id WHERE j.id = ? FOR UPDATE OF r
+            """, [jobID])
     }
 
     /// Serialises the declarations of one memo key across runs and hosts (PostgreSQL).

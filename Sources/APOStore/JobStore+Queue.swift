@@ -14,7 +14,9 @@ extension JobStore {
     /// the runs the worker leaves to others.
     public func claimNextJob(workerID: String, leaseDuration: TimeInterval,
                              now: Date, scope: ClaimScope = .anyJob) throws -> ClaimedJob? {
-        guard try hasClaimableJob(now: now, scope: scope) else { return nil }
+        // On SQLite a read first, so idle workers never take the write lock away from busy ones;
+        // PostgreSQL's claims skip each other's rows and need no such guard.
+        if driver.dialect == .sqlite { guard try hasClaimableJob(now: now, scope: scope) else { return nil } }
         return try driver.write { db in
             try Self.claimNext(db, workerID: workerID, leaseDuration: leaseDuration, at: storeTime(now),
                                localNow: now, scope: scope)

@@ -162,22 +162,24 @@ extension JobStore {
     }
 
     /// Recomputes the run's state from its jobs (see `RunState`) and stores it when it changed.
+    /// One statement (one round trip to a server): the state is derived in SQL by the rule of
+    /// `RunState` — anything unfinished: running; else any failed: failed; else any cancelled:
+    /// cancelled; else any upstream_failed: failed; else succeeded.
     static func refreshRunState(_ db: any SQLTransaction, runID: Int64, at t: Double) throws {
-        func any(_ states: String) throws -> Bool {
-            try db.fetchValue(Bool.self, """
-                SELECT EXISTS (SELECT 1 FROM jobs WHERE run_id = ? AND state IN (\(states)))
-                """, [runID]) ?? false
+        func any(_ states: String) -> String {
+            "EXISTS (SELECT 1 FROM jobs WHERE run_id = ?1 AND state IN (\(states)))"
         }
-        let state: RunState
-        if try any("'blocked', 'queued', 'running'") { state = .running }
-        else if try any("'failed'") { state = .failed }
-        else if try any("'cancelled'") { state = .cancelled }
-        else if try any("'upstream_failed'") { state = .failed }
-        else { state = .succeeded }
         try db.execute("""
-            UPDATE runs SET state = ?1, finished_at = CASE WHEN ?1 = 'running' THEN NULL ELSE ?2 END
-            WHERE id = ?3 AND state <> ?1
-            """, [state.rawValue, t, runID])
+            UPDATE runs SET state = derived.state,
+                finished_at = CASE WHEN derived.state = 'running' THEN NULL ELSE ?2 END
+            FROM (SELECT CASE
+                    WHEN \(any("'blocked', 'queued', 'running'")) THEN 'running'
+                    WHEN \(any("'failed'")) THEN 'failed'
+                    WHEN \(any("'cancelled'")) THEN 'cancelled'
+                    WHEN \(any("'upstream_failed'")) THEN 'failed'
+                    ELSE 'succeeded' END AS state) AS derived
+            WHERE runs.id = ?1 AND runs.state <> derived.state
+            """, [runID, t])
     }
 
     /// What happens to a job whose attempt ended in error: retry later, or fail for good.

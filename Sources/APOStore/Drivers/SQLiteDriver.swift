@@ -7,6 +7,7 @@ public final class SQLiteDriver: StoreDriver {
     public let path: String
     public var location: String { path }
     let pool: DatabasePool
+    private let columns = ColumnNames()
 
     /// Opens (creating unless `mustExist`) the file in WAL mode with a busy timeout and foreign keys.
     ///
@@ -39,11 +40,11 @@ public final class SQLiteDriver: StoreDriver {
     }
 
     public func write<T>(_ body: (any SQLTransaction) throws -> T) throws -> T {
-        try pool.write { db in try body(SQLiteTransaction(db)) }
+        try pool.write { db in try body(SQLiteTransaction(db, columns: columns)) }
     }
 
     public func read<T>(_ body: (any SQLTransaction) throws -> T) throws -> T {
-        try pool.read { db in try body(SQLiteTransaction(db)) }
+        try pool.read { db in try body(SQLiteTransaction(db, columns: columns)) }
     }
 
     /// Runs `body` (opening work: migrations), turning SQLite's refusals of the file into the
@@ -101,9 +102,13 @@ public final class SQLiteDriver: StoreDriver {
 /// A GRDB transaction seen through `SQLTransaction`; statements are prepared once per connection.
 final class SQLiteTransaction: SQLTransaction {
     let db: Database
+    let columns: ColumnNames
     var dialect: SQLDialect { .sqlite }
 
-    init(_ db: Database) { self.db = db }
+    init(_ db: Database, columns: ColumnNames) {
+        self.db = db
+        self.columns = columns
+    }
 
     func execute(_ sql: String, _ arguments: [any SQLBindable]) throws -> Int {
         try db.cachedStatement(sql: sql).execute(arguments: Self.arguments(arguments))
@@ -114,7 +119,7 @@ final class SQLiteTransaction: SQLTransaction {
 
     func fetchAll(_ sql: String, _ arguments: [any SQLBindable]) throws -> [SQLRow] {
         let statement = try db.cachedStatement(sql: sql)
-        let columns = SQLColumns(statement.columnNames)
+        let columns = self.columns.of(sql, statement.columnNames)
         var rows: [SQLRow] = []
         let cursor = try Row.fetchCursor(statement, arguments: Self.arguments(arguments))
         while let row = try cursor.next() {
@@ -142,5 +147,21 @@ final class SQLiteTransaction: SQLTransaction {
         case .string(let v): return .text(v)
         case .blob(let data): return .text(String(decoding: data, as: UTF8.self))
         }
+    }
+}
+
+/// Each query's column names, made once per query text: a claim's `RETURNING *` would otherwise
+/// build its 35-name index on every call.
+final class ColumnNames: @unchecked Sendable {
+    private let lock = NSLock()
+    private var byQuery: [String: SQLColumns] = [:]
+
+    func of(_ sql: String, _ names: @autoclosure () -> [String]) -> SQLColumns {
+        lock.lock()
+        defer { lock.unlock() }
+        if let known = byQuery[sql] { return known }
+        let made = SQLColumns(names())
+        byQuery[sql] = made
+        return made
     }
 }
