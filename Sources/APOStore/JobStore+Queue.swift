@@ -111,7 +111,7 @@ extension JobStore {
         let token = UUID().uuidString
         let expires = t + leaseDuration
         // The attempt id is chosen inside the write lock, so the lease can name it at once.
-        guard let row = try db.fetchOne("""
+        let leaseSQL = """
             UPDATE jobs SET
                 state = 'running', attempts = attempts + 1,
                 lease_token = ?1, lease_worker = ?2,
@@ -128,32 +128,71 @@ extension JobStore {
                 ORDER BY q.priority DESC, q.id
                 LIMIT 1 \(db.dialect.claimPickSuffix))
             RETURNING *
-            """, [token, workerID, t, expires] + scopeArguments(scope))
-        else { return nil }
+            """
+        let arguments: [any SQLBindable] = [token, workerID, t, expires] + scopeArguments(scope)
+        let claimed = db.dialect == .postgres
+            ? try claimInOneStatement(db, leaseSQL: leaseSQL, arguments)
+            : try claimStepByStep(db, leaseSQL: leaseSQL, arguments)
+        guard let (row, dependencies) = claimed else { return nil }
         let jobID: Int64 = row["id"]
         let attemptID: Int64 = row["lease_attempt_id"]
-        try db.execute("""
-            INSERT INTO attempts (id, job_id, number, worker_id, lease_token, started_at,
-                                  lease_expires_at)
-            VALUES (?, ?, (SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE job_id = ?),
-                    ?, ?, ?, ?)
-            """, [attemptID, jobID, jobID, workerID, token, t, expires])
         var needs: [String] = []
         var outputs: [String: String] = [:]
-        let deps = try db.fetchAll("""
-            SELECT p.key, p.outputs_json FROM job_dependencies d
-            JOIN jobs p ON p.id = d.depends_on_job_id
-            WHERE d.job_id = ? ORDER BY p.key
-            """, [jobID])
-        for dep in deps {
-            let key: String = dep[0]
+        for (key, output) in dependencies {
             needs.append(key)
-            outputs[key] = dep[1] ?? "{}"
+            outputs[key] = output ?? "{}"
         }
         let lease = JobLease(jobID: jobID, attemptID: attemptID, token: token,
                              workerID: workerID, expiresAt: localNow.addingTimeInterval(leaseDuration))
         return ClaimedJob(job: Self.decodeJob(row, needs: needs), lease: lease,
                           dependencyOutputs: outputs)
+    }
+
+    /// The leased row and its dependencies' (key, outputs) by key, in three statements: the lease,
+    /// the attempt row, the dependencies.
+    private static func claimStepByStep(_ db: any SQLTransaction, leaseSQL: String,
+                                        _ arguments: [any SQLBindable]) throws -> (SQLRow, [(String, String?)])? {
+        guard let row = try db.fetchOne(leaseSQL, arguments) else { return nil }
+        let jobID: Int64 = row["id"]
+        try db.execute("""
+            INSERT INTO attempts (id, job_id, number, worker_id, lease_token, started_at,
+                                  lease_expires_at)
+            VALUES (?, ?, (SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE job_id = ?),
+                    ?, ?, ?, ?)
+            """, [row["lease_attempt_id"] as Int64, jobID, jobID, arguments[1], arguments[0], arguments[2], arguments[3]])
+        let dependencies = try db.fetchAll("""
+            SELECT p.key, p.outputs_json FROM job_dependencies d
+            JOIN jobs p ON p.id = d.depends_on_job_id
+            WHERE d.job_id = ? ORDER BY p.key
+            """, [jobID]).map { ($0[0] as String, $0[1] as String?) }
+        return (row, dependencies)
+    }
+
+    /// The same in one statement (PostgreSQL's data-modifying WITH): on a server each statement
+    /// is a round trip, and a claim is on every job's path.
+    private static func claimInOneStatement(_ db: any SQLTransaction, leaseSQL: String,
+                                            _ arguments: [any SQLBindable]) throws -> (SQLRow, [(String, String?)])? {
+        guard let row = try db.fetchOne("""
+            WITH claimed AS (\(leaseSQL)),
+                 attempt AS (
+                    INSERT INTO attempts (id, job_id, number, worker_id, lease_token, started_at, lease_expires_at)
+                    SELECT c.lease_attempt_id, c.id,
+                           (SELECT COALESCE(MAX(a.number), 0) + 1 FROM attempts a WHERE a.job_id = c.id),
+                           ?2, ?1, ?3, ?4
+                    FROM claimed c)
+            SELECT claimed.*,
+                   (SELECT json_agg(json_build_array(p.key, p.outputs_json) ORDER BY p.key)::text
+                    FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
+                    WHERE d.job_id = claimed.id) AS dependencies_json
+            FROM claimed
+            """, arguments)
+        else { return nil }
+        let json: String? = row["dependencies_json"]
+        let pairs = json.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [[Any]] } ?? []
+        return (row, pairs.compactMap { pair in
+            guard let key = pair.first as? String else { return nil }
+            return (key, pair.count > 1 ? pair[1] as? String : nil)
+        })
     }
 
     /// When the last dependency of `jobs`' row finished (or `?3`, the claim's time, if none did).
