@@ -318,7 +318,7 @@ private func diagnostics(_ yaml: String, overrides: [String: String] = [:]) -> [
             "p.yaml:8:23: error: parameter 'seconds' of kind 'sleep' must be a number, found string soon",
             "p.yaml:9:14: error: 'timeout' must be a number of seconds > 0",
             "p.yaml:10:26: error: 'threads' must be an integer ≥ 1",
-            "p.yaml:10:29: error: unknown key 'gpus' in 'resources' (expected threads, memory_mb)",
+            "p.yaml:10:29: error: unknown key 'gpus' in 'resources' (expected threads, memory_mb, labels)",
         ])
     }
 
