@@ -190,11 +190,23 @@ struct ManyHostsProcessTests {
         let hosts = try TwoHosts()
         let store = try hosts.sandbox.store()
         let artifacts = hosts.sandbox.directory.appendingPathComponent("artifacts")
-        let runID = try store.createRun(Self.sleepChains(6, 2, seconds: 0.2, in: hosts.sandbox), now: Date())
-        try hosts.start(1, hiding: artifacts)
+        let run = Self.sleepChains(6, 2, seconds: 0.2, in: hosts.sandbox)
+        let runID = try store.createRun(run, now: Date())
+        // A private mount namespace needs root; without it the folder is moved away while host-b
+        // alone looks for it (the same code path: the folder is not there for that host).
+        let canHide = getuid() == 0
+        let moved = URL(fileURLWithPath: run.artifactRoot + ".away")
+        if canHide {
+            try hosts.start(1, hiding: artifacts)
+        } else {
+            print("ManyHostsProcessTests: mount namespaces need root; host-b finds the run folder moved away instead")
+            try FileManager.default.moveItem(at: URL(fileURLWithPath: run.artifactRoot), to: moved)
+            try hosts.start(1)
+        }
         try hosts.waitUntil("host-b to find the run's folder missing", timeout: 30) {
             hosts.sandbox.read("apod-host-b.log").contains("is not on this host")
         }
+        if !canHide { try FileManager.default.moveItem(at: moved, to: URL(fileURLWithPath: run.artifactRoot)) }
         try hosts.start(0)
         #expect(try hosts.sandbox.waitForRun(runID, timeout: 60).state == .succeeded, "\(hosts.logs())")
         let all = try Self.attempts(store, runID: runID)
