@@ -68,3 +68,32 @@ public struct ClaimScope: Sendable, Equatable {
 
     public static let anyJob = ClaimScope()
 }
+
+/// What a job's stored `resources` ask of a host: the Swift twin of the claim's SQL filter
+/// (`JobStore.hostMaySQL`), for telling people why a job waits.
+public struct ResourceNeeds: Sendable, Equatable {
+    public var memoryMB: Int?
+    public var labels: [String: String]
+
+    /// nil when the job asks nothing of its host beyond threads.
+    public init?(resourcesJSON: String) {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(resourcesJSON.utf8)) as? [String: Any] else {
+            return nil
+        }
+        memoryMB = (object["memory_mb"] as? NSNumber)?.intValue
+        labels = (object["labels"] as? [String: Any])?.compactMapValues { $0 as? String } ?? [:]
+        if memoryMB == nil && labels.isEmpty { return nil }
+    }
+
+    /// Whether `host` offers all of it (a host that recorded no memory figure is given the benefit).
+    public func isOffered(by host: HostRecord) -> Bool {
+        if let memoryMB, let offered = host.memoryMB, offered < memoryMB { return false }
+        return labels.allSatisfy { host.labels[$0.key] == $0.value }
+    }
+
+    /// "gpu=a100, memory_mb ≥ 4096"
+    public var description: String {
+        (labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            + (memoryMB.map { ["memory_mb ≥ \($0)"] } ?? [])).joined(separator: ", ")
+    }
+}

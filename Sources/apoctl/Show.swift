@@ -69,6 +69,8 @@ extension Apoctl {
             }
             print("run \(record.id)  \(record.pipelineName)  \(record.state.rawValue)  \(summary.progressText)  \(Formatting.duration(summary.durationSeconds))")
             print("artifacts: \(record.artifactRoot)")
+            // Hosts alive now, to say why a queued job waits when none of them may take it.
+            let aliveHosts = try store.hosts(now: now, lostAfter: 10).filter { !$0.isLost }
             let keyWidth = max(12, min(40, (jobs.map(\.key.count).max() ?? 0) + 1))
             print("  \(Formatting.column("JOB", 6)) \(Formatting.column("KEY", keyWidth)) \(Formatting.column("KIND", 16)) \(Formatting.column("STATE", 15)) \(Formatting.column("TRIES", 6)) \(Formatting.column("TIME", 8)) NEEDS")
             for job in jobs {
@@ -81,6 +83,10 @@ extension Apoctl {
                 if job.state == .running, job.progressTotal > 0 {
                     let pct = Double(job.progressDone) / Double(job.progressTotal)
                     print("         \(Formatting.bar(fraction: pct, width: 20)) \(Int(pct * 100))% \(job.progressMessage ?? "")")
+                }
+                if job.state == .queued, let needs = ResourceNeeds(resourcesJSON: job.resourcesJSON),
+                   !aliveHosts.contains(where: needs.isOffered(by:)) {
+                    print("         waiting for a host with \(needs.description): no live host offers it (apoctl hosts)")
                 }
                 if let error = s.error, job.state != .succeeded {
                     print("         error: \(error.split(separator: "\n").first.map(String.init) ?? error)")

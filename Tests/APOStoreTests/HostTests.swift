@@ -61,4 +61,18 @@ import Testing
         try store.removeDaemon(id: "small:20")
         #expect(try store.hosts(now: at(101), lostAfter: 10).map(\.name) == ["gpu-a"])
     }
+
+    @Test func resourceNeedsMatchTheClaimsRule() {
+        func host(memory: Int?, labels: [String: String]) -> HostRecord {
+            HostRecord(name: "h", daemons: 1, workers: 1, threads: 2, memoryMB: memory, labels: labels,
+                       lastHeartbeatAt: t0, runningJobs: 0, isLost: false)
+        }
+        #expect(ResourceNeeds(resourcesJSON: #"{"threads":2}"#) == nil)
+        let needs = ResourceNeeds(resourcesJSON: #"{"labels":{"gpu":"a100"},"memory_mb":4096,"threads":1}"#)!
+        #expect(needs.description == "gpu=a100, memory_mb ≥ 4096")
+        #expect(needs.isOffered(by: host(memory: 8000, labels: ["gpu": "a100", "zone": "b"])))
+        #expect(!needs.isOffered(by: host(memory: 2000, labels: ["gpu": "a100"])))
+        #expect(!needs.isOffered(by: host(memory: 8000, labels: ["gpu": "h100"])))
+        #expect(needs.isOffered(by: host(memory: nil, labels: ["gpu": "a100"])))
+    }
 }
