@@ -30,45 +30,8 @@ extension JobStore {
                 SELECT EXISTS (SELECT 1 FROM jobs AS q
                                WHERE q.state = 'queued' AND (q.not_before IS NULL OR q.not_before <= ?1)
                                  AND \(Self.noLiveTwinSQL(queued: "q", now: "?1"))
-                                 AND \(Self.scopeSQL(db.dialect, queued: "q", scope, memory: "?2", labels: "?3")))
+                                 AND \(Self.scopeSQL(db.dialect, queued: "q", scope, now: "?1", firstParameter: 2)))
                 """, [storeTime(now)] + Self.scopeArguments(scope)) ?? false
-        }
-    }
-
-    /// True for a queued job `queued` whose `resources:` the host offers: at least its memory_mb
-    /// (`memory`, a bound parameter) and all its labels (`labels`, the host's as JSON). Always
-    /// true without a host (tests, benchmarks, one-machine tools).
-    /// The two parameters `scopeSQL` reads, bound only when it reads them (with a host).
-    static func scopeArguments(_ scope: ClaimScope) -> [any SQLBindable] {
-        scope.host.map { [$0.memoryMB, $0.labelsJSON] } ?? []
-    }
-
-    /// True for a queued job `q` within `scope`: on its host (`hostMaySQL`) and outside its
-    /// skipped runs (ids written into the SQL: they are integers).
-    static func scopeSQL(_ dialect: SQLDialect, queued q: String, _ scope: ClaimScope,
-                         memory: String, labels: String) -> String {
-        let runs = scope.skippedRuns.isEmpty ? ""
-            : " AND \(q).run_id NOT IN (\(scope.skippedRuns.sorted().map(String.init).joined(separator: ", ")))"
-        return hostMaySQL(dialect, queued: q, host: scope.host, memory: memory, labels: labels) + runs
-    }
-
-    static func hostMaySQL(_ dialect: SQLDialect, queued q: String, host: HostCapacity?,
-                           memory: String, labels: String) -> String {
-        guard host != nil else { return "1 = 1" }
-        switch dialect {
-        case .sqlite:
-            return """
-                (COALESCE(json_extract(\(q).resources_json, '$.memory_mb'), 0) <= \(memory)
-                 AND NOT EXISTS (SELECT 1 FROM json_each(\(q).resources_json, '$.labels') AS need
-                                 WHERE NOT EXISTS (SELECT 1 FROM json_each(\(labels)) AS have
-                                                   WHERE have.key = need.key AND have.value = need.value)))
-                """
-        case .postgres:
-            return """
-                (COALESCE((\(q).resources_json::jsonb ->> 'memory_mb')::bigint, 0) <= \(memory)
-                 AND ((\(q).resources_json::jsonb -> 'labels') IS NULL
-                      OR \(labels)::jsonb @> (\(q).resources_json::jsonb -> 'labels')))
-                """
         }
     }
 
@@ -124,7 +87,7 @@ extension JobStore {
                 SELECT q.id FROM jobs AS q
                 WHERE q.state = 'queued' AND (q.not_before IS NULL OR q.not_before <= ?3)
                   AND \(noLiveTwinSQL(queued: "q", now: "?3"))
-                  AND \(scopeSQL(db.dialect, queued: "q", scope, memory: "?5", labels: "?6"))
+                  AND \(scopeSQL(db.dialect, queued: "q", scope, now: "?3", firstParameter: 5))
                 ORDER BY q.priority DESC, q.id
                 LIMIT 1 \(db.dialect.claimPickSuffix))
             RETURNING *

@@ -12,7 +12,7 @@ extension Apoctl {
         @OptionGroup var global: GlobalOptions
 
         @Option(name: .customLong("lost-after"), help: "Seconds without a heartbeat after which a host is lost (daemons heartbeat every 2 s).")
-        var lostAfter: Double = 10
+        var lostAfter: Double = JobStore.hostLostAfterSeconds
 
         struct Entry: Encodable {
             let name: String

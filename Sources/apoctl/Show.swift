@@ -70,7 +70,7 @@ extension Apoctl {
             print("run \(record.id)  \(record.pipelineName)  \(record.state.rawValue)  \(summary.progressText)  \(Formatting.duration(summary.durationSeconds))")
             print("artifacts: \(record.artifactRoot)")
             // Hosts alive now, to say why a queued job waits when none of them may take it.
-            let aliveHosts = try store.hosts(now: now, lostAfter: 10).filter { !$0.isLost }
+            let aliveHosts = try store.hosts(now: now, lostAfter: JobStore.hostLostAfterSeconds).filter { !$0.isLost }
             let keyWidth = max(12, min(40, (jobs.map(\.key.count).max() ?? 0) + 1))
             print("  \(Formatting.column("JOB", 6)) \(Formatting.column("KEY", keyWidth)) \(Formatting.column("KIND", 16)) \(Formatting.column("STATE", 15)) \(Formatting.column("TRIES", 6)) \(Formatting.column("TIME", 8)) NEEDS")
             for job in jobs {

@@ -75,4 +75,24 @@ import Testing
         #expect(!needs.isOffered(by: host(memory: 8000, labels: ["gpu": "h100"])))
         #expect(needs.isOffered(by: host(memory: nil, labels: ["gpu": "a100"])))
     }
+
+    /// `threads: N` goes to a host with N threads while a live one has them; when none has, any
+    /// host runs it with what it has (it never waits for a machine that is not there).
+    @Test(arguments: StoreDriverKind.allCases) func wideJobsWaitForAWideHostOnlyWhileOneIsAlive(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
+        let store = try database.openStore()
+        let runID = try store.createRun(newRun([
+            needing("wide", resources: #"{"threads":8}"#),
+            needing("narrow", resources: #"{"threads":1}"#),
+        ]), now: t0)
+        try store.recordDaemonHeartbeat(id: "gpu-a:10", host: "gpu-a", pid: 10, workers: 2, capacity: Self.gpuHost,
+                                        startedAt: at(0), now: at(100))
+        let small = ClaimScope(host: Self.smallHost)
+        #expect(try store.claimNextJob(workerID: "w1@small:1", leaseDuration: 60, now: at(101), scope: small)?.job.key == "narrow")
+        #expect(try store.claimNextJob(workerID: "w1@small:1", leaseDuration: 60, now: at(102), scope: small) == nil)
+        // The 8-thread host is lost (no heartbeat for more than 10 s): the small host takes the job.
+        let claimed = try store.claimNextJob(workerID: "w1@small:1", leaseDuration: 60, now: at(120), scope: small)
+        #expect(claimed?.job.key == "wide")
+        #expect(try store.job(runID: runID, key: "wide")?.state == .running)
+    }
 }
