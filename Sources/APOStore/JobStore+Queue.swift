@@ -4,11 +4,8 @@ import Foundation
 
 extension JobStore {
     /// Claims the highest-priority, oldest queued job whose `notBefore` has passed, in one
-    /// IMMEDIATE transaction: one guarded UPDATE picks and leases the job (so two stores racing on
-    /// one file can never both win it), then the attempt row is written with the fresh token.
-    ///
-    /// An empty queue is detected with a read first, so idle workers polling the queue never take
-    /// the write lock away from workers completing jobs.
+    /// transaction: one guarded UPDATE picks and leases the job (so two stores racing on one
+    /// database can never both win it), and the attempt row is written with the fresh token.
     ///
     /// `scope` narrows what may be claimed: jobs whose `resources:` the host satisfies, outside
     /// the runs the worker leaves to others.
@@ -53,10 +50,11 @@ extension JobStore {
     public func completeAndClaimNext(_ lease: JobLease, _ completion: JobCompletion,
                                      leaseDuration: TimeInterval, now: Date,
                                      scope: ClaimScope = .anyJob) throws -> ClaimedJob? {
-        try driver.write { db in
-            try Self.completeLeased(db, lease, completion, at: storeTime(now))
+        let t = storeTime(now)
+        return try driver.write { db in
+            try Self.completeLeased(db, lease, completion, at: t)
             return try Self.claimNext(db, workerID: lease.workerID, leaseDuration: leaseDuration,
-                                      at: storeTime(now), localNow: now, scope: scope)
+                                      at: t, localNow: now, scope: scope)
         }
     }
 
@@ -92,10 +90,10 @@ extension JobStore {
                 LIMIT 1 \(db.dialect.claimPickSuffix))
             RETURNING *
             """
-        let arguments: [any SQLBindable] = [token, workerID, t, expires] + scopeArguments(scope)
+        let lease = LeaseTerms(token: token, workerID: workerID, startsAt: t, expiresAt: expires)
         let claimed = db.dialect == .postgres
-            ? try claimInOneStatement(db, leaseSQL: leaseSQL, arguments)
-            : try claimStepByStep(db, leaseSQL: leaseSQL, arguments)
+            ? try claimInOneStatement(db, leaseSQL: leaseSQL, lease, scope)
+            : try claimStepByStep(db, leaseSQL: leaseSQL, lease, scope)
         guard let (row, dependencies) = claimed else { return nil }
         let jobID: Int64 = row["id"]
         let attemptID: Int64 = row["lease_attempt_id"]
@@ -105,24 +103,37 @@ extension JobStore {
             needs.append(key)
             outputs[key] = output ?? "{}"
         }
-        let lease = JobLease(jobID: jobID, attemptID: attemptID, token: token,
-                             workerID: workerID, expiresAt: localNow.addingTimeInterval(leaseDuration))
-        return ClaimedJob(job: Self.decodeJob(row, needs: needs), lease: lease,
+        return ClaimedJob(job: Self.decodeJob(row, needs: needs),
+                          lease: JobLease(jobID: jobID, attemptID: attemptID, token: token, workerID: workerID,
+                                          expiresAt: localNow.addingTimeInterval(leaseDuration)),
                           dependencyOutputs: outputs)
+    }
+
+    /// What a claim leases with: the lease SQL's parameters ?1–?4, in that order.
+    struct LeaseTerms {
+        var token: String
+        var workerID: String
+        var startsAt: Double
+        var expiresAt: Double
+
+        func arguments(_ scope: ClaimScope) -> [any SQLBindable] {
+            [token, workerID, startsAt, expiresAt] + JobStore.scopeArguments(scope)
+        }
     }
 
     /// The leased row and its dependencies' (key, outputs) by key, in three statements: the lease,
     /// the attempt row, the dependencies.
-    private static func claimStepByStep(_ db: any SQLTransaction, leaseSQL: String,
-                                        _ arguments: [any SQLBindable]) throws -> (SQLRow, [(String, String?)])? {
-        guard let row = try db.fetchOne(leaseSQL, arguments) else { return nil }
+    private static func claimStepByStep(_ db: any SQLTransaction, leaseSQL: String, _ lease: LeaseTerms,
+                                        _ scope: ClaimScope) throws -> (SQLRow, [(String, String?)])? {
+        guard let row = try db.fetchOne(leaseSQL, lease.arguments(scope)) else { return nil }
         let jobID: Int64 = row["id"]
         try db.execute("""
             INSERT INTO attempts (id, job_id, number, worker_id, lease_token, started_at,
                                   lease_expires_at)
             VALUES (?, ?, (SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE job_id = ?),
                     ?, ?, ?, ?)
-            """, [row["lease_attempt_id"] as Int64, jobID, jobID, arguments[1], arguments[0], arguments[2], arguments[3]])
+            """, [row["lease_attempt_id"] as Int64, jobID, jobID, lease.workerID, lease.token,
+                  lease.startsAt, lease.expiresAt])
         let dependencies = try db.fetchAll("""
             SELECT p.key, p.outputs_json FROM job_dependencies d
             JOIN jobs p ON p.id = d.depends_on_job_id
@@ -133,8 +144,8 @@ extension JobStore {
 
     /// The same in one statement (PostgreSQL's data-modifying WITH): on a server each statement
     /// is a round trip, and a claim is on every job's path.
-    private static func claimInOneStatement(_ db: any SQLTransaction, leaseSQL: String,
-                                            _ arguments: [any SQLBindable]) throws -> (SQLRow, [(String, String?)])? {
+    private static func claimInOneStatement(_ db: any SQLTransaction, leaseSQL: String, _ lease: LeaseTerms,
+                                            _ scope: ClaimScope) throws -> (SQLRow, [(String, String?)])? {
         guard let row = try db.fetchOne("""
             WITH claimed AS (\(leaseSQL)),
                  attempt AS (
@@ -148,7 +159,7 @@ extension JobStore {
                     FROM job_dependencies d JOIN jobs p ON p.id = d.depends_on_job_id
                     WHERE d.job_id = claimed.id) AS dependencies_json
             FROM claimed
-            """, arguments)
+            """, lease.arguments(scope))
         else { return nil }
         let json: String? = row["dependencies_json"]
         let pairs = json.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [[Any]] } ?? []

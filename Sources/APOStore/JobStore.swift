@@ -25,17 +25,11 @@ public final class JobStore: Sendable {
         self.driver = driver
     }
 
-    /// Opens `location`: a `postgres://` URL, or else an SQLite file path (created if missing,
-    /// unless `mustExist`).
-    public static func open(_ location: String, mustExist: Bool = false) throws -> JobStore {
-        mustExist ? try openExisting(path: location) : try JobStore(path: location)
-    }
-
     /// Opens (creating) the SQLite file in WAL mode with a busy timeout and foreign keys, and
     /// applies pending migrations. Throws `StoreError.databaseTooNew` when the file records a
     /// migration this binary does not know, and the other "database unavailable" `StoreError`s
     /// (`isDatabaseUnavailable`) for a file apo must not or cannot use.
-    /// A `postgres://` URL opens that database instead (see `open`).
+    /// A `postgres://` URL opens that database instead.
     public convenience init(path: String) throws {
         if PostgresLocation.isURL(path) {
             try self.init(driver: PostgresDriver(url: path))

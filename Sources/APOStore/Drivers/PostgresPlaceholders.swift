@@ -83,3 +83,19 @@ enum PostgresPlaceholders {
         return statements
     }
 }
+
+/// Translated query texts, shared by every connection of the process.
+final class PostgresQueryCache: @unchecked Sendable {
+    static let shared = PostgresQueryCache()
+    private let lock = NSLock()
+    private var translations: [String: String] = [:]
+
+    func translated(_ sql: String) -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        if let done = translations[sql] { return done }
+        let done = PostgresPlaceholders.translate(sql)
+        translations[sql] = done
+        return done
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// One PostgreSQL transaction seen through `SQLTransaction`.
+final class PostgresTransaction: SQLTransaction {
+    let connection: PostgresConnection
+    let logger: Logger
+    let location: String
+    let queryTimeout: TimeInterval
+    var dialect: SQLDialect { .postgres }
+
+    init(connection: PostgresConnection, logger: Logger, location: String, queryTimeout: TimeInterval) {
+        self.connection = connection
+        self.logger = logger
+        self.location = location
+        self.queryTimeout = queryTimeout
+    }
+
+    /// Statements the server has answered in this transaction.
+    private(set) var answered = 0
+    /// Whether a statement went unanswered for `queryTimeout` (the connection was then closed).
+    private(set) var timedOut = false
+
+    func execute(_ sql: String, _ arguments: [any SQLBindable]) throws -> Int {
+        try run(sql, arguments).metadata.rows ?? 0
+    }
+
+    /// Sends a statement without waiting for its answer (BEGIN, a read's COMMIT).
+    func send(_ sql: String) {
+        connection.query(PostgresQuery(unsafeSQL: sql), logger: logger).whenComplete { _ in }
+    }
+
+    /// Statement by statement: the extended protocol takes one at a time.
+    func executeScript(_ sql: String) throws {
+        for statement in PostgresPlaceholders.statements(sql) { try execute(statement, []) }
+    }
+
+    func fetchAll(_ sql: String, _ arguments: [any SQLBindable]) throws -> [SQLRow] {
+        let rows = try run(sql, arguments).rows
+        guard let first = rows.first else { return [] }
+        let columns = SQLColumns(first.map(\.columnName))
+        return try rows.map { row in SQLRow(columns: columns, values: try row.map(Self.value)) }
+    }
+
+    private func run(_ sql: String, _ arguments: [any SQLBindable]) throws -> PostgresQueryResult {
+        var binds = PostgresBindings(capacity: arguments.count)
+        for argument in arguments {
+            switch argument.sqlValue {
+            case .null: binds.appendNull()
+            case .integer(let v): binds.append(v)
+            case .real(let v): binds.append(v)
+            case .text(let v): binds.append(v)
+            }
+        }
+        let query = PostgresQuery(unsafeSQL: PostgresQueryCache.shared.translated(sql), binds: binds)
+        let result = try answer(connection.query(query, logger: logger))
+        answered += 1
+        return result
+    }
+
+    /// Waits for the server's answer for at most `queryTimeout`. A host cut off from the server
+    /// must not hang in a heartbeat (TCP would retransmit for minutes): its connection is closed,
+    /// the call fails, and its lease keeper stops the job once the lease has run out locally.
+    func answer<T>(_ future: EventLoopFuture<T>) throws -> T {
+        let done = DispatchSemaphore(value: 0)
+        let box = ResultBox<T>()
+        future.whenComplete { result in
+            box.result = result
+            done.signal()
+        }
+        guard done.wait(timeout: .now() + queryTimeout) == .success, let result = box.result else {
+            timedOut = true
+            connection.discard()
+            throw StoreError.cannotOpen(path: location, reason: "PostgreSQL did not answer within \(Int(queryTimeout)) s")
+        }
+        switch result {
+        case .success(let value): return value
+        case .failure(let error): throw Self.storeError(error, location: location)
+        }
+    }
+
+    static func value(_ cell: PostgresCell) throws -> SQLValue {
+        guard cell.bytes != nil else { return .null }
+        switch cell.dataType {
+        case .int2, .int4, .int8: return .integer(try cell.decode(Int64.self))
+        case .float4, .float8: return .real(try cell.decode(Double.self))
+        case .bool: return .integer(try cell.decode(Bool.self) ? 1 : 0)
+        case .numeric: return .real(NSDecimalNumber(decimal: try cell.decode(Decimal.self)).doubleValue)
+        default: return .text(try cell.decode(String.self))
+        }
+    }
+
+    /// PostgresNIO's errors as the store's: a server that cannot be reached or refuses the login
+    /// is `cannotOpen` (apoctl's "database unavailable"); an SQL error keeps the server's words.
+    static func storeError(_ error: any Error, location: String) -> any Error {
+        guard let error = error as? PSQLError else { return error }
+        if let info = error.serverInfo {
+            let code = info[.sqlState] ?? "?"
+            let message = info[.message] ?? "\(error)"
+            // Class 08 (connection), 28 (authorisation), 3D (no such database), 57P (shutdown).
+            if ["08", "28", "3D"].contains(String(code.prefix(2))) || code.hasPrefix("57P") {
+                return StoreError.cannotOpen(path: location, reason: "PostgreSQL \(code): \(message)")
+            }
+            return StoreError.databaseServer(location: location, sqlState: code, message: message)
+        }
+        return StoreError.cannotOpen(path: location, reason: "PostgreSQL: \(error.code)\(error.underlying.map { " (\($0))" } ?? "")")
+    }
+}
+
+extension PostgresConnection {
+    /// Closes the connection without waiting, keeping it alive until it has closed (PostgresNIO
+    /// asserts that a connection is closed before it goes away).
+    func discard() {
+        close().whenComplete { _ in withExtendedLifetime(self) {} }
+    }
+}
+
+/// The outcome of a future, handed from the event loop to the waiting thread.
+final class ResultBox<T>: @unchecked Sendable {
+    var result: Result<T, any Error>?
+}
