@@ -224,6 +224,10 @@ public final class GGUFFile: @unchecked Sendable {
         tensorIndex[name].map { tensors[$0] }
     }
 
+    /// Drops the pages read so far from this process's resident set (after dequantising, the fp32
+    /// copy is what training reads; decode re-reads blocks it needs from the page cache).
+    public func releaseResidentPages() { mapping.releaseResidentPages() }
+
     /// The raw bytes of `tensor` inside the map.
     public func bytes(of tensor: GGUFTensorInfo) -> UnsafeRawBufferPointer {
         guard let base = mapping.bytes.baseAddress else { return UnsafeRawBufferPointer(start: nil, count: 0) }

@@ -36,6 +36,14 @@ final class MappedFile: @unchecked Sendable {
         bytes = UnsafeRawBufferPointer(start: m, count: size)
     }
 
+    /// Lets the kernel take back the pages read so far: they stay valid (read again from the page
+    /// cache or the file on next access), but stop counting as this process's resident memory.
+    func releaseResidentPages() {
+        if let base = bytes.baseAddress {
+            _ = madvise(UnsafeMutableRawPointer(mutating: base), bytes.count, Int32(MADV_DONTNEED))
+        }
+    }
+
     deinit {
         if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
     }

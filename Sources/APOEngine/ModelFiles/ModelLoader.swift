@@ -269,6 +269,7 @@ public enum ModelLoader {
                 RoPELayout.unpermuteFromGGUF(destination, heads: heads, headDim: config.headDim, columns: tensor.shape[1])
             }
         }
+        file.releaseResidentPages()
         return parameters
     }
 }

@@ -34,31 +34,6 @@ public struct TrainableRange: Sendable, Equatable {
     public func contains(offset: Int) -> Bool { offset >= start && offset < end }
 }
 
-/// Saved activations of one decoder block for one micro-batch; N = B·T rows.
-final class BlockActivations {
-    let input, ln1, q, k, v, attOut, resid2, ln2: FloatBuffer  // [N, ·]
-    let rstd1, rstd2: FloatBuffer                               // [N]
-    let gate, up, act: FloatBuffer                              // [N, ffn]
-    let probs: FloatBuffer                                      // [B, heads, T, T]
-
-    init(rows n: Int, batch: Int, seqLen: Int, config c: LlamaConfig) {
-        input = FloatBuffer(count: n * c.hiddenSize)
-        ln1 = FloatBuffer(count: n * c.hiddenSize)
-        q = FloatBuffer(count: n * c.qDim)
-        k = FloatBuffer(count: n * c.kvDim)
-        v = FloatBuffer(count: n * c.kvDim)
-        attOut = FloatBuffer(count: n * c.qDim)
-        resid2 = FloatBuffer(count: n * c.hiddenSize)
-        ln2 = FloatBuffer(count: n * c.hiddenSize)
-        rstd1 = FloatBuffer(count: n)
-        rstd2 = FloatBuffer(count: n)
-        gate = FloatBuffer(count: n * c.intermediateSize)
-        up = FloatBuffer(count: n * c.intermediateSize)
-        act = FloatBuffer(count: n * c.intermediateSize)
-        probs = FloatBuffer(count: batch * c.headCount * seqLen * seqLen)
-    }
-}
-
 /// The training forward and backward pass of a LLaMA backbone over right-padded sequences `[B, T]`.
 ///
 /// `forward` returns the final hidden states (after the final RMSNorm), `[B·T, hidden]`; `backward`
@@ -76,8 +51,12 @@ public final class LlamaTrainingGraph {
     public let precision: ComputePrecision
     let rope: RoPETable
     let maxBatch: Int, maxSeqLen: Int
-    var blocks: [BlockActivations] = []   // trainable blocks, index l - firstTrainableLayer
-    let frozenScratch: BlockActivations?
+    /// The trained blocks' activations for the backward pass, index l - firstTrainableLayer.
+    let saved: SavedActivations
+    /// Frozen blocks run here, and with checkpointing every trained block's re-computation.
+    let sharedScratch: BlockActivations?
+    /// Where a re-computed block writes its (unused) output.
+    let recomputedOutput: FloatBuffer
     let finalInput, finalOut, finalRstd: FloatBuffer
     // backward scratch
     let dX, dLn, dQ, dK, dV, dAttOut, dGate, dUp, dAct: FloatBuffer
@@ -86,11 +65,19 @@ public final class LlamaTrainingGraph {
     private(set) var lengths: [Int] = []
     private(set) var tokens: [Int32] = []
     private var positions: [Int32] = []
+    /// Where the hidden states entering block `trunkDepth` are kept between passes (nil: every
+    /// block runs every time); see `useFrozenTrunk`.
+    public private(set) var trunkStore: (any FrozenTrunkStore)?
+    public private(set) var trunkDepth = 0
+    /// Sequences whose frozen-trunk states came from `trunkStore` / had to be computed.
+    public internal(set) var trunkHits = 0, trunkMisses = 0
 
     /// - needsGradients: false for scoring only (no gradient arena, no saved activations).
+    /// - gradientCheckpointing: keep only each trained block's input and re-compute the rest in
+    ///   `backward` (same gradients, bit for bit; ≈ 18× less activation memory, one more forward pass).
     public init(parameters: ModelParameters, trainableLayers: Int, trainEmbedding: Bool = true,
                 maxBatch: Int, maxSeqLen: Int, threads: Int, needsGradients: Bool = true,
-                precision: ComputePrecision = .fp32) {
+                precision: ComputePrecision = .fp32, gradientCheckpointing: Bool = false) {
         let c = parameters.config
         self.parameters = parameters
         trainable = needsGradients
@@ -104,11 +91,15 @@ public final class LlamaTrainingGraph {
         rope = RoPETable(headDim: c.headDim, maxPositions: maxSeqLen, theta: c.ropeTheta)
         let n = maxBatch * maxSeqLen
         let trainedBlocks = needsGradients ? c.layerCount - trainable.firstTrainableLayer : 0
-        blocks = (0..<trainedBlocks).map { _ in
-            BlockActivations(rows: n, batch: maxBatch, seqLen: maxSeqLen, config: c)
-        }
-        frozenScratch = trainedBlocks < c.layerCount
+        saved = SavedActivations(trainedBlocks: trainedBlocks, checkpointed: gradientCheckpointing, rows: n,
+                                 batch: maxBatch, seqLen: maxSeqLen, config: c)
+        sharedScratch = saved.needsSharedScratch(trainedBlocks: trainedBlocks, layerCount: c.layerCount)
             ? BlockActivations(rows: n, batch: maxBatch, seqLen: maxSeqLen, config: c) : nil
+        if case .checkpointed = saved {
+            recomputedOutput = FloatBuffer(count: n * c.hiddenSize)
+        } else {
+            recomputedOutput = FloatBuffer(count: 0)
+        }
         finalInput = FloatBuffer(count: n * c.hiddenSize)
         finalOut = FloatBuffer(count: n * c.hiddenSize)
         finalRstd = FloatBuffer(count: n)
@@ -149,18 +140,13 @@ public final class LlamaTrainingGraph {
         positions = (0..<n).map { Int32($0 % T) }
         setMatrixProductThreads(threads)
 
-        var x = c.layerCount > 0 ? activations(ofBlock: 0).input : finalInput
-        tokens.withUnsafeBufferPointer { tok in
-            embeddingForward(out: x.pointer, tokens: tok.baseAddress!, count: n,
-                             table: p.pointer(lay.tokenEmbedding), dim: C)
+        let first = trunkStore == nil ? 0 : trunkDepth
+        if first > 0, let trunk = trunkStore {
+            restoreFrozenTrunk(trunk, into: blockInput(first))
+        } else {
+            runBlocks(0..<c.layerCount, from: embedTokens())
         }
-        for l in 0..<c.layerCount {
-            let a = activations(ofBlock: l)
-            if a.input !== x { a.input.pointer.update(from: x.pointer, count: n * C) }
-            let next = l + 1 < c.layerCount ? activations(ofBlock: l + 1).input : finalInput
-            blockForward(l, a, out: next)
-            x = next
-        }
+        if first > 0 { runBlocks(first..<c.layerCount, from: blockInput(first)) }
         rowsParallel(n) { r in
             rmsNormForward(out: self.finalOut.pointer + r.lowerBound * C, rstd: self.finalRstd.pointer + r.lowerBound,
                            inp: self.finalInput.pointer + r.lowerBound * C, weight: p.pointer(lay.finalNorm),
@@ -169,8 +155,69 @@ public final class LlamaTrainingGraph {
         return UnsafePointer(finalOut.pointer)
     }
 
+    /// Keeps the hidden states entering block `depth` in `store` and reads them from there: blocks
+    /// below `depth` run only for sequences the store does not hold. Those states are rounded to
+    /// fp16 from then on, whether computed or loaded, so results do not depend on the store's
+    /// contents. `depth` may not exceed the first trainable block (a scoring graph: any block
+    /// whose weights are shared with the trunk the store is bound to).
+    public func useFrozenTrunk(_ store: any FrozenTrunkStore, depth: Int) {
+        precondition(depth >= 0 && depth <= trainable.firstTrainableLayer, "the frozen trunk ends at a trainable block")
+        trunkStore = depth > 0 ? store : nil
+        trunkDepth = depth
+    }
+
+    /// The embedded tokens, in block 0's input (the final norm's when there are no blocks).
+    func embedTokens() -> FloatBuffer {
+        let x = blockInput(0), C = parameters.config.hiddenSize
+        tokens.withUnsafeBufferPointer { tok in
+            embeddingForward(out: x.pointer, tokens: tok.baseAddress!, count: batch * seqLen,
+                             table: parameters.pointer(parameters.layout.tokenEmbedding), dim: C)
+        }
+        return x
+    }
+
+    /// Where block `l` reads its input (`l` = layer count: the final norm's input).
+    func blockInput(_ l: Int) -> FloatBuffer {
+        l < parameters.config.layerCount ? activations(ofBlock: l).input : finalInput
+    }
+
+    /// Runs `blocks` in order starting from their first one's input `x`; each writes the next one's input.
+    func runBlocks(_ blocks: Range<Int>, from x: FloatBuffer) {
+        let n = batch * seqLen, C = parameters.config.hiddenSize
+        var x = x
+        for l in blocks {
+            let a = activations(ofBlock: l)
+            if a.input !== x { a.input.pointer.update(from: x.pointer, count: n * C) }
+            checkpoint(ofBlock: l)?.pointer.update(from: a.input.pointer, count: n * C)
+            let next = blockInput(l + 1)
+            blockForward(l, a, out: next)
+            x = next
+        }
+    }
+
+    /// Where block `l`'s forward pass writes its activations.
     func activations(ofBlock l: Int) -> BlockActivations {
-        l >= trainable.firstTrainableLayer && !blocks.isEmpty ? blocks[l - trainable.firstTrainableLayer] : frozenScratch!
+        if case .all(let blocks) = saved, l >= trainable.firstTrainableLayer {
+            return blocks[l - trainable.firstTrainableLayer]
+        }
+        return sharedScratch!
+    }
+
+    /// Where block `l`'s input is kept for re-computation (checkpointing, trained blocks only).
+    private func checkpoint(ofBlock l: Int) -> FloatBuffer? {
+        guard case .checkpointed(let inputs) = saved, l >= trainable.firstTrainableLayer else { return nil }
+        return inputs[l - trainable.firstTrainableLayer]
+    }
+
+    /// Block `l`'s activations as its forward pass left them: the saved ones, or with checkpointing
+    /// the block's forward pass run again from its kept input.
+    private func savedActivations(ofBlock l: Int) -> BlockActivations {
+        let a = activations(ofBlock: l)
+        if let input = checkpoint(ofBlock: l) {
+            a.input.pointer.update(from: input.pointer, count: batch * seqLen * parameters.config.hiddenSize)
+            blockForward(l, a, out: recomputedOutput)
+        }
+        return a
     }
 
     private func blockForward(_ l: Int, _ a: BlockActivations, out: FloatBuffer) {
@@ -234,7 +281,7 @@ public final class LlamaTrainingGraph {
                         dOut: dHidden, inp: finalInput.pointer, weight: p.pointer(lay.finalNorm),
                         rstd: finalRstd.pointer, rows: n, dim: C)
         for l in stride(from: c.layerCount - 1, through: first, by: -1) {
-            let a = activations(ofBlock: l), w = lay.layers[l]
+            let a = savedActivations(ofBlock: l), w = lay.layers[l]
             let needsInputGradient = l > first || trainable.trainsEmbedding
             // MLP: out = resid2 + down(silu(gate) ⊙ up)
             dAct.pointer.update(repeating: 0, count: n * F)

@@ -53,12 +53,13 @@ public final class PolicyGraph {
 
     public init(parameters: ModelParameters, trainableLayers: Int, trainEmbedding: Bool = true, maxBatch: Int,
                 maxSeqLen: Int, threads: Int, needsGradients: Bool = true, headChunkRows: Int = 64,
-                precision: ComputePrecision = .fp32) {
+                precision: ComputePrecision = .fp32, gradientCheckpointing: Bool = false) {
         self.parameters = parameters
         let c = parameters.config
         backbone = LlamaTrainingGraph(parameters: parameters, trainableLayers: trainableLayers,
                                       trainEmbedding: trainEmbedding, maxBatch: maxBatch, maxSeqLen: maxSeqLen,
-                                      threads: threads, needsGradients: needsGradients, precision: precision)
+                                      threads: threads, needsGradients: needsGradients, precision: precision,
+                                      gradientCheckpointing: gradientCheckpointing)
         scratch = LMHeadScratch(chunkRows: headChunkRows, vocab: c.vocabSize, dim: c.hiddenSize)
         dHidden = FloatBuffer(count: needsGradients ? maxBatch * maxSeqLen * c.hiddenSize : 0)
     }

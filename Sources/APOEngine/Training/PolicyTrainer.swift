@@ -90,7 +90,8 @@ public final class PolicyTrainer {
         graph = PolicyGraph(parameters: parameters, trainableLayers: settings.trainableLayers,
                             trainEmbedding: settings.trainEmbedding,
                             maxBatch: loop.largestMicroBatch * perExample,
-                            maxSeqLen: longest, threads: settings.threads, precision: precision)
+                            maxSeqLen: longest, threads: settings.threads, precision: precision,
+                            gradientCheckpointing: settings.gradientCheckpointing)
         optimizer = AdamW(groupSizes: [graph.backbone.trainable.count], settings: settings.adam)
     }
 

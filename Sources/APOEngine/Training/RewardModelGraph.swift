@@ -17,12 +17,14 @@ public final class RewardModelGraph {
 
     /// - trainableLayers: top blocks that train (`needsGradients` false: scoring only).
     public init(model: RewardModel, trainableLayers: Int, trainEmbedding: Bool = true, maxBatch: Int,
-                maxSeqLen: Int, threads: Int, needsGradients: Bool = true, precision: ComputePrecision = .fp32) {
+                maxSeqLen: Int, threads: Int, needsGradients: Bool = true, precision: ComputePrecision = .fp32,
+                gradientCheckpointing: Bool = false) {
         self.model = model
         let C = model.parameters.config.hiddenSize
         backbone = LlamaTrainingGraph(parameters: model.parameters, trainableLayers: trainableLayers,
                                       trainEmbedding: trainEmbedding, maxBatch: maxBatch, maxSeqLen: maxSeqLen,
-                                      threads: threads, needsGradients: needsGradients, precision: precision)
+                                      threads: threads, needsGradients: needsGradients, precision: precision,
+                                      gradientCheckpointing: gradientCheckpointing)
         trainsHead = needsGradients
         headGradient = FloatBuffer(count: C)
         pooled = FloatBuffer(count: maxBatch * C)

@@ -65,7 +65,7 @@ public final class RewardTrainer {
                                  trainEmbedding: settings.trainEmbedding,
                                  maxBatch: loop.largestMicroBatch * maxResponses,
                                  maxSeqLen: min(longest, settings.maxLength), threads: settings.threads,
-                                 precision: precision)
+                                 precision: precision, gradientCheckpointing: settings.gradientCheckpointing)
         optimizer = AdamW(groupSizes: [graph.backbone.trainable.count, model.head.count], settings: settings.adam)
     }
 

@@ -15,6 +15,10 @@ public struct TrainingLoopSettings: Codable, Sendable, Equatable {
     public var trainableLayers = 2
     /// Train the token embedding too (a policy's tied LM head); only when every block trains.
     public var trainEmbedding = false
+    /// Keep only each trained block's input and re-compute its activations in the backward pass:
+    /// the same gradients bit for bit, far less memory, one more forward pass of the trained blocks.
+    /// How the work is done, not what it computes: metrics and checkpoints do not record it.
+    public var gradientCheckpointing = false
     public var seed: UInt64 = 0
     public var threads = 2
     /// Global gradient-norm clip; nil or ≤ 0 disables clipping.
@@ -22,6 +26,12 @@ public struct TrainingLoopSettings: Codable, Sendable, Equatable {
     public var adam = AdamWSettings()
 
     public init() {}
+
+    // `gradientCheckpointing` is left out: a run trained with it is the same run.
+    enum CodingKeys: String, CodingKey {
+        case epochs, learningRate, schedule, warmupSteps, batchSize, microBatchSize, trainableLayers
+        case trainEmbedding, seed, threads, maxGradNorm, adam
+    }
 }
 
 /// Where a run stands: exactly what must be restored for a resumed run to match an uninterrupted one.
