@@ -20,6 +20,7 @@ public struct RewardModelBenchmark {
         public var seqLen: Int
         public var microBatch: Int
         public var trainableLayers: Int
+        public var gradientCheckpointing: Bool
         public var nonEmbeddingParameters: Int
         public var trainableParameters: Int
         /// Measured peak of the products in this precision (fp32 sgemm or bf16 oneDNN matmul).
@@ -29,6 +30,9 @@ public struct RewardModelBenchmark {
         public var scoreTokensPerS: Double
         public var scoreMfu: Double
         public var peakRssBytes: Int
+        /// Resident memory when the run began (the loaded weights and the process itself): the
+        /// rest of the peak is training's own (gradients, AdamW moments, activations).
+        public var startRssBytes: Int
     }
 
     /// Measured matrix-product rate in `precision` on a shape typical of the model's linears
@@ -56,10 +60,19 @@ public struct RewardModelBenchmark {
         return usage.ru_maxrss * 1024  // Linux reports kilobytes
     }
 
+    /// Resident memory now (Linux: /proc/self/statm's second field, in pages); 0 where unreadable.
+    public static func currentResidentBytes() -> Int {
+        guard let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
+              let pages = statm.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else { return 0 }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
     /// - microBatch: sequences per forward pass (an even number: pairs of chosen/rejected);
     /// - steps: timed optimiser steps (after one untimed warm-up step); likewise scoring batches.
     public static func run(parameters: ModelParameters, seqLen: Int, microBatch: Int, trainableLayers: Int,
-                           threads: Int, steps: Int, path: ComputePath, log: (String) -> Void = { _ in }) -> Result {
+                           threads: Int, steps: Int, path: ComputePath, gradientCheckpointing: Bool = false,
+                           log: (String) -> Void = { _ in }) -> Result {
+        let startRss = currentResidentBytes()
         let precision = path.precision
         let c = parameters.config
         var rng = TrainingRandom(seed: 1)
@@ -83,6 +96,7 @@ public struct RewardModelBenchmark {
         settings.threads = threads
         settings.learningRate = 1e-6
         settings.epochs = 1
+        settings.gradientCheckpointing = gradientCheckpointing
         let trainer = RewardTrainer(model: model, settings: settings, examples: examples, precision: precision)
         _ = trainer.step()  // warm-up: first-touch of activations and moments
         let start = Date()
@@ -114,9 +128,10 @@ public struct RewardModelBenchmark {
             cpuModel: CPUFeatures.current.modelName, cpuFlags: CPUFeatures.current.flagNames,
             threads: threads, seqLen: seqLen, microBatch: microBatch,
             trainableLayers: range.firstTrainableLayer == 0 ? c.layerCount : c.layerCount - range.firstTrainableLayer,
+            gradientCheckpointing: gradientCheckpointing,
             nonEmbeddingParameters: nonEmbedding, trainableParameters: trainable, gemmPeakGflops: peak,
             trainTokensPerS: trainTPS, trainMfu: trainTPS * trainFlops / (peak * 1e9),
             scoreTokensPerS: scoreTPS, scoreMfu: scoreTPS * Double(2 * nonEmbedding) / (peak * 1e9),
-            peakRssBytes: peakResidentBytes())
+            peakRssBytes: peakResidentBytes(), startRssBytes: startRss)
     }
 }

@@ -38,6 +38,13 @@ public struct MemoKey: Equatable, CustomStringConvertible {
         return MemoKey(value: FileDigest.sha256(of: Data(material.utf8)), inputDigests: digests)
     }
 
+    /// The parameters that decide a job's outputs: all but the knobs declared `changesOutputs:
+    /// false` (e.g. `gradient_checkpointing`), so flipping one of those reuses earlier results.
+    public static func outputParameters(_ params: [String: ParamValue],
+                                        declared: [ParameterSpec]) -> [String: ParamValue] {
+        params.filter { name, _ in declared.first { $0.name == name }?.changesOutputs ?? true }
+    }
+
     /// Files are hashed wherever they come from (a changed local dataset must invalidate the
     /// key); directories only when a dependency produced them, so a parameter such as "/" can
     /// never start a walk of the whole disk.

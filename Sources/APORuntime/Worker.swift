@@ -163,7 +163,8 @@ public final class Worker {
         if job.memoize {
             do {
                 let dependencyPaths = Set(dependencyOutputs.values.flatMap { MemoKey.stringLeaves(of: .object($0)) })
-                let key = try MemoKey.compute(kind: kind.name, kindVersion: kind.version, params: params,
+                let key = try MemoKey.compute(kind: kind.name, kindVersion: kind.version,
+                                              params: MemoKey.outputParameters(params, declared: kind.parameters),
                                               dependencyPaths: dependencyPaths, computeIdentity: computePath?.identity)
                 memoKey = key
                 // In-flight memoization (the rule is at `JobStore.declareMemoKey`): declared first,

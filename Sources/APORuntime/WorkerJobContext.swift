@@ -11,6 +11,7 @@ final class WorkerJobContext: JobContext {
     let params: [String: ParamValue]
     let folders: AttemptFolders
     let threads: Int
+    let trunkCache = TrunkStateCache.standard()
 
     var outputDirectory: URL { folders.output }
     var checkpointDirectory: URL { folders.checkpoint }

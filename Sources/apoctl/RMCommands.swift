@@ -121,6 +121,8 @@ struct RMBenchOptions: ParsableArguments {
     @Option(name: .long) var threads: Int = 2
     @Option(name: .long, help: "Timed optimiser steps.") var steps: Int = 3
     @Option(name: .long, help: "fp32 or bf16 (default: bf16 where the CPU has it).") var precision: ComputePrecision?
+    @Flag(name: .long, help: "Keep only each trained block's input; re-compute the rest in the backward pass.")
+    var gradientCheckpointing = false
     @Flag(name: .long) var json = false
 
     func run() throws {
@@ -128,16 +130,17 @@ struct RMBenchOptions: ParsableArguments {
         let loaded = try ModelLoader.load(path: model, threads: threads)
         let result = RewardModelBenchmark.run(parameters: loaded.parameters, seqLen: seqLen, microBatch: microBatch,
                                               trainableLayers: trainableLayers, threads: threads, steps: steps,
-                                              path: path, log: { if !json { print($0) } })
+                                              path: path, gradientCheckpointing: gradientCheckpointing,
+                                              log: { if !json { print($0) } })
         if json {
             let encoder = JSONEncoder()
             encoder.keyEncodingStrategy = .convertToSnakeCase
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(result), as: UTF8.self))
         } else {
-            print(String(format: "train: %.1f tokens/s, MFU %.1f%%; score: %.1f tokens/s, MFU %.1f%%; peak RSS %.0f MB",
+            print(String(format: "train: %.1f tokens/s, MFU %.1f%%; score: %.1f tokens/s, MFU %.1f%%; peak RSS %.0f MB (%.0f MB at start)",
                          result.trainTokensPerS, 100 * result.trainMfu, result.scoreTokensPerS,
-                         100 * result.scoreMfu, Double(result.peakRssBytes) / 1e6))
+                         100 * result.scoreMfu, Double(result.peakRssBytes) / 1e6, Double(result.startRssBytes) / 1e6))
         }
     }
 }
@@ -149,6 +152,7 @@ final class LocalJobContext: JobContext {
     let outputDirectory: URL
     let checkpointDirectory: URL
     let threads: Int
+    let trunkCache = TrunkStateCache.standard()
 
     init(params: [String: ParamValue], root: URL, threads: Int) throws {
         self.params = params

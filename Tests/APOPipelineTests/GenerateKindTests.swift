@@ -10,6 +10,9 @@ final class InterruptedJobContext: JobContext {
     let outputDirectory: URL
     let checkpointDirectory: URL
     let threads = 2
+    /// A cache of this context's own (tests never touch the user's).
+    lazy var trunkCache = TrunkStateCache(root: FileManager.default.temporaryDirectory
+        .appendingPathComponent("apo-trunk-cache-\(UUID().uuidString)"), capacityBytes: 100_000_000)
     let cancelAfterProgress: Int
     private(set) var progressCount = 0
     private(set) var messages: [String] = []

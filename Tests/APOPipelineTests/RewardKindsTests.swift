@@ -12,6 +12,8 @@ struct RewardKindsTests {
         let outputDirectory: URL
         let checkpointDirectory: URL
         let threads = 1
+        /// A cache of this context's own (tests never touch the user's).
+        var trunkCache: TrunkStateCache
         var cancelAfterSteps: Int?
         var metrics: [(step: Int, name: String, value: Double)] = []
         var logLines: [String] = []
@@ -19,6 +21,7 @@ struct RewardKindsTests {
         var artifacts: [String: URL] = [:]
         init(params: [String: ParamValue], root: URL) throws {
             self.params = params
+            trunkCache = TrunkStateCache(root: root.appendingPathComponent("trunk-cache"), capacityBytes: 100_000_000)
             outputDirectory = root.appendingPathComponent("out")
             checkpointDirectory = root.appendingPathComponent("checkpoint")
             for d in [outputDirectory, checkpointDirectory] {
@@ -151,6 +154,50 @@ struct RewardKindsTests {
                                               from: Data(contentsOf: URL(fileURLWithPath: evaluated["metrics"]!.stringValue!)))
         #expect(report.metrics.pairCount == 9)
         #expect(report.data.identicalAfterTruncation == 1)
+    }
+
+    /// A second train-rm on the same backbone reads every text's frozen-trunk states from the cache
+    /// and writes the same model, byte for byte; without the cache (no fp16 rounding) it comes out
+    /// close but not equal.
+    @Test func trainRMReadsTheFrozenTrunkFromTheCacheAndWritesTheSameModel() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let backbone = try Self.makeBackbone(in: dir)
+        let pairs = try dir.write("pairs.json", Self.pairsJSON)
+        let params = Self.trainParams(backbone: backbone, pairs: pairs)
+        let cache = TrunkStateCache(root: dir.file("shared-cache"), capacityBytes: 100_000_000)
+        func train(_ name: String, trunkCache: Bool = true) throws -> (CancellingContext, Data) {
+            var p = params
+            p["trunk_cache"] = .bool(trunkCache)
+            let context = try CancellingContext(params: p, root: dir.file(name))
+            context.trunkCache = cache
+            let outputs = try TrainRMKind.run(context)
+            let model = URL(fileURLWithPath: outputs["model"]!.stringValue!).appendingPathComponent("model.safetensors")
+            return (context, try Data(contentsOf: model))
+        }
+        let (first, firstModel) = try train("first")
+        // 9 items → 18 sequences, 2 epochs, plus 2 evaluations of 18 sequences; 17 distinct texts.
+        let firstLine = try #require(first.logLines.first { $0.contains("frozen-trunk cache") })
+        #expect(firstLine.contains("computed and kept"))
+        let computedFirst = try #require(Self.count(before: " computed", in: firstLine))
+        #expect(computedFirst > 0 && computedFirst <= 18)
+        #expect(try #require(Self.count(before: " sequences read", in: firstLine)) > 0, "epoch 2 reads epoch 1's texts")
+        let (second, secondModel) = try train("second")
+        let secondLine = try #require(second.logLines.first { $0.contains("frozen-trunk cache") })
+        #expect(Self.count(before: " computed", in: secondLine) == 0, "\(secondLine)")
+        #expect(firstModel == secondModel)
+        #expect(cache.stats().entries == computedFirst)
+
+        let (plain, plainModel) = try train("plain", trunkCache: false)
+        #expect(!plain.logLines.contains { $0.contains("frozen-trunk cache") })
+        #expect(plainModel != firstModel)
+        #expect(plainModel.count == firstModel.count)
+    }
+
+    /// The number just before `suffix` in `line` ("… 12 sequences read" → 12).
+    static func count(before suffix: String, in line: String) -> Int? {
+        guard let r = line.range(of: suffix) else { return nil }
+        return Int(line[..<r.lowerBound].split(separator: " ").last ?? "")
     }
 
     @Test func badPairsFilesAndParametersFailWithNamedErrors() throws {

@@ -8,6 +8,9 @@ final class TestJobContext: JobContext {
     let outputDirectory: URL
     let checkpointDirectory: URL
     let threads: Int
+    /// A cache of this context's own (tests never touch the user's).
+    lazy var trunkCache = TrunkStateCache(root: FileManager.default.temporaryDirectory
+        .appendingPathComponent("apo-trunk-cache-\(UUID().uuidString)"), capacityBytes: 100_000_000)
     var cancelled = false
     private(set) var progress: [(done: Int, total: Int, message: String?)] = []
     private(set) var logLines: [String] = []

@@ -222,6 +222,24 @@ struct WorkerTests {
         #expect(try key(compute: "fp32/fp32-haswell/openblas-haswell") != key(compute: "fp32/fp32-cooperlake/openblas-cooperlake"))
     }
 
+    /// `gradient_checkpointing` changes how much memory training takes, not what it computes (bit
+    /// for bit, `GradientCheckpointingTests`): flipping it must find the earlier result.
+    @Test func knobsThatKeepOutputsStayOutOfTheMemoKey() throws {
+        func key(_ changes: [String: ParamValue]) throws -> String {
+            var params: [String: ParamValue] = ["train": .array([.string("/nonexistent/pairs.json")]), "lr": .double(1e-4)]
+            for spec in TrainRMKind.parameters where params[spec.name] == nil { params[spec.name] = spec.defaultValue }
+            params.merge(changes) { _, new in new }
+            return try MemoKey.compute(kind: TrainRMKind.name, kindVersion: TrainRMKind.version,
+                                       params: MemoKey.outputParameters(params, declared: TrainRMKind.parameters),
+                                       dependencyPaths: []).value
+        }
+        #expect(try key(["gradient_checkpointing": .bool(true)]) == key(["gradient_checkpointing": .bool(false)]))
+        #expect(try key(["lr": .double(2e-4)]) != key([:]))
+        for kind in [TrainRMKind.parameters, TrainLLMKind.parameters, DPOKind.parameters] {
+            #expect(kind.filter { !$0.changesOutputs }.map(\.name) == ["gradient_checkpointing"])
+        }
+    }
+
     @Test func missingParamsGetTheKindDefaults() throws {
         let sandbox = try RuntimeSandbox()
         defer { sandbox.cleanup() }

@@ -72,16 +72,27 @@ public struct ParameterSpec: Sendable {
     public let sha256Parameter: String?
     /// For a string parameter: the only values it may take (checked at submit).
     public let allowedValues: [String]?
+    /// False for a knob of how the work is done that leaves the outputs bit-identical (memory
+    /// against time): it stays out of the memo key, so flipping it reuses earlier results.
+    public let changesOutputs: Bool
 
     public init(_ name: String, _ type: ParamType, default defaultValue: ParamValue? = nil,
-                sha256Parameter: String? = nil, allowedValues: [String]? = nil, help: String) {
+                sha256Parameter: String? = nil, allowedValues: [String]? = nil, changesOutputs: Bool = true,
+                help: String) {
         self.name = name
         self.type = type
         self.defaultValue = defaultValue
         self.help = help
         self.sha256Parameter = sha256Parameter
         self.allowedValues = allowedValues
+        self.changesOutputs = changesOutputs
     }
+
+    /// `gradient_checkpointing` of the training kinds.
+    public static let gradientCheckpointing = ParameterSpec(
+        "gradient_checkpointing", .bool, default: .bool(false), changesOutputs: false,
+        help: "keep only each trained block's input and re-compute the rest in the backward pass: "
+            + "the same result bit for bit with far less memory, for one more forward pass of the trained blocks")
 
     public var isRequired: Bool { defaultValue == nil }
 }
@@ -125,6 +136,8 @@ public protocol JobContext: AnyObject {
     var checkpointDirectory: URL { get }
     /// CPU threads this job may use.
     var threads: Int { get }
+    /// The host's cache of frozen-trunk states (`trunk_cache`), shared with other jobs and runs.
+    var trunkCache: TrunkStateCache { get }
     func reportProgress(done: Int, total: Int, message: String?)
     func log(_ line: String)
     func recordMetric(step: Int, name: String, value: Double)

@@ -24,6 +24,7 @@ enum PolicyTrainingJob {
         ParameterSpec("seed", .int, default: .int(42), help: "data shuffling"),
         ParameterSpec("threads", .int, default: .int(0), help: "CPU threads (0: the worker's share)"),
         .precision,
+        .gradientCheckpointing,
         ParameterSpec("checkpoint_every", .int, default: .int(20), help: "steps between checkpoints"),
     ]
 

@@ -31,6 +31,10 @@ public enum TrainRMKind: JobKind {
         ParameterSpec("seed", .int, default: .int(42), help: "head init and shuffling"),
         ParameterSpec("threads", .int, default: .int(0), help: "CPU threads (0: the worker's share)"),
         .precision,
+        .gradientCheckpointing,
+        ParameterSpec("trunk_cache", .bool, default: .bool(true),
+                      help: "keep the hidden states entering the first trained block in the host's cache (fp16, "
+                          + "$APO_CACHE_DIR): each text's frozen blocks run once per backbone, across epochs, jobs and runs"),
         ParameterSpec("checkpoint_every", .int, default: .int(50), help: "steps between checkpoints"),
         ParameterSpec("eval_every", .int, default: .int(0), help: "steps between evaluations (0: only at the end)"),
         ParameterSpec("max_pairs", .int, default: .int(-1), help: "use only the first N pairs of each file (-1: all)"),
@@ -106,6 +110,8 @@ public enum TrainRMKind: JobKind {
 
         let trainer = RewardTrainer(model: rm.model, settings: settings, examples: trainExamples,
                                     precision: precision)
+        let trunk = try FrozenTrunkParameter.store(context, parameters: rm.model.parameters,
+                                                   frozenBlocks: trainer.graph.backbone.trainable.firstTrainableLayer)
         let checkpoints = context.checkpointDirectory.appendingPathComponent("train-rm")
         _ = try TrainingJob.resume(trainer, kind: name, context: context, checkpoints: checkpoints)
         let evalEvery = try context.intParam("eval_every")
@@ -113,6 +119,10 @@ public enum TrainRMKind: JobKind {
         let scorer = evalExamples.isEmpty ? nil
             : RewardScorer(model: rm.model, batchSize: max(2, settings.microBatchSize * 2), maxSeqLen: longestEval,
                            threads: settings.threads, precision: precision)
+        if let trunk {
+            trainer.graph.backbone.useFrozenTrunk(trunk.store, depth: trunk.depth)
+            scorer?.graph.backbone.useFrozenTrunk(trunk.store, depth: trunk.depth)
+        }
         func evaluate(step: Int) -> RMMetrics? {
             guard let scorer else { return nil }
             let m = scorer.evaluate(evalExamples)
@@ -141,6 +151,7 @@ public enum TrainRMKind: JobKind {
             if evalEvery > 0, step % evalEvery == 0, !trainer.isFinished { _ = evaluate(step: step) }
         })
         let finalMetrics = evaluate(step: trainer.progress.step)
+        if let trunk { context.log("train-rm: \(trunk.summary)") }
 
         // Through writeArtifact, so the model directory is a recorded artifact like metrics.json.
         let modelURL = try context.writeArtifact(named: "model") { url in

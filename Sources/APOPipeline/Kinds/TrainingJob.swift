@@ -55,6 +55,7 @@ enum TrainingJob {
         s.trainableLayers = try context.intParam("trainable_layers")
         s.seed = UInt64(truncatingIfNeeded: try context.intParam("seed"))
         s.threads = try context.threadsParam()
+        s.gradientCheckpointing = try context.boolParam(ParameterSpec.gradientCheckpointing.name)
         return s
     }
 
