@@ -16,4 +16,6 @@ trap cleanup EXIT
 [ "$(id -u)" -eq 0 ] && chmod 755 "$cluster"
 APO_TEST_POSTGRES_URL=$(deploy/postgres-cluster.sh start "$cluster/data" "$port")
 export APO_TEST_POSTGRES_URL
+# Jobs that tests run through apod keep frozen-trunk states here, not in the user's cache.
+export APO_CACHE_DIR="$cluster/trunk-cache"
 swift test "$@"
