@@ -135,6 +135,7 @@ struct RewardKindsTests {
         scoreParams["model"] = outputs["model"]!
         scoreParams["samples"] = .string(samples.path)
         scoreParams["threads"] = .int(1)
+        scoreParams["trunk_cache"] = .bool(false)  // fp32 states, as the direct scorer below computes them
         let scoreContext = try CancellingContext(params: scoreParams, root: dir.file("score"))
         let scored = try ScoreKind.run(scoreContext)
         let scores = try RMScoresFile.read(URL(fileURLWithPath: scored["scores"]!.stringValue!))
@@ -187,6 +188,22 @@ struct RewardKindsTests {
         #expect(Self.count(before: " computed", in: secondLine) == 0, "\(secondLine)")
         #expect(firstModel == secondModel)
         #expect(cache.stats().entries == computedFirst)
+
+        // `score` on the trained model reads the states train-rm's evaluation kept (the model
+        // directory records its 1 frozen block) and agrees with that evaluation.
+        var scoreParams: [String: ParamValue] = [:]
+        for spec in ScoreKind.parameters { if let d = spec.defaultValue { scoreParams[spec.name] = d } }
+        scoreParams["model"] = .string(first.artifacts["model"]!.path)
+        scoreParams["pairs"] = .string(pairs.path)
+        scoreParams["max_length"] = .int(32)
+        scoreParams["threads"] = .int(1)
+        let scoring = try CancellingContext(params: scoreParams, root: dir.file("score"))
+        scoring.trunkCache = cache
+        let scored = try ScoreKind.run(scoring)
+        let scoreLine = try #require(scoring.logLines.first { $0.contains("frozen-trunk cache") })
+        #expect(Self.count(before: " computed", in: scoreLine) == 0, "\(scoreLine)")
+        let evaluation = try JSONDecoder().decode(RewardEvaluation.self, from: Data(contentsOf: URL(fileURLWithPath: scored["metrics"]!.stringValue!)))
+        #expect(first.metrics.last { $0.name == "eval_accuracy" }?.value == evaluation.metrics.accuracy)
 
         let (plain, plainModel) = try train("plain", trunkCache: false)
         #expect(!plain.logLines.contains { $0.contains("frozen-trunk cache") })

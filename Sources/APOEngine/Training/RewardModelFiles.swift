@@ -6,8 +6,12 @@ public struct RewardModelSettings: Codable, Sendable, Equatable {
     public var format: RewardInputFormat
     /// The name of the head tensor in `model.safetensors` (shape `[1, hidden]`).
     public var headTensor: String
-    public init(pooling: RewardPooling, format: RewardInputFormat, headTensor: String = RewardModel.headTensorName) {
-        self.pooling = pooling; self.format = format; self.headTensor = headTensor
+    /// Blocks below the first one training changed (their weights are the backbone's): scoring can
+    /// share their states with every model of that backbone (`FrozenTrunkStore`). nil: unknown.
+    public var frozenBlocks: Int?
+    public init(pooling: RewardPooling, format: RewardInputFormat, headTensor: String = RewardModel.headTensorName,
+                frozenBlocks: Int? = nil) {
+        self.pooling = pooling; self.format = format; self.headTensor = headTensor; self.frozenBlocks = frozenBlocks
     }
 }
 
@@ -25,6 +29,8 @@ public enum RewardModelFiles {
         public let chatTemplate: String?
         /// False when `path` was a plain backbone and the head was freshly initialised.
         public let hadHead: Bool
+        /// `RewardModelSettings.frozenBlocks` of a reward-model directory; nil for a plain backbone.
+        public let frozenBlocks: Int?
     }
 
     /// A reward-model directory, or a backbone (GGUF file or model directory) with a fresh head drawn
@@ -46,6 +52,10 @@ public enum RewardModelFiles {
             if let pooling { settings.pooling = pooling }
             try checkTokenIDs(settings.format, vocabularySize: loaded.tokenizer.vocabularySize, file: settingsURL.path)
         }
+        if let n = settings.frozenBlocks, n < 0 || n > loaded.config.layerCount {
+            throw ModelFileError.invalid(file: settingsURL.path, field: "frozenBlocks",
+                                         expected: "0…\(loaded.config.layerCount)", found: String(n))
+        }
         var head = RewardModel.initialHead(hiddenSize: hidden, seed: headSeed)
         var hadHead = false
         if let (shape, values) = loaded.extraTensors[settings.headTensor] {
@@ -56,7 +66,8 @@ public enum RewardModelFiles {
             hadHead = true
         }
         let model = RewardModel(parameters: loaded.parameters, head: head, pooling: settings.pooling, format: settings.format)
-        return Loaded(model: model, tokenizer: loaded.tokenizer, chatTemplate: loaded.chatTemplate, hadHead: hadHead)
+        return Loaded(model: model, tokenizer: loaded.tokenizer, chatTemplate: loaded.chatTemplate, hadHead: hadHead,
+                      frozenBlocks: hadHead ? settings.frozenBlocks : nil)
     }
 
     /// Every framing id must be a token of the model's vocabulary: the embedding lookup of an id
@@ -69,7 +80,9 @@ public enum RewardModelFiles {
         }
     }
 
-    public static func save(_ model: RewardModel, tokenizer: any Tokenizer, chatTemplate: String?, to destination: URL) throws {
+    /// - frozenBlocks: how many bottom blocks training left as they were (recorded for scoring).
+    public static func save(_ model: RewardModel, tokenizer: any Tokenizer, chatTemplate: String?,
+                            frozenBlocks: Int? = nil, to destination: URL) throws {
         let fm = FileManager.default
         let staging = destination.deletingLastPathComponent()
             .appendingPathComponent(".\(destination.lastPathComponent).staging-\(UUID().uuidString)")
@@ -81,7 +94,7 @@ public enum RewardModelFiles {
                                       to: inner)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(RewardModelSettings(pooling: model.pooling, format: model.format))
+        try encoder.encode(RewardModelSettings(pooling: model.pooling, format: model.format, frozenBlocks: frozenBlocks))
             .write(to: inner.appendingPathComponent(settingsFileName))
         if fm.fileExists(atPath: destination.path) { try fm.removeItem(at: destination) }
         guard rename(inner.path, destination.path) == 0 else {

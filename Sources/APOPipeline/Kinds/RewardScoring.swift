@@ -54,6 +54,7 @@ public enum RewardScoring {
     /// One score per (query, answer key) in file order; answers are framed as `query<sep>answer`.
     public static func scoreSamples(_ items: [LLMSample], model: RewardModel, tokenizer: any Tokenizer, maxLength: Int,
                                     batch: Int, threads: Int, precision: ComputePrecision = .fp32,
+                                    trunk: FrozenTrunkParameter.Binding? = nil,
                                     progress: ((Int, Int) -> Void)? = nil) -> [RMScore] {
         var keys: [(String, String)] = []
         var sequences: [[Int32]] = []
@@ -68,6 +69,7 @@ public enum RewardScoring {
         guard !sequences.isEmpty else { return [] }
         let scorer = RewardScorer(model: model, batchSize: batch, maxSeqLen: sequences.map(\.count).max()!, threads: threads,
                                   precision: precision)
+        if let trunk { scorer.graph.backbone.useFrozenTrunk(trunk.store, depth: trunk.depth) }
         let rewards = scorer.score(sequences, progress: progress)
         return zip(keys, rewards).map { RMScore(queryID: $0.0.0, answerKey: $0.0.1, score: Double($0.1)) }
     }

@@ -16,6 +16,7 @@ public enum ScoreKind: JobKind {
         ParameterSpec("batch", .int, default: .int(8), help: "sequences per forward pass"),
         ParameterSpec("threads", .int, default: .int(0), help: "CPU threads (0: the worker's share)"),
         .precision,
+        .trunkCache,
     ]
     public static let outputs = ["scores", "metrics"]
 
@@ -35,10 +36,13 @@ public enum ScoreKind: JobKind {
             throw JobParameterError.invalid(name: "model", message: "\(try context.stringParam("model")) has no reward head '\(RewardModel.headTensorName)'; train one with train-rm")
         }
         let shard = try ShardSelection.of(context.params)
+        let trunk = try FrozenTrunkParameter.store(context, parameters: rm.model.parameters,
+                                                   frozenBlocks: rm.frozenBlocks ?? 0)
+        defer { if let trunk { context.log("score: \(trunk.summary)") } }
         if let samples {
             let items = try shardItems(try LLMSamplesFile.read(samples), shard: shard)
             let scores = try scoreResumably(items, rm: rm, context: context, maxLength: maxLength, batch: batch,
-                                            threads: threads, precision: precision)
+                                            threads: threads, precision: precision, trunk: trunk)
             let url = try context.writeArtifact(named: "scores.json") { try RMScoresFile.write(scores, to: $0) }
             context.log("score: \(scores.count) answers of \(items.count) queries\(shard.map { " (\($0))" } ?? "")")
             try? FileManager.default.removeItem(at: context.checkpointDirectory.appendingPathComponent(partialName))
@@ -52,6 +56,7 @@ public enum ScoreKind: JobKind {
         let scorer = RewardScorer(model: rm.model, batchSize: batch,
                                   maxSeqLen: examples.flatMap { $0.sequences.map(\.count) }.max() ?? 1, threads: threads,
                                   precision: precision)
+        if let trunk { scorer.graph.backbone.useFrozenTrunk(trunk.store, depth: trunk.depth) }
         let metrics = scorer.evaluate(examples)
         context.recordMetric(step: 0, name: "accuracy", value: metrics.accuracy)
         context.recordMetric(step: 0, name: "avg_score", value: metrics.averageScore)
@@ -79,7 +84,8 @@ public enum ScoreKind: JobKind {
     /// Scores `chunkItems` queries at a time, saving the scores so far into the checkpoint
     /// directory (temp + rename), so a retried job continues after the last finished chunk.
     static func scoreResumably(_ items: [LLMSample], rm: RewardModelFiles.Loaded, context: any JobContext,
-                               maxLength: Int, batch: Int, threads: Int, precision: ComputePrecision) throws -> [RMScore] {
+                               maxLength: Int, batch: Int, threads: Int, precision: ComputePrecision,
+                               trunk: FrozenTrunkParameter.Binding?) throws -> [RMScore] {
         let partialURL = context.checkpointDirectory.appendingPathComponent(partialName)
         var done = 0
         var scores: [RMScore] = []
@@ -104,7 +110,7 @@ public enum ScoreKind: JobKind {
             try context.checkCancelled()
             let chunk = Array(items[done..<min(done + chunkItems, items.count)])
             scores += RewardScoring.scoreSamples(chunk, model: rm.model, tokenizer: rm.tokenizer, maxLength: maxLength,
-                                                 batch: batch, threads: threads, precision: precision)
+                                                 batch: batch, threads: threads, precision: precision, trunk: trunk)
             done += chunk.count
             context.reportProgress(done: done, total: items.count, message: nil)
             let encoded = try ParamValue.parseJSON(try RMScoresFile.encode(scores))

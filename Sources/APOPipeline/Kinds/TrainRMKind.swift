@@ -32,9 +32,7 @@ public enum TrainRMKind: JobKind {
         ParameterSpec("threads", .int, default: .int(0), help: "CPU threads (0: the worker's share)"),
         .precision,
         .gradientCheckpointing,
-        ParameterSpec("trunk_cache", .bool, default: .bool(true),
-                      help: "keep the hidden states entering the first trained block in the host's cache (fp16, "
-                          + "$APO_CACHE_DIR): each text's frozen blocks run once per backbone, across epochs, jobs and runs"),
+        .trunkCache,
         ParameterSpec("checkpoint_every", .int, default: .int(50), help: "steps between checkpoints"),
         ParameterSpec("eval_every", .int, default: .int(0), help: "steps between evaluations (0: only at the end)"),
         ParameterSpec("max_pairs", .int, default: .int(-1), help: "use only the first N pairs of each file (-1: all)"),
@@ -155,7 +153,8 @@ public enum TrainRMKind: JobKind {
 
         // Through writeArtifact, so the model directory is a recorded artifact like metrics.json.
         let modelURL = try context.writeArtifact(named: "model") { url in
-            try RewardModelFiles.save(rm.model, tokenizer: rm.tokenizer, chatTemplate: rm.chatTemplate, to: url)
+            try RewardModelFiles.save(rm.model, tokenizer: rm.tokenizer, chatTemplate: rm.chatTemplate,
+                                      frozenBlocks: trainer.graph.backbone.trainable.firstTrainableLayer, to: url)
         }
         // Wall time is a metric row, not part of metrics.json: an artifact is a function of the
         // job's inputs (memoization and the chaos check compare them byte for byte).
