@@ -148,8 +148,10 @@ public final class WorkerSupervisor {
     private func spawn(worker: Int) -> Int32? {
         let process = Process()
         process.executableURL = configuration.workerExecutable
+        // A PostgreSQL password goes to the worker in its environment: arguments are public (`ps`).
+        let (database, password) = PostgresLocation.separatingPassword(configuration.databasePath)
         process.arguments = [
-            "worker", "--db", configuration.databasePath, "--id", String(worker),
+            "worker", "--db", database, "--id", String(worker),
             "--lease-seconds", String(configuration.leaseDuration),
             "--log-level", configuration.logLevel.rawValue,
             "--stop-grace", String(configuration.workerStopGrace),
@@ -158,6 +160,7 @@ public final class WorkerSupervisor {
         // getppid() is already the reaper's and could not tell it was orphaned.
         var environment = ProcessInfo.processInfo.environment
         environment[WorkerProcess.supervisorPIDVariable] = String(getpid())
+        if let password { environment["PGPASSWORD"] = password }
         process.environment = environment
         process.terminationHandler = { [weak self] p in
             self?.post(.exited(worker: worker, status: p.terminationStatus))

@@ -37,6 +37,16 @@ public struct PostgresLocation: Sendable, Equatable {
     /// The URL as shown to people and recorded: never with the password.
     public var displayURL: String { "postgres://\(user)@\(host):\(port)/\(database)" }
 
+    /// `url` without its password, and the password (percent-decoded): what to hand a child
+    /// process as its argument and as `$PGPASSWORD`, so the password never shows in `ps`.
+    public static func separatingPassword(_ url: String) -> (url: String, password: String?) {
+        guard isURL(url), var components = URLComponents(string: url), let password = components.password else {
+            return (url, nil)
+        }
+        components.password = nil
+        return (components.string ?? url, password.removingPercentEncoding ?? password)
+    }
+
     public static func redact(_ url: String) -> String {
         guard var components = URLComponents(string: url), components.password != nil else { return url }
         components.password = "***"
