@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's main job, end to end on a fresh Debian machine: system packages, the real model, a
-# release build, then pipelines/demo.yaml (the APO game next to its baseline at toy sizes) run by
-# apod with 2 workers, watched until it ends, and its report written as one HTML page.
+# release build, then pipelines/apo-vs-baseline.yaml with the preset pipelines/presets/demo.yaml
+# (the APO game next to its baseline at toy sizes) run by apod with 2 workers, watched until it
+# ends, and its report written as one HTML page.
 #
 #   deploy/demo.sh [DEMO_DIR] [--param name=value ...]
 #
@@ -37,7 +38,8 @@ stop_apod() {
 }
 trap stop_apod EXIT
 
-run_id="$("$bin/apoctl" submit --db "$db" pipelines/demo.yaml "${params[@]+"${params[@]}"}")"
+run_id="$("$bin/apoctl" submit --db "$db" pipelines/apo-vs-baseline.yaml --params pipelines/presets/demo.yaml \
+    "${params[@]+"${params[@]}"}")"
 echo "demo: run $run_id submitted (apod pid $apod_pid, log $demo_dir/apod.log)"
 start=$(date +%s)
 status=0

@@ -11,7 +11,7 @@ public struct RunReport {
         public var job: JobRecord
         public var attempts: [AttemptRecord]
         public var metrics: [MetricRecord]
-        /// Round from a key `rN.…`; nil for jobs outside the rounds.
+        /// Round from a key `rN.…` (or `CELL/rN.…`); nil for jobs outside the rounds.
         public var round: Int? { RunReport.round(ofKey: job.key) }
     }
 
@@ -32,7 +32,8 @@ public struct RunReport {
     public var problems: [String]
     public var generatedAt: Date
 
-    public static func round(ofKey key: String) -> Int? {
+    public static func round(ofKey fullKey: String) -> Int? {
+        let key = MatrixCell.jobID(ofJobKey: fullKey)  // a matrix copy's `seed=2/r1.…` is in round 1 too
         guard key.hasPrefix("r"), let dot = key.firstIndex(of: ".") else { return nil }
         return Int(key[key.index(after: key.startIndex)..<dot])
     }

@@ -58,10 +58,10 @@ extension RunSubmission {
     /// `artifactBase`. Throws `PipelineRejected` (nothing stored) for an invalid file, including
     /// an input file that is missing, unreadable or not the pinned sha256; input paths are stored
     /// absolute, resolved against `inputs.baseDirectory` (the submitter's directory).
-    public static func submit(file: String, overrides: [String: String], store: JobStore,
+    public static func submit(file: String, preset: String? = nil, overrides: [String: String], store: JobStore,
                               artifactBase: URL, now: Date,
                               inputs: InputFileCheck = .currentDirectory) throws -> (runID: Int64, jobCount: Int) {
-        try submit(load(file: file, overrides: overrides, inputs: inputs), store: store,
+        try submit(load(file: file, preset: preset, overrides: overrides, inputs: inputs), store: store,
                    artifactBase: artifactBase, now: now)
     }
 
@@ -76,12 +76,13 @@ extension RunSubmission {
         return (runID, pipeline.jobs.count)
     }
 
-    /// Reads, validates and expands a pipeline file; every problem comes back in one
-    /// `PipelineRejected`, nothing is stored.
-    public static func load(file: String, overrides: [String: String],
+    /// Reads, validates and expands a pipeline file, with the params preset at `preset` applied
+    /// before `overrides`; every problem comes back in one `PipelineRejected`, nothing is stored.
+    public static func load(file: String, preset: String? = nil, overrides: [String: String],
                             inputs: InputFileCheck? = .currentDirectory) throws -> ExpandedPipeline {
         do {
-            return try PipelineSpec.load(path: file, overrides: overrides, inputs: inputs)
+            return try PipelineSpec.load(path: file, preset: try preset.map { try ParamsPreset.load(path: $0) },
+                                         overrides: overrides, inputs: inputs)
         } catch let error as PipelineValidationError {
             throw PipelineRejected(lines: error.diagnostics.map(\.description))
         } catch let diagnostic as PipelineDiagnostic {

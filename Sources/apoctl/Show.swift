@@ -1,3 +1,4 @@
+import APOPipeline
 import APOReport
 import APORuntime
 import APOStore
@@ -8,6 +9,8 @@ import Foundation
 struct JobSummary: Encodable {
     let id: Int64
     let key: String
+    /// The matrix cell of a job copy (`seed=2` of `seed=2/r1.apo_rm`); absent for a shared job.
+    let cell: String?
     let kind: String
     let state: String
     let attempts: Int
@@ -26,6 +29,7 @@ struct JobSummary: Encodable {
     init(_ job: JobRecord, now: Date) {
         id = job.id
         key = job.key
+        cell = MatrixCell.name(ofJobKey: job.key)
         kind = job.kind
         state = job.state.rawValue
         attempts = job.attempts
@@ -46,7 +50,8 @@ struct JobSummary: Encodable {
 extension Apoctl {
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show a run's DAG: every job (rounds expanded) with its state, attempts, needs and duration.")
+            abstract: "Show a run's DAG: every job (rounds expanded) with its state, attempts, needs and duration.",
+            discussion: "A matrixed run lists the jobs shared by every cell first, then each cell's jobs under its name (--json: each job's `cell`).")
 
         @OptionGroup var global: GlobalOptions
 
@@ -73,24 +78,30 @@ extension Apoctl {
             let aliveHosts = try store.hosts(now: now, lostAfter: JobStore.hostLostAfterSeconds).filter { !$0.isLost }
             let keyWidth = max(12, min(40, (jobs.map(\.key.count).max() ?? 0) + 1))
             print("  \(Formatting.column("JOB", 6)) \(Formatting.column("KEY", keyWidth)) \(Formatting.column("KIND", 16)) \(Formatting.column("STATE", 15)) \(Formatting.column("TRIES", 6)) \(Formatting.column("TIME", 8)) NEEDS")
-            for job in jobs {
-                let s = JobSummary(job, now: now)
-                var state = s.state
-                if let from = s.memoizedFromJobID { state = "reused(\(from))" }
-                let time = s.durationSeconds.map(Formatting.duration) ?? "-"
-                let needs = s.needs.isEmpty ? "-" : s.needs.joined(separator: ", ")
-                print("  \(Formatting.column(String(s.id), 6)) \(Formatting.column(s.key, keyWidth)) \(Formatting.column(s.kind, 16)) \(Formatting.column(state, 15)) \(Formatting.column("\(s.attempts)/\(s.maxAttempts)", 6)) \(Formatting.column(time, 8)) \(needs)")
-                if job.state == .running, job.progressTotal > 0 {
-                    let pct = Double(job.progressDone) / Double(job.progressTotal)
-                    print("         \(Formatting.bar(fraction: pct, width: 20)) \(Int(pct * 100))% \(job.progressMessage ?? "")")
-                }
-                if job.state == .queued, let needs = ResourceNeeds(resourcesJSON: job.resourcesJSON),
-                   !aliveHosts.contains(where: needs.isOffered(by:)) {
-                    print("         waiting for a host with \(needs.description): no live host offers it (apoctl hosts)")
-                }
-                if let error = s.error, job.state != .succeeded {
-                    print("         error: \(error.split(separator: "\n").first.map(String.init) ?? error)")
-                }
+            let groups = MatrixCell.groups(jobs, key: \.key)
+            for (cell, members) in groups {
+                if groups.count > 1 || cell != nil { print(cell.map { "cell \($0):" } ?? "shared by every cell:") }
+                for job in members { printLine(job, keyWidth: keyWidth, aliveHosts: aliveHosts, now: now) }
+            }
+        }
+
+        private func printLine(_ job: JobRecord, keyWidth: Int, aliveHosts: [HostRecord], now: Date) {
+            let s = JobSummary(job, now: now)
+            var state = s.state
+            if let from = s.memoizedFromJobID { state = "reused(\(from))" }
+            let time = s.durationSeconds.map(Formatting.duration) ?? "-"
+            let needs = s.needs.isEmpty ? "-" : s.needs.joined(separator: ", ")
+            print("  \(Formatting.column(String(s.id), 6)) \(Formatting.column(s.key, keyWidth)) \(Formatting.column(s.kind, 16)) \(Formatting.column(state, 15)) \(Formatting.column("\(s.attempts)/\(s.maxAttempts)", 6)) \(Formatting.column(time, 8)) \(needs)")
+            if job.state == .running, job.progressTotal > 0 {
+                let pct = Double(job.progressDone) / Double(job.progressTotal)
+                print("         \(Formatting.bar(fraction: pct, width: 20)) \(Int(pct * 100))% \(job.progressMessage ?? "")")
+            }
+            if job.state == .queued, let needs = ResourceNeeds(resourcesJSON: job.resourcesJSON),
+               !aliveHosts.contains(where: needs.isOffered(by:)) {
+                print("         waiting for a host with \(needs.description): no live host offers it (apoctl hosts)")
+            }
+            if let error = s.error, job.state != .succeeded {
+                print("         error: \(error.split(separator: "\n").first.map(String.init) ?? error)")
             }
         }
     }

@@ -16,7 +16,10 @@ extension Apoctl {
         @Argument(help: "The pipeline YAML file.")
         var file: String
 
-        @Option(name: .customLong("param"), help: ArgumentHelp("Override a pipeline parameter.", valueName: "name=value"))
+        @Option(name: .customLong("params"), help: ArgumentHelp("A params preset: a YAML file of param values and matrix lists applied over the pipeline's, before --param.", valueName: "file"))
+        var preset: String?
+
+        @Option(name: .customLong("param"), help: ArgumentHelp("Override a pipeline parameter; matrix.KEY=[v1,v2] replaces a matrix key's list.", valueName: "name=value"))
         var params: [String] = []
 
         @Option(name: .long, help: ArgumentHelp("Directory under which the run's artifact folder is created.", discussion: "Defaults to $APO_ARTIFACTS, then to artifacts/ next to an SQLite database. With PostgreSQL it must be given: a folder every worker host mounts at the same path."))
@@ -34,7 +37,7 @@ extension Apoctl {
             // leaves no trace, not even a new empty database file.
             let pipeline: ExpandedPipeline
             do {
-                pipeline = try RunSubmission.load(file: file, overrides: overrides)
+                pipeline = try RunSubmission.load(file: file, preset: preset, overrides: overrides)
             } catch let rejected as PipelineRejected {
                 throw CommandFailure(code: .invalidPipeline, message: rejected.description)
             }

@@ -23,14 +23,18 @@ import Testing
             let label = "pipelines/\(file.lastPathComponent)"
             let yaml = try String(contentsOf: file, encoding: .utf8)
             let pinned = yaml.contains("\n  sha256: ")
-            let variants: [(String, [String: String], InputFileCheck?)] =
-                [("defaults", [:], nil), ("inputs missing", [:], inputs.missing)]
-                + (pinned ? [("inputs present", ["sha256": inputs.hhDigest], inputs.present)] : [])
-                + (Self.overrideVariants[file.lastPathComponent] ?? []).map { overrides in
-                    ("--param " + overrides.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "), overrides, nil)
+            let variants: [(String, [String: String], InputFileCheck?, ParamsPreset?)] = try
+                [("defaults", [:], nil, nil), ("inputs missing", [:], inputs.missing, nil)]
+                + (pinned ? [("inputs present", ["sha256": inputs.hhDigest], inputs.present, nil)] : [])
+                + (Self.overrideVariants[file.lastPathComponent] ?? []).map { variant in
+                    let preset = try variant.preset.map { try ParamsPreset.load(path: ShippedPipelinesTests.directory.appendingPathComponent($0).path) }
+                    let name = ([variant.preset.map { "--params \($0)" }] + (variant.overrides.isEmpty ? [] : [
+                        "--param " + variant.overrides.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+                    ])).compactMap { $0 }.joined(separator: " ")
+                    return (name, variant.overrides, nil, preset.map { ParamsPreset(yaml: $0.yaml, file: "pipelines/\(variant.preset!)") })
                 }
-            for (name, overrides, check) in variants {
-                let text = Self.render { try PipelineSpec.expand(yaml: yaml, file: label, overrides: overrides, inputs: check) }
+            for (name, overrides, check, preset) in variants {
+                let text = Self.render { try PipelineSpec.expand(yaml: yaml, file: label, preset: preset, overrides: overrides, inputs: check) }
                 cases.append(("\(label) \(name)", text.replacingOccurrences(of: inputs.root.path, with: "<tmp>")))
             }
         }
@@ -38,11 +42,15 @@ import Testing
         try Self.check(cases, against: "shipped-pipelines.txt")
     }
 
-    static let overrideVariants: [String: [[String: String]]] = [
-        "apo-vs-baseline.yaml": [["policy_update": "dpo"], ["rounds": "1"], ["rounds": "0"], ["policy_update": "ppo"],
-                                 ["shards": "2", "rounds": "1"]],
-        "demo.yaml": [["policy_update": "dpo", "rounds": "2"], ["threads": "two", "seed": "1.5", "nope": "x"]],
-        "noop-chain.yaml": [["rounds": "0"], ["rounds": "1", "greeting": "${params.rounds}"]],
+    /// `--param` overrides, after a preset (a path under pipelines/) where one is named.
+    static let overrideVariants: [String: [(preset: String?, overrides: [String: String])]] = [
+        "apo-vs-baseline.yaml": [(nil, ["policy_update": "dpo"]), (nil, ["rounds": "1"]), (nil, ["rounds": "0"]),
+                                 (nil, ["policy_update": "ppo"]), (nil, ["shards": "2", "rounds": "1"]),
+                                 ("presets/demo.yaml", [:]), ("presets/demo.yaml", ["policy_update": "dpo", "rounds": "2"]),
+                                 ("presets/demo.yaml", ["threads": "two", "seed": "1.5", "nope": "x"]),
+                                 ("presets/demo.yaml", ["matrix.seed": "[1, 2]"]),
+                                 (nil, ["matrix.seed": "[7, x]", "matrix.lr": "[1]"])],
+        "noop-chain.yaml": [(nil, ["rounds": "0"]), (nil, ["rounds": "1", "greeting": "${params.rounds}"])],
     ]
 
     @Test func fuzzRegressionInputs() throws {

@@ -78,9 +78,9 @@ private func diagnostics(_ yaml: String, overrides: [String: String] = [:]) -> [
                   touch: "${jobs.a.outputs}"
             """
         let lines = diagnostics(yaml)
-        let syntax = "expected ${params.NAME}, ${jobs.ID.outputs.NAME}, ${prev.ID.outputs.NAME|FALLBACK}, ${rounds.last.ID.outputs.NAME} or ${round}"
+        let syntax = "expected ${params.NAME}, ${matrix.KEY}, ${jobs.ID.outputs.NAME}, ${prev.ID.outputs.NAME|FALLBACK}, ${rounds.last.ID.outputs.NAME} or ${round}"
         #expect(lines == [
-            "p.yaml:2:1: error: unknown top-level key 'colour' (expected one of: name, description, params, jobs, rounds, round_jobs, after_rounds)",
+            "p.yaml:2:1: error: unknown top-level key 'colour' (expected one of: name, description, params, matrix, jobs, rounds, round_jobs, after_rounds)",
             "p.yaml:5:11: error: unknown job kind 'nope' (known: \(JobKindRegistry.standard.keys.filter { !JobKindRegistry.expansionKinds.contains($0) }.sorted().joined(separator: ", ")))",
             "p.yaml:9:19: error: parameter 'fail_times' of kind 'noop' must be an int, found string three",
             "p.yaml:10:7: error: unknown parameter 'bogus' for kind 'noop' (known: artifact, crash_times, fail, fail_times, touch, value)",

@@ -16,7 +16,7 @@ import Testing
     @Test func everyShippedPipelineValidates() throws {
         let files = try Self.pipelineFiles()
         let names = Set(files.map(\.lastPathComponent))
-        for required in ["apo-round.yaml", "apo-vs-baseline.yaml", "demo.yaml"] {
+        for required in ["apo-round.yaml", "apo-vs-baseline.yaml"] {
             #expect(names.contains(required), "pipelines/\(required) is missing")
         }
         for file in files {
@@ -32,11 +32,12 @@ import Testing
 
     /// The policy update is chosen by a param: rjs gives rejection-sample + train-llm, dpo gives a
     /// dpo job under the same id, and later rounds follow whichever ran.
-    @Test(arguments: ["apo-vs-baseline.yaml", "demo.yaml"])
-    func policyUpdateParamSelectsTheKind(file: String) throws {
-        let path = Self.directory.appendingPathComponent(file).path
-        let rjs = try PipelineSpec.load(path: path, overrides: ["policy_update": "rjs", "rounds": "2"])
-        let dpo = try PipelineSpec.load(path: path, overrides: ["policy_update": "dpo", "rounds": "2"])
+    @Test(arguments: [nil, "presets/demo.yaml"])
+    func policyUpdateParamSelectsTheKind(presetFile: String?) throws {
+        let path = Self.directory.appendingPathComponent("apo-vs-baseline.yaml").path
+        let preset = try presetFile.map { try ParamsPreset.load(path: Self.directory.appendingPathComponent($0).path) }
+        let rjs = try PipelineSpec.load(path: path, preset: preset, overrides: ["policy_update": "rjs", "rounds": "2"])
+        let dpo = try PipelineSpec.load(path: path, preset: preset, overrides: ["policy_update": "dpo", "rounds": "2"])
         for arm in ["apo", "base"] {
             #expect(rjs.job("r1.policy_\(arm)")?.kind == "train-llm")
             #expect(rjs.job("r1.\(arm)_rjs")?.kind == "rejection-sample")
@@ -57,8 +58,47 @@ import Testing
             #expect(job.params["samples"] == .int(1), "\(job.id)")
         }
         #expect(throws: PipelineValidationError.self) {
-            _ = try PipelineSpec.load(path: path, overrides: ["policy_update": "ppo"])
+            _ = try PipelineSpec.load(path: path, preset: preset, overrides: ["policy_update": "ppo"])
         }
+    }
+
+    /// Every preset under pipelines/presets/ applies to apo-vs-baseline.yaml without a problem.
+    @Test func everyShippedPresetApplies() throws {
+        let presets = Self.directory.appendingPathComponent("presets")
+        let files = try FileManager.default.contentsOfDirectory(at: presets, includingPropertiesForKeys: nil)
+            .filter { $0.pathExtension == "yaml" }
+        #expect(!files.isEmpty)
+        for file in files {
+            do {
+                _ = try PipelineSpec.load(path: Self.directory.appendingPathComponent("apo-vs-baseline.yaml").path,
+                                          preset: try ParamsPreset.load(path: file.path))
+            } catch {
+                Issue.record("presets/\(file.lastPathComponent) does not apply:\n\(error)")
+            }
+        }
+    }
+
+    /// Over seeds, the data split and the testing RM are shared; every other job is one copy per
+    /// seed, reading the shared jobs and its own seed's copies.
+    @Test func apoVsBaselineRunsOverSeeds() throws {
+        let path = Self.directory.appendingPathComponent("apo-vs-baseline.yaml").path
+        let single = try PipelineSpec.load(path: path)
+        let seeds = try PipelineSpec.load(path: path, overrides: ["matrix.seed": "[1, 2, 3]"])
+        #expect(single.jobs.allSatisfy { !$0.id.contains("/") })
+        let shared = seeds.jobs.filter { !$0.id.contains("/") }.map(\.id)
+        #expect(shared == ["prepare", "testing_rm"])
+        #expect(seeds.jobs.count == 2 + 3 * (single.jobs.count - 2))
+        for seed in 1...3 {
+            let rm = try #require(seeds.job("seed=\(seed)/r2.apo_rm"))
+            #expect(rm.params["seed"] == .int(seed))
+            #expect(rm.needs.contains("prepare") && rm.needs.contains("seed=\(seed)/r2.apo_pairs"))
+            let scores = try #require(seeds.job("seed=\(seed)/r1.apo_test_scores"))
+            #expect(scores.params["model"] == .string("${jobs.testing_rm.outputs.model}"))
+        }
+        #expect(seeds.job("prepare")?.params["seed"] == .int(42))
+        // A one-value matrix changes nothing: the default run is the single-seed run.
+        let one = try PipelineSpec.load(path: path, overrides: ["matrix.seed": "[42]"])
+        #expect(one.jobs == single.jobs)
     }
 
     /// One APO round has the steps of spec §1 in order.

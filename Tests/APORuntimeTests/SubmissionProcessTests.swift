@@ -88,6 +88,34 @@ struct SubmissionProcessTests {
         #expect(try store.run(runID)?.state == .cancelled)
     }
 
+    /// `--params PRESET` sets values and matrix lists before `--param`; a bad preset is refused
+    /// with its own file and line, and nothing is stored.
+    @Test func paramsPresetComesBeforeParamAndItsErrorsNameItsFile() throws {
+        let sandbox = try RuntimeSandbox()
+        defer { sandbox.cleanup() }
+        let file = try sandbox.write("p.yaml", """
+            name: p
+            params: {x: 1, y: a}
+            matrix: {seed: [1]}
+            jobs:
+              - {id: a, kind: noop, params: {value: "${params.x} ${params.y} ${matrix.seed}"}}
+            """)
+        let bad = try sandbox.write("bad.yaml", "params:\n  x: two\n")
+        let refused = try sandbox.apoctl(["submit", file, "--params", bad])
+        #expect(refused.status == 3)
+        #expect(refused.stderr.hasPrefix("\(bad):2:6: error: parameter 'x': expected int"), "\(refused.stderr)")
+        let missing = try sandbox.apoctl(["submit", file, "--params", sandbox.directory.appendingPathComponent("nope.yaml").path])
+        #expect(missing.status == 3 && missing.stderr.contains("nope.yaml: error: cannot read params preset"), "\(missing.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: sandbox.databasePath))
+
+        let preset = try sandbox.write("small.yaml", "params: {x: 2, y: b}\nmatrix: {seed: [3, 4]}\n")
+        let submit = try sandbox.apoctl(["submit", file, "--params", preset, "--param", "y=c"])
+        let runID = try #require(Int64(submit.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), "\(submit.stderr)")
+        let store = try sandbox.store()
+        #expect(try store.jobs(runID: runID).map(\.key).sorted() == ["seed=3/a", "seed=4/a"])
+        #expect(try store.job(runID: runID, key: "seed=4/a")?.paramsJSON.contains(#""value":"2 c 4""#) == true)
+    }
+
     @Test func resubmissionReusesUnchangedJobsAndRecomputesEditedOnes() throws {
         let sandbox = try RuntimeSandbox()
         defer { sandbox.cleanup() }

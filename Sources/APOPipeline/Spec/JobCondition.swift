@@ -2,11 +2,11 @@ import Foundation
 import Yams
 
 extension Substitution {
-    /// A job's `when:` after `${params.…}` substitution: true/false, or `A == B` / `A != B` comparing
+    /// A job's `when:` after `${params.…}` and `${matrix.…}` substitution: true/false, or `A == B` / `A != B` comparing
     /// the trimmed texts (e.g. `when: "${params.policy_update} == dpo"`). Lets a param choose between
     /// alternative jobs, which may then share an id since at most one of them is kept.
-    func condition(_ node: Node) -> Bool? {
-        guard let v = value(of: node, scope: SubstitutionScope(section: nil)) else { return nil }
+    func condition(_ node: Node, cell: MatrixCell) -> Bool? {
+        guard let v = value(of: node, scope: SubstitutionScope(section: nil, cell: cell)) else { return nil }
         if let b = v.boolValue { return b }
         if let s = v.stringValue {
             for (op, equal) in [(" == ", true), (" != ", false)] {

@@ -1,7 +1,7 @@
 import Yams
 
 /// A job's run settings (retries, timeout, resources, priority, memoize, shards): each value substituted
-/// with params, then checked against its bounds; a bad value keeps the default and is reported.
+/// with params and the copy's matrix values, then checked against its bounds; a bad value keeps the default and is reported.
 extension JobTemplateReader {
     func readRetries(_ value: Node, into t: inout JobTemplate) {
         guard let rm = value.mapping else {
@@ -99,6 +99,6 @@ extension JobTemplateReader {
 
     /// nil after a substitution problem, which is already reported.
     private func setting(_ node: Node) -> ParamValue? {
-        settings.value(of: node, scope: SubstitutionScope(section: nil))
+        settings.value(of: node, scope: SubstitutionScope(section: nil, cell: cell))
     }
 }

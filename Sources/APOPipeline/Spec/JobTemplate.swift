@@ -1,7 +1,8 @@
 import Yams
 
 /// A job as written in the file, before round expansion: its settings read, its params still
-/// YAML nodes (substituted per round by the expansion), every part with its position.
+/// YAML nodes (substituted per round by the expansion), every part with its position. A job that
+/// depends on the matrix has one template per cell (`MatrixExpansion`).
 struct JobTemplate {
     enum Section { case jobs, rounds, afterRounds }
     var section: Section
@@ -27,10 +28,18 @@ struct JobTemplate {
     var shardsMark: Mark?
     /// false when a `when:` condition was false: the job is left out of the pipeline.
     var enabled = true
+    /// The matrix values this copy was read with; `.shared` when the job depends on none.
+    var cell = MatrixCell.shared
+
+    /// The key of this copy's job: `seed=2/r1.ID` in round 1 of cell `seed=2`, `ID` when shared.
+    func concreteID(round: Int?) -> String {
+        cell.prefix + (round.map { "r\($0).\(id)" } ?? id)
+    }
 }
 
-/// The parse stage for `jobs`, `round_jobs` and `after_rounds`. Runs after the params are known:
-/// settings such as `timeout` and `when:` may use `${params.…}` (and nothing else).
+/// The parse stage for `jobs`, `round_jobs` and `after_rounds`. Runs after the params and the
+/// matrix are known: settings such as `timeout` and `when:` may use `${params.…}` and
+/// `${matrix.…}` (and nothing else).
 struct JobTemplateReader {
     static let jobKeys = ["id", "kind", "needs", "params", "retries", "timeout", "resources", "priority", "memoize", "when"]
 
@@ -39,22 +48,25 @@ struct JobTemplateReader {
     let registry: [String: any JobKind.Type]
     /// The round count, for the longest id a round job will have.
     let rounds: Int
+    /// The matrix values of the copy being read (`MatrixExpansion` sets one per copy).
+    var cell = MatrixCell.shared
     var diagnostics: DiagnosticList { settings.diagnostics }
 
-    /// The list's jobs, without those a `when:` left out or that are too broken to expand.
-    func readList(_ entry: (key: Node, value: Node)?, section: JobTemplate.Section) -> [JobTemplate] {
+    /// The list's job mappings as written (each read by `read`, once per matrix cell).
+    func jobNodes(_ entry: (key: Node, value: Node)?) -> [Node] {
         guard let (key, value) = entry else { return [] }
         guard let seq = value.sequence else {
             diagnostics.report(value.mark ?? key.mark, "'\(key.scalar?.string ?? "")' must be a list of jobs")
             return []
         }
-        return seq.compactMap { read($0, section: section) }.filter(\.enabled)
+        return Array(seq)
     }
 
     /// Keys are read in file order (problems at one position print in the order found).
     func read(_ node: Node, section: JobTemplate.Section) -> JobTemplate? {
         guard let m = node.mapping else { diagnostics.report(node.mark, "a job must be a mapping with 'id' and 'kind'"); return nil }
         var t = JobTemplate(section: section, id: "", mark: node.mark, kind: "")
+        t.cell = cell
         var ok = true
         for (key, value) in m {
             guard let k = key.scalar?.string else { diagnostics.report(key.mark, "job keys must be strings"); continue }
@@ -70,7 +82,7 @@ struct JobTemplateReader {
             case "memoize": readMemoize(value, into: &t)
             // Not in `jobKeys`, whose list every kind takes: only generate and score take it.
             case "shards": readShards(value, into: &t)
-            case "when": if let b = settings.condition(value) { t.enabled = b }
+            case "when": if let b = settings.condition(value, cell: cell) { t.enabled = b }
             default:
                 diagnostics.report(key.mark, "unknown job key '\(k)' (expected one of: \(Self.jobKeys.joined(separator: ", ")))")
             }
@@ -105,8 +117,8 @@ struct JobTemplateReader {
         if !Self.isValidID(s) {
             diagnostics.report(value.mark, "bad job id \(SubmitChecks.shown(s)): use letters, digits, '_' and '-', starting with a letter or '_'")
         } else {
-            // Ids name folders (`<run>/<id>/`); a round job's is `rN.<id>`.
-            let concrete = t.section == .rounds ? "r\(max(rounds, 1)).\(s)" : s
+            // Ids name folders (`<run>/<id>/`); a round job's is `rN.<id>`, a matrix copy's `<cell>/…`.
+            let concrete = t.concreteID(round: t.section == .rounds ? max(rounds, 1) : nil)
             if let problem = SubmitChecks.nameProblem(concrete) { diagnostics.report(value.mark, "job id '\(concrete.prefix(40))…' \(problem)") }
         }
         return true

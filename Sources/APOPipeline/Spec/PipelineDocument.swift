@@ -3,7 +3,7 @@ import Yams
 /// The parse stage: the YAML text as its known top-level sections, each still a YAML node (which
 /// carries its position for every later stage), and the pipeline's name.
 struct PipelineDocument {
-    static let topKeys = ["name", "description", "params", "jobs", "rounds", "round_jobs", "after_rounds"]
+    static let topKeys = ["name", "description", "params", "matrix", "jobs", "rounds", "round_jobs", "after_rounds"]
 
     /// Where the file's mapping starts: problems with the file as a whole point here.
     var rootMark: Mark?

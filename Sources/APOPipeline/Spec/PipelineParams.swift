@@ -1,11 +1,14 @@
 import Yams
 
-/// The pipeline's params: the defaults under `params:`, then the `--param` overrides, each read
-/// as its default's type. Everything later substitutes `${params.…}` from this map.
+/// The pipeline's params: the defaults under `params:`, then a preset's values, then the `--param`
+/// overrides, each read as its default's type. Everything later substitutes `${params.…}` from
+/// this map. `--param matrix.KEY=…` is the matrix's (`MatrixDeclaration`), not a param.
 enum PipelineParams {
-    static func read(_ node: Node?, overrides: [String: String], diagnostics: DiagnosticList) -> [String: ParamValue] {
+    static func read(_ node: Node?, preset: PresetValues?, overrides: [String: String],
+                     diagnostics: DiagnosticList) -> [String: ParamValue] {
         var params = node.map { defaults($0, diagnostics: diagnostics) } ?? [:]
-        for (k, text) in overrides.sorted(by: { $0.key < $1.key }) {
+        if let preset { params = preset.apply(to: params) }
+        for (k, text) in overrides.sorted(by: { $0.key < $1.key }) where !k.hasPrefix(MatrixDeclaration.overridePrefix) {
             guard let current = params[k] else {
                 diagnostics.report(at: nil, "--param \(k): unknown pipeline parameter (known: \(params.keys.sorted().joined(separator: ", ")))")
                 continue

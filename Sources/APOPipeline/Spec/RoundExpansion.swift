@@ -1,7 +1,7 @@
 import Yams
 
 /// One job of the expanded pipeline, before validation: its template and, for a round job, its
-/// round (the id is then `rN.<template id>`).
+/// round (the id is then `rN.<template id>`, after its matrix cell's name if it has one).
 struct ConcreteJob {
     var id: String
     var template: JobTemplate
@@ -57,49 +57,53 @@ struct RoundExpansion {
                                "the pipeline expands to \(jobCount) jobs; at most \(Self.maxJobs) are allowed")
             return nil
         }
-        var jobs: [ConcreteJob] = templates.filter { $0.section == .jobs }.map { ConcreteJob(id: $0.id, template: $0) }
+        var jobs: [ConcreteJob] = templates.filter { $0.section == .jobs }.map { ConcreteJob(id: $0.concreteID(round: nil), template: $0) }
         if rounds > 0 {
             for r in 1...rounds {
-                jobs += roundTemplates.map { ConcreteJob(id: "r\(r).\($0.id)", template: $0, round: r) }
+                jobs += roundTemplates.map { ConcreteJob(id: $0.concreteID(round: r), template: $0, round: r) }
             }
         }
-        jobs += templates.filter { $0.section == .afterRounds }.map { ConcreteJob(id: $0.id, template: $0) }
+        jobs += templates.filter { $0.section == .afterRounds }.map { ConcreteJob(id: $0.concreteID(round: nil), template: $0) }
         if jobs.isEmpty { diagnostics.report(sections["jobs"]?.key.mark ?? document.rootMark, "the pipeline has no jobs") }
         return jobs
     }
 
+    /// Within each matrix cell: a job's copies in other cells share its id.
     private func checkDuplicateIDs(_ templates: [JobTemplate]) {
         var first: [String: Mark?] = [:]
         for t in templates {
-            if let m = first[t.id] {
+            if let m = first[t.concreteID(round: nil)] {
                 let at = m.map { " (first defined at line \($0.line))" } ?? ""
                 diagnostics.report(t.idMark, "duplicate job id '\(t.id)'\(at)")
             } else {
-                first[t.id] = t.idMark
+                first[t.concreteID(round: nil)] = t.idMark
             }
         }
     }
 
     /// `needs` entries as concrete ids: in a round job a template id (same round), `prev.ID`
     /// (previous round; none in round 1) or a job id; elsewhere a job id or `rounds.last.ID`.
+    /// Each names the copy in the job's matrix cell.
     func resolveNeeds(_ job: inout ConcreteJob, index: [String: Int]) {
+        let cell = job.template.cell
+        func inCell(_ id: String) -> String { substitution.matrix?.concreteID(id, from: cell) ?? id }
         for (entry, mark) in job.template.needs {
             var target: String?
             if let r = job.round {
-                if roundTemplateIDs.contains(entry) { target = "r\(r).\(entry)" }
+                if roundTemplateIDs.contains(entry) { target = inCell("r\(r).\(entry)") }
                 else if entry.hasPrefix("prev.") {
                     let id = String(entry.dropFirst(5))
                     guard roundTemplateIDs.contains(id) else { diagnostics.report(mark, "unknown dependency '\(entry)': '\(id)' is not a round job"); continue }
                     if r == 1 { continue }
-                    target = "r\(r - 1).\(id)"
-                } else if index[entry] != nil { target = entry }
+                    target = inCell("r\(r - 1).\(id)")
+                } else if index[inCell(entry)] != nil { target = inCell(entry) }
             } else if entry.hasPrefix("rounds.last.") {
                 let id = String(entry.dropFirst("rounds.last.".count))
                 guard roundTemplateIDs.contains(id), rounds > 0 else {
                     diagnostics.report(mark, "unknown dependency '\(entry)': \(rounds == 0 ? "there are no rounds" : "'\(id)' is not a round job")"); continue
                 }
-                target = "r\(rounds).\(id)"
-            } else if index[entry] != nil { target = entry }
+                target = inCell("r\(rounds).\(id)")
+            } else if index[inCell(entry)] != nil { target = inCell(entry) }
             guard let target else { diagnostics.report(mark, "unknown dependency '\(entry)'"); continue }
             if job.needs[target] == nil { job.needs[target] = mark }
         }
@@ -108,7 +112,7 @@ struct RoundExpansion {
     /// The job's params as written, substituted in its round, each with the position to blame
     /// for its value. A param whose substitution failed (already reported) is left out.
     func params(of job: ConcreteJob, references: inout [PositionedReference]) -> [String: (ParamValue, Mark?)] {
-        let scope = SubstitutionScope(section: job.template.section, round: job.round)
+        let scope = SubstitutionScope(section: job.template.section, round: job.round, cell: job.template.cell)
         var given: [String: (ParamValue, Mark?)] = [:]
         for (name, keyMark, node) in job.template.params {
             if let v = substitution.value(of: node, scope: scope, references: &references) { given[name] = (v, node.mark ?? keyMark) }

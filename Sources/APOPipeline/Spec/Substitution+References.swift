@@ -2,7 +2,8 @@ import Yams
 
 /// What each reference form means, and where it may be used. Inside `round_jobs` a template id
 /// names that template in the same round (shadowing a top-level job of the same name); `prev.`
-/// and `rounds.last.` become references to concrete round jobs (`r2.train_rm`).
+/// and `rounds.last.` become references to concrete round jobs (`r2.train_rm`). Every job a
+/// reference names is then the copy of the referring job's matrix cell (`MatrixExpansion`).
 extension Substitution {
     func replacement(_ e: String, mark: Mark?, scope: SubstitutionScope,
                      references: inout [PositionedReference]) -> Replacement? {
@@ -18,6 +19,7 @@ extension Substitution {
             }
             return .value(v)
         }
+        if e.hasPrefix("matrix.") { return matrixValue(e, mark: mark, scope: scope) }
         if e.hasPrefix("jobs.") { return jobOutput(e, mark: mark, scope: scope, references: &references) }
         if e.hasPrefix("prev.") { return previousRound(e, mark: mark, scope: scope, references: &references) }
         if e.hasPrefix("rounds.last.") { return lastRound(e, mark: mark, scope: scope, references: &references) }
@@ -32,12 +34,38 @@ extension Substitution {
         guard scope.section != nil else { diagnostics.report(mark, "job outputs cannot be used here: ${\(e)}"); return nil }
         // Inside round_jobs a template id means that template in the same round.
         if scope.section == .rounds, let r = scope.round, roundTemplateIDs.contains(ref.jobID) {
-            let concrete = JobOutputReference(jobID: "r\(r).\(ref.jobID)", output: ref.output)
-            references.append(PositionedReference(reference: concrete, mark: mark))
-            return .job(concrete)
+            return job(ref.output, of: "r\(r).\(ref.jobID)", mark: mark, scope: scope, references: &references)
         }
-        references.append(PositionedReference(reference: ref, mark: mark))
-        return .job(ref)
+        return job(ref.output, of: ref.jobID, mark: mark, scope: scope, references: &references)
+    }
+
+    /// `output` of the job `id` names, in the referring job's cell; recorded for validation.
+    private func job(_ output: String, of id: String, mark: Mark?, scope: SubstitutionScope,
+                     references: inout [PositionedReference]) -> Replacement {
+        let jobID = scope.cell.flatMap { matrix?.concreteID(id, from: $0) } ?? id
+        let concrete = JobOutputReference(jobID: jobID, output: output)
+        references.append(PositionedReference(reference: concrete, mark: mark))
+        return .job(concrete)
+    }
+
+    /// `${matrix.KEY}`: the value of KEY in the cell of the job being read.
+    private func matrixValue(_ e: String, mark: Mark?, scope: SubstitutionScope) -> Replacement? {
+        let key = String(e.dropFirst("matrix.".count))
+        guard let cell = scope.cell else {
+            diagnostics.report(mark, "${\(e)} cannot be used here: matrix values exist only in a job's params and settings")
+            return nil
+        }
+        guard let declaration = matrix?.declaration, declaration.axis(key) != nil else {
+            if matrix?.declaration.refusedKeys.contains(key) == true { return nil }  // its list is reported
+            let declared = matrix?.declaration.declaredKeys ?? MatrixDeclaration().declaredKeys
+            diagnostics.report(mark, "unknown matrix key '\(key)' in ${\(e)} (\(declared))")
+            return nil
+        }
+        guard let value = cell.values[key] else {
+            diagnostics.report(mark, "${\(e)}: the job's matrix cell has no value for '\(key)' (a bug in apo's matrix expansion)")
+            return nil
+        }
+        return .value(value)
     }
 
     /// `${prev.ID.outputs.NAME|FALLBACK}`: the previous round's output; in round 1 the fallback,
@@ -54,11 +82,7 @@ extension Substitution {
         guard roundTemplateIDs.contains(ref.jobID) else {
             diagnostics.report(mark, "'\(ref.jobID)' in ${\(e)} is not a round job"); return nil
         }
-        if r > 1 {
-            let concrete = JobOutputReference(jobID: "r\(r - 1).\(ref.jobID)", output: ref.output)
-            references.append(PositionedReference(reference: concrete, mark: mark))
-            return .job(concrete)
-        }
+        if r > 1 { return job(ref.output, of: "r\(r - 1).\(ref.jobID)", mark: mark, scope: scope, references: &references) }
         guard parts.count == 2, !parts[1].isEmpty else {
             diagnostics.report(mark, "${\(e)} has no previous round in round 1: add a fallback, e.g. ${\(parts[0])|params.NAME}")
             return nil
@@ -79,8 +103,6 @@ extension Substitution {
         guard rounds > 0, roundTemplateIDs.contains(ref.jobID) else {
             diagnostics.report(mark, rounds == 0 ? "${\(e)}: there are no rounds" : "'\(ref.jobID)' in ${\(e)} is not a round job"); return nil
         }
-        let concrete = JobOutputReference(jobID: "r\(rounds).\(ref.jobID)", output: ref.output)
-        references.append(PositionedReference(reference: concrete, mark: mark))
-        return .job(concrete)
+        return job(ref.output, of: "r\(rounds).\(ref.jobID)", mark: mark, scope: scope, references: &references)
     }
 }

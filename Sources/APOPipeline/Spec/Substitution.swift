@@ -2,8 +2,11 @@ import Yams
 
 /// Where a value is being substituted: which references are allowed and what they mean.
 struct SubstitutionScope {
-    var section: JobTemplate.Section?   // nil: a job field such as `timeout` (params only)
+    var section: JobTemplate.Section?   // nil: a job field such as `timeout` (params and matrix only)
     var round: Int?
+    /// The matrix values of the job copy being read; nil where `${matrix.…}` cannot be used
+    /// (`rounds:`, matrix lists).
+    var cell: MatrixCell?
 }
 
 /// A `${jobs.…}` reference as substituted (round references made concrete), with where it was
@@ -13,8 +16,9 @@ struct PositionedReference {
     var mark: Mark?
 }
 
-/// The substitute stage: YAML values → `ParamValue`s with `${params.…}`, `${round}`, `${prev.…}` and
-/// `${rounds.last.…}` replaced; `${jobs.…}` stays symbolic (resolved at run time by `ParamResolver`).
+/// The substitute stage: YAML values → `ParamValue`s with `${params.…}`, `${matrix.…}`, `${round}`,
+/// `${prev.…}` and `${rounds.last.…}` replaced; `${jobs.…}` stays symbolic (resolved at run time by
+/// `ParamResolver`), naming the same matrix cell's copy of its job.
 /// A string that is exactly one reference keeps the value's type; inside a longer string the value
 /// is spliced in as text.
 struct Substitution {
@@ -23,9 +27,17 @@ struct Substitution {
     /// only use params.
     var rounds = 0
     var roundTemplateIDs = Set<String>()
+    /// The matrix keys and which copy of a job a reference names; none while the params and the
+    /// matrix itself are read.
+    var matrix: MatrixExpansion?
     let diagnostics: DiagnosticList
 
-    static let syntax = "expected ${params.NAME}, ${jobs.ID.outputs.NAME}, ${prev.ID.outputs.NAME|FALLBACK}, ${rounds.last.ID.outputs.NAME} or ${round}"
+    init(params: [String: ParamValue], diagnostics: DiagnosticList) {
+        self.params = params
+        self.diagnostics = diagnostics
+    }
+
+    static let syntax = "expected ${params.NAME}, ${matrix.KEY}, ${jobs.ID.outputs.NAME}, ${prev.ID.outputs.NAME|FALLBACK}, ${rounds.last.ID.outputs.NAME} or ${round}"
 
     /// `node` as a value where no `${jobs.…}` can be left: a job setting, or a literal (nil scope).
     func value(of node: Node, scope: SubstitutionScope?) -> ParamValue? {
