@@ -128,6 +128,7 @@ let package = Package(
             dependencies: [
                 "APORuntime", "APOChaos", "APOBenchmarks", "APOReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .testTarget(name: "APOEngineTests", dependencies: ["APOEngine"], resources: [.copy("Fixtures")]),

@@ -27,15 +27,18 @@ struct CommandFailure: Error {
 
 /// Options every command takes.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("SQLite database file, or a postgres://user@host/database URL.", discussion: "Defaults to $APO_DB, then ./apo.db."))
+    @Option(name: .long, help: ArgumentHelp("SQLite database file, or a postgres://user@host/database URL.", discussion: "Defaults to $APO_DB, then `db:` in $XDG_CONFIG_HOME/apo/config.yaml, then ./apo.db."))
     var db: String?
 
     @Flag(name: .long, help: "Print machine-readable JSON instead of a table.")
     var json = false
 
     var databasePath: String {
-        StoreLocation.resolve(db ?? ProcessInfo.processInfo.environment["APO_DB"] ?? "apo.db")
+        StoreLocation.resolve(db ?? ProcessInfo.processInfo.environment["APO_DB"] ?? GlobalOptions.configured.db ?? "apo.db")
     }
+
+    /// The user's config file, read once (`main` loads it before any command runs).
+    nonisolated(unsafe) static var configured = ApoctlConfig()
 
     /// Opens the database for a command that reads: a missing file is refused (exit 6), never
     /// created, so `--db typo.db` cannot leave an empty database behind.

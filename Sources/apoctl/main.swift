@@ -8,8 +8,11 @@ struct Apoctl: ParsableCommand {
         commandName: "apoctl",
         abstract: "Submit APO pipelines and inspect, steer and benchmark their runs.",
         discussion: """
-        The database is --db PATH, else $APO_DB, else ./apo.db; start `apod` on the same file to run
-        the jobs. A job is named by its id (`17`) or by RUN/KEY (`3/r1.train_rm`).
+        The database is --db PATH, else $APO_DB, else `db:` in $XDG_CONFIG_HOME/apo/config.yaml
+        (~/.config/apo/config.yaml), else ./apo.db; start `apod` on the same file to run the jobs.
+        Options every command takes (--db, --json) may also come before the command:
+        `apoctl --db X submit FILE`. Shell completions: `apoctl --generate-completion-script bash`
+        (or zsh, fish). A job is named by its id (`17`) or by RUN/KEY (`3/r1.train_rm`).
 
         EXIT CODES
           0  success; for `watch`, the run succeeded; for `logs -f`, the run ended (any outcome)
@@ -37,7 +40,8 @@ struct Apoctl: ParsableCommand {
 OpenMPWaitPolicy.ensurePassive()
 
 do {
-    var command = try Apoctl.parseAsRoot()
+    GlobalOptions.configured = try ApoctlConfig.load(path: ApoctlConfig.path())
+    var command = try Apoctl.parseAsRoot(GlobalOptionOrder.reordered(Array(CommandLine.arguments.dropFirst())))
     try command.run()
 } catch let failure as CommandFailure {
     FileHandle.standardError.write(Data((failure.message + "\n").utf8))

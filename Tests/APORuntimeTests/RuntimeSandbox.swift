@@ -79,7 +79,9 @@ final class RuntimeSandbox {
         process.arguments = wrapper.isEmpty ? arguments : Array(wrapper.dropFirst()) + [path] + arguments
         process.currentDirectoryURL = currentDirectory ?? directory
         // OMP_WAIT_POLICY too: the executables choose it themselves (OpenMPWaitPolicy), which a test checks.
+        // No user config either: apoctl would read `db:` from the tester's ~/.config/apo/config.yaml.
         process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "APO_DB" && $0.key != "OMP_WAIT_POLICY" }
+            .merging(["XDG_CONFIG_HOME": directory.appendingPathComponent("no-config").path]) { _, sandbox in sandbox }
             .merging(environment) { _, given in given }
         process.standardInput = FileHandle.nullDevice
         process.standardError = try outputFile(stderrName ?? "\(executable)-\(UUID().uuidString.prefix(6)).err")

@@ -1,0 +1,51 @@
+import Foundation
+import Yams
+
+/// `$XDG_CONFIG_HOME/apo/config.yaml` (default `~/.config/apo/config.yaml`): defaults a user would
+/// otherwise type on every command. Only `db` is read today; any other key is refused by name,
+/// so a typo is not silently ignored.
+///
+/// ```yaml
+/// db: postgres://apo@db.internal/apo   # or a path to an SQLite file
+/// ```
+struct ApoctlConfig: Equatable {
+    var db: String?
+
+    static let knownKeys = ["db"]
+
+    static func path(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let xdg = environment["XDG_CONFIG_HOME"], !xdg.isEmpty { return xdg + "/apo/config.yaml" }
+        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".config/apo/config.yaml").path
+    }
+
+    /// The file at `path`; an empty config when there is none. Errors name the file, line and key.
+    static func load(path: String) throws -> ApoctlConfig {
+        guard let data = FileManager.default.contents(atPath: path) else { return ApoctlConfig() }
+        let text = String(decoding: data, as: UTF8.self)
+        let node: Node?
+        do { node = try Yams.compose(yaml: text) } catch let error as YamlError {
+            throw CommandFailure(code: .usage, message: "error: \(path): \(error)")
+        }
+        guard let node else { return ApoctlConfig() }
+        guard let mapping = node.mapping else {
+            throw failure(path, node.mark, "expected a mapping of settings, e.g. `db: PATH_OR_URL`")
+        }
+        var config = ApoctlConfig()
+        for (key, value) in mapping {
+            let name = key.scalar?.string ?? "?"
+            guard knownKeys.contains(name) else {
+                throw failure(path, key.mark, "unknown setting '\(name)' (known: \(knownKeys.joined(separator: ", ")))")
+            }
+            guard let scalar = value.scalar, !scalar.string.isEmpty else {
+                throw failure(path, value.mark ?? key.mark, "'\(name)' must be a path or a postgres:// URL")
+            }
+            config.db = scalar.string
+        }
+        return config
+    }
+
+    private static func failure(_ path: String, _ mark: Mark?, _ message: String) -> CommandFailure {
+        let at = mark.map { ":\($0.line):\($0.column)" } ?? ""
+        return CommandFailure(code: .usage, message: "error: \(path)\(at): \(message)")
+    }
+}
