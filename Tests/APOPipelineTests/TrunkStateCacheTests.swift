@@ -102,6 +102,15 @@ struct TrunkStateCacheTests {
         let left = Set((0..<12).filter { FileManager.default.fileExists(atPath: store.url(for: tokens($0)[...]).path) })
         #expect(left == Set([0] + Array(4..<12)))
         #expect(cache.stats().trunks.count == 1)
+        // A writer killed mid-write leaves a temporary file: an old one goes at the next trim.
+        let torn = store.url(for: tokens(0)[...]).deletingLastPathComponent().appendingPathComponent(".x.f16.1.2")
+        let fresh = torn.deletingLastPathComponent().appendingPathComponent(".y.f16.1.2")
+        try Data([1, 2]).write(to: torn)
+        try Data([1, 2]).write(to: fresh)
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -7200)], ofItemAtPath: torn.path)
+        cache.trim()
+        #expect(!FileManager.default.fileExists(atPath: torn.path))
+        #expect(FileManager.default.fileExists(atPath: fresh.path), "a write in progress is left alone")
         try cache.clear()
         #expect(cache.stats().entries == 0)
     }

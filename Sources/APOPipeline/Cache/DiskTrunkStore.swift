@@ -46,14 +46,17 @@ public final class DiskTrunkStore: FrozenTrunkStore, @unchecked Sendable {
     public func save(_ tokens: ArraySlice<Int32>, states: UnsafePointer<Float>) {
         let url = url(for: tokens)
         let data = encode(tokens: tokens, states: states)
+        let temporary = url.deletingLastPathComponent()
+            .appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0 ... .max))")
         do {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            let temporary = url.deletingLastPathComponent()
-                .appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0 ... .max))")
             try data.write(to: temporary)
-            if rename(temporary.path, url.path) != 0 { try? FileManager.default.removeItem(at: temporary) }
+            guard rename(temporary.path, url.path) == 0 else { throw CocoaError(.fileWriteUnknown) }
         } catch {
-            return  // a cache that cannot be written (full disk, read-only) only costs speed
+            // A cache that cannot be written (full disk, read-only) only costs speed; a torn
+            // temporary file must not stay behind, uncounted by the size cap.
+            try? FileManager.default.removeItem(at: temporary)
+            return
         }
         bytesWritten += data.count
         cache.noteWritten(bytes: data.count)

@@ -69,8 +69,10 @@ public final class TrunkStateCache: @unchecked Sendable {
         if due { trim() }
     }
 
-    /// Removes least recently used entries until the cache holds at most 90 % of its capacity.
+    /// Removes least recently used entries until the cache holds at most 90 % of its capacity, and
+    /// temporary files a killed writer left behind (an hour old: no write takes that long).
     public func trim() {
+        removeAbandonedTemporaries(olderThan: Date().addingTimeInterval(-3600))
         var entries = listEntries()
         var total = entries.reduce(0) { $0 + $1.bytes }
         guard total > capacityBytes else { return }
@@ -106,6 +108,15 @@ public final class TrunkStateCache: @unchecked Sendable {
     }
 
     struct Entry { let url: URL; let bytes: Int; let used: Date }
+
+    func removeAbandonedTemporaries(olderThan cutoff: Date) {
+        guard let walker = FileManager.default.enumerator(at: trunksDirectory,
+                                                          includingPropertiesForKeys: [.contentModificationDateKey]) else { return }
+        for case let url as URL in walker where url.lastPathComponent.hasPrefix(".") {
+            let modified = (try? url.resourceValues(forKeys: [.contentModificationDateKey]))?.contentModificationDate
+            if let modified, modified < cutoff { try? FileManager.default.removeItem(at: url) }
+        }
+    }
 
     func listEntries() -> [Entry] {
         let keys: [URLResourceKey] = [.fileSizeKey, .contentModificationDateKey, .isRegularFileKey]
