@@ -131,7 +131,8 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
-        .testTarget(name: "APOEngineTests", dependencies: ["APOEngine"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "APOEngineTests", dependencies: ["APOEngine", .product(name: "Crypto", package: "swift-crypto")],
+                    resources: [.copy("Fixtures")]),
         // What the store and runtime tests share: a fresh PostgreSQL database per test.
         .target(name: "APOTestSupport", dependencies: ["APOStore"], path: "Tests/APOTestSupport"),
         .testTarget(name: "APOStoreTests", dependencies: ["APOStore", "APOBenchmarks", "APOTestSupport"]),

@@ -8,7 +8,7 @@ extension Apoctl {
             subcommands: Model.subcommands)
 
         static let subcommands: [ParsableCommand.Type] = [
-            ModelPull.self, ModelInfo.self, ModelTokenize.self, ModelPerplexityCommand.self,
+            ModelPull.self, ModelInfo.self, ModelTokenize.self, ModelPerplexityCommand.self, ModelExport.self,
         ]
     }
 }

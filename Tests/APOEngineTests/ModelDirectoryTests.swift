@@ -31,7 +31,8 @@ struct ModelDirectoryTests {
         #expect(back.chatTemplate == "T")
         #expect(back.extraTensors.count == 1)
         #expect(back.extraTensors["score.weight"]?.0 == [1, 8] && back.extraTensors["score.weight"]?.1 == score)
-        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: target.path)) == ["model.safetensors", "config.json", "tokenizer.json"])
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: target.path))
+                == ["model.safetensors", "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json"])
 
         // Saving again replaces the directory whole, and leaves no temporary siblings.
         try ModelLoader.saveDirectory(back.parameters, tokenizer: back.tokenizer, chatTemplate: nil, to: target)

@@ -52,3 +52,26 @@ struct ApoctlDefaultsProcessTests {
         }
     }
 }
+
+/// `apoctl model export --format hf` through the real executable: the directory it writes loads
+/// back in apo with the GGUF's weights, and a format it cannot write is a usage error.
+struct ModelExportProcessTests {
+    @Test func theExportedDirectoryDescribesAndLoadsAsTheGGUF() throws {
+        let sandbox = try RuntimeSandbox()
+        defer { sandbox.cleanup() }
+        var root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: root.appendingPathComponent("Package.swift").path) { root.deleteLastPathComponent() }
+        let gguf = root.appendingPathComponent("data/models/SmolLM2-135M-Instruct.Q4_1.gguf").path
+        let out = sandbox.directory.appendingPathComponent("smol-hf").path
+        let exported = try sandbox.run("apoctl", ["model", "export", gguf, "--format", "hf", "--out", out], timeout: 120)
+        #expect(exported.status == 0, "\(exported.stderr)")
+        for name in ["model.safetensors", "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json"] {
+            #expect(FileManager.default.fileExists(atPath: out + "/" + name), "\(name)")
+        }
+        let info = try sandbox.run("apoctl", ["model", "info", out, "--json"])
+        #expect(info.status == 0, "\(info.stderr)")
+        #expect(info.stdout.contains("49152") && info.stdout.contains("smollm"), "\(info.stdout)")
+        let bad = try sandbox.run("apoctl", ["model", "export", gguf, "--format", "onnx", "--out", out])
+        #expect(bad.status == 2 && bad.stderr.contains("--format onnx"), "\(bad.stderr)")
+    }
+}

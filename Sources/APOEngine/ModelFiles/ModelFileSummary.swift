@@ -50,7 +50,7 @@ public struct ModelFileSummary: Codable, Sendable {
                 configError = "\(error)"
             }
             do {
-                let data = try JSONDecoder().decode(TokenizerData.self, from: Data(contentsOf: dir.appendingPathComponent(ModelLoader.tokenizerFileName)))
+                let data = try ModelLoader.readTokenizerData(directory: dir)
                 tokenizer = TokenizerSummary(data)
             } catch {
                 tokenizerError = "\(error)"

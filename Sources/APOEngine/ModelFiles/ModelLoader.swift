@@ -88,14 +88,7 @@ public enum ModelLoader {
         }
 
         let tokenizerURL = dir.appendingPathComponent(tokenizerFileName)
-        let tokenizerData: TokenizerData
-        do {
-            tokenizerData = try JSONDecoder().decode(TokenizerData.self, from: Data(contentsOf: tokenizerURL))
-        } catch let error as DecodingError {
-            throw ModelFileError.invalid(file: tokenizerURL.path, field: "tokenizer.json", expected: "TokenizerData JSON", found: "\(error)")
-        } catch {
-            throw ModelFileError.cannotOpen(file: tokenizerURL.path, reason: error.localizedDescription)
-        }
+        let tokenizerData = try readTokenizerData(directory: dir)
         let tokenizer = try makeModelTokenizer(tokenizerData, vocabSize: config.vocabSize, file: tokenizerURL.path)
         return LoadedModel(
             config: config, parameters: parameters, tokenizer: tokenizer, chatTemplate: tokenizerData.chatTemplate,
@@ -147,9 +140,7 @@ public enum ModelLoader {
 
             var data = tokenizer.data
             data.chatTemplate = chatTemplate
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            try writeSynced(encoder.encode(data), to: temporary.appendingPathComponent(tokenizerFileName))
+            try writeTokenizerFiles(data, contextLength: parameters.config.contextLength, into: temporary)
             try writeSynced(parameters.config.huggingFaceConfigJSON(bosID: data.bosID, eosID: data.eosID),
                             to: temporary.appendingPathComponent(configFileName))
 
@@ -167,6 +158,43 @@ public enum ModelLoader {
             if let e = error as? ModelFileError { throw e }
             throw ModelFileError.cannotWrite(file: destination.path, reason: "\(error)")
         }
+    }
+
+    /// A directory's tokenizer: Hugging Face's `tokenizer.json` (+ `tokenizer_config.json`), or the
+    /// `TokenizerData` JSON that apo wrote before it wrote Hugging Face's (top-level `"model"` is a
+    /// string there, an object in Hugging Face's).
+    public static func readTokenizerData(directory dir: URL) throws -> TokenizerData {
+        let url = dir.appendingPathComponent(tokenizerFileName)
+        let bytes: Data
+        do { bytes = try Data(contentsOf: url) } catch {
+            throw ModelFileError.cannotOpen(file: url.path, reason: error.localizedDescription)
+        }
+        let top = (try? JSONSerialization.jsonObject(with: bytes)) as? [String: Any]
+        guard top?["model"] is String else { return try HFTokenizerFiles.decode(directory: dir) }
+        do {
+            return try JSONDecoder().decode(TokenizerData.self, from: bytes)
+        } catch {
+            throw ModelFileError.invalid(file: url.path, field: "tokenizer.json", expected: "TokenizerData JSON", found: "\(error)")
+        }
+    }
+
+    /// Hugging Face's tokenizer files and `generation_config.json` for a byte-level BPE tokenizer;
+    /// apo's own `TokenizerData` JSON for a SentencePiece one (not yet written in Hugging Face's form).
+    static func writeTokenizerFiles(_ data: TokenizerData, contextLength: Int, into dir: URL) throws {
+        let url = dir.appendingPathComponent(tokenizerFileName)
+        guard data.model == "gpt2" else {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            return try writeSynced(encoder.encode(data), to: url)
+        }
+        let files = try HFTokenizerFiles.encode(data, contextLength: contextLength, file: url.path)
+        try writeSynced(files.tokenizer, to: url)
+        try writeSynced(files.config, to: dir.appendingPathComponent(HFTokenizerFiles.configFileName))
+        var generation: [String: Any] = ["eos_token_id": Int(data.eosID)]
+        if let bos = data.bosID { generation["bos_token_id"] = Int(bos) }
+        if let pad = data.paddingID { generation["pad_token_id"] = Int(pad) }
+        try writeSynced(try JSONSerialization.data(withJSONObject: generation, options: [.prettyPrinted, .sortedKeys]),
+                        to: dir.appendingPathComponent("generation_config.json"))
     }
 
     static func writeSynced(_ data: Data, to url: URL) throws {
