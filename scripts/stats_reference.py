@@ -4,8 +4,8 @@
 Writes Tests/APOPipelineTests/Fixtures/statistics/*.json, which StatisticsFixtureTests reads.
 Needs numpy, scipy and statsmodels, which are NOT project dependencies; use a scratch venv:
 
-    python3 -m venv /tmp/stats-venv && /tmp/stats-venv/bin/pip install numpy scipy statsmodels
-    /tmp/stats-venv/bin/python scripts/stats_reference.py
+    python3 -m venv "$SCRATCH/stats-venv" && "$SCRATCH/stats-venv/bin/pip" install numpy scipy statsmodels
+    "$SCRATCH/stats-venv/bin/python" scripts/stats_reference.py     # SCRATCH: any folder outside the repo
 
 What is checked how:
 - binomial tails: scipy.stats.binom.cdf / sf.
