@@ -49,4 +49,39 @@ import Testing
         let decoded = try JSONDecoder().decode(EvaluateKind.Evaluation.self, from: Data(old.utf8))
         #expect(decoded.rm[0].accuracyInterval == nil && decoded.rmComparisons == nil && decoded.bootstrap == nil)
     }
+
+    /// The whole kind with two tiny random RMs on the same pairs: each gets an accuracy interval
+    /// and pair outcomes agreeing with its accuracy, and one comparison whose McNemar counts and
+    /// difference agree with the two accuracies.
+    @Test func twoRewardModelsAreComparedOnTheSamePairs() throws {
+        let dir = try TempDirectory(), other = try TempDirectory()
+        defer { dir.remove(); other.remove() }
+        let (first, _, _) = try tinyRewardModel(in: dir, seed: 7)
+        let (second, _, _) = try tinyRewardModel(in: other, seed: 8)
+        let pairs = ["bread", "hi", "2+2", "a colour", "a fish", "a city"].enumerated().map { k, topic in
+            PreferencePair(query: "\n\nHuman: Tell me about \(topic).\n\nAssistant:", preferred: " Sure, \(topic) \(k).", other: " No.")
+        }
+        let pairsURL = dir.file("test_pairs.json")
+        try PreferencePairsFile.write(pairs, to: pairsURL)
+        let ctx = try TestJobContext(params: [
+            "round": .int(0), "test_pairs": .string(pairsURL.path), "rm_max_length": .int(64),
+            "rm_models": .array([.string(first.path), .string(second.path)]), "rm_labels": .array([.string("base"), .string("testing")]),
+        ].withDefaults(EvaluateKind.parameters), root: dir.url)
+        let url = URL(fileURLWithPath: try #require(try EvaluateKind.run(ctx)["metrics"]?.stringValue))
+        let evaluation = try EvaluateKind.Evaluation.read(url)
+        #expect(evaluation.testPairs == pairsURL.path && evaluation.bootstrap == .current)
+        for rm in evaluation.rm {
+            let outcomes = try EvaluateKind.outcomes(from: try #require(rm.pairOutcomes), file: "t")
+            #expect(outcomes.count == 6 && Double(outcomes.filter { $0 }.count) / 6 == rm.accuracy)
+            #expect(rm.accuracyInterval?.estimate == rm.accuracy)
+        }
+        let c = try #require(evaluation.rmComparisons?.first)
+        #expect(evaluation.rmComparisons?.count == 1 && c.left == "base" && c.right == "testing" && c.pairs == 6)
+        let difference = evaluation.rm[0].accuracy - evaluation.rm[1].accuracy
+        #expect(abs(c.accuracyDifference.estimate - difference) < 1e-12)
+        #expect(abs(Double(c.mcnemar.leftOnly - c.mcnemar.rightOnly) / 6 - difference) < 1e-12)
+        if let path = ProcessInfo.processInfo.environment["APO_EVALUATION_SAMPLE"] {
+            try FileManager.default.copyItem(at: url, to: URL(fileURLWithPath: path))
+        }
+    }
 }
