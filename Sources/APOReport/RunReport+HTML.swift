@@ -57,29 +57,42 @@ extension RunReport {
     }
 
     private func htmlRewardModels() -> String {
-        let rmRows = evaluations.flatMap { ev in ev.evaluation.rm.map { (ev.evaluation, $0) } }
+        let rmRows = rmTableRows
         guard !rmRows.isEmpty else { return "" }
-        var h = "<h2>Reward models on the test pairs</h2>\n<table><tr><th>round</th><th>arm</th><th>RM</th><th>accuracy</th><th>avg score</th><th>ECE</th><th>ACE</th><th>MCE</th><th>pairs</th></tr>\n"
-        for (ev, r) in rmRows {
-            h += "<tr><td class=\"n\">\(ev.round)</td><td>\(esc(ev.arm))</td><td>\(esc(r.label))</td><td class=\"n\">\(pct(r.accuracy))</td><td class=\"n\">\(num(r.averageScore))</td>"
-            h += "<td class=\"n\">\(num(r.ece))</td><td class=\"n\">\(num(r.ace))</td><td class=\"n\">\(num(r.mce))</td><td class=\"n\">\(r.pairs)</td></tr>\n"
+        var h = "<h2>Reward models on the test pairs</h2>\n"
+        h += "<p class=\"meta\">Accuracy with its 95 % percentile bootstrap interval over the test pairs (2,000 seeded resamples); over several seeds: mean ± sd (min–max).</p>\n<table><tr>"
+        h += RunReport.rmHeader.map { "<th>\($0)</th>" }.joined() + "</tr>\n"
+        for row in rmRows {
+            h += "<tr><td class=\"n\">\(esc(row[0]))</td><td>\(esc(row[1]))</td><td>\(esc(row[2]))</td>"
+            h += row[3...].map { "<td class=\"n\">\(esc($0))</td>" }.joined() + "</tr>\n"
         }
         h += "</table>\n"
+        let lines = rmComparisonLines
+        if !lines.isEmpty { h += "<p>Paired on the same test pairs:</p><ul>" + lines.map { "<li>\(esc($0))</li>" }.joined() + "</ul>\n" }
         return h
     }
 
     /// The policy table and, where an arm has two or more rounds, each arm's average reward per round.
     private func htmlPolicy() -> String {
-        let policyRows = evaluations.compactMap { ev in ev.evaluation.policy.map { (ev.evaluation, $0) } }
+        let policyRows = policyTableRows
         guard !policyRows.isEmpty else { return "" }
-        var h = "<h2>Policy on the test queries</h2>\n<p class=\"meta\">Scored by the testing RM. Win rate = (wins + ties/2) / queries over the queries both policies answered.</p>\n"
+        var h = "<h2>Policy on the test queries</h2>\n<p class=\"meta\">Scored by the testing RM. Win rate = (wins + ties/2) / queries over the queries both policies answered, with its Wilson interval (ties counted as half a win); average reward and Δ reward (paired, same queries) with 95 % bootstrap intervals.</p>\n"
         h += "<table><tr><th>round</th><th>arm</th><th>queries</th><th>avg reward</th><th>win rates (wins/ties/losses)</th></tr>\n"
-        for (ev, p) in policyRows {
-            let wins = p.winRates.map { "vs \(esc($0.against)): <b>\(pct($0.winRate))</b> (\($0.wins)/\($0.ties)/\($0.losses))" }.joined(separator: "<br>")
-            h += "<tr><td class=\"n\">\(ev.round)</td><td>\(esc(ev.arm))</td><td class=\"n\">\(p.queries)</td><td class=\"n\">\(num(p.averageReward))</td><td>\(wins.isEmpty ? "–" : wins)</td></tr>\n"
+        for row in policyRows {
+            let wins = row.wins.map(esc).joined(separator: "<br>")
+            h += "<tr><td class=\"n\">\(row.round)</td><td>\(esc(row.arm))</td><td class=\"n\">\(row.queries)</td><td class=\"n\">\(esc(row.reward))</td><td>\(wins.isEmpty ? "–" : wins)</td></tr>\n"
         }
         h += "</table>\n"
-        return h + policyRewardChart(policyRows)
+        let evaluated = evaluations.compactMap { ev in ev.evaluation.policy.map { (ev.evaluation, $0) } }
+        return h + policyRewardChart(evaluated) + htmlForestPlots()
+    }
+
+    /// APO − baseline per round for the reward models and the policies.
+    private func htmlForestPlots() -> String {
+        let rm = forestPlot(title: "RM accuracy: APO RM − base RM", unit: "accuracy difference, points", rows: rmForestRows, points: true)
+        let policy = forestPlot(title: "Policy reward: APO − baseline", unit: "reward difference (testing RM)", rows: policyForestRows, points: false)
+        guard !rm.isEmpty || !policy.isEmpty else { return "" }
+        return "<h2>APO − baseline per round</h2>\n<p class=\"meta\">Point and 95 % paired bootstrap interval; an interval that crosses the dashed zero line does not tell the arms apart. RM accuracy: McNemar's exact test on the discordant pairs beside it.</p>\n<div class=\"charts\">" + rm + policy + "</div>\n"
     }
 
     private func policyRewardChart(_ policyRows: [(EvaluateKind.Evaluation, EvaluateKind.PolicyResult)]) -> String {

@@ -12,21 +12,24 @@ extension RunReport {
         for e in jobs {
             md += "| \(e.job.key) | \(e.job.kind) | \(e.job.state.rawValue) | \(e.attempts.count) | \(duration(e).map(Formatting.duration) ?? "–") |\n"
         }
-        let rmRows = evaluations.flatMap { ev in ev.evaluation.rm.map { (ev.evaluation, $0) } }
+        let rmRows = rmTableRows
         if !rmRows.isEmpty {
-            md += "\n## Reward models on the test pairs\n\n| round | arm | RM | accuracy | avg score | ECE | ACE | MCE | pairs |\n|---|---|---|---|---|---|---|---|---|\n"
-            for (ev, r) in rmRows {
-                md += "| \(ev.round) | \(ev.arm) | \(r.label) | \(pct(r.accuracy)) | \(num(r.averageScore)) | \(num(r.ece)) | \(num(r.ace)) | \(num(r.mce)) | \(r.pairs) |\n"
-            }
+            md += "\n## Reward models on the test pairs\n\n| " + RunReport.rmHeader.joined(separator: " | ") + " |\n|"
+                + String(repeating: "---|", count: RunReport.rmHeader.count) + "\n"
+            for row in rmRows { md += "| " + row.joined(separator: " | ") + " |\n" }
+            let lines = rmComparisonLines
+            if !lines.isEmpty { md += "\nPaired on the same test pairs:\n\n" + lines.map { "- \($0)\n" }.joined() }
         }
-        let policyRows = evaluations.compactMap { ev in ev.evaluation.policy.map { (ev.evaluation, $0) } }
+        let policyRows = policyTableRows
         if !policyRows.isEmpty {
             md += "\n## Policy on the test queries (testing RM; ties count half)\n\n| round | arm | queries | avg reward | win rates |\n|---|---|---|---|---|\n"
-            for (ev, p) in policyRows {
-                let wins = p.winRates.map { "vs \($0.against): \(pct($0.winRate)) (\($0.wins)/\($0.ties)/\($0.losses))" }.joined(separator: "; ")
-                md += "| \(ev.round) | \(ev.arm) | \(p.queries) | \(num(p.averageReward)) | \(wins.isEmpty ? "–" : wins) |\n"
+            for row in policyRows {
+                let wins = row.wins.joined(separator: "; ")
+                md += "| \(row.round) | \(row.arm) | \(row.queries) | \(row.reward) | \(wins.isEmpty ? "–" : wins) |\n"
             }
         }
+        md += markdownForest("RM accuracy, APO − base RM (points)", rmForestRows, points: true)
+        md += markdownForest("Policy reward, APO − baseline (testing RM)", policyForestRows, points: false)
         if !scoreSets.isEmpty {
             md += "\n## Sample rewards\n\n| job | round | samples | mean | min | max |\n|---|---|---|---|---|---|\n"
             for s in scoreSets {
@@ -42,5 +45,14 @@ extension RunReport {
             md += "\n## Problems\n\n" + problems.map { "- \($0)\n" }.joined()
         }
         return md
+    }
+
+    /// The forest plot's rows as a list, for pages without SVG.
+    private func markdownForest(_ title: String, _ rows: [ForestRow], points: Bool) -> String {
+        guard !rows.isEmpty else { return "" }
+        return "\n## \(title)\n\n" + rows.map { row in
+            let verdict = row.interval.excludesZero ? "excludes 0" : "crosses 0"
+            return "- \(row.label): \(differenceCell(row.interval, points: points)), \(verdict); \(row.detail)\n"
+        }.joined()
     }
 }

@@ -176,7 +176,7 @@ import Testing
 
 /// A tiny random reward model saved as a model directory: the real SmolLM2 tokenizer, a 1-block
 /// 16-wide backbone.
-private func tinyRewardModel(in dir: TempDirectory, seed: UInt64 = 11) throws -> (URL, RewardModel, ByteLevelBPE) {
+func tinyRewardModel(in dir: TempDirectory, seed: UInt64 = 11) throws -> (URL, RewardModel, ByteLevelBPE) {
     let tokenizer = try ByteLevelBPE(GGUFFile(path: try realModelPath()).tokenizerData())
     let config = LlamaConfig(vocabSize: 49_152, hiddenSize: 16, intermediateSize: 24, layerCount: 1, headCount: 2,
                              kvHeadCount: 1, ropeTheta: 100_000, rmsNormEps: 1e-5, tiedEmbeddings: true, contextLength: 128)

@@ -25,13 +25,22 @@ import Foundation
 ///             "win_rates": [{"against": "baseline", "scores": "…", "queries": 50, "wins": 30,
 ///                            "ties": 2, "losses": 18, "win_rate": 0.62}]}}
 /// ```
+/// Version 3 adds, keeping every field above (all optional when read, so older files still load):
+/// `rm[].accuracy_interval` (percentile bootstrap over the test pairs), `rm[].pair_outcomes`
+/// ("1"/"0" per ordered pair, file order), `test_pairs`, `rm_comparisons` (every two RMs of the job:
+/// `accuracy_difference` with its paired bootstrap interval and `mcnemar` {left_only, right_only,
+/// p_value}), `policy.average_reward_interval`, and per win rate `win_rate_interval` (Wilson, ties as
+/// half wins), `reward_difference` (own − other, paired bootstrap) and `reward_differences` (per
+/// query), plus `bootstrap` {resamples, seed, level}. Intervals are
+/// `{"estimate", "lower", "upper", "level", "method"}` (`IntervalEstimate`).
 /// `rm` is `[]` and `policy` is `null` when not asked for. Headline numbers are also recorded as
 /// metrics at step `round`: `rm.<label>.{accuracy,average_score,ece,ace,mce}`,
 /// `policy.average_reward`, `policy.win_rate.<label>`.
 public enum EvaluateKind: JobKind {
     public static let name = "evaluate"
     /// 2: identical responses are ties, no longer dropped; all-equal items count in the average.
-    public static let version = 2
+    /// 3: intervals and paired comparisons (EvaluateKind+Statistics.swift), per-pair outcomes.
+    public static let version = 3
     public static let parameters = [
         ParameterSpec("round", .int, default: .int(0), help: "round number recorded in the metrics (0: none)"),
         ParameterSpec("arm", .string, default: .string(""), help: "arm name recorded in the metrics (apo, baseline, …)"),
@@ -91,14 +100,22 @@ public enum EvaluateKind: JobKind {
         public var ace: Double
         public var mce: Double
         public var pairs: Int
+        /// Accuracy with its percentile bootstrap interval over the test pairs (version 3 on).
+        public var accuracyInterval: IntervalEstimate?
+        /// One character per ordered test pair in file order, "1" ranked right, "0" wrong (a tie
+        /// is wrong): what paired comparisons with RMs of other evaluations are computed from.
+        public var pairOutcomes: String?
         public init(label: String, model: String, accuracy: Double, averageScore: Double, ece: Double, ace: Double,
-                    mce: Double, pairs: Int) {
+                    mce: Double, pairs: Int, accuracyInterval: IntervalEstimate? = nil, pairOutcomes: String? = nil) {
             self.label = label; self.model = model; self.accuracy = accuracy; self.averageScore = averageScore
             self.ece = ece; self.ace = ace; self.mce = mce; self.pairs = pairs
+            self.accuracyInterval = accuracyInterval; self.pairOutcomes = pairOutcomes
         }
         enum CodingKeys: String, CodingKey {
             case label, model, accuracy, ece, ace, mce, pairs
             case averageScore = "average_score"
+            case accuracyInterval = "accuracy_interval"
+            case pairOutcomes = "pair_outcomes"
         }
     }
 
@@ -111,13 +128,26 @@ public enum EvaluateKind: JobKind {
         public var losses: Int
         /// `(wins + ties / 2) / queries`; 0 when no query is shared.
         public var winRate: Double
-        public init(against: String, scores: String, queries: Int, wins: Int, ties: Int, losses: Int, winRate: Double) {
+        /// Wilson interval of `winRate` (ties as half wins); nil when no query is shared.
+        public var winRateInterval: IntervalEstimate?
+        /// Mean over the shared queries of own reward − other's, with its paired bootstrap interval.
+        public var rewardDifference: IntervalEstimate?
+        /// query id → own reward − other's: pooled over seeds by the report.
+        public var rewardDifferences: [String: Double]?
+        public init(against: String, scores: String, queries: Int, wins: Int, ties: Int, losses: Int, winRate: Double,
+                    winRateInterval: IntervalEstimate? = nil, rewardDifference: IntervalEstimate? = nil,
+                    rewardDifferences: [String: Double]? = nil) {
             self.against = against; self.scores = scores; self.queries = queries
             self.wins = wins; self.ties = ties; self.losses = losses; self.winRate = winRate
+            self.winRateInterval = winRateInterval; self.rewardDifference = rewardDifference
+            self.rewardDifferences = rewardDifferences
         }
         enum CodingKeys: String, CodingKey {
             case against, scores, queries, wins, ties, losses
             case winRate = "win_rate"
+            case winRateInterval = "win_rate_interval"
+            case rewardDifference = "reward_difference"
+            case rewardDifferences = "reward_differences"
         }
     }
 
@@ -127,15 +157,20 @@ public enum EvaluateKind: JobKind {
         public var queries: Int
         public var averageReward: Double
         public var winRates: [WinRate]
-        public init(scores: String, answerKey: String, queries: Int, averageReward: Double, winRates: [WinRate]) {
+        /// Average reward with its percentile bootstrap interval over the queries.
+        public var averageRewardInterval: IntervalEstimate?
+        public init(scores: String, answerKey: String, queries: Int, averageReward: Double, winRates: [WinRate],
+                    averageRewardInterval: IntervalEstimate? = nil) {
             self.scores = scores; self.answerKey = answerKey; self.queries = queries
             self.averageReward = averageReward; self.winRates = winRates
+            self.averageRewardInterval = averageRewardInterval
         }
         enum CodingKeys: String, CodingKey {
             case scores, queries
             case answerKey = "answer_key"
             case averageReward = "average_reward"
             case winRates = "win_rates"
+            case averageRewardInterval = "average_reward_interval"
         }
     }
 
@@ -146,10 +181,24 @@ public enum EvaluateKind: JobKind {
         public var arm: String
         public var rm: [RMResult]
         public var policy: PolicyResult?
+        /// The test pairs file the RMs were measured on: equal paths mean `pairOutcomes` line up.
+        public var testPairs: String?
+        /// Every two RMs of `rm`, compared on the same test pairs.
+        public var rmComparisons: [RMComparison]?
+        /// How the intervals were made (absent in files written before version 3).
+        public var bootstrap: BootstrapSettings?
 
-        public init(round: Int, arm: String, rm: [RMResult], policy: PolicyResult?) {
+        public init(round: Int, arm: String, rm: [RMResult], policy: PolicyResult?, testPairs: String? = nil,
+                    rmComparisons: [RMComparison]? = nil, bootstrap: BootstrapSettings? = nil) {
             schema = EvaluateKind.schema
             self.round = round; self.arm = arm; self.rm = rm; self.policy = policy
+            self.testPairs = testPairs; self.rmComparisons = rmComparisons; self.bootstrap = bootstrap
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case schema, round, arm, rm, policy, bootstrap
+            case testPairs = "test_pairs"
+            case rmComparisons = "rm_comparisons"
         }
 
         public static func read(_ url: URL) throws -> Evaluation {
@@ -190,13 +239,13 @@ public enum EvaluateKind: JobKind {
             for (k, (model, label)) in zip(models, labels).enumerated() {
                 try context.checkCancelled()
                 context.reportProgress(done: k, total: models.count, message: "RM '\(label)' on the test pairs")
-                let metrics = try rmMetrics(modelPath: model, pairs: pairsURL, limit: maxPairs > 0 ? maxPairs : nil,
-                                            maxLength: maxLength, batchSize: batchSize, threads: threads,
-                                            precision: precision)
-                let r = RMResult(label: label, model: model, accuracy: metrics.accuracy, averageScore: metrics.averageScore,
-                                 ece: metrics.ece, ace: metrics.ace, mce: metrics.mce, pairs: metrics.pairCount)
+                let (metrics, outcomes) = try rmMetrics(modelPath: model, pairs: pairsURL, limit: maxPairs > 0 ? maxPairs : nil,
+                                                        maxLength: maxLength, batchSize: batchSize, threads: threads,
+                                                        precision: precision)
+                let r = try rmResult(label: label, model: model, metrics: metrics, outcomes: outcomes)
                 context.log("evaluate: RM \(label): " + String(format: "accuracy %.4f, average score %.4f, ECE %.4f, ACE %.4f, MCE %.4f over %d pairs",
-                                                                r.accuracy, r.averageScore, r.ece, r.ace, r.mce, r.pairs))
+                                                                r.accuracy, r.averageScore, r.ece, r.ace, r.mce, r.pairs)
+                            + "; accuracy" + describe(r.accuracyInterval))
                 for (name, value) in [("accuracy", r.accuracy), ("average_score", r.averageScore), ("ece", r.ece),
                                       ("ace", r.ace), ("mce", r.mce)] {
                     context.recordMetric(step: round, name: "rm.\(label).\(name)", value: value)
@@ -212,24 +261,31 @@ public enum EvaluateKind: JobKind {
             var winRates: [WinRate] = []
             for (path, label) in zip(others, otherLabels) {
                 let other = try answerScores(URL(fileURLWithPath: path), answerKey: key)
-                var w = winRate(own, other)
+                var w = try withStatistics(winRate(own, other), own: own, other: other)
                 w.against = label
                 w.scores = path
                 winRates.append(w)
             }
             let p = PolicyResult(scores: scoresURL.path, answerKey: key, queries: own.count,
-                                 averageReward: own.values.reduce(0, +) / Double(own.count), winRates: winRates)
-            context.log(String(format: "evaluate: policy average reward %.4f over %d queries", p.averageReward, p.queries))
+                                 averageReward: own.values.reduce(0, +) / Double(own.count), winRates: winRates,
+                                 averageRewardInterval: try averageRewardInterval(own))
+            context.log("evaluate: policy average reward over \(p.queries) queries:"
+                        + describe(p.averageRewardInterval))
             context.recordMetric(step: round, name: "policy.average_reward", value: p.averageReward)
             for w in winRates {
                 context.log("evaluate: win rate vs \(w.against) " + String(format: "%.4f (%d wins, %d ties, %d losses; ties count half)",
-                                                                              w.winRate, w.wins, w.ties, w.losses))
+                                                                              w.winRate, w.wins, w.ties, w.losses)
+                            + ";" + describe(w.winRateInterval) + "; reward difference" + describe(w.rewardDifference))
                 context.recordMetric(step: round, name: "policy.win_rate.\(w.against)", value: w.winRate)
             }
             policy = p
         }
 
-        let evaluation = Evaluation(round: round, arm: arm, rm: rmResults, policy: policy)
+        // Comparisons need two RMs; the pairs file is only worth naming when RMs were measured on it.
+        let comparisons = rmResults.count > 1 ? try rmComparisons(rmResults) : nil
+        let pairsPath = rmResults.isEmpty ? nil : try context.optionalPathParam("test_pairs")?.path
+        let evaluation = Evaluation(round: round, arm: arm, rm: rmResults, policy: policy, testPairs: pairsPath,
+                                    rmComparisons: comparisons, bootstrap: .current)
         let url = try context.writeArtifact(named: "evaluation.json") { tmp in
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -266,12 +322,12 @@ public enum EvaluateKind: JobKind {
     /// output) on `pairs`, with the training helper's loader and framing and the spec's metric
     /// code, over every item of the file (see the type's comment).
     static func rmMetrics(modelPath: String, pairs: URL, limit: Int?, maxLength: Int,
-                          batchSize: Int, threads: Int, precision: ComputePrecision) throws -> RMMetrics {
+                          batchSize: Int, threads: Int, precision: ComputePrecision) throws -> (RMMetrics, [Bool]) {
         let rm = try RewardModelFiles.load(path: modelPath, threads: threads)
         guard rm.hadHead else { throw EvaluateError.noHead(model: modelPath, tensor: RewardModel.headTensorName) }
         let items = try RewardScoring.evaluationItems(fromPairsFile: pairs, tokenizer: rm.tokenizer,
                                                       format: rm.model.format, maxLength: maxLength, limit: limit)
-        return try metrics(of: items, file: pairs.path) { sequences in
+        return try measure(items, file: pairs.path) { sequences in
             let scorer = RewardScorer(model: rm.model, batchSize: batchSize,
                                       maxSeqLen: sequences.map(\.count).max() ?? 1, threads: threads,
                                       precision: precision)
@@ -284,6 +340,12 @@ public enum EvaluateKind: JobKind {
     /// `emptyTestPairs` / `noOrderedTestPairs` instead of returning an accuracy of 0.
     public static func metrics(of items: [RewardScoring.EvaluationItem], file: String,
                                score: ([[Int32]]) throws -> [Double]) throws -> RMMetrics {
+        try measure(items, file: file, score: score).metrics
+    }
+
+    /// `metrics(of:file:score:)` and the right/wrong outcome of every ordered pair it counted.
+    public static func measure(_ items: [RewardScoring.EvaluationItem], file: String,
+                               score: ([[Int32]]) throws -> [Double]) throws -> (metrics: RMMetrics, outcomes: [Bool]) {
         guard !items.isEmpty else { throw EvaluateError.emptyTestPairs(file: file) }
         var index: [[Int32]: Int] = [:]
         var distinct: [[Int32]] = []
@@ -294,11 +356,10 @@ public enum EvaluateKind: JobKind {
             }
         }
         let rewards = try score(distinct)
-        let metrics = RMMetrics(items: items.map { item in
-            (rewards: item.sequences.map { rewards[index[$0]!] }, scores: item.scores)
-        })
+        let rewarded = items.map { item in (rewards: item.sequences.map { rewards[index[$0]!] }, scores: item.scores) }
+        let metrics = RMMetrics(items: rewarded)
         guard metrics.pairCount > 0 else { throw EvaluateError.noOrderedTestPairs(file: file, items: items.count) }
-        return metrics
+        return (metrics, pairOutcomes(rewarded))
     }
 
     static func stringList(_ context: any JobContext, _ name: String) throws -> [String] {
