@@ -14,7 +14,8 @@ extension JobStore {
         // On SQLite a read first, so idle workers never take the write lock away from busy ones;
         // PostgreSQL's claims skip each other's rows and need no such guard.
         if driver.dialect == .sqlite { guard try hasClaimableJob(now: now, scope: scope) else { return nil } }
-        return try driver.write { db in
+        // One statement on PostgreSQL (`claimInOneStatement`): no BEGIN and COMMIT to wait for.
+        return try driver.writeOneStatement { db in
             try Self.claimNext(db, workerID: workerID, leaseDuration: leaseDuration, at: storeTime(now),
                                localNow: now, scope: scope)
         }
@@ -181,24 +182,38 @@ extension JobStore {
                           now: Date) throws -> HeartbeatReply {
         let t = storeTime(now)
         let expires = t + leaseDuration
-        return try driver.write { db in
-            guard let cancel = try db.fetchValue(Bool.self, """
-                UPDATE jobs SET lease_expires_at = ?
-                WHERE id = ? AND state = 'running' AND lease_token = ?
-                RETURNING cancel_requested
-                """, [expires, lease.jobID, lease.token])
-            else { throw StoreError.leaseLost(jobID: lease.jobID) }
-            try db.execute("""
-                UPDATE attempts SET last_heartbeat_at = ?, lease_expires_at = ? WHERE id = ?
-                """, [t, expires, lease.attemptID])
-            return cancel ? .cancelRequested : .keepGoing
+        let extend = """
+            UPDATE jobs SET lease_expires_at = ?1
+            WHERE id = ?2 AND state = 'running' AND lease_token = ?3
+            RETURNING cancel_requested
+            """
+        let beat = "UPDATE attempts SET last_heartbeat_at = ?4, lease_expires_at = ?1 WHERE id = ?5"
+        let arguments: [any SQLBindable] = [expires, lease.jobID, lease.token, t, lease.attemptID]
+        let cancel: Bool?
+        if driver.dialect == .postgres {
+            // One statement, its own transaction: the attempt is touched only when the lease held.
+            cancel = try driver.writeOneStatement { db in
+                try db.fetchValue(Bool.self, """
+                    WITH extended AS (\(extend)),
+                         beat AS (\(beat) AND EXISTS (SELECT 1 FROM extended))
+                    SELECT cancel_requested FROM extended
+                    """, arguments)
+            }
+        } else {
+            cancel = try driver.write { db in
+                guard let cancel = try db.fetchValue(Bool.self, extend, Array(arguments.prefix(3))) else { return nil }
+                try db.execute(beat, arguments)
+                return cancel
+            }
         }
+        guard let cancel else { throw StoreError.leaseLost(jobID: lease.jobID) }
+        return cancel ? .cancelRequested : .keepGoing
     }
 
     /// Records progress (`done` of `total`, with an optional message) for a leased job.
     public func updateProgress(_ lease: JobLease, done: Int, total: Int, message: String?,
                                now: Date) throws {
-        try driver.write { db in
+        try driver.writeOneStatement { db in
             let changed = try db.execute("""
                 UPDATE jobs SET progress_done = ?, progress_total = ?, progress_message = ?
                 WHERE id = ? AND state = 'running' AND lease_token = ?
@@ -226,26 +241,6 @@ extension JobStore {
                                      leaseDuration: TimeInterval, now: Date) throws -> ClaimedJob? {
         try completeAndClaimNext(lease, JobCompletion(outputsJSON: outputsJSON, memoKey: memoKey),
                                  leaseDuration: leaseDuration, now: now)
-    }
-
-    static func completeLeased(_ db: any SQLTransaction, _ lease: JobLease, _ completion: JobCompletion,
-                               at t: Double) throws {
-        try lockRun(ofJob: lease.jobID, db)
-        guard let runID = try db.fetchValue(Int64.self, """
-            UPDATE jobs SET state = 'succeeded', outputs_json = ?, memo_key = ?,
-                finished_at = ?, error = NULL, cancel_requested = 0,
-                progress_done = \(db.dialect.greatest("progress_done", "progress_total")), \(clearLeaseSQL)
-            WHERE id = ? AND state = 'running' AND lease_token = ?
-            RETURNING run_id
-            """, [completion.outputsJSON, completion.memoKey, t, lease.jobID, lease.token])
-        else { throw StoreError.leaseLost(jobID: lease.jobID) }
-        // Inside the write transaction and after the guard: nobody can take the lease meanwhile.
-        try completion.publish()
-        try Self.insertArtifacts(db, completion.artifacts, lease: lease, at: t)
-        try Self.finishAttempt(db, attemptID: lease.attemptID, outcome: "succeeded",
-                               error: nil, at: t)
-        try Self.promoteDependents(db, of: lease.jobID)
-        try Self.refreshRunState(db, runID: runID, at: t)
     }
 
     /// Ends a leased job's attempt with an error. Retryable with attempts left: queued again after

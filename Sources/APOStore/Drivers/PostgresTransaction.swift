@@ -10,11 +10,17 @@ final class PostgresTransaction: SQLTransaction {
     let queryTimeout: TimeInterval
     var dialect: SQLDialect { .postgres }
 
-    init(connection: PostgresConnection, logger: Logger, location: String, queryTimeout: TimeInterval) {
+    /// Sent without BEGIN (`StoreDriver.writeOneStatement`): one statement, its own transaction.
+    let loneStatement: Bool
+    private var statementsRun = 0
+
+    init(connection: PostgresConnection, logger: Logger, location: String, queryTimeout: TimeInterval,
+         loneStatement: Bool = false) {
         self.connection = connection
         self.logger = logger
         self.location = location
         self.queryTimeout = queryTimeout
+        self.loneStatement = loneStatement
     }
 
     /// Statements the server has answered in this transaction.
@@ -31,6 +37,14 @@ final class PostgresTransaction: SQLTransaction {
         connection.query(PostgresQuery(unsafeSQL: sql), logger: logger).whenComplete { _ in }
     }
 
+    /// Answers not waited for yet (`executeWithoutWaiting`); the next statement waited for checks them.
+    private var unanswered: [EventLoopFuture<PostgresQueryResult>] = []
+
+    func executeWithoutWaiting(_ sql: String, _ arguments: [any SQLBindable]) throws {
+        precondition(!loneStatement, "executeWithoutWaiting in writeOneStatement: \(sql)")
+        unanswered.append(connection.query(query(sql, arguments), logger: logger))
+    }
+
     /// Statement by statement: the extended protocol takes one at a time.
     func executeScript(_ sql: String) throws {
         for statement in PostgresPlaceholders.statements(sql) { try execute(statement, []) }
@@ -44,6 +58,23 @@ final class PostgresTransaction: SQLTransaction {
     }
 
     private func run(_ sql: String, _ arguments: [any SQLBindable]) throws -> PostgresQueryResult {
+        statementsRun += 1
+        precondition(!loneStatement || statementsRun == 1, "a second statement in writeOneStatement: \(sql)")
+        let sent = connection.query(query(sql, arguments), logger: logger)
+        // Sent earlier, so answered earlier: a failure there explains this statement's (an
+        // aborted transaction) and is the one to report.
+        let earlier = unanswered
+        unanswered = []
+        for future in earlier {
+            _ = try answer(future)
+            answered += 1
+        }
+        let result = try answer(sent)
+        answered += 1
+        return result
+    }
+
+    private func query(_ sql: String, _ arguments: [any SQLBindable]) -> PostgresQuery {
         var binds = PostgresBindings(capacity: arguments.count)
         for argument in arguments {
             switch argument.sqlValue {
@@ -53,10 +84,7 @@ final class PostgresTransaction: SQLTransaction {
             case .text(let v): binds.append(v)
             }
         }
-        let query = PostgresQuery(unsafeSQL: PostgresQueryCache.shared.translated(sql), binds: binds)
-        let result = try answer(connection.query(query, logger: logger))
-        answered += 1
-        return result
+        return PostgresQuery(unsafeSQL: PostgresQueryCache.shared.translated(sql), binds: binds)
     }
 
     /// Waits for the server's answer for at most `queryTimeout`. A host cut off from the server

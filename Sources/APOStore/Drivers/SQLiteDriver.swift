@@ -43,6 +43,8 @@ public final class SQLiteDriver: StoreDriver {
         try pool.write { db in try body(SQLiteTransaction(db, columns: columns)) }
     }
 
+    public func writeOneStatement<T>(_ body: (any SQLTransaction) throws -> T) throws -> T { try write(body) }
+
     public func read<T>(_ body: (any SQLTransaction) throws -> T) throws -> T {
         try pool.read { db in try body(SQLiteTransaction(db, columns: columns)) }
     }
@@ -57,7 +59,9 @@ public final class SQLiteDriver: StoreDriver {
 
     public func storeTime(_ now: Date) -> Double { now.timeIntervalSince1970 }
 
-    public func waitForQueuedJobs(timeout: TimeInterval) {
+    public func queueSignalMark() -> QueueSignalMark { QueueSignalMark(seen: 0) }
+
+    public func waitForQueuedJobs(since mark: QueueSignalMark, timeout: TimeInterval) {
         Thread.sleep(forTimeInterval: timeout)
     }
 
@@ -113,6 +117,10 @@ final class SQLiteTransaction: SQLTransaction {
     func execute(_ sql: String, _ arguments: [any SQLBindable]) throws -> Int {
         try db.cachedStatement(sql: sql).execute(arguments: Self.arguments(arguments))
         return db.changesCount
+    }
+
+    func executeWithoutWaiting(_ sql: String, _ arguments: [any SQLBindable]) throws {
+        try execute(sql, arguments)
     }
 
     func executeScript(_ sql: String) throws { try db.execute(sql: sql) }

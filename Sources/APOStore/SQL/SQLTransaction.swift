@@ -10,6 +10,11 @@ public protocol SQLTransaction: AnyObject {
     @discardableResult
     func execute(_ sql: String, _ arguments: [any SQLBindable]) throws -> Int
     func fetchAll(_ sql: String, _ arguments: [any SQLBindable]) throws -> [SQLRow]
+    /// Runs a statement whose answer the caller does not need before its next statement (a lock).
+    /// A server's driver sends it without waiting for the answer: the connection runs statements
+    /// in order, so the next one sees its effects, and an error it raised is thrown by the next
+    /// statement that is waited for (COMMIT at the latest). In-process drivers just run it.
+    func executeWithoutWaiting(_ sql: String, _ arguments: [any SQLBindable]) throws
     /// Runs a file of statements without arguments (a migration).
     func executeScript(_ sql: String) throws
 }
