@@ -16,8 +16,8 @@ extension JobStore {
         if driver.dialect == .sqlite { guard try hasClaimableJob(now: now, scope: scope) else { return nil } }
         // One statement on PostgreSQL (`claimInOneStatement`): no BEGIN and COMMIT to wait for.
         return try driver.writeOneStatement { db in
-            try Self.claimNext(db, workerID: workerID, leaseDuration: leaseDuration, at: storeTime(now),
-                               localNow: now, scope: scope)
+            try Self.sendClaim(db, workerID: workerID, leaseDuration: leaseDuration, at: storeTime(now),
+                               localNow: now, scope: scope).job()
         }
     }
 
@@ -48,15 +48,17 @@ extension JobStore {
     /// Completes a leased job and claims the next ready job for the same worker in ONE
     /// transaction: half the commits per job for a busy worker, and a dependent this completion
     /// unblocks is handed over without another round trip. Nil when nothing is ready.
+    /// On PostgreSQL the claim is sent with the COMMIT, which waits for both answers.
     public func completeAndClaimNext(_ lease: JobLease, _ completion: JobCompletion,
                                      leaseDuration: TimeInterval, now: Date,
                                      scope: ClaimScope = .anyJob) throws -> ClaimedJob? {
         let t = storeTime(now)
-        return try driver.write { db in
+        let claim = try driver.write { db in
             try Self.completeLeased(db, lease, completion, at: t)
-            return try Self.claimNext(db, workerID: lease.workerID, leaseDuration: leaseDuration,
+            return try Self.sendClaim(db, workerID: lease.workerID, leaseDuration: leaseDuration,
                                       at: t, localNow: now, scope: scope)
         }
+        return try claim.job()
     }
 
     /// The claimed job's `memo_key` is cleared: while running, it says only what this attempt
@@ -68,8 +70,11 @@ extension JobStore {
     ///
     /// `t` is the store's time (`storeTime`); the lease handed back expires by the caller's own
     /// clock (`localNow`), which is the one its lease keeper reads.
-    static func claimNext(_ db: any SQLTransaction, workerID: String, leaseDuration: TimeInterval,
-                          at t: Double, localNow: Date, scope: ClaimScope = .anyJob) throws -> ClaimedJob? {
+    ///
+    /// The claim is sent in `db`; its job is read from the answer (`SentClaim.job`) once the
+    /// transaction has ended (see `SQLTransaction.fetchAllLater`).
+    static func sendClaim(_ db: any SQLTransaction, workerID: String, leaseDuration: TimeInterval,
+                          at t: Double, localNow: Date, scope: ClaimScope = .anyJob) throws -> SentClaim {
         let token = UUID().uuidString
         let expires = t + leaseDuration
         // The attempt id is chosen inside the write lock, so the lease can name it at once.
@@ -92,10 +97,27 @@ extension JobStore {
             RETURNING *
             """
         let lease = LeaseTerms(token: token, workerID: workerID, startsAt: t, expiresAt: expires)
-        let claimed = db.dialect == .postgres
+        let answer = db.dialect == .postgres
             ? try claimInOneStatement(db, leaseSQL: leaseSQL, lease, scope)
             : try claimStepByStep(db, leaseSQL: leaseSQL, lease, scope)
-        guard let (row, dependencies) = claimed else { return nil }
+        return SentClaim {
+            guard let (row, dependencies) = try answer() else { return nil }
+            return Self.claimedJob(row, dependencies: dependencies, lease: lease, leaseDuration: leaseDuration,
+                                   localNow: localNow)
+        }
+    }
+
+    /// A claim sent in a transaction; `job` reads its answer once the transaction has ended.
+    struct SentClaim {
+        let job: () throws -> ClaimedJob?
+    }
+
+    /// The leased row and its dependencies' (key, outputs), as the claim answered them.
+    typealias ClaimAnswer = () throws -> (SQLRow, [(String, String?)])?
+
+    private static func claimedJob(_ row: SQLRow, dependencies: [(String, String?)], lease: LeaseTerms,
+                                   leaseDuration: TimeInterval, localNow: Date) -> ClaimedJob {
+        let (token, workerID) = (lease.token, lease.workerID)
         let jobID: Int64 = row["id"]
         let attemptID: Int64 = row["lease_attempt_id"]
         var needs: [String] = []
@@ -125,8 +147,8 @@ extension JobStore {
     /// The leased row and its dependencies' (key, outputs) by key, in three statements: the lease,
     /// the attempt row, the dependencies.
     private static func claimStepByStep(_ db: any SQLTransaction, leaseSQL: String, _ lease: LeaseTerms,
-                                        _ scope: ClaimScope) throws -> (SQLRow, [(String, String?)])? {
-        guard let row = try db.fetchOne(leaseSQL, lease.arguments(scope)) else { return nil }
+                                        _ scope: ClaimScope) throws -> ClaimAnswer {
+        guard let row = try db.fetchOne(leaseSQL, lease.arguments(scope)) else { return { nil } }
         let jobID: Int64 = row["id"]
         try db.execute("""
             INSERT INTO attempts (id, job_id, number, worker_id, lease_token, started_at,
@@ -140,14 +162,14 @@ extension JobStore {
             JOIN jobs p ON p.id = d.depends_on_job_id
             WHERE d.job_id = ? ORDER BY p.key
             """, [jobID]).map { ($0[0] as String, $0[1] as String?) }
-        return (row, dependencies)
+        return { (row, dependencies) }
     }
 
     /// The same in one statement (PostgreSQL's data-modifying WITH): on a server each statement
     /// is a round trip, and a claim is on every job's path.
     private static func claimInOneStatement(_ db: any SQLTransaction, leaseSQL: String, _ lease: LeaseTerms,
-                                            _ scope: ClaimScope) throws -> (SQLRow, [(String, String?)])? {
-        guard let row = try db.fetchOne("""
+                                            _ scope: ClaimScope) throws -> ClaimAnswer {
+        let answer = try db.fetchAllLater("""
             WITH claimed AS (\(leaseSQL)),
                  attempt AS (
                     INSERT INTO attempts (id, job_id, number, worker_id, lease_token, started_at, lease_expires_at)
@@ -161,13 +183,15 @@ extension JobStore {
                     WHERE d.job_id = claimed.id) AS dependencies_json
             FROM claimed
             """, lease.arguments(scope))
-        else { return nil }
-        let json: String? = row["dependencies_json"]
-        let pairs = json.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [[Any]] } ?? []
-        return (row, pairs.compactMap { pair in
-            guard let key = pair.first as? String else { return nil }
-            return (key, pair.count > 1 ? pair[1] as? String : nil)
-        })
+        return {
+            guard let row = try answer.rows().first else { return nil }
+            let json: String? = row["dependencies_json"]
+            let pairs = json.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [[Any]] } ?? []
+            return (row, pairs.compactMap { pair in
+                guard let key = pair.first as? String else { return nil }
+                return (key, pair.count > 1 ? pair[1] as? String : nil)
+            })
+        }
     }
 
     /// When the last dependency of `jobs`' row finished (or `?3`, the claim's time, if none did).

@@ -51,7 +51,22 @@ final class PostgresTransaction: SQLTransaction {
     }
 
     func fetchAll(_ sql: String, _ arguments: [any SQLBindable]) throws -> [SQLRow] {
-        let rows = try run(sql, arguments).rows
+        try Self.rows(of: try run(sql, arguments))
+    }
+
+    func fetchAllLater(_ sql: String, _ arguments: [any SQLBindable]) throws -> LaterRows {
+        if loneStatement {
+            let rows = try fetchAll(sql, arguments)
+            return LaterRows { rows }
+        }
+        let sent = connection.query(query(sql, arguments), logger: logger)
+        unanswered.append(sent)
+        // By the time the rows are read, COMMIT has waited for this answer (it was unanswered).
+        return LaterRows { [self] in try Self.rows(of: try answer(sent)) }
+    }
+
+    private static func rows(of result: PostgresQueryResult) throws -> [SQLRow] {
+        let rows = result.rows
         guard let first = rows.first else { return [] }
         let columns = SQLColumns(first.map(\.columnName))
         return try rows.map { row in SQLRow(columns: columns, values: try row.map(Self.value)) }

@@ -123,6 +123,11 @@ final class SQLiteTransaction: SQLTransaction {
         try execute(sql, arguments)
     }
 
+    func fetchAllLater(_ sql: String, _ arguments: [any SQLBindable]) throws -> LaterRows {
+        let rows = try fetchAll(sql, arguments)
+        return LaterRows { rows }
+    }
+
     func executeScript(_ sql: String) throws { try db.execute(sql: sql) }
 
     func fetchAll(_ sql: String, _ arguments: [any SQLBindable]) throws -> [SQLRow] {
