@@ -141,13 +141,15 @@ final class SQLiteTransaction: SQLTransaction {
         return rows
     }
 
+    /// Through GRDB's initializer for optional existentials: its generic one maps with a key path,
+    /// which a claim-and-complete profile showed at 8 % of the process's time.
     static func arguments(_ values: [any SQLBindable]) -> StatementArguments {
-        StatementArguments(values.map { value -> DatabaseValue in
+        StatementArguments(values.map { value -> (any DatabaseValueConvertible)? in
             switch value.sqlValue {
-            case .null: return .null
-            case .integer(let v): return v.databaseValue
-            case .real(let v): return v.databaseValue
-            case .text(let v): return v.databaseValue
+            case .null: return nil
+            case .integer(let v): return v
+            case .real(let v): return v
+            case .text(let v): return v
             }
         })
     }
