@@ -34,6 +34,7 @@ public final class PostgresDriver: StoreDriver, @unchecked Sendable {
     private var clockCheckedAt: Date = .distantPast
     private var queueSignals = 0
     private var listener: PostgresConnection?
+    private let prepared = PostgresPreparedStatements()
     private var closed = false
 
     public init(url: String, clock: Clock = .databaseServer, reconnectWindow: TimeInterval? = nil) throws {
@@ -84,7 +85,8 @@ public final class PostgresDriver: StoreDriver, @unchecked Sendable {
         while true {
             let (connection, isNew) = try checkOutNoting()
             let transaction = PostgresTransaction(connection: connection, logger: logger, location: location,
-                                                  queryTimeout: queryTimeout, loneStatement: begin == nil)
+                                                  queryTimeout: queryTimeout, loneStatement: begin == nil,
+                                                  prepared: prepared)
             if let begin { transaction.send(begin) }
             do {
                 let result = try body(transaction)
@@ -100,14 +102,14 @@ public final class PostgresDriver: StoreDriver, @unchecked Sendable {
             } catch StoreError.cannotOpen(_, _) where transaction.answered == 0 && !isNew && !transaction.timedOut {
                 // A dropped pooled connection; a silent server (timed out) is not retried, or a
                 // cut-off host would wait once per pooled connection.
-                connection.discard()
+                drop(connection)
             } catch {
                 if begin == nil, !connection.isClosed, !transaction.timedOut {
                     checkIn(connection)  // A failed lone statement leaves no transaction open.
                 } else if begin != nil, !connection.isClosed, (try? transaction.execute("ROLLBACK")) != nil {
                     checkIn(connection)
                 } else {
-                    connection.discard()
+                    drop(connection)
                 }
                 throw error
             }
@@ -135,16 +137,23 @@ public final class PostgresDriver: StoreDriver, @unchecked Sendable {
                 state.unlock()
                 return (connection, false)
             }
+            prepared.forget(connection)
         }
         state.unlock()
         return (try connect(window: reconnectWindow), true)
+    }
+
+    /// Closes a connection this driver will not use again, and forgets what was prepared on it.
+    private func drop(_ connection: PostgresConnection) {
+        prepared.forget(connection)
+        connection.discard()
     }
 
     private func checkIn(_ connection: PostgresConnection) {
         state.lock()
         defer { state.unlock() }
         if closed || connection.isClosed || idle.count >= 8 {
-            connection.discard()
+            drop(connection)
         } else {
             idle.append(connection)
         }
