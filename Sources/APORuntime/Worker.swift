@@ -82,6 +82,8 @@ public final class Worker {
         while !shutdown.isRequested, parentAlive() {
             var claimed = next
             next = nil
+            // Taken before looking: a job queued while the claim looks cuts the wait below short.
+            let mark = store.driver.queueSignalMark()
             if claimed == nil {
                 do {
                     claimed = try store.claimNextJob(
@@ -98,7 +100,7 @@ public final class Worker {
                 continue
             }
             // PostgreSQL wakes the wait as soon as any host queues a job; SQLite sleeps it out.
-            store.driver.waitForQueuedJobs(timeout: idle)
+            store.driver.waitForQueuedJobs(since: mark, timeout: idle)
             idle = min(idle * 2, configuration.maxIdleSleep)
         }
         if let next {
@@ -244,13 +246,16 @@ public final class Worker {
     /// hand edit) is refused before use, naming the artifact and its producer. `digests` are the
     /// ones the memo key already computed; other inputs are hashed here.
     func verifyInputs(_ lease: JobLease, dependencyOutputs: [String: JobOutputs], digests: [String: String]) -> String? {
+        let paths = Set(dependencyOutputs.values.flatMap { MemoKey.stringLeaves(of: .object($0)) })
+        // No output of a dependency names a path (or there are no dependencies): nothing to check,
+        // and no need to ask the store.
+        if paths.isEmpty { return nil }
         let recorded: [String: ArtifactRecord]
         do {
             recorded = try store.dependencyArtifacts(lease)
         } catch {
             return nil  // The store is unreachable: the lease keeper or the final write will say so.
         }
-        let paths = Set(dependencyOutputs.values.flatMap { MemoKey.stringLeaves(of: .object($0)) })
         for path in paths.sorted() {
             guard let artifact = recorded[path] else { continue }
             let found: String

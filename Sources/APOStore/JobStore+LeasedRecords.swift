@@ -47,7 +47,7 @@ extension JobStore {
     /// a pipe). Throws `leaseLost`, writing nothing, once the lease no longer holds the job.
     public func appendLogs(_ lease: JobLease, stream: String, lines: [String], now: Date) throws {
         let t = storeTime(now)
-        try driver.write { db in
+        let body = { (db: any SQLTransaction) in
             let insert = """
                 INSERT INTO log_lines (run_id, job_id, attempt_id, stream, line, logged_at)
                 SELECT run_id, id, ?, ?, ?, ? FROM jobs WHERE \(Self.leaseHeldSQL) \(db.dialect.leaseReadSuffix)
@@ -57,6 +57,8 @@ extension JobStore {
                 if inserted == 0 { throw StoreError.leaseLost(jobID: lease.jobID) }
             }
         }
+        // A line at a time (what a kind's `log` does) needs no BEGIN and COMMIT on PostgreSQL.
+        if lines.count == 1 { try driver.writeOneStatement(body) } else { try driver.write(body) }
     }
 
     public func appendLog(_ lease: JobLease, stream: String, line: String, now: Date) throws {
@@ -65,7 +67,7 @@ extension JobStore {
 
     /// Records one metric value of a leased job; `leaseLost` (nothing written) once the lease is gone.
     public func recordMetric(_ lease: JobLease, step: Int, name: String, value: Double, now: Date) throws {
-        try driver.write { db in
+        try driver.writeOneStatement { db in
             let changed = try db.execute("""
                 INSERT INTO metrics (job_id, attempt_id, step, name, value, recorded_at)
                 SELECT id, ?, ?, ?, ?, ? FROM jobs WHERE \(Self.leaseHeldSQL) \(db.dialect.leaseReadSuffix)
@@ -78,7 +80,7 @@ extension JobStore {
     /// Records the compute path of the lease's attempt (`attempts.compute_path`); `leaseLost`
     /// (nothing written) once the lease is gone.
     public func recordComputePath(_ lease: JobLease, _ path: String) throws {
-        try driver.write { db in
+        try driver.writeOneStatement { db in
             let changed = try db.execute("""
                 UPDATE attempts SET compute_path = ?
                 WHERE id = ? AND EXISTS (SELECT 1 FROM jobs WHERE \(Self.leaseHeldSQL) \(db.dialect.leaseReadSuffix))

@@ -22,6 +22,15 @@ extension JobStore {
         try db.execute("SELECT id FROM runs WHERE id = ? FOR UPDATE", [runID])
     }
 
+    /// Locks the run of job `jobID` (see `lockRun`) without waiting for the answer: the
+    /// statement after it waits for the lock instead (one round trip to the server saved).
+    static func lockRunWithoutWaiting(ofJob jobID: Int64, _ db: any SQLTransaction) throws {
+        guard db.dialect == .postgres else { return }
+        try db.executeWithoutWaiting("""
+            SELECT r.id FROM runs r JOIN jobs j ON j.run_id = r.id WHERE j.id = ? FOR UPDATE OF r
+            """, [jobID])
+    }
+
     /// Locks the run of job `jobID` (see `lockRun`); nil when there is no such job.
     @discardableResult
     static func lockRun(ofJob jobID: Int64, _ db: any SQLTransaction) throws -> Int64? {

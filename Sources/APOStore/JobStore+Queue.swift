@@ -14,9 +14,10 @@ extension JobStore {
         // On SQLite a read first, so idle workers never take the write lock away from busy ones;
         // PostgreSQL's claims skip each other's rows and need no such guard.
         if driver.dialect == .sqlite { guard try hasClaimableJob(now: now, scope: scope) else { return nil } }
-        return try driver.write { db in
-            try Self.claimNext(db, workerID: workerID, leaseDuration: leaseDuration, at: storeTime(now),
-                               localNow: now, scope: scope)
+        // One statement on PostgreSQL (`claimInOneStatement`): no BEGIN and COMMIT to wait for.
+        return try driver.writeOneStatement { db in
+            try Self.sendClaim(db, workerID: workerID, leaseDuration: leaseDuration, at: storeTime(now),
+                               localNow: now, scope: scope).job()
         }
     }
 
@@ -47,15 +48,17 @@ extension JobStore {
     /// Completes a leased job and claims the next ready job for the same worker in ONE
     /// transaction: half the commits per job for a busy worker, and a dependent this completion
     /// unblocks is handed over without another round trip. Nil when nothing is ready.
+    /// On PostgreSQL the claim is sent with the COMMIT, which waits for both answers.
     public func completeAndClaimNext(_ lease: JobLease, _ completion: JobCompletion,
                                      leaseDuration: TimeInterval, now: Date,
                                      scope: ClaimScope = .anyJob) throws -> ClaimedJob? {
         let t = storeTime(now)
-        return try driver.write { db in
+        let claim = try driver.write { db in
             try Self.completeLeased(db, lease, completion, at: t)
-            return try Self.claimNext(db, workerID: lease.workerID, leaseDuration: leaseDuration,
+            return try Self.sendClaim(db, workerID: lease.workerID, leaseDuration: leaseDuration,
                                       at: t, localNow: now, scope: scope)
         }
+        return try claim.job()
     }
 
     /// The claimed job's `memo_key` is cleared: while running, it says only what this attempt
@@ -67,8 +70,11 @@ extension JobStore {
     ///
     /// `t` is the store's time (`storeTime`); the lease handed back expires by the caller's own
     /// clock (`localNow`), which is the one its lease keeper reads.
-    static func claimNext(_ db: any SQLTransaction, workerID: String, leaseDuration: TimeInterval,
-                          at t: Double, localNow: Date, scope: ClaimScope = .anyJob) throws -> ClaimedJob? {
+    ///
+    /// The claim is sent in `db`; its job is read from the answer (`SentClaim.job`) once the
+    /// transaction has ended (see `SQLTransaction.fetchAllLater`).
+    static func sendClaim(_ db: any SQLTransaction, workerID: String, leaseDuration: TimeInterval,
+                          at t: Double, localNow: Date, scope: ClaimScope = .anyJob) throws -> SentClaim {
         let token = UUID().uuidString
         let expires = t + leaseDuration
         // The attempt id is chosen inside the write lock, so the lease can name it at once.
@@ -91,10 +97,27 @@ extension JobStore {
             RETURNING *
             """
         let lease = LeaseTerms(token: token, workerID: workerID, startsAt: t, expiresAt: expires)
-        let claimed = db.dialect == .postgres
+        let answer = db.dialect == .postgres
             ? try claimInOneStatement(db, leaseSQL: leaseSQL, lease, scope)
             : try claimStepByStep(db, leaseSQL: leaseSQL, lease, scope)
-        guard let (row, dependencies) = claimed else { return nil }
+        return SentClaim {
+            guard let (row, dependencies) = try answer() else { return nil }
+            return Self.claimedJob(row, dependencies: dependencies, lease: lease, leaseDuration: leaseDuration,
+                                   localNow: localNow)
+        }
+    }
+
+    /// A claim sent in a transaction; `job` reads its answer once the transaction has ended.
+    struct SentClaim {
+        let job: () throws -> ClaimedJob?
+    }
+
+    /// The leased row and its dependencies' (key, outputs), as the claim answered them.
+    typealias ClaimAnswer = () throws -> (SQLRow, [(String, String?)])?
+
+    private static func claimedJob(_ row: SQLRow, dependencies: [(String, String?)], lease: LeaseTerms,
+                                   leaseDuration: TimeInterval, localNow: Date) -> ClaimedJob {
+        let (token, workerID) = (lease.token, lease.workerID)
         let jobID: Int64 = row["id"]
         let attemptID: Int64 = row["lease_attempt_id"]
         var needs: [String] = []
@@ -124,8 +147,8 @@ extension JobStore {
     /// The leased row and its dependencies' (key, outputs) by key, in three statements: the lease,
     /// the attempt row, the dependencies.
     private static func claimStepByStep(_ db: any SQLTransaction, leaseSQL: String, _ lease: LeaseTerms,
-                                        _ scope: ClaimScope) throws -> (SQLRow, [(String, String?)])? {
-        guard let row = try db.fetchOne(leaseSQL, lease.arguments(scope)) else { return nil }
+                                        _ scope: ClaimScope) throws -> ClaimAnswer {
+        guard let row = try db.fetchOne(leaseSQL, lease.arguments(scope)) else { return { nil } }
         let jobID: Int64 = row["id"]
         try db.execute("""
             INSERT INTO attempts (id, job_id, number, worker_id, lease_token, started_at,
@@ -139,14 +162,14 @@ extension JobStore {
             JOIN jobs p ON p.id = d.depends_on_job_id
             WHERE d.job_id = ? ORDER BY p.key
             """, [jobID]).map { ($0[0] as String, $0[1] as String?) }
-        return (row, dependencies)
+        return { (row, dependencies) }
     }
 
     /// The same in one statement (PostgreSQL's data-modifying WITH): on a server each statement
     /// is a round trip, and a claim is on every job's path.
     private static func claimInOneStatement(_ db: any SQLTransaction, leaseSQL: String, _ lease: LeaseTerms,
-                                            _ scope: ClaimScope) throws -> (SQLRow, [(String, String?)])? {
-        guard let row = try db.fetchOne("""
+                                            _ scope: ClaimScope) throws -> ClaimAnswer {
+        let answer = try db.fetchAllLater("""
             WITH claimed AS (\(leaseSQL)),
                  attempt AS (
                     INSERT INTO attempts (id, job_id, number, worker_id, lease_token, started_at, lease_expires_at)
@@ -160,13 +183,15 @@ extension JobStore {
                     WHERE d.job_id = claimed.id) AS dependencies_json
             FROM claimed
             """, lease.arguments(scope))
-        else { return nil }
-        let json: String? = row["dependencies_json"]
-        let pairs = json.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [[Any]] } ?? []
-        return (row, pairs.compactMap { pair in
-            guard let key = pair.first as? String else { return nil }
-            return (key, pair.count > 1 ? pair[1] as? String : nil)
-        })
+        return {
+            guard let row = try answer.rows().first else { return nil }
+            let json: String? = row["dependencies_json"]
+            let pairs = json.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [[Any]] } ?? []
+            return (row, pairs.compactMap { pair in
+                guard let key = pair.first as? String else { return nil }
+                return (key, pair.count > 1 ? pair[1] as? String : nil)
+            })
+        }
     }
 
     /// When the last dependency of `jobs`' row finished (or `?3`, the claim's time, if none did).
@@ -181,24 +206,38 @@ extension JobStore {
                           now: Date) throws -> HeartbeatReply {
         let t = storeTime(now)
         let expires = t + leaseDuration
-        return try driver.write { db in
-            guard let cancel = try db.fetchValue(Bool.self, """
-                UPDATE jobs SET lease_expires_at = ?
-                WHERE id = ? AND state = 'running' AND lease_token = ?
-                RETURNING cancel_requested
-                """, [expires, lease.jobID, lease.token])
-            else { throw StoreError.leaseLost(jobID: lease.jobID) }
-            try db.execute("""
-                UPDATE attempts SET last_heartbeat_at = ?, lease_expires_at = ? WHERE id = ?
-                """, [t, expires, lease.attemptID])
-            return cancel ? .cancelRequested : .keepGoing
+        let extend = """
+            UPDATE jobs SET lease_expires_at = ?1
+            WHERE id = ?2 AND state = 'running' AND lease_token = ?3
+            RETURNING cancel_requested
+            """
+        let beat = "UPDATE attempts SET last_heartbeat_at = ?4, lease_expires_at = ?1 WHERE id = ?5"
+        let arguments: [any SQLBindable] = [expires, lease.jobID, lease.token, t, lease.attemptID]
+        let cancel: Bool?
+        if driver.dialect == .postgres {
+            // One statement, its own transaction: the attempt is touched only when the lease held.
+            cancel = try driver.writeOneStatement { db in
+                try db.fetchValue(Bool.self, """
+                    WITH extended AS (\(extend)),
+                         beat AS (\(beat) AND EXISTS (SELECT 1 FROM extended))
+                    SELECT cancel_requested FROM extended
+                    """, arguments)
+            }
+        } else {
+            cancel = try driver.write { db in
+                guard let cancel = try db.fetchValue(Bool.self, extend, Array(arguments.prefix(3))) else { return nil }
+                try db.execute(beat, arguments)
+                return cancel
+            }
         }
+        guard let cancel else { throw StoreError.leaseLost(jobID: lease.jobID) }
+        return cancel ? .cancelRequested : .keepGoing
     }
 
     /// Records progress (`done` of `total`, with an optional message) for a leased job.
     public func updateProgress(_ lease: JobLease, done: Int, total: Int, message: String?,
                                now: Date) throws {
-        try driver.write { db in
+        try driver.writeOneStatement { db in
             let changed = try db.execute("""
                 UPDATE jobs SET progress_done = ?, progress_total = ?, progress_message = ?
                 WHERE id = ? AND state = 'running' AND lease_token = ?
@@ -226,26 +265,6 @@ extension JobStore {
                                      leaseDuration: TimeInterval, now: Date) throws -> ClaimedJob? {
         try completeAndClaimNext(lease, JobCompletion(outputsJSON: outputsJSON, memoKey: memoKey),
                                  leaseDuration: leaseDuration, now: now)
-    }
-
-    static func completeLeased(_ db: any SQLTransaction, _ lease: JobLease, _ completion: JobCompletion,
-                               at t: Double) throws {
-        try lockRun(ofJob: lease.jobID, db)
-        guard let runID = try db.fetchValue(Int64.self, """
-            UPDATE jobs SET state = 'succeeded', outputs_json = ?, memo_key = ?,
-                finished_at = ?, error = NULL, cancel_requested = 0,
-                progress_done = \(db.dialect.greatest("progress_done", "progress_total")), \(clearLeaseSQL)
-            WHERE id = ? AND state = 'running' AND lease_token = ?
-            RETURNING run_id
-            """, [completion.outputsJSON, completion.memoKey, t, lease.jobID, lease.token])
-        else { throw StoreError.leaseLost(jobID: lease.jobID) }
-        // Inside the write transaction and after the guard: nobody can take the lease meanwhile.
-        try completion.publish()
-        try Self.insertArtifacts(db, completion.artifacts, lease: lease, at: t)
-        try Self.finishAttempt(db, attemptID: lease.attemptID, outcome: "succeeded",
-                               error: nil, at: t)
-        try Self.promoteDependents(db, of: lease.jobID)
-        try Self.refreshRunState(db, runID: runID, at: t)
     }
 
     /// Ends a leased job's attempt with an error. Retryable with attempts left: queued again after

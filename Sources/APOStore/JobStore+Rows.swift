@@ -166,20 +166,30 @@ extension JobStore {
     /// `RunState` — anything unfinished: running; else any failed: failed; else any cancelled:
     /// cancelled; else any upstream_failed: failed; else succeeded.
     static func refreshRunState(_ db: any SQLTransaction, runID: Int64, at t: Double) throws {
-        func any(_ states: String) -> String {
-            "EXISTS (SELECT 1 FROM jobs WHERE run_id = ?1 AND state IN (\(states)))"
-        }
         try db.execute("""
             UPDATE runs SET state = derived.state,
                 finished_at = CASE WHEN derived.state = 'running' THEN NULL ELSE ?2 END
-            FROM (SELECT CASE
-                    WHEN \(any("'blocked', 'queued', 'running'")) THEN 'running'
-                    WHEN \(any("'failed'")) THEN 'failed'
-                    WHEN \(any("'cancelled'")) THEN 'cancelled'
-                    WHEN \(any("'upstream_failed'")) THEN 'failed'
-                    ELSE 'succeeded' END AS state) AS derived
+            FROM (\(derivedRunStateSQL(run: "?1"))) AS derived
             WHERE runs.id = ?1 AND runs.state <> derived.state
             """, [runID, t])
+    }
+
+    /// A one-row SELECT of the state (`state`) the rule of `RunState` gives run `run` from its
+    /// jobs' states, leaving out job `except` (a job the same statement is completing: its
+    /// write is not visible to the rest of the statement, and a succeeded job changes nothing).
+    static func derivedRunStateSQL(run: String, except: String? = nil) -> String {
+        let others = except.map { " AND id <> \($0)" } ?? ""
+        func any(_ states: String) -> String {
+            "EXISTS (SELECT 1 FROM jobs WHERE run_id = \(run) AND state IN (\(states))\(others))"
+        }
+        return """
+            SELECT CASE
+                WHEN \(any("'blocked', 'queued', 'running'")) THEN 'running'
+                WHEN \(any("'failed'")) THEN 'failed'
+                WHEN \(any("'cancelled'")) THEN 'cancelled'
+                WHEN \(any("'upstream_failed'")) THEN 'failed'
+                ELSE 'succeeded' END AS state
+            """
     }
 
     /// What happens to a job whose attempt ended in error: retry later, or fail for good.

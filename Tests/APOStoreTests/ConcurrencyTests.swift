@@ -45,6 +45,47 @@ import Testing
         #expect(maxPerJob == 1)
     }
 
+    /// Racing completions of one dependent's dependencies: whichever commits last must queue it
+    /// (the run's lock keeps two completions from both missing it), and the run ends once, when
+    /// its last job does. Pairs (a_i, b_i) each unblock c_i; four racers complete them at once.
+    @Test(arguments: StoreDriverKind.allCases) func racingCompletionsNeverStrandADependent(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
+        let pairs = 60
+        let workers = 4
+        var jobs: [NewJob] = []
+        for i in 0..<pairs {
+            jobs += [job("a\(i)", maxAttempts: 1), job("b\(i)", maxAttempts: 1),
+                     job("c\(i)", needs: ["a\(i)", "b\(i)"], maxAttempts: 1)]
+        }
+        let runID = try database.openStore().createRun(newRun(jobs), now: Date())
+        let stores = try (0..<workers).map { _ in try database.openStore() }
+        let ledger = RaceLedger(workers: workers)
+        StoreBenchmark.onSeparateThreads(workers) { index in
+            do {
+                var next = try stores[index].claimNextJob(workerID: "racer-\(index)", leaseDuration: 60, now: Date())
+                while let claimed = next {
+                    ledger.claimed(claimed.job.id, by: index)
+                    // Alternate the two paths a worker completes by.
+                    if claimed.job.id % 2 == 0 {
+                        try stores[index].complete(claimed.lease, outputsJSON: "{}", memoKey: nil, now: Date())
+                        next = try stores[index].claimNextJob(workerID: "racer-\(index)", leaseDuration: 60, now: Date())
+                    } else {
+                        next = try stores[index].completeAndClaimNext(claimed.lease, outputsJSON: "{}", memoKey: nil,
+                                                                      leaseDuration: 60, now: Date())
+                    }
+                }
+            } catch {
+                ledger.failed("racer-\(index): \(error)")
+            }
+        }
+        #expect(ledger.errors.isEmpty, "\(ledger.errors)")
+        let store = stores[0]
+        let states = try store.states(runID: runID)
+        #expect(states.values.allSatisfy { $0 == .succeeded }, "left behind: \(states.filter { $0.value != .succeeded })")
+        #expect(Set(ledger.ids).count == 3 * pairs)
+        #expect(try store.run(runID)?.state == .succeeded)
+    }
+
     @Test(arguments: StoreDriverKind.allCases) func queueBenchmarkRunsEveryJobOnce(_ driver: StoreDriverKind) throws {
         let database = try TemporaryDatabase(driver)
         for combined in [false, true] {

@@ -34,6 +34,7 @@ public final class PostgresDriver: StoreDriver, @unchecked Sendable {
     private var clockCheckedAt: Date = .distantPast
     private var queueSignals = 0
     private var listener: PostgresConnection?
+    private let prepared = PostgresPreparedStatements()
     private var closed = false
 
     public init(url: String, clock: Clock = .databaseServer, reconnectWindow: TimeInterval? = nil) throws {
@@ -62,6 +63,12 @@ public final class PostgresDriver: StoreDriver, @unchecked Sendable {
         try transaction(begin: "BEGIN", awaitCommit: true, body)
     }
 
+    /// No BEGIN, no COMMIT: the server runs the statement as its own transaction. A second
+    /// statement in `body` traps (it would not be in the same transaction).
+    public func writeOneStatement<T>(_ body: (any SQLTransaction) throws -> T) throws -> T {
+        try transaction(begin: nil, awaitCommit: true, body)
+    }
+
     /// The COMMIT of a read is not waited for: nothing depends on it, and on a slow loopback (a
     /// round trip is ~0.4 ms on the development machine, even for libpq) each one counts.
     public func read<T>(_ body: (any SQLTransaction) throws -> T) throws -> T {
@@ -72,27 +79,37 @@ public final class PostgresDriver: StoreDriver, @unchecked Sendable {
     /// the body's first statement waits for both. A pooled connection the server dropped (a
     /// restart, an idle timeout) fails that first statement before anything was done: it is
     /// thrown away and the body run again on the next one, until a new connection fails too.
-    private func transaction<T>(begin: String, awaitCommit: Bool,
+    /// Without `begin`, the body's one statement is the transaction (`writeOneStatement`).
+    private func transaction<T>(begin: String?, awaitCommit: Bool,
                                 _ body: (any SQLTransaction) throws -> T) throws -> T {
         while true {
             let (connection, isNew) = try checkOutNoting()
             let transaction = PostgresTransaction(connection: connection, logger: logger, location: location,
-                                                  queryTimeout: queryTimeout)
-            transaction.send(begin)
+                                                  queryTimeout: queryTimeout, loneStatement: begin == nil,
+                                                  prepared: prepared)
+            if let begin { transaction.send(begin) }
             do {
                 let result = try body(transaction)
-                if awaitCommit { try transaction.execute("COMMIT") } else { transaction.send("COMMIT") }
+                if begin == nil {
+                    // Committed by the server with the statement.
+                } else if awaitCommit {
+                    try transaction.execute("COMMIT")
+                } else {
+                    transaction.send("COMMIT")
+                }
                 checkIn(connection)
                 return result
             } catch StoreError.cannotOpen(_, _) where transaction.answered == 0 && !isNew && !transaction.timedOut {
                 // A dropped pooled connection; a silent server (timed out) is not retried, or a
                 // cut-off host would wait once per pooled connection.
-                connection.discard()
+                drop(connection)
             } catch {
-                if !connection.isClosed, (try? transaction.execute("ROLLBACK")) != nil {
+                if begin == nil, !connection.isClosed, !transaction.timedOut {
+                    checkIn(connection)  // A failed lone statement leaves no transaction open.
+                } else if begin != nil, !connection.isClosed, (try? transaction.execute("ROLLBACK")) != nil {
                     checkIn(connection)
                 } else {
-                    connection.discard()
+                    drop(connection)
                 }
                 throw error
             }
@@ -120,16 +137,23 @@ public final class PostgresDriver: StoreDriver, @unchecked Sendable {
                 state.unlock()
                 return (connection, false)
             }
+            prepared.forget(connection)
         }
         state.unlock()
         return (try connect(window: reconnectWindow), true)
+    }
+
+    /// Closes a connection this driver will not use again, and forgets what was prepared on it.
+    private func drop(_ connection: PostgresConnection) {
+        prepared.forget(connection)
+        connection.discard()
     }
 
     private func checkIn(_ connection: PostgresConnection) {
         state.lock()
         defer { state.unlock() }
         if closed || connection.isClosed || idle.count >= 8 {
-            connection.discard()
+            drop(connection)
         } else {
             idle.append(connection)
         }
@@ -205,13 +229,20 @@ public final class PostgresDriver: StoreDriver, @unchecked Sendable {
     /// The channel every transaction that queues a job notifies (`JobStore.notifyQueued`).
     static let queueChannel = "apo_queue"
 
-    public func waitForQueuedJobs(timeout: TimeInterval) {
+    /// Also starts listening, so the signals that count from the mark on are received.
+    public func queueSignalMark() -> QueueSignalMark {
+        ensureListening()
+        state.lock()
+        defer { state.unlock() }
+        return QueueSignalMark(seen: queueSignals)
+    }
+
+    public func waitForQueuedJobs(since mark: QueueSignalMark, timeout: TimeInterval) {
         ensureListening()
         let deadline = Date().addingTimeInterval(timeout)
         state.lock()
         defer { state.unlock() }
-        let seen = queueSignals
-        while queueSignals == seen, !closed, Date() < deadline {
+        while queueSignals == mark.seen, !closed, Date() < deadline {
             _ = state.wait(until: deadline)
         }
     }

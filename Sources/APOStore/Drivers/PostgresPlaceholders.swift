@@ -4,7 +4,8 @@ import Foundation
 /// the N-th); PostgreSQL numbers them (`$N`). Translated once per query text. Question marks in
 /// quoted strings and comments are left alone.
 enum PostgresPlaceholders {
-    static func translate(_ sql: String) -> String {
+    /// With `casts`, parameter N is written `$N::casts[N-1]` wherever it appears (nil: no cast).
+    static func translate(_ sql: String, casts: [String?] = []) -> String {
         var out = ""
         out.reserveCapacity(sql.utf8.count + 16)
         var next = 1
@@ -33,12 +34,15 @@ enum PostgresPlaceholders {
                     digits.append(chars[i + 1])
                     i += 1
                 }
+                let number: Int
                 if digits.isEmpty {
-                    out += "$\(next)"
+                    number = next
                     next += 1
                 } else {
-                    out += "$" + digits
+                    number = Int(digits)!
                 }
+                out += "$\(number)"
+                if number >= 1, number <= casts.count, let cast = casts[number - 1] { out += "::" + cast }
             } else {
                 out.append(c)
             }
@@ -96,6 +100,17 @@ final class PostgresQueryCache: @unchecked Sendable {
         if let done = translations[sql] { return done }
         let done = PostgresPlaceholders.translate(sql)
         translations[sql] = done
+        return done
+    }
+
+    /// The text with each parameter cast to its argument's type (see `PostgresPreparedStatements`).
+    func translated(_ sql: String, castingTo casts: [String?]) -> String {
+        let key = sql + "\u{0}" + casts.map { $0 ?? "-" }.joined(separator: ",")
+        lock.lock()
+        defer { lock.unlock() }
+        if let done = translations[key] { return done }
+        let done = PostgresPlaceholders.translate(sql, casts: casts)
+        translations[key] = done
         return done
     }
 }

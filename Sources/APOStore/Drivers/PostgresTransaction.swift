@@ -10,11 +10,21 @@ final class PostgresTransaction: SQLTransaction {
     let queryTimeout: TimeInterval
     var dialect: SQLDialect { .postgres }
 
-    init(connection: PostgresConnection, logger: Logger, location: String, queryTimeout: TimeInterval) {
+    /// Sent without BEGIN (`StoreDriver.writeOneStatement`): one statement, its own transaction.
+    let loneStatement: Bool
+    private var statementsRun = 0
+
+    /// Where statements whose rows are read are prepared; nil: every statement goes unnamed.
+    let prepared: PostgresPreparedStatements?
+
+    init(connection: PostgresConnection, logger: Logger, location: String, queryTimeout: TimeInterval,
+         loneStatement: Bool = false, prepared: PostgresPreparedStatements? = nil) {
         self.connection = connection
         self.logger = logger
         self.location = location
         self.queryTimeout = queryTimeout
+        self.loneStatement = loneStatement
+        self.prepared = prepared
     }
 
     /// Statements the server has answered in this transaction.
@@ -31,19 +41,73 @@ final class PostgresTransaction: SQLTransaction {
         connection.query(PostgresQuery(unsafeSQL: sql), logger: logger).whenComplete { _ in }
     }
 
+    /// Answers not waited for yet (`executeWithoutWaiting`); the next statement waited for checks them.
+    private var unanswered: [EventLoopFuture<Void>] = []
+
+    func executeWithoutWaiting(_ sql: String, _ arguments: [any SQLBindable]) throws {
+        precondition(!loneStatement, "executeWithoutWaiting in writeOneStatement: \(sql)")
+        unanswered.append(try sendForRows(sql, arguments).map { _ in })
+    }
+
     /// Statement by statement: the extended protocol takes one at a time.
     func executeScript(_ sql: String) throws {
         for statement in PostgresPlaceholders.statements(sql) { try execute(statement, []) }
     }
 
     func fetchAll(_ sql: String, _ arguments: [any SQLBindable]) throws -> [SQLRow] {
-        let rows = try run(sql, arguments).rows
+        guard prepared != nil else { return try Self.rows(try run(sql, arguments).rows) }
+        return try Self.rows(try waitedFor(try sendForRows(sql, arguments)))
+    }
+
+    func fetchAllLater(_ sql: String, _ arguments: [any SQLBindable]) throws -> LaterRows {
+        if loneStatement {
+            let rows = try fetchAll(sql, arguments)
+            return LaterRows { rows }
+        }
+        let sent = try sendForRows(sql, arguments)
+        unanswered.append(sent.map { _ in })
+        // By the time the rows are read, COMMIT has waited for this answer (it was unanswered).
+        return LaterRows { [self] in try Self.rows(try answer(sent)) }
+    }
+
+    /// Sends a statement whose rows are read: prepared when the transaction has a cache.
+    private func sendForRows(_ sql: String, _ arguments: [any SQLBindable]) throws -> EventLoopFuture<[PostgresRow]> {
+        guard let prepared else { return connection.query(query(sql, arguments), logger: logger).map(\.rows) }
+        let text = PostgresQueryCache.shared.translated(sql, castingTo: PostgresPreparedStatements.casts(arguments))
+        let statement = try prepared.statement(text, on: connection) { text in
+            try answer(connection.prepare(query: text))
+        }
+        return statement.execute(PostgresPreparedStatements.binds(arguments))
+    }
+
+    private static func rows(_ rows: [PostgresRow]) throws -> [SQLRow] {
         guard let first = rows.first else { return [] }
         let columns = SQLColumns(first.map(\.columnName))
         return try rows.map { row in SQLRow(columns: columns, values: try row.map(Self.value)) }
     }
 
     private func run(_ sql: String, _ arguments: [any SQLBindable]) throws -> PostgresQueryResult {
+        try waitedFor(connection.query(query(sql, arguments), logger: logger))
+    }
+
+    /// The answer of a statement just sent, after those of the statements sent before it.
+    private func waitedFor<T>(_ sent: EventLoopFuture<T>) throws -> T {
+        statementsRun += 1
+        precondition(!loneStatement || statementsRun == 1, "a second statement in writeOneStatement")
+        // Sent earlier, so answered earlier: a failure there explains this statement's (an
+        // aborted transaction) and is the one to report.
+        let earlier = unanswered
+        unanswered = []
+        for future in earlier {
+            _ = try answer(future)
+            answered += 1
+        }
+        let result = try answer(sent)
+        answered += 1
+        return result
+    }
+
+    private func query(_ sql: String, _ arguments: [any SQLBindable]) -> PostgresQuery {
         var binds = PostgresBindings(capacity: arguments.count)
         for argument in arguments {
             switch argument.sqlValue {
@@ -53,10 +117,7 @@ final class PostgresTransaction: SQLTransaction {
             case .text(let v): binds.append(v)
             }
         }
-        let query = PostgresQuery(unsafeSQL: PostgresQueryCache.shared.translated(sql), binds: binds)
-        let result = try answer(connection.query(query, logger: logger))
-        answered += 1
-        return result
+        return PostgresQuery(unsafeSQL: PostgresQueryCache.shared.translated(sql), binds: binds)
     }
 
     /// Waits for the server's answer for at most `queryTimeout`. A host cut off from the server
@@ -82,6 +143,10 @@ final class PostgresTransaction: SQLTransaction {
 
     static func value(_ cell: PostgresCell) throws -> SQLValue {
         guard cell.bytes != nil else { return .null }
+        // PostgresNIO always asks for rows in binary (its Bind message), but a prepared
+        // statement's cells carry the text format of the statement's Describe (PostgresNIO 1.33).
+        var cell = cell
+        cell.format = .binary
         switch cell.dataType {
         case .int2, .int4, .int8: return .integer(try cell.decode(Int64.self))
         case .float4, .float8: return .real(try cell.decode(Double.self))
@@ -91,18 +156,31 @@ final class PostgresTransaction: SQLTransaction {
         }
     }
 
+    /// An error the server sent, by its SQLSTATE: class 08 (connection), 28 (authorisation),
+    /// 3D (no such database) and 57P (shutdown) mean the database is unavailable.
+    private static func serverError(code: String, message: String, location: String) -> any Error {
+        if ["08", "28", "3D"].contains(String(code.prefix(2))) || code.hasPrefix("57P") {
+            return StoreError.cannotOpen(path: location, reason: "PostgreSQL \(code): \(message)")
+        }
+        return StoreError.databaseServer(location: location, sqlState: code, message: message)
+    }
+
     /// PostgresNIO's errors as the store's: a server that cannot be reached or refuses the login
     /// is `cannotOpen` (apoctl's "database unavailable"); an SQL error keeps the server's words.
     static func storeError(_ error: any Error, location: String) -> any Error {
+        if let error = error as? PostgresError {
+            // The prepared-statement path reports PostgresNIO's older error type.
+            switch error {
+            case .server(let message):
+                return serverError(code: message.fields[.sqlState] ?? "?",
+                                   message: message.fields[.message] ?? "\(error)", location: location)
+            case .connectionClosed, .protocol:
+                return StoreError.cannotOpen(path: location, reason: "PostgreSQL: \(error)")
+            }
+        }
         guard let error = error as? PSQLError else { return error }
         if let info = error.serverInfo {
-            let code = info[.sqlState] ?? "?"
-            let message = info[.message] ?? "\(error)"
-            // Class 08 (connection), 28 (authorisation), 3D (no such database), 57P (shutdown).
-            if ["08", "28", "3D"].contains(String(code.prefix(2))) || code.hasPrefix("57P") {
-                return StoreError.cannotOpen(path: location, reason: "PostgreSQL \(code): \(message)")
-            }
-            return StoreError.databaseServer(location: location, sqlState: code, message: message)
+            return serverError(code: info[.sqlState] ?? "?", message: info[.message] ?? "\(error)", location: location)
         }
         return StoreError.cannotOpen(path: location, reason: "PostgreSQL: \(error.code)\(error.underlying.map { " (\($0))" } ?? "")")
     }

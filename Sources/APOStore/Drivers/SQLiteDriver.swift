@@ -43,6 +43,8 @@ public final class SQLiteDriver: StoreDriver {
         try pool.write { db in try body(SQLiteTransaction(db, columns: columns)) }
     }
 
+    public func writeOneStatement<T>(_ body: (any SQLTransaction) throws -> T) throws -> T { try write(body) }
+
     public func read<T>(_ body: (any SQLTransaction) throws -> T) throws -> T {
         try pool.read { db in try body(SQLiteTransaction(db, columns: columns)) }
     }
@@ -57,7 +59,9 @@ public final class SQLiteDriver: StoreDriver {
 
     public func storeTime(_ now: Date) -> Double { now.timeIntervalSince1970 }
 
-    public func waitForQueuedJobs(timeout: TimeInterval) {
+    public func queueSignalMark() -> QueueSignalMark { QueueSignalMark(seen: 0) }
+
+    public func waitForQueuedJobs(since mark: QueueSignalMark, timeout: TimeInterval) {
         Thread.sleep(forTimeInterval: timeout)
     }
 
@@ -115,6 +119,15 @@ final class SQLiteTransaction: SQLTransaction {
         return db.changesCount
     }
 
+    func executeWithoutWaiting(_ sql: String, _ arguments: [any SQLBindable]) throws {
+        try execute(sql, arguments)
+    }
+
+    func fetchAllLater(_ sql: String, _ arguments: [any SQLBindable]) throws -> LaterRows {
+        let rows = try fetchAll(sql, arguments)
+        return LaterRows { rows }
+    }
+
     func executeScript(_ sql: String) throws { try db.execute(sql: sql) }
 
     func fetchAll(_ sql: String, _ arguments: [any SQLBindable]) throws -> [SQLRow] {
@@ -128,13 +141,15 @@ final class SQLiteTransaction: SQLTransaction {
         return rows
     }
 
+    /// Through GRDB's initializer for optional existentials: its generic one maps with a key path,
+    /// which a claim-and-complete profile showed at 8 % of the process's time.
     static func arguments(_ values: [any SQLBindable]) -> StatementArguments {
-        StatementArguments(values.map { value -> DatabaseValue in
+        StatementArguments(values.map { value -> (any DatabaseValueConvertible)? in
             switch value.sqlValue {
-            case .null: return .null
-            case .integer(let v): return v.databaseValue
-            case .real(let v): return v.databaseValue
-            case .text(let v): return v.databaseValue
+            case .null: return nil
+            case .integer(let v): return v
+            case .real(let v): return v
+            case .text(let v): return v
             }
         })
     }

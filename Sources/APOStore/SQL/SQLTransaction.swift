@@ -10,8 +10,28 @@ public protocol SQLTransaction: AnyObject {
     @discardableResult
     func execute(_ sql: String, _ arguments: [any SQLBindable]) throws -> Int
     func fetchAll(_ sql: String, _ arguments: [any SQLBindable]) throws -> [SQLRow]
+    /// Runs a statement whose answer the caller does not need before its next statement (a lock).
+    /// A server's driver sends it without waiting for the answer: the connection runs statements
+    /// in order, so the next one sees its effects, and an error it raised is thrown by the next
+    /// statement that is waited for (COMMIT at the latest). In-process drivers just run it.
+    func executeWithoutWaiting(_ sql: String, _ arguments: [any SQLBindable]) throws
+    /// Runs a statement whose rows the caller reads only once the transaction has ended. A
+    /// server's driver sends it without waiting, and the transaction's COMMIT waits for its answer
+    /// with its own (an error it raised fails the COMMIT): one wait instead of two. In-process
+    /// drivers, and a lone statement (`writeOneStatement`), run it at once.
+    func fetchAllLater(_ sql: String, _ arguments: [any SQLBindable]) throws -> LaterRows
     /// Runs a file of statements without arguments (a migration).
     func executeScript(_ sql: String) throws
+}
+
+/// The rows of a statement sent before they were needed (`SQLTransaction.fetchAllLater`).
+public struct LaterRows {
+    private let fetch: () throws -> [SQLRow]
+
+    init(_ fetch: @escaping () throws -> [SQLRow]) { self.fetch = fetch }
+
+    /// The rows; call once the transaction that sent the statement has ended.
+    public func rows() throws -> [SQLRow] { try fetch() }
 }
 
 extension SQLTransaction {
