@@ -62,12 +62,27 @@ struct ModelFileTokenIDTests {
         return (dir, target)
     }
 
+    /// A directory in apo's earlier tokenizer format (TokenizerData JSON) with a bad id.
     @Test func tokenizerJSONSpecialIDOutsideTheVocabularyIsNamed() throws {
-        let (dir, target) = try savedDirectory(ModelLoader.tokenizerFileName) { $0["paddingID"] = 99 }
+        let (dir, target) = try savedDirectory(ModelLoader.tokenizerFileName) { _ in }
         defer { try? FileManager.default.removeItem(at: dir) }
+        var legacy = try ModelLoader.readTokenizerData(directory: target)
+        legacy.paddingID = 99
+        try JSONEncoder().encode(legacy).write(to: target.appendingPathComponent(ModelLoader.tokenizerFileName))
         let file = target.appendingPathComponent(ModelLoader.tokenizerFileName).path
         #expect(throws: ModelFileError.invalid(file: file, field: "tokenizer", expected: "a tokenizer the engine supports",
                                                 found: "tokenizer.ggml.padding_token_id = 99 is outside the vocabulary (0..<20)")) {
+            try ModelLoader.load(path: target.path, threads: 1)
+        }
+    }
+
+    /// Hugging Face's tokenizer_config.json naming a special token the vocabulary does not have.
+    @Test func tokenizerConfigSpecialTokenOutsideTheVocabularyIsNamed() throws {
+        let (dir, target) = try savedDirectory(HFTokenizerFiles.configFileName) { $0["pad_token"] = "<no-such-token>" }
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = target.appendingPathComponent(HFTokenizerFiles.configFileName).path
+        #expect(throws: ModelFileError.invalid(file: file, field: "pad_token", expected: "a token of the vocabulary",
+                                                found: "<no-such-token>")) {
             try ModelLoader.load(path: target.path, threads: 1)
         }
     }
