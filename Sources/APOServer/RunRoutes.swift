@@ -23,18 +23,12 @@ struct RunRoutes {
         }
     }
 
-    /// Newest first. The store is asked for more than `limit` when filtering, since the filters
-    /// apply to the rows it returns.
+    /// Newest first.
     private func list(_ request: Request) async throws -> Response {
         let state = try request.runStateFilter()
         let pipeline = request.queryText("pipeline")
         let limit = Int(try request.queryInt("limit", in: 1...1000, default: 100))
-        let filtered = state != nil || pipeline != nil
-        let runs = try await store.call { try $0.runs(limit: filtered ? 100_000 : limit) }
-            .filter { run in
-                (state == nil || run.state == state) && (pipeline == nil || run.pipelineName == pipeline)
-            }
-            .prefix(limit)
+        let runs = try await store.call { try $0.runs(limit: limit, state: state, pipelineName: pipeline) }
         let now = Date()
         return try JSONBody.response(runs.map { RunBody($0, now: now) })
     }
