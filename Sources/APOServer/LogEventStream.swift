@@ -1,6 +1,7 @@
 import APORuntime
 import APOStore
 import Foundation
+import HTTPTypes
 import Hummingbird
 
 /// A log followed live as Server-Sent Events: an event `log` per line (`id:` the line id, `data:`
@@ -44,7 +45,8 @@ struct LogEventStream: Sendable {
             guard let run else { return }  // deleted under us: nothing more will come
             if run.state != .running {
                 // One more read: lines written just before the run ended.
-                let final = try await store.call { try $0.logs(runID: scope.runID, jobID: scope.jobID, afterID: after, limit: 1) }
+                let last = after
+                let final = try await store.call { try $0.logs(runID: scope.runID, jobID: scope.jobID, afterID: last, limit: 1) }
                 if final.isEmpty { return try await writer.write(event("end", id: nil, ["state": run.state.rawValue])) }
                 continue
             }

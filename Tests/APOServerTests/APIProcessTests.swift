@@ -173,6 +173,25 @@ struct APIProcessTests {
         #expect(sandbox.stop(daemon) == 0)
     }
 
+    /// SIGTERM with a client following a log: the workers give their jobs back, the stream ends,
+    /// apod exits 0.
+    @Test func apodStopsCleanlyWithALogStreamOpen() throws {
+        let sandbox = try DaemonSandbox()
+        defer { sandbox.cleanup() }
+        let (daemon, http) = try sandbox.startDaemon(workers: 1)
+        let run = try #require(try http.post("/api/runs", body: Pipelines.controllable).object["run"] as? Int)
+        try http.waitForJob(try http.jobID(run: run, key: "slow")) { $0 == "running" }
+        let streamEnded = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            _ = try? http.get("/api/runs/\(run)/logs/stream", timeout: 120)
+            streamEnded.signal()
+        }
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(sandbox.stop(daemon, timeout: 30) == 0, "\(sandbox.daemonLogs())")
+        #expect(streamEnded.wait(timeout: .now() + 10) == .success, "the stream outlived apod")
+        #expect(sandbox.daemonLogs().contains("apod stopped"))
+    }
+
     @Test func writesAreRefusedOnANonLoopbackAddressWithoutATokenFile() throws {
         let sandbox = try DaemonSandbox()
         defer { sandbox.cleanup() }
