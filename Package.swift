@@ -156,7 +156,7 @@ let package = Package(
         .testTarget(name: "APOPipelineTests", dependencies: ["APOPipeline"], resources: [.copy("Fixtures")]),
         .testTarget(name: "APORuntimeTests", dependencies: ["APORuntime", "APOStore", "APOPipeline", "APOChaos", "APOTestSupport"]),
         .testTarget(name: "APOServerTests", dependencies: [
-            "APOServer", "APOStore", "APORuntime",
+            "APOServer", "APOStore", "APORuntime", "APOTestSupport",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -13,11 +13,12 @@ final class DaemonSandbox {
         let description: String
     }
 
-    init() throws {
+    /// - Parameter databasePath: a PostgreSQL URL to use instead of the sandbox's SQLite file.
+    init(databasePath: String? = nil) throws {
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("apo-http-test-\(UUID().uuidString.prefix(8))", isDirectory: true)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        databasePath = directory.appendingPathComponent("apo.db").path
+        self.databasePath = databasePath ?? directory.appendingPathComponent("apo.db").path
         binaries = try Self.locateBinaries()
     }
 
