@@ -43,6 +43,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        // Already in the graph through Hummingbird; named because APOServer uses them directly.
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -116,10 +120,24 @@ let package = Package(
         // `apoctl bench chaos`: runs apod under kills and freezes and checks each run against an
         // undisturbed one. Not a dependency of anything a job needs.
         .target(name: "APOChaos", dependencies: ["APORuntime", "APOStore", "APOPipeline"]),
+        // `apod --http`: the JSON API (and later the web page and /metrics) over the store.
+        // Reads and controls runs through APOStore and APORuntime only; links no engine code of
+        // its own.
+        .target(
+            name: "APOServer",
+            dependencies: [
+                "APORuntime", "APOStore", "APOPipeline",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "apod",
             dependencies: [
-                "APORuntime", "APOPipeline", "APOStore",
+                "APORuntime", "APOPipeline", "APOStore", "APOServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -138,6 +156,11 @@ let package = Package(
         .testTarget(name: "APOStoreTests", dependencies: ["APOStore", "APOBenchmarks", "APOTestSupport"]),
         .testTarget(name: "APOPipelineTests", dependencies: ["APOPipeline"], resources: [.copy("Fixtures")]),
         .testTarget(name: "APORuntimeTests", dependencies: ["APORuntime", "APOStore", "APOPipeline", "APOChaos", "APOTestSupport"]),
+        .testTarget(name: "APOServerTests", dependencies: [
+            "APOServer", "APOStore", "APORuntime", "APOTestSupport",
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "APOReportTests", dependencies: ["APOReport", "APOStore", "APOPipeline"]),
     ],
     // Swift 5 mode: the engine passes raw buffers between threads by design (disjoint ranges),

@@ -10,6 +10,24 @@ extension JobStore {
         }
     }
 
+    /// The latest runs in `state` and of the pipeline named `pipelineName` (nil: any), newest
+    /// first; the filters apply before the limit.
+    public func runs(limit: Int, state: RunState?, pipelineName: String?) throws -> [RunRecord] {
+        var clauses = ["1 = 1"]
+        var arguments: [any SQLBindable] = []
+        if let state {
+            clauses.append("r.state = ?")
+            arguments.append(state.rawValue)
+        }
+        if let pipelineName {
+            clauses.append("p.name = ?")
+            arguments.append(pipelineName)
+        }
+        return try driver.read { db in
+            try Self.fetchRuns(db, whereSQL: clauses.joined(separator: " AND "), arguments: arguments, limit: limit)
+        }
+    }
+
     public func run(_ id: Int64) throws -> RunRecord? {
         try driver.read { db in
             try Self.fetchRuns(db, whereSQL: "r.id = ?", arguments: [id], limit: 1).first

@@ -1,6 +1,7 @@
 import APOEngine
 import APOPipeline
 import APORuntime
+import APOServer
 import APOStore
 import ArgumentParser
 import Foundation
@@ -20,8 +21,18 @@ struct Apod: ParsableCommand {
     @Option(name: .long, help: "Number of worker processes.")
     var workers: Int = 2
 
+    @Option(name: .long, help: ArgumentHelp("Serve the HTTP API on this address.", discussion: "HOST:PORT, [IPv6]:PORT, or a bare PORT (then 127.0.0.1). Port 0 picks a free port; the address is logged as 'http: listening on http://HOST:PORT'. Off unless given.", valueName: "address"))
+    var http: String?
+
+    @Option(name: .customLong("token-file"), help: ArgumentHelp("File whose first line is the bearer token the HTTP API's mutating endpoints require.", discussion: "Without it, submit/cancel/retry/resume over HTTP are open on a loopback address and refused (403) on any other; reads are always open.", valueName: "file"))
+    var tokenFile: String?
+
     func validate() throws {
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+        if let http, ListenAddress(parsing: http) == nil {
+            throw ValidationError("--http '\(http)' is not HOST:PORT, [IPv6]:PORT or PORT (0...65535)")
+        }
+        if tokenFile != nil, http == nil { throw ValidationError("--token-file needs --http") }
     }
 
     func run() throws {
@@ -44,9 +55,28 @@ struct Apod: ParsableCommand {
         configuration.host = try options.hostCapacity()
         configuration.logLevel = Logger.Level(rawValue: options.logLevel) ?? .info
         configuration.workerStopGrace = options.stopGrace
+        let server = try startServer(store: store, logger: logger)
         let supervisor = WorkerSupervisor(configuration: configuration, store: store, logger: logger)
         let status = supervisor.run()
+        // The workers are stopped; the API goes last, so it answers while they stop.
+        server?.stop()
         if status != 0 { throw ExitCode(status) }
+    }
+
+    /// The HTTP API when --http is given; exit status 2 when it cannot listen or the token file
+    /// is unusable (before any worker starts).
+    private func startServer(store: JobStore, logger: Logger) throws -> RunningServer? {
+        guard let http, let address = ListenAddress(parsing: http) else { return nil }
+        do {
+            let token = try tokenFile.map { try TokenFile.read(path: $0) }
+            let configuration = APIServer.Configuration(
+                address: address, writeAccess: .rule(token: token, address: address),
+                defaultArtifacts: ProcessInfo.processInfo.environment["APO_ARTIFACTS"])
+            return try RunningServer.start(APIServer(configuration: configuration, store: store, logger: logger))
+        } catch {
+            logger.error("\(error)")
+            throw ExitCode(2)
+        }
     }
 }
 
