@@ -121,5 +121,14 @@ final class TestPostgresCluster {
     /// A fast restart: the server drops every connection and is back about a second later.
     func restart() throws { try NamespaceHosts.run([script.path, "restart", directory.path]) }
 
-    deinit { _ = try? NamespaceHosts.run([script.path, "stop", directory.path]) }
+    /// Stopped and removed, with the folder holding it when nothing else is left there (earlier
+    /// runs left one cluster folder per test in /tmp).
+    deinit {
+        _ = try? NamespaceHosts.run([script.path, "stop", directory.path])
+        let fm = FileManager.default
+        try? fm.removeItem(at: directory)
+        try? fm.removeItem(atPath: directory.path + ".initdb.log")
+        let parent = directory.deletingLastPathComponent()
+        if (try? fm.contentsOfDirectory(atPath: parent.path))?.isEmpty == true { try? fm.removeItem(at: parent) }
+    }
 }
