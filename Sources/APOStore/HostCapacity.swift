@@ -97,3 +97,25 @@ public struct ResourceNeeds: Sendable, Equatable {
             + (memoryMB.map { ["memory_mb ≥ \($0)"] } ?? [])).joined(separator: ", ")
     }
 }
+
+/// A host as `apoctl hosts --json` and `GET /api/hosts` list it: `isLost` as `"state": "alive" | "lost"`.
+extension HostRecord: Encodable {
+    public var state: String { isLost ? "lost" : "alive" }
+
+    enum CodingKeys: String, CodingKey {
+        case name, state, daemons, workers, threads, memoryMB, labels, lastHeartbeatAt, runningJobs
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(state, forKey: .state)
+        try c.encode(daemons, forKey: .daemons)
+        try c.encode(workers, forKey: .workers)
+        try c.encodeIfPresent(threads, forKey: .threads)
+        try c.encodeIfPresent(memoryMB, forKey: .memoryMB)
+        try c.encode(labels, forKey: .labels)
+        try c.encode(lastHeartbeatAt, forKey: .lastHeartbeatAt)
+        try c.encode(runningJobs, forKey: .runningJobs)
+    }
+}

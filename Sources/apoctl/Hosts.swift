@@ -14,25 +14,9 @@ extension Apoctl {
         @Option(name: .customLong("lost-after"), help: "Seconds without a heartbeat after which a host is lost (daemons heartbeat every 2 s).")
         var lostAfter: Double = JobStore.hostLostAfterSeconds
 
-        struct Entry: Encodable {
-            let name: String
-            let state: String
-            let daemons: Int
-            let workers: Int
-            let threads: Int?
-            let memoryMB: Int?
-            let labels: [String: String]
-            let lastHeartbeatAt: Date
-            let runningJobs: Int
-        }
-
         func run() throws {
             let store = try global.openStore()
-            let entries = try global.storeCall { try store.hosts(now: Date(), lostAfter: lostAfter) }.map {
-                Entry(name: $0.name, state: $0.isLost ? "lost" : "alive", daemons: $0.daemons, workers: $0.workers,
-                      threads: $0.threads, memoryMB: $0.memoryMB, labels: $0.labels,
-                      lastHeartbeatAt: $0.lastHeartbeatAt, runningJobs: $0.runningJobs)
-            }
+            let entries = try global.storeCall { try store.hosts(now: Date(), lostAfter: lostAfter) }
             if global.json { return try global.printJSON(entries) }
             if entries.isEmpty { return print("no daemon serves \(StoreLocation.display(global.databasePath))") }
             print([Formatting.column("HOST", 16), Formatting.column("STATE", 6), Formatting.column("WORKERS", 8),
