@@ -1,4 +1,5 @@
 import APOStore
+import APOTestSupport
 import Foundation
 import Testing
 
@@ -27,28 +28,7 @@ final class RuntimeSandbox {
             .appendingPathComponent("apo-runtime-test-\(UUID().uuidString.prefix(8))", isDirectory: true)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         self.databasePath = databasePath ?? directory.appendingPathComponent("apo.db").path
-        binaries = try Self.locateBinaries()
-    }
-
-    /// The build products folder holding apod and apoctl: next to the test bundle, or the
-    /// package's `.build/debug`.
-    static func locateBinaries() throws -> URL {
-        var candidates = [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()]
-        for bundle in Bundle.allBundles { candidates.append(bundle.bundleURL.deletingLastPathComponent()) }
-        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while dir.path != "/" {
-            if FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) {
-                candidates.append(dir.appendingPathComponent(".build/debug"))
-                break
-            }
-            dir = dir.deletingLastPathComponent()
-        }
-        for candidate in candidates
-        where FileManager.default.isExecutableFile(atPath: candidate.appendingPathComponent("apod").path)
-            && FileManager.default.isExecutableFile(atPath: candidate.appendingPathComponent("apoctl").path) {
-            return candidate
-        }
-        throw Failure(description: "apod/apoctl not found in \(candidates.map(\.path)); run `swift build` first")
+        binaries = try TestBinaries.directory()
     }
 
     func store() throws -> JobStore { try JobStore(path: databasePath) }

@@ -1,3 +1,4 @@
+import APOTestSupport
 import Foundation
 import Testing
 
@@ -19,18 +20,7 @@ final class DaemonSandbox {
             .appendingPathComponent("apo-http-test-\(UUID().uuidString.prefix(8))", isDirectory: true)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         self.databasePath = databasePath ?? directory.appendingPathComponent("apo.db").path
-        binaries = try Self.locateBinaries()
-    }
-
-    /// The build products folder holding apod: next to the test bundle.
-    static func locateBinaries() throws -> URL {
-        var candidates = [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()]
-        for bundle in Bundle.allBundles { candidates.append(bundle.bundleURL.deletingLastPathComponent()) }
-        for candidate in candidates
-        where FileManager.default.isExecutableFile(atPath: candidate.appendingPathComponent("apod").path) {
-            return candidate
-        }
-        throw Failure(description: "apod not found in \(candidates.map(\.path)); run `swift build` first")
+        binaries = try TestBinaries.directory(holding: ["apod"])
     }
 
     func write(_ name: String, _ text: String) throws -> String {
