@@ -140,13 +140,12 @@ public final class LlamaTrainingGraph {
         positions = (0..<n).map { Int32($0 % T) }
         setMatrixProductThreads(threads)
 
-        let first = trunkStore == nil ? 0 : trunkDepth
-        if first > 0, let trunk = trunkStore {
-            restoreFrozenTrunk(trunk, into: blockInput(first))
+        if let trunk = trunkStore {  // bound only with a depth > 0 (`useFrozenTrunk`)
+            restoreFrozenTrunk(trunk, into: blockInput(trunkDepth))
+            runBlocks(trunkDepth..<c.layerCount, from: blockInput(trunkDepth))
         } else {
             runBlocks(0..<c.layerCount, from: embedTokens())
         }
-        if first > 0 { runBlocks(first..<c.layerCount, from: blockInput(first)) }
         rowsParallel(n) { r in
             rmsNormForward(out: self.finalOut.pointer + r.lowerBound * C, rstd: self.finalRstd.pointer + r.lowerBound,
                            inp: self.finalInput.pointer + r.lowerBound * C, weight: p.pointer(lay.finalNorm),
