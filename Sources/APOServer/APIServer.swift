@@ -46,6 +46,7 @@ public struct APIServer: Sendable {
         LogRoutes(store: store, stopping: stopping).register(on: table)
         ArtifactRoutes(store: store).register(on: table)
         HostRoutes(store: store).register(on: table)
+        WebPageRoutes().register(on: table)
         return (router, table.routes)
     }
 
