@@ -52,7 +52,8 @@ table.runs { background: var(--card); border: 1px solid var(--line); border-radi
 .runs-layout aside { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; }
 .host-list { list-style: none; padding: 0; margin: 0; }
 .host-list li { margin-bottom: 6px; }
-.jobs-cell { min-width: 220px; }
+table.runs td:not(.small) { white-space: nowrap; }
+.jobs-cell { width: 200px; }
 .jobs-cell .bar { margin-bottom: 2px; }
 
 .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; color: #fff; background: var(--blocked); white-space: nowrap; }
@@ -79,7 +80,8 @@ table.runs { background: var(--card); border: 1px solid var(--line); border-radi
 .run-facts { margin-top: 4px; font-size: 13px; }
 .run-progress .bar { height: 10px; }
 
-.dag-scroll { overflow: auto; max-height: calc(100vh - 210px); min-height: 200px; border-top: 1px solid var(--line); padding-top: 4px; }
+/* A stable gutter: the card is sized to the DAG plus its vertical scroll bar, so no sideways one. */
+.dag-scroll { overflow: auto; scrollbar-gutter: stable; max-height: calc(100vh - 210px); min-height: 200px; border-top: 1px solid var(--line); padding: 4px 4px 0 0; }
 svg.dag { display: block; }
 .dag .group rect { fill: none; stroke: #d1d5db; }
 .dag .group-cell rect { fill: #f9fafb; stroke: #cbd5e1; }
@@ -94,7 +96,6 @@ svg.dag { display: block; }
 .dag-node .node-sub { font-size: 11px; fill: var(--muted); }
 .dag-node .node-progress { fill: var(--running); }
 .dag-node:hover .node-box, .dag-node:focus .node-box { stroke-width: 2.5; }
-.dag-node.selected .node-box { stroke: #111827; stroke-width: 3; }
 .dag-node.state-blocked .node-id { fill: var(--muted); }
 .dag-node.state-queued .node-box { fill: #eef2ff; stroke: var(--queued); }
 .dag-node.state-running .node-box { fill: #dbeafe; stroke: var(--running); stroke-width: 2; animation: pulse 1.6s ease-in-out infinite; }
@@ -102,6 +103,8 @@ svg.dag { display: block; }
 .dag-node.state-failed .node-box { fill: #fee2e2; stroke: var(--failed); stroke-width: 2; }
 .dag-node.state-upstream_failed .node-box { fill: #ffedd5; stroke: var(--upstream_failed); stroke-dasharray: 5 3; }
 .dag-node.state-cancelled .node-box { fill: #e5e7eb; stroke: var(--cancelled); stroke-dasharray: 5 3; }
+/* After the states: the selection shows over any of them. */
+.dag-node.selected .node-box { stroke: #111827; stroke-width: 3; }
 @keyframes pulse { 50% { stroke-opacity: .35; } }
 @media (prefers-reduced-motion: reduce) { .dag-node.state-running .node-box { animation: none; } }
 
