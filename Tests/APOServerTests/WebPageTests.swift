@@ -100,6 +100,49 @@ struct WebPageTests {
         #expect(sandbox.stop(daemon) == 0, "\(sandbox.daemonLogs())")
     }
 
+    /// The curves and tables from metrics shaped as `GET /api/jobs/{id}` gives them (no job kind
+    /// that records them runs in seconds): a chart per metric with a line per job, redrawn with
+    /// more points as they arrive; the evaluate jobs' RM and policy tables.
+    @Test func trainingCurvesAndEvaluationTablesDrawFromJobMetrics() throws {
+        let sandbox = try DaemonSandbox()
+        defer { sandbox.cleanup() }
+        let (daemon, http) = try sandbox.startDaemon()
+        let browser = try HeadlessChromium(scratch: sandbox.directory)
+        defer { browser.close() }
+        try browser.open(http.base + "/#/")
+        try browser.waitFor("the page", "document.querySelector('#runs-table') !== null")
+        let drawn = try browser.evaluate("""
+            (async () => {
+              const { renderTrainingCurves } = await import('/assets/training-curves.js');
+              const { renderEvaluation } = await import('/assets/evaluation-tables.js');
+              const series = (n, f) => Array.from({ length: n }, (_, i) => ({ step: i + 1, value: f(i), at: '' }));
+              const rm = (n) => ({ job: { key: 'r1.apo_rm', kind: 'train-rm' }, metrics: { loss: series(n, (i) => 1 / (i + 1)), accuracy: series(n, () => 0.5) } });
+              const policy = { job: { key: 'r1.policy', kind: 'train-llm' }, metrics: { loss: series(3, (i) => 2 - i) } };
+              const box = document.createElement('div');
+              document.body.append(box);
+              const lines = () => [...box.querySelectorAll('figure.chart')].map((f) =>
+                f.dataset.chart + ': ' + [...f.querySelectorAll('path.series')].map((p) => p.dataset.series + '=' + p.dataset.points).join(','));
+              renderTrainingCurves(box, [rm(4), policy]);
+              const before = lines();
+              renderTrainingCurves(box, [rm(9), policy]);
+              const after = lines();
+              const evaluate = { job: { key: 'r1.evaluate', kind: 'evaluate' }, metrics: {
+                'rm.apo.accuracy': [{ step: 1, value: 0.625 }], 'rm.apo.ece': [{ step: 1, value: 0.125 }],
+                'policy.average_reward': [{ step: 1, value: 0.25 }], 'policy.win_rate.baseline': [{ step: 1, value: 0.75 }] } };
+              renderEvaluation(box, [evaluate]);
+              const rows = [...box.querySelectorAll('table.evaluation tbody tr')].map((r) =>
+                [...r.children].map((c) => c.textContent).join('|'));
+              box.remove();
+              return { before, after, rows };
+            })()
+            """) as? [String: [String]]
+        #expect(drawn?["before"] == ["RM training loss: r1.apo_rm=4", "RM training accuracy: r1.apo_rm=4", "Policy training loss: r1.policy=3"])
+        #expect(drawn?["after"] == ["RM training loss: r1.apo_rm=9", "RM training accuracy: r1.apo_rm=9", "Policy training loss: r1.policy=3"])
+        #expect(drawn?["rows"] == ["r1.evaluate|apo|1|0.625|–|0.125|–|–", "r1.evaluate|1|0.25|0.75"])
+        #expect(browser.pageErrors.isEmpty, "page errors: \(browser.pageErrors)")
+        _ = sandbox.stop(daemon)
+    }
+
     /// Clicks the job's box in the DAG and waits for the log to switch to it.
     private func select(_ browser: HeadlessChromium, _ key: String) throws {
         try browser.evaluate("document.querySelector(\"[data-job-key='\(key)']\").dispatchEvent(new MouseEvent('click', {bubbles: true}))")
