@@ -3,7 +3,8 @@ import Testing
 
 /// The web page at `/` in a real headless Chromium against a real `apod --http`: the runs list
 /// picks up a run submitted while it is open, the run page draws the run's jobs (rounds framed),
-/// follows a job's log live, shows states changing, and its cancel button works with the token.
+/// follows a job's log live, shows states changing, and its cancel and resume buttons work with
+/// the token.
 @Suite(.serialized)
 struct WebPageTests {
     static let token = "web-page-token-0123456789"
@@ -95,6 +96,13 @@ struct WebPageTests {
         let runState = try http.waitForRunEnd(run)
         try browser.waitFor("the run's final state", "document.querySelector('.run-head .badge')?.dataset.state === '\(runState)'")
         #expect(try browser.evaluate("sessionStorage.getItem('apo.token')") as? String == Self.token)
+
+        // Resumed from the page: `hold` runs again and its ended log stream is followed anew.
+        try browser.waitFor("the log's end", "document.querySelector('.log-status')?.textContent.startsWith('complete')")
+        try browser.evaluate("document.querySelector('#resume-run').click()")
+        try browser.waitFor("hold running again", "document.querySelector(\"[data-job-key='hold']\")?.dataset.state === 'running'")
+        try browser.waitFor("the run running again", "document.querySelector('.run-head .badge')?.dataset.state === 'running'")
+        try browser.waitFor("the log followed again", "document.querySelector('.log-status')?.textContent === 'following live'")
 
         #expect(browser.pageErrors.isEmpty, "page errors: \(browser.pageErrors)")
         #expect(sandbox.stop(daemon) == 0, "\(sandbox.daemonLogs())")

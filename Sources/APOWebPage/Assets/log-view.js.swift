@@ -21,9 +21,10 @@ export class LogView {
   }
 
   /// Follows `url` (nothing changes when it is the one already followed). `showJob`: prefix each
-  /// line with its job's key, for a whole run's log.
-  follow(url, title, showJob) {
-    if (url === this.url) return;
+  /// line with its job's key, for a whole run's log. `running`: the run is running, so a stream
+  /// that ended (the run had ended, then was resumed) is opened again.
+  follow(url, title, showJob, running) {
+    if (url === this.url && (this.source !== null || !running)) return;
     this.stop();
     this.url = url;
     this.showJob = showJob;
@@ -36,6 +37,7 @@ export class LogView {
     source.addEventListener('log', (event) => this.append(JSON.parse(event.data)));
     source.addEventListener('end', (event) => {
       source.close();
+      if (this.source === source) this.source = null;
       this.setStatus(`complete (run ${JSON.parse(event.data).state})`);
     });
     source.addEventListener('error', () => {

@@ -119,8 +119,9 @@ export class RunPage {
     const selected = detail.jobs.find((job) => job.id === this.selectedJobID) || null;
     this.showHead(detail);
     this.dag.update(detail, selected ? selected.key : null);
-    if (selected) this.log.follow(`/api/jobs/${selected.id}/logs/stream`, `Log of ${selected.key}`, false);
-    else this.log.follow(`/api/runs/${run.id}/logs/stream`, 'Log of the whole run', true);
+    const running = run.state === 'running';
+    if (selected) this.log.follow(`/api/jobs/${selected.id}/logs/stream`, `Log of ${selected.key}`, false, running);
+    else this.log.follow(`/api/runs/${run.id}/logs/stream`, 'Log of the whole run', true, running);
     const watched = detail.jobs.filter((job) => rmKinds.has(job.kind) || policyKinds.has(job.kind) || job.kind === 'evaluate');
     const [jobDetail, details] = await Promise.all([
       selected ? getJSON(`/api/jobs/${selected.id}`) : null,
