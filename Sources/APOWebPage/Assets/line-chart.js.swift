@@ -12,7 +12,9 @@ const size = { width: 400, height: 190, left: 52, right: 12, top: 10, bottom: 26
 
 /// `series`: [{label, points: [{x, y}]}]. Returns a figure with the chart and its legend.
 export function lineChart(title, series, xLabel = 'step') {
-  const drawn = series.filter((s) => s.points.length > 0);
+  // A loss can be NaN or infinite after a diverging step: such points are left out.
+  const drawn = series.map((s) => ({ ...s, points: s.points.filter((p) => isFinite(p.x) && isFinite(p.y)) }))
+    .filter((s) => s.points.length > 0);
   const figure = el('figure', { class: 'chart', 'data-chart': title });
   figure.append(el('figcaption', {}, title));
   if (drawn.length === 0) {
@@ -20,14 +22,14 @@ export function lineChart(title, series, xLabel = 'step') {
     return figure;
   }
   const xs = drawn.flatMap((s) => s.points.map((p) => p.x));
-  const ys = drawn.flatMap((s) => s.points.map((p) => p.y)).filter((y) => isFinite(y));
+  const ys = drawn.flatMap((s) => s.points.map((p) => p.y));
   const xScale = scale(Math.min(...xs), Math.max(...xs), size.left, size.width - size.right);
   const yScale = scale(Math.min(...ys), Math.max(...ys), size.height - size.bottom, size.top);
   const root = svg('svg', { viewBox: `0 0 ${size.width} ${size.height}`, class: 'chart-svg', role: 'img', 'aria-label': title });
   root.append(...axes(xScale, yScale, xLabel));
   drawn.forEach((s, index) => {
     const colour = palette[index % palette.length];
-    const points = s.points.filter((p) => isFinite(p.y));
+    const points = s.points;
     const d = points.map((p, i) => `${i ? 'L' : 'M'}${xScale.map(p.x).toFixed(1)},${yScale.map(p.y).toFixed(1)}`).join(' ');
     root.append(svg('path', { d, class: 'series', stroke: colour, 'data-series': s.label, 'data-points': points.length }));
     if (points.length === 1) {
