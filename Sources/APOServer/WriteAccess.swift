@@ -23,7 +23,7 @@ public enum WriteAccess: Sendable {
     func check(_ request: Request) throws {
         switch self {
         case .loopbackOpen:
-            return
+            try Self.checkSameMachinePage(request)
         case .refused:
             throw APIError(.forbidden, "mutating endpoints are disabled: apod listens on a non-loopback address without --token-file",
                            field: "Authorization")
@@ -35,6 +35,36 @@ public enum WriteAccess: Sendable {
                 throw APIError.unauthorized("the bearer token does not match")
             }
         }
+    }
+
+    /// Without a token the loopback listener trusts whoever connects, but a browser connects for
+    /// any page it shows: a page of another site could send it a plain cross-site POST, or reach
+    /// it under the site's own name after rebinding that name to 127.0.0.1. So the Host must name
+    /// this machine, and a browser's Origin (sent with every POST) must be this server.
+    static func checkSameMachinePage(_ request: Request) throws {
+        let authority = request.head.authority  // HTTP/1.1's Host header
+        if let authority, !isLoopbackAuthority(authority) {
+            throw APIError(.forbidden, "writes without --token-file are accepted only for a loopback host name, not '\(authority)'",
+                           field: "Host")
+        }
+        if let origin = request.headers[.origin],
+           origin.lowercased() != "http://" + (authority ?? "").lowercased() {
+            throw APIError(.forbidden, "writes without --token-file are accepted only from this server's own page, not from '\(origin)'",
+                           field: "Origin")
+        }
+    }
+
+    /// "127.0.0.1:8470", "localhost", "[::1]:8470" → true.
+    static func isLoopbackAuthority(_ authority: String) -> Bool {
+        var host = Substring(authority.lowercased())
+        if host.hasPrefix("[") {
+            host = host.dropFirst().prefix { $0 != "]" }
+        } else if let colon = host.lastIndex(of: ":") {
+            host = host[..<colon]
+        }
+        if host == "localhost" || host == "::1" { return true }
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
     }
 
     /// Compares digests, not the strings, so the time taken says nothing about how much of the

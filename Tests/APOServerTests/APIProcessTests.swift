@@ -205,4 +205,28 @@ struct APIProcessTests {
         #expect(try http.get("/api/runs").status == 200, "reads stay open")
         #expect(sandbox.stop(daemon) == 0)
     }
+
+    /// Without a token file a loopback apod takes writes from this machine (curl, apoctl, its own
+    /// page), but not from another site's page in a browser: neither a cross-site POST (its
+    /// Origin) nor one sent under the site's own name rebound to 127.0.0.1 (its Host).
+    @Test func loopbackWritesWithoutATokenRefuseOtherSitesPages() throws {
+        let sandbox = try DaemonSandbox()
+        defer { sandbox.cleanup() }
+        let (daemon, http) = try sandbox.startDaemon(workers: 1)
+        let port = try #require(http.base.split(separator: ":").last)
+        let crossSite = try http.post("/api/runs", body: Pipelines.small, headers: ["Origin": "http://evil.example"])
+        #expect(crossSite.status == 403, "\(crossSite.text)")
+        #expect(crossSite.object["field"] as? String == "Origin")
+        let rebound = try http.post("/api/runs", body: Pipelines.small,
+                                    headers: ["Host": "evil.example:\(port)", "Origin": "http://evil.example:\(port)"])
+        #expect(rebound.status == 403, "\(rebound.text)")
+        #expect(rebound.object["field"] as? String == "Host")
+        #expect(try http.get("/api/runs").array.isEmpty, "nothing was submitted")
+        let ownPage = try http.post("/api/runs", body: Pipelines.small, headers: ["Origin": http.base])
+        #expect(ownPage.status == 201, "\(ownPage.text)")
+        let byName = try http.post("/api/runs", body: Pipelines.small, headers: ["Host": "localhost:\(port)"])
+        #expect(byName.status == 201, "\(byName.text)")
+        #expect(try http.post("/api/runs", body: Pipelines.small).status == 201, "curl sends no Origin")
+        #expect(sandbox.stop(daemon) == 0)
+    }
 }
