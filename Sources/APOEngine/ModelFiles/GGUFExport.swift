@@ -105,7 +105,8 @@ public enum GGUFExport {
         ]
         if type != .f32 && type != .f16 { m.append(("general.quantization_version", .uint32(2))) }
         m.append(("tokenizer.ggml.model", .string(t.model)))
-        if let pre = t.pre { m.append(("tokenizer.ggml.pre", .string(pre))) }
+        // llama.cpp spells GPT-2's pre-tokenizer "gpt-2" (apo, after Hugging Face, also says "gpt2").
+        if let pre = t.pre { m.append(("tokenizer.ggml.pre", .string(pre == "gpt2" ? "gpt-2" : pre))) }
         m.append(("tokenizer.ggml.tokens", .array(.string, tokens.map { .string($0) })))
         m.append(("tokenizer.ggml.token_type", .array(.int32, tokenTypes.map { .int32($0) })))
         if let scores = t.scores {
