@@ -30,6 +30,9 @@ struct GGUFExportFixture: Decodable {
     let ctx: Int
     let exports: [String: Export]
     let f32_equals_source_dequantised: Int
+    struct Tiny: Decodable { let sha256: String; let llama_cpp_ppl: Double }
+    /// The transformers-written checkpoint of Fixtures/hfcheckpoint, exported to GGUF (-c 64).
+    let tiny_hf_checkpoint: [String: Tiny]
 
     static func load() throws -> GGUFExportFixture {
         try JSONDecoder().decode(GGUFExportFixture.self, from: RealSmolLM.fixture("gguf/llama_cpp.json"))
@@ -75,6 +78,27 @@ func sha256(ofFile url: URL) throws -> String {
             let gap = abs(ours.perplexity / expected.llama_cpp_ppl - 1)
             #expect(gap < bound, "\(type): apo \(ours.perplexity), llama.cpp \(expected.llama_cpp_ppl), relative gap \(gap) ≥ \(bound)")
             #expect(abs(ours.perplexity / expected.apo_ppl - 1) < 1e-9, "\(type): apoctl model perplexity gave \(expected.apo_ppl)")
+        }
+    }
+
+    /// A Hugging Face checkpoint in, a GGUF out, and llama.cpp agrees on it.
+    @Test func aTransformersCheckpointExportsToAGGUFLlamaCppAgreesWith() throws {
+        let fixture = try GGUFExportFixture.load()
+        let source = try ModelLoader.load(path: try HFCheckpointTests.directory().path, threads: 1)
+        let sample = String(decoding: try RealSmolLM.fixture("gguf/hh_sample.txt"), as: UTF8.self)
+        let dir = try ModelFilesTestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for type in ["f32", "q8_0"] {
+            let expected = try #require(fixture.tiny_hf_checkpoint[type])
+            let url = dir.appendingPathComponent("tiny.\(type).gguf")
+            try GGUFExport.write(source.parameters, tokenizer: source.tokenizer.data, type: GGUFExport.typeNames[type]!,
+                                 name: "tiny-llama", to: url, threads: 1)
+            #expect(try sha256(ofFile: url) == expected.sha256, "\(type): the writer changed; re-run make_gguf_fixture.py")
+            let loaded = try ModelLoader.load(path: url.path, threads: 1)
+            let ours = try perplexity(model: try LlamaModel(loaded: loaded), tokens: loaded.tokenizer.encode(sample, parseSpecial: false),
+                                      context: 64, bos: nil, threads: 1)
+            let gap = abs(ours.perplexity / expected.llama_cpp_ppl - 1)
+            #expect(gap < ggufExportBounds[type]!, "\(type): apo \(ours.perplexity), llama.cpp \(expected.llama_cpp_ppl)")
         }
     }
 

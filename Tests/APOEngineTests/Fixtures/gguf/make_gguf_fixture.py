@@ -13,7 +13,8 @@ are exactly the model's dequantised weights as gguf-py reads the source GGUF (Q/
 Usage (a scratch venv with numpy + sentencepiece for gguf-py; never a project dependency):
     /tmp/hfw-venv/bin/python Tests/APOEngineTests/Fixtures/gguf/make_gguf_fixture.py \
         --apoctl .build-x/debug/apoctl --llama /tmp/llama --model data/models/SmolLM2-135M-Instruct.Q4_1.gguf
-Writes llama_cpp.json next to this script.
+Also exports the tiny transformers-written checkpoint of ../hfcheckpoint to GGUF (f32, q8_0)
+and records llama.cpp's perplexity on it (-c 64). Writes llama_cpp.json next to this script.
 """
 import argparse
 import hashlib
@@ -109,6 +110,22 @@ for t, qtype in [("f16", GGMLQuantizationType.F16), ("q8_0", GGMLQuantizationTyp
             assert want == np.asarray(e.data).tobytes(), f"{t}: {name} differs from gguf-py's quantisation"
         same += 1
     result["exports"][t]["tensors_identical_to_gguf_py"] = same
+
+# The tiny Hugging Face checkpoint (../hfcheckpoint/tiny-llama, written by transformers) through
+# apo into GGUF: llama.cpp loads it too (its vocabulary uses the plain GPT-2 pre-tokenizer).
+tiny = os.path.join(here, "..", "hfcheckpoint", "tiny-llama")
+result["tiny_hf_checkpoint"] = {}
+for t in ["f32", "q8_0"]:
+    out = os.path.join(work, f"tiny.{t}.gguf")
+    subprocess.run([args.apoctl, "model", "export", tiny, "--format", "gguf", "--type", t, "--out", out],
+                   check=True, capture_output=True)
+    run = subprocess.run([os.path.join(args.llama, "build", "bin", "llama-perplexity"), "-m", out, "-f", sample,
+                          "-c", "64", "-b", "64", "-t", args.threads, "-ctk", "f32", "-ctv", "f32"],
+                         capture_output=True, text=True, check=True)
+    ppl = float(re.search(r"Final estimate: PPL = ([0-9.]+)", run.stdout + run.stderr).group(1))
+    result["tiny_hf_checkpoint"][t] = {"sha256": sha256(out), "llama_cpp_ppl": ppl}
+    os.remove(out)
+print(result["tiny_hf_checkpoint"])
 
 json.dump(result, open(os.path.join(here, "llama_cpp.json"), "w"), indent=1)
 for t in types:
