@@ -129,10 +129,10 @@ func sha256(ofFile url: URL) throws -> String {
         #expect(q8.count == 34 && q8[0] == 0x00 && q8[1] == 0x3c)
         #expect(Array(q8[2...]).map { Int8(bitPattern: $0) } == y.map { Int8($0) })
         // q4_1: min 0, max 15 → d = 1, m = 0, q = x; element j in the low nibble, j+16 in the high one.
-        let x = (0..<32).map { Float($0 % 16) }
+        let x = (0..<32).map { Float($0 < 16 ? $0 : 31 - $0) }
         let q4 = x.withUnsafeBufferPointer { Quantization.quantize(.q4_1, $0.baseAddress!, count: 32) }
         #expect(q4.count == 20 && q4[0] == 0x00 && q4[1] == 0x3c && q4[2] == 0 && q4[3] == 0)
-        let nibbles: [UInt8] = (0..<16).map { (j: Int) -> UInt8 in UInt8(j) | (UInt8(j) << 4) }
+        let nibbles: [UInt8] = (0..<16).map { (j: Int) -> UInt8 in UInt8(j) | (UInt8(15 - j) << 4) }
         #expect(Array(q4[4...]) == nibbles)
         // Half conversion rounds to nearest even, like F16C: 1 + 2⁻¹¹ is a tie → 1.0; 1 + 3·2⁻¹¹ → up.
         #expect(Quantization.halfFromFloat(1 + 0x1p-11) == 0x3c00)
