@@ -58,6 +58,7 @@ func sha256(ofFile url: URL) throws -> String {
         return url
     }
 
+    /// Also: the f32 export reloads bit-exactly (`checkBitExactReload`).
     @Test func everyTypeIsTheFileLlamaCppWasCheckedOnAndAgreesWithIt() throws {
         let fixture = try GGUFExportFixture.load()
         #expect(fixture.f32_equals_source_dequantised == 272, "the f32 export held the source's weights (gguf-py)")
@@ -73,11 +74,14 @@ func sha256(ofFile url: URL) throws -> String {
                     "\(type): the writer changed; re-run Fixtures/gguf/make_gguf_fixture.py")
             if type != "f32" { #expect(expected.tensors_identical_to_gguf_py == 272, "\(type): gguf-py's blocks") }
             let loaded = try ModelLoader.load(path: url.path, threads: 2)
+            if type == "f32" { try Self.checkBitExactReload(loaded, of: source) }
             let tokens = loaded.tokenizer.encode(sample, parseSpecial: false)
             let ours = try perplexity(model: try LlamaModel(loaded: loaded), tokens: tokens, context: fixture.ctx, bos: nil, threads: 2)
             let gap = abs(ours.perplexity / expected.llama_cpp_ppl - 1)
             #expect(gap < bound, "\(type): apo \(ours.perplexity), llama.cpp \(expected.llama_cpp_ppl), relative gap \(gap) ≥ \(bound)")
-            #expect(abs(ours.perplexity / expected.apo_ppl - 1) < 1e-9, "\(type): apoctl model perplexity gave \(expected.apo_ppl)")
+            // `apoctl model perplexity` is this same computation; runs under load differed by ~2e-5
+            // (the batched matmuls' work split), so this is no bit-for-bit check.
+            #expect(abs(ours.perplexity / expected.apo_ppl - 1) < 1e-4, "\(type): apoctl model perplexity gave \(expected.apo_ppl)")
         }
     }
 
@@ -103,11 +107,7 @@ func sha256(ofFile url: URL) throws -> String {
     }
 
     /// f32 round trip: the same weight bits, so the same logit bits.
-    @Test func f32ExportReloadsBitExactly() throws {
-        let source = try RealSmolLM.loaded.get()
-        let dir = try ModelFilesTestSupport.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let back = try ModelLoader.load(path: try Self.export("f32", of: source, into: dir).path, threads: 2)
+    static func checkBitExactReload(_ back: LoadedModel, of source: LoadedModel) throws {
         #expect(back.config == source.config)
         #expect(sameBits(back.parameters, source.parameters))
         #expect(back.tokenizer.data == source.tokenizer.data)
