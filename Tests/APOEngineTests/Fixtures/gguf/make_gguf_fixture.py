@@ -10,9 +10,10 @@ bytes the `gguf` Python package's quantisers (gguf-py, the converter's own, "bit
 ggml-quants.c" for Q8_0) give for the f32 export's same tensor, and that the f32 export's values
 are exactly the model's dequantised weights as gguf-py reads the source GGUF (Q/K rows included).
 
-Usage (a scratch venv with numpy + sentencepiece for gguf-py; never a project dependency):
-    /tmp/hfw-venv/bin/python Tests/APOEngineTests/Fixtures/gguf/make_gguf_fixture.py \
-        --apoctl .build-x/debug/apoctl --llama /tmp/llama --model data/models/SmolLM2-135M-Instruct.Q4_1.gguf
+Usage ($VENV a scratch venv with numpy + sentencepiece for gguf-py, never a project dependency;
+$LLAMA_CPP a llama.cpp source tree with a CPU build in build/bin):
+    $VENV/bin/python Tests/APOEngineTests/Fixtures/gguf/make_gguf_fixture.py \
+        --apoctl .build-x/debug/apoctl --llama $LLAMA_CPP --model data/models/SmolLM2-135M-Instruct.Q4_1.gguf
 Also exports the tiny transformers-written checkpoint of ../hfcheckpoint to GGUF (f32, q8_0)
 and records llama.cpp's perplexity on it (-c 64). Writes llama_cpp.json next to this script.
 """

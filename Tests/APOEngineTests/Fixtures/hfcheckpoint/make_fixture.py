@@ -7,8 +7,8 @@ f16 (MLP), f32 (norms) — and the embedding is tied to the output head. The tok
 byte-level BPE trained here by `tokenizers` on HH texts (no download of any kind).
 
 Run in a scratch environment (never a project dependency):
-    python3 -m venv /tmp/hfw-venv && /tmp/hfw-venv/bin/pip install torch transformers safetensors tokenizers
-    /tmp/hfw-venv/bin/python Tests/APOEngineTests/Fixtures/hfcheckpoint/make_fixture.py
+    python3 -m venv $VENV && $VENV/bin/pip install torch transformers safetensors tokenizers
+    $VENV/bin/python Tests/APOEngineTests/Fixtures/hfcheckpoint/make_fixture.py
 """
 import json
 import os

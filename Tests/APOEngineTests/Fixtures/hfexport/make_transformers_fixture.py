@@ -12,7 +12,7 @@
 Also records the sha256 of the files apo wrote, which the Swift test recomputes from its writer.
 
 Usage (scratch venv with torch, transformers, safetensors; never a project dependency):
-    /tmp/hfw-venv/bin/python Tests/APOEngineTests/Fixtures/hfexport/make_transformers_fixture.py \
+    $VENV/bin/python Tests/APOEngineTests/Fixtures/hfexport/make_transformers_fixture.py \
         --apoctl .build-x/debug/apoctl --model data/models/SmolLM2-135M-Instruct.Q4_1.gguf
 Writes transformers.json next to this script.
 """
