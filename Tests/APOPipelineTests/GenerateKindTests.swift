@@ -116,6 +116,24 @@ final class InterruptedJobContext: JobContext {
         }
     }
 
+    /// A LLaMA checkpoint as transformers writes it (sharded safetensors, bf16/f16/f32, the engine
+    /// tests' fixture) is a `model` as a GGUF is.
+    @Test func aTransformersCheckpointIsAModel() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let input = dir.file("queries.json")
+        try JSONSerialization.data(withJSONObject: Self.queries).write(to: input)
+        var p = try params(input)
+        let checkpoint = repositoryRoot().appendingPathComponent("Tests/APOEngineTests/Fixtures/hfcheckpoint/tiny-llama")
+        #expect(FileManager.default.fileExists(atPath: checkpoint.appendingPathComponent("model.safetensors.index.json").path))
+        p["model"] = .string(checkpoint.path)
+        p["max_prompt_tokens"] = .int(128)  // its context is 256
+        let outputs = try GenerateKind.run(try InterruptedJobContext(params: p, output: dir.file("out"), checkpoint: dir.file("ckpt")))
+        let samples = try LLMSamplesFile.read(URL(fileURLWithPath: outputs["samples"]!.stringValue!))
+        #expect(samples.map(\.queryID) == ["q1", "q2", "q3"])
+        #expect(samples.allSatisfy { $0.samples.count == 2 } && samples.contains { !$0.samples[0].isEmpty })
+    }
+
     @Test func queriesComeFromPairsFiles() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }

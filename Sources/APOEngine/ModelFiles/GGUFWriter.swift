@@ -30,12 +30,25 @@ public struct GGUFWriter {
     public init(version: UInt32 = 3) { self.version = version }
 
     /// `general.alignment` if set (as a uint32), else GGUF's default of 32.
-    var alignment: Int {
+    public var alignment: Int {
         for (k, v) in metadata where k == "general.alignment" { if case let .uint32(a) = v, a > 0 { return Int(a) } }
         return GGUFFile.defaultAlignment
     }
 
     public func encoded() -> [UInt8] {
+        var out = header(tensors.map { ($0.name, $0.ne, $0.type, $0.bytes.count) })
+        let align = alignment
+        for t in tensors {
+            out.append(contentsOf: t.bytes)
+            while out.count % align != 0 { out.append(0) }
+        }
+        return out
+    }
+
+    /// Everything before the first tensor's data, for tensors of these names, shapes, types and
+    /// byte counts (in file order), padded to the alignment; each tensor's data then follows,
+    /// padded to the alignment.
+    public func header(_ descriptions: [(name: String, ne: [Int], type: GGMLType, byteCount: Int)]) -> [UInt8] {
         var out: [UInt8] = []
         func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
         func putString(_ s: String) {
@@ -66,7 +79,7 @@ public struct GGUFWriter {
 
         put(GGUFFile.magic)
         put(version)
-        put(UInt64(tensors.count))
+        put(UInt64(descriptions.count))
         put(UInt64(metadata.count))
         for (key, value) in metadata {
             putString(key)
@@ -75,23 +88,15 @@ public struct GGUFWriter {
         }
         let align = alignment
         var offset = 0
-        var offsets: [Int] = []
-        for t in tensors {
-            offsets.append(offset)
-            offset += (t.bytes.count + align - 1) / align * align
-        }
-        for (t, o) in zip(tensors, offsets) {
+        for t in descriptions {
             putString(t.name)
             put(UInt32(t.ne.count))
             for d in t.ne { put(UInt64(d)) }
             put(t.type.rawValue)
-            put(UInt64(o))
+            put(UInt64(offset))
+            offset += (t.byteCount + align - 1) / align * align
         }
-        if !tensors.isEmpty {
-            while out.count % align != 0 { out.append(0) }
-        }
-        for t in tensors {
-            out.append(contentsOf: t.bytes)
+        if !descriptions.isEmpty {
             while out.count % align != 0 { out.append(0) }
         }
         return out

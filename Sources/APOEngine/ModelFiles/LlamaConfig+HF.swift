@@ -50,6 +50,29 @@ extension LlamaConfig {
         if let scaling = c["rope_scaling"], !(scaling is NSNull) {
             throw ModelFileError.invalid(file: file, field: "rope_scaling", expected: "null (RoPE scaling is not supported)", found: "\(scaling)")
         }
+        // transformers 5 writes RoPE's settings as `rope_parameters` {rope_type, rope_theta}.
+        var ropeTheta = try number("rope_theta")
+        if let rope = c["rope_parameters"], !(rope is NSNull) {
+            guard let parameters = rope as? [String: Any] else {
+                throw ModelFileError.invalid(file: file, field: "rope_parameters", expected: "an object", found: "\(rope)")
+            }
+            let type = parameters["rope_type"] as? String ?? "default"
+            guard type == "default" else {
+                throw ModelFileError.invalid(file: file, field: "rope_parameters.rope_type", expected: "default (RoPE scaling is not supported)", found: type)
+            }
+            if let theta = parameters["rope_theta"] {
+                guard let n = theta as? NSNumber, n.doubleValue > 0 else {
+                    throw ModelFileError.invalid(file: file, field: "rope_parameters.rope_theta", expected: "a positive number", found: "\(theta)")
+                }
+                ropeTheta = n.doubleValue
+            }
+        }
+        for key in ["attention_bias", "mlp_bias"] where (c[key] as? Bool) == true {
+            throw ModelFileError.invalid(file: file, field: key, expected: "false (biases are not supported)", found: "true")
+        }
+        if let act = c["hidden_act"] as? String, act != "silu" {
+            throw ModelFileError.invalid(file: file, field: "hidden_act", expected: "silu", found: act)
+        }
         let tied: Bool
         switch c["tie_word_embeddings"] {
         case nil: tied = false  // transformers' LlamaConfig default
@@ -60,12 +83,14 @@ extension LlamaConfig {
         self.init(
             vocabSize: try int("vocab_size"), hiddenSize: hidden, intermediateSize: try int("intermediate_size"),
             layerCount: try int("num_hidden_layers"), headCount: heads, kvHeadCount: kvHeads, headDim: headDim,
-            ropeTheta: Float(try number("rope_theta") ?? 10_000), rmsNormEps: Float(try number("rms_norm_eps") ?? 1e-6),
+            ropeTheta: Float(ropeTheta ?? 10_000), rmsNormEps: Float(try number("rms_norm_eps") ?? 1e-6),
             tiedEmbeddings: tied, contextLength: try int("max_position_embeddings", default: 2048))
     }
 
-    /// The `config.json` Hugging Face transformers reads for this model (`LlamaForCausalLM`).
-    public func huggingFaceConfigJSON(bosID: Int32?, eosID: Int32?) throws -> Data {
+    /// The `config.json` Hugging Face transformers reads for this model: `LlamaForCausalLM`, or with
+    /// `classifierPadID` a one-label `LlamaForSequenceClassification` (head `score.weight`) that
+    /// pools the last token whose id is not `classifierPadID`.
+    public func huggingFaceConfigJSON(bosID: Int32?, eosID: Int32?, classifierPadID: Int32? = nil) throws -> Data {
         // Floats are written via their shortest decimal form ("1e-05", not 9.99999974e-06).
         func decimal(_ x: Float) -> Double { Double("\(x)") ?? Double(x) }
         var c: [String: Any] = [
@@ -87,6 +112,12 @@ extension LlamaConfig {
             "attention_bias": false,
             "mlp_bias": false,
         ]
+        if let pad = classifierPadID {
+            c["architectures"] = ["LlamaForSequenceClassification"]
+            c["id2label"] = ["0": "LABEL_0"]
+            c["label2id"] = ["LABEL_0": 0]
+            c["pad_token_id"] = Int(pad)
+        }
         if let bosID { c["bos_token_id"] = Int(bosID) }
         if let eosID { c["eos_token_id"] = Int(eosID) }
         return try JSONSerialization.data(withJSONObject: c, options: [.prettyPrinted, .sortedKeys])

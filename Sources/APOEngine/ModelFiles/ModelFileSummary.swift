@@ -40,8 +40,10 @@ public struct ModelFileSummary: Codable, Sendable {
         if isDirectory.boolValue {
             let dir = URL(fileURLWithPath: path, isDirectory: true)
             format = "directory"
-            let weights = try SafetensorsFile(path: dir.appendingPathComponent(ModelLoader.weightsFileName).path)
-            fileBytes = (try? FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent(ModelLoader.weightsFileName).path)[.size] as? Int) ?? 0
+            let weights = try SafetensorsCheckpoint(directory: dir)
+            fileBytes = weights.files.reduce(0) { total, file in
+                total + ((try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0)
+            }
             tensorCount = weights.tensors.count
             parameterCount = weights.tensors.reduce(0) { $0 + $1.count }
             tensorTypes = Dictionary(weights.tensors.map { ($0.dtype.rawValue, 1) }, uniquingKeysWith: +)

@@ -23,7 +23,8 @@ public struct LoadedModel: Sendable {
 /// Reads and writes model files: GGUF (`.gguf`) and model directories (`model.safetensors` +
 /// `config.json` + `tokenizer.json`).
 public enum ModelLoader {
-    /// A .gguf file, or a model directory (model.safetensors + config.json + tokenizer.json).
+    /// A .gguf file, or a model directory: config.json + tokenizer.json + model.safetensors (or
+    /// Hugging Face's shards with model.safetensors.index.json), tensors in F32, F16 or BF16.
     public static func load(path: String, threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> LoadedModel {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -63,27 +64,28 @@ public enum ModelLoader {
 
     static func loadDirectory(_ dir: URL, threads: Int) throws -> LoadedModel {
         let config = try LlamaConfig(huggingFaceConfigAt: dir.appendingPathComponent(configFileName))
-        let weightsURL = dir.appendingPathComponent(weightsFileName)
-        let weights = try SafetensorsFile(path: weightsURL.path)
+        let weights = try SafetensorsCheckpoint(directory: dir)
         // Names and shapes first: only then is the arena's size backed by the file's own tensors.
         try forEachExpectedTensor(config) { name, shape in
             guard let info = weights.tensor(named: name) else {
-                throw ModelFileError.missingTensor(file: weightsURL.path, tensor: name)
+                throw ModelFileError.missingTensor(file: weights.path(of: name), tensor: name)
             }
             guard info.shape == shape else {
-                throw ModelFileError.shapeMismatch(file: weightsURL.path, tensor: name, expected: shape, found: info.shape)
+                throw ModelFileError.shapeMismatch(file: weights.path(of: name), tensor: name, expected: shape, found: info.shape)
             }
         }
         let parameters = ModelParameters(config: config)
         var layoutNames = Set<String>()
         for tensor in parameters.layout.tensors {
             layoutNames.insert(tensor.name)
-            try weights.read(weights.tensor(named: tensor.name)!, into: parameters.pointer(tensor.offset))
+            try weights.read(tensor.name, into: parameters.pointer(tensor.offset))
         }
         var extra: [String: ([Int], [Float])] = [:]
         for info in weights.tensors where !layoutNames.contains(info.name) {
             // A tied checkpoint may still carry a copy of the head; the embedding is the truth.
             if config.tiedEmbeddings && info.name == "lm_head.weight" { continue }
+            // transformers may store RoPE's inverse frequencies; they follow from rope_theta.
+            if info.name.hasSuffix(".rotary_emb.inv_freq") { continue }
             extra[info.name] = (info.shape, try weights.floats(info.name))
         }
 
@@ -95,12 +97,14 @@ public enum ModelLoader {
             extraTensors: extra, path: dir.path, ggufFile: nil)
     }
 
-    /// Writes a model directory that `load` reads back (used by training jobs). The directory
+    /// Writes a model directory that `load` reads back (used by training jobs); with
+    /// `classifierPadID`, its config.json describes a `LlamaForSequenceClassification` (see
+    /// `LlamaConfig.huggingFaceConfigJSON`). The directory
     /// appears whole or not at all: it is written under a temporary name beside `to`, fsynced, and
     /// renamed into place (replacing an existing directory of that name).
     public static func saveDirectory(
         _ parameters: ModelParameters, tokenizer: any Tokenizer, chatTemplate: String?,
-        extraTensors: [String: ([Int], [Float])] = [:], to destination: URL
+        extraTensors: [String: ([Int], [Float])] = [:], classifierPadID: Int32? = nil, to destination: URL
     ) throws {
         let fm = FileManager.default
         let parent = destination.deletingLastPathComponent()
@@ -141,7 +145,8 @@ public enum ModelLoader {
             var data = tokenizer.data
             data.chatTemplate = chatTemplate
             try writeTokenizerFiles(data, contextLength: parameters.config.contextLength, into: temporary)
-            try writeSynced(parameters.config.huggingFaceConfigJSON(bosID: data.bosID, eosID: data.eosID),
+            try writeSynced(parameters.config.huggingFaceConfigJSON(bosID: data.bosID, eosID: data.eosID,
+                                                                    classifierPadID: classifierPadID),
                             to: temporary.appendingPathComponent(configFileName))
 
             // Swap into place: move an old directory aside first, since rename cannot replace a non-empty one.

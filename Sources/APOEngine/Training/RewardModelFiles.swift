@@ -80,6 +80,20 @@ public enum RewardModelFiles {
         }
     }
 
+    /// The `pad_token_id` under which Hugging Face's `LlamaForSequenceClassification` pools the
+    /// token apo pools, on a sequence framed as apo frames it (`[BOS] query [SEP] response [EOS]`,
+    /// right-padded with it): HF pools the last token whose id is not `pad_token_id`. `last`
+    /// pools the token before EOS, so EOS is HF's pad (EOS then pads too); `eos` pools EOS itself,
+    /// so apo's PAD is. `average` and `max` have no HF counterpart: nil (the directory then says
+    /// `LlamaForCausalLM`, and the head is only apo's).
+    public static func huggingFacePadID(_ model: RewardModel) -> Int32? {
+        switch model.pooling {
+        case .last: return model.format.eos
+        case .eos: return model.format.pad
+        case .average, .max: return nil
+        }
+    }
+
     /// - frozenBlocks: how many bottom blocks training left as they were (recorded for scoring).
     public static func save(_ model: RewardModel, tokenizer: any Tokenizer, chatTemplate: String?,
                             frozenBlocks: Int? = nil, to destination: URL) throws {
@@ -91,7 +105,7 @@ public enum RewardModelFiles {
         let inner = staging.appendingPathComponent("model")
         try ModelLoader.saveDirectory(model.parameters, tokenizer: tokenizer, chatTemplate: chatTemplate,
                                       extraTensors: [RewardModel.headTensorName: ([1, model.head.count], model.head.toArray())],
-                                      to: inner)
+                                      classifierPadID: huggingFacePadID(model), to: inner)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(RewardModelSettings(pooling: model.pooling, format: model.format, frozenBlocks: frozenBlocks))
