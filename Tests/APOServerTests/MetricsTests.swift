@@ -1,5 +1,6 @@
 @testable import APOServer
 import APOStore
+import APOTestSupport
 import Foundation
 import Testing
 
@@ -65,7 +66,20 @@ struct MetricsTests {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("apo-metrics-\(UUID().uuidString.prefix(6))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let store = try JobStore(path: dir.appendingPathComponent("apo.db").path)
+        try Self.checkTrainingValuesExpiriesAndRetries(try JobStore(path: dir.appendingPathComponent("apo.db").path), dir: dir)
+    }
+
+    /// The same on PostgreSQL, where claims come from workers on many hosts.
+    @Test func trainingValuesExpiriesAndRetriesOnPostgres() throws {
+        let url = try TestPostgres.createDatabase()
+        defer { TestPostgres.dropDatabase(url) }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("apo-metrics-\(UUID().uuidString.prefix(6))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Self.checkTrainingValuesExpiriesAndRetries(try JobStore(path: url), dir: dir)
+    }
+
+    static func checkTrainingValuesExpiriesAndRetries(_ store: JobStore, dir: URL) throws {
         let start = Date()
         let run = try store.createRun(NewRun(pipelineName: "t", pipelineYAML: "name: t", pipelineHash: "h",
                                              artifactRoot: dir.path,
