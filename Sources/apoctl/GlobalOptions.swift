@@ -88,8 +88,8 @@ struct GlobalOptions: ParsableArguments {
     /// only on the database itself says so when apoctl is pointed at a server.
     func openStore() throws -> JobStore {
         if let serverURL {
-            throw CommandFailure(code: .usage, message: "error: this command reads the database directly and has no remote mode; "
-                                 + "run it where apod's database is, or name it with --db (apoctl is set to use apod at \(serverURL))")
+            throw CommandFailure(code: .usage, message: "error: this command works on the database itself and has no remote mode: "
+                                 + "run it where apod's database is, with --db PATH instead of the server (\(serverURL))")
         }
         return try open { try JobStore.openExisting(path: databasePath) }
     }
