@@ -58,6 +58,11 @@ struct MetricsTests {
         #expect(again.value("apo_job_claims_total", noop) == Double(attempts.count))
         #expect(again.value("apo_job_duration_seconds_count", noop) == Double(attempts.count))
         _ = sandbox.stop(daemon)
+
+        // The daemon stopped cleanly and removed its host: no stale worker count is left behind.
+        let after = try PrometheusText(parsing: try StoreMetrics().scrape(store, now: Date()))
+        #expect(after.value("apo_workers", ["host": host.name]) == nil)
+        #expect(after.value("apo_job_claims_total", noop) == Double(attempts.count), "a fresh exporter counts the history again")
     }
 
     /// Training values of running jobs, lease expiries and retries, from the store's rows as a

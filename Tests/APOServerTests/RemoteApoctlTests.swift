@@ -72,6 +72,10 @@ struct RemoteApoctlTests {
         #expect(submitted.status == 0, "\(submitted.stderr)")
         let run = submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(Int(run) != nil, "submit prints the run id: \(submitted.stdout)")
+        // Followed live while the run runs, then the same lines as the database holds.
+        let followed = try setup.remote(["logs", run, "-f"])
+        #expect(followed.status == 0 && followed.stdout.contains("[b] "), "\(followed)")
+        #expect(followed == (try setup.local(["logs", run])))
         let watched = try setup.remote(["watch", run, "--interval", "0.2"])
         #expect(watched.status == 0, "\(watched.stdout)\(watched.stderr)")
         #expect(watched.stdout.contains("run \(run) succeeded after"), "\(watched.stdout)")

@@ -99,11 +99,15 @@ final class StoreMetrics: @unchecked Sendable {
     }
 
     private func updateHosts(_ store: JobStore, now: Date) throws {
+        var current: [String: Gauge] = [:]
         for host in try store.hosts(now: now, lostAfter: JobStore.hostLostAfterSeconds) {
             let workers = hostGauges[host.name] ?? gauge("apo_workers", "Worker processes of the daemons on a host that heartbeats (0 once it is lost).", [("host", host.name)])
-            hostGauges[host.name] = workers
             workers.set(host.isLost ? 0 : Double(host.workers))
+            current[host.name] = workers
         }
+        // A daemon stopped cleanly removes its host's row: the series ends rather than keep its last value.
+        for (name, gauge) in hostGauges where current[name] == nil { registry.unregisterGauge(gauge) }
+        hostGauges = current
     }
 
     private func updateTraining(_ store: JobStore) throws {
