@@ -97,6 +97,23 @@ final class InterruptedJobContext: JobContext {
         let a = try Data(contentsOf: URL(fileURLWithPath: outputs["samples"]!.stringValue!))
         let b = try Data(contentsOf: URL(fileURLWithPath: resumed["samples"]!.stringValue!))
         #expect(a == b)
+
+        // max_queries answers the first N queries only, each exactly as the whole job did; the
+        // second of two shards of the cut list holds the second query.
+        var cut = p
+        cut["max_queries"] = .int(2)
+        let cutSamples = try LLMSamplesFile.read(URL(fileURLWithPath: try GenerateKind.run(
+            try InterruptedJobContext(params: cut, output: dir.file("c/out"), checkpoint: dir.file("c/ckpt")))["samples"]!.stringValue!))
+        #expect(cutSamples == Array(samples.prefix(2)))
+        cut["shard_index"] = .int(2)
+        cut["shard_count"] = .int(2)
+        let shard = try LLMSamplesFile.read(URL(fileURLWithPath: try GenerateKind.run(
+            try InterruptedJobContext(params: cut, output: dir.file("d/out"), checkpoint: dir.file("d/ckpt")))["samples"]!.stringValue!))
+        #expect(shard == [samples[1]])
+        cut["max_queries"] = .int(-1)
+        #expect(throws: JobParameterError.self) {
+            try GenerateKind.run(try InterruptedJobContext(params: cut, output: dir.file("e/out"), checkpoint: dir.file("e/ckpt")))
+        }
     }
 
     @Test func queriesComeFromPairsFiles() throws {

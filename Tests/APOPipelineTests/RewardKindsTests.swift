@@ -205,6 +205,26 @@ struct RewardKindsTests {
         let evaluation = try JSONDecoder().decode(RewardEvaluation.self, from: Data(contentsOf: URL(fileURLWithPath: scored["metrics"]!.stringValue!)))
         #expect(first.metrics.last { $0.name == "eval_accuracy" }?.value == evaluation.metrics.accuracy)
 
+        // So does `evaluate`, which measures every RM of a run on the same test pairs.
+        var evaluateParams: [String: ParamValue] = [:]
+        for spec in EvaluateKind.parameters { if let d = spec.defaultValue { evaluateParams[spec.name] = d } }
+        evaluateParams["test_pairs"] = .string(pairs.path)
+        evaluateParams["rm_models"] = .array([.string(first.artifacts["model"]!.path)])
+        evaluateParams["rm_labels"] = .array([.string("apo")])
+        evaluateParams["rm_max_length"] = .int(32)
+        evaluateParams["threads"] = .int(1)
+        let evaluating = try CancellingContext(params: evaluateParams, root: dir.file("evaluate"))
+        evaluating.trunkCache = cache
+        let evaluated = try EvaluateKind.Evaluation.read(URL(fileURLWithPath: try EvaluateKind.run(evaluating)["metrics"]!.stringValue!))
+        let evaluateLine = try #require(evaluating.logLines.first { $0.contains("frozen-trunk cache") })
+        // Only the identical pair's one text is new: training leaves that pair out, evaluation keeps it.
+        #expect(Self.count(before: " computed", in: evaluateLine) == 1, "\(evaluateLine)")
+        #expect(Self.count(before: " sequences read", in: evaluateLine) == 18, "\(evaluateLine)")
+        // The same pairs right: evaluate also counts the identical pair, as a tie (wrong).
+        let rm = try #require(evaluated.rm.first)
+        #expect(rm.pairs == evaluation.metrics.pairCount + 1)
+        #expect((rm.accuracy * Double(rm.pairs)).rounded() == (evaluation.metrics.accuracy * Double(evaluation.metrics.pairCount)).rounded())
+
         let (plain, plainModel) = try train("plain", trunkCache: false)
         #expect(!plain.logLines.contains { $0.contains("frozen-trunk cache") })
         #expect(plainModel != firstModel)

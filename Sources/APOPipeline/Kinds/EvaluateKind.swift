@@ -40,7 +40,10 @@ public enum EvaluateKind: JobKind {
     public static let name = "evaluate"
     /// 2: identical responses are ties, no longer dropped; all-equal items count in the average.
     /// 3: intervals and paired comparisons (EvaluateKind+Statistics.swift), per-pair outcomes.
-    public static let version = 3
+    /// 4: `trunk_cache` (default on): each RM reads the test texts' frozen-trunk states from the
+    ///    host cache, rounded to fp16 like train-rm's and score's, so every RM of a run (and every
+    ///    seed) runs the shared frozen blocks over the test pairs once.
+    public static let version = 4
     public static let parameters = [
         ParameterSpec("round", .int, default: .int(0), help: "round number recorded in the metrics (0: none)"),
         ParameterSpec("arm", .string, default: .string(""), help: "arm name recorded in the metrics (apo, baseline, …)"),
@@ -56,6 +59,7 @@ public enum EvaluateKind: JobKind {
         ParameterSpec("other_labels", .stringList, default: .array([]), help: "one label per other_scores entry"),
         ParameterSpec("threads", .int, default: .int(0), help: "0 = the worker's thread count"),
         .precision,
+        .trunkCache,
     ]
     public static let outputs = ["metrics"]
 
@@ -239,7 +243,8 @@ public enum EvaluateKind: JobKind {
             for (k, (model, label)) in zip(models, labels).enumerated() {
                 try context.checkCancelled()
                 context.reportProgress(done: k, total: models.count, message: "RM '\(label)' on the test pairs")
-                let (metrics, outcomes) = try rmMetrics(modelPath: model, pairs: pairsURL, limit: maxPairs > 0 ? maxPairs : nil,
+                let (metrics, outcomes) = try rmMetrics(context, modelPath: model, pairs: pairsURL,
+                                                        limit: maxPairs > 0 ? maxPairs : nil,
                                                         maxLength: maxLength, batchSize: batchSize, threads: threads,
                                                         precision: precision)
                 let r = try rmResult(label: label, model: model, metrics: metrics, outcomes: outcomes)
@@ -321,16 +326,20 @@ public enum EvaluateKind: JobKind {
     /// Accuracy / average score / calibration of one reward-model directory (train-rm's `model`
     /// output) on `pairs`, with the training helper's loader and framing and the spec's metric
     /// code, over every item of the file (see the type's comment).
-    static func rmMetrics(modelPath: String, pairs: URL, limit: Int?, maxLength: Int,
+    static func rmMetrics(_ context: any JobContext, modelPath: String, pairs: URL, limit: Int?, maxLength: Int,
                           batchSize: Int, threads: Int, precision: ComputePrecision) throws -> (RMMetrics, [Bool]) {
         let rm = try RewardModelFiles.load(path: modelPath, threads: threads)
         guard rm.hadHead else { throw EvaluateError.noHead(model: modelPath, tensor: RewardModel.headTensorName) }
+        let trunk = try FrozenTrunkParameter.store(context, parameters: rm.model.parameters,
+                                                   frozenBlocks: rm.frozenBlocks ?? 0)
+        defer { if let trunk { context.log("evaluate: \(trunk.summary)") } }
         let items = try RewardScoring.evaluationItems(fromPairsFile: pairs, tokenizer: rm.tokenizer,
                                                       format: rm.model.format, maxLength: maxLength, limit: limit)
         return try measure(items, file: pairs.path) { sequences in
             let scorer = RewardScorer(model: rm.model, batchSize: batchSize,
                                       maxSeqLen: sequences.map(\.count).max() ?? 1, threads: threads,
                                       precision: precision)
+            if let trunk { scorer.graph.backbone.useFrozenTrunk(trunk.store, depth: trunk.depth) }
             return scorer.score(sequences).map(Double.init)
         }
     }

@@ -2,7 +2,7 @@ import APOEngine
 import Foundation
 
 extension ParameterSpec {
-    /// `trunk_cache` of `train-rm` and `score`.
+    /// `trunk_cache` of `train-rm`, `score` and `evaluate`.
     public static let trunkCache = ParameterSpec(
         "trunk_cache", .bool, default: .bool(true),
         help: "keep the hidden states entering the first trained block in the host's cache (fp16, $APO_CACHE_DIR): "

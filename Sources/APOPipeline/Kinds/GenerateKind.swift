@@ -21,6 +21,8 @@ public enum GenerateKind: JobKind {
         ParameterSpec("model", .path, help: "model file (.gguf) or model directory"),
         ParameterSpec("input", .path, help: "queries file (query_id, query) or preference-pairs file"),
         ParameterSpec("samples", .int, default: .int(4), help: "responses per query"),
+        ParameterSpec("max_queries", .int, default: .int(0),
+                      help: "answer only the input's first N queries, in file order (0: all); a run's budget knob"),
         ParameterSpec("temperature", .double, default: .double(0.6), help: "0 = greedy"),
         ParameterSpec("top_k", .int, default: .int(0), help: "0 = off"),
         ParameterSpec("top_p", .double, default: .double(0.9), help: "1 = off"),
@@ -68,7 +70,12 @@ public enum GenerateKind: JobKind {
         let templateName = try context.stringParam("template")
         if templateName != "auto" { _ = try resolveTemplate(templateName, chatTemplate: nil) }
         let shard = try ShardSelection.of(context.params)
-        let queries = try shardQueries(try readQueries(inputURL), shard: shard, chunkSize: chunkSize)
+        let maxQueries = try context.intParam("max_queries")
+        guard maxQueries >= 0 else { throw JobParameterError.invalid(name: "max_queries", message: "must be ≥ 0 (0: all)") }
+        // Cut before sharding, so that the shards split the cut list and merge to the unsharded file.
+        let allQueries = try readQueries(inputURL)
+        let queries = try shardQueries(maxQueries > 0 ? Array(allQueries.prefix(maxQueries)) : allQueries,
+                                       shard: shard, chunkSize: chunkSize)
         let loaded = try ModelLoader.load(path: modelPath, threads: threads)
         let template = try resolveTemplate(templateName, chatTemplate: loaded.chatTemplate)
         // The same prompt tokens train-llm and dpo train on (PromptFormat is the one source).
