@@ -206,6 +206,9 @@ struct DaemonLivenessWarning {
         } else {
             what = "no apod has ever run on \(databasePath)"
         }
-        return "warning: \(what); the run will not progress until one does (apod --db \(databasePath))"
+        // With --server the location is apod's URL: the daemon to start is one on its database.
+        let start = databasePath.hasPrefix("http://") || databasePath.hasPrefix("https://")
+            ? "a daemon on the database behind it" : "apod --db \(databasePath)"
+        return "warning: \(what); the run will not progress until one does (\(start))"
     }
 }
