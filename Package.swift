@@ -122,13 +122,16 @@ let package = Package(
         // `apoctl bench chaos`: runs apod under kills and freezes and checks each run against an
         // undisturbed one. Not a dependency of anything a job needs.
         .target(name: "APOChaos", dependencies: ["APORuntime", "APOStore", "APOPipeline"]),
+        // The web page `apod --http` serves at `/`: its HTML, CSS and JavaScript as string
+        // constants, so the binary carries them (no files to install, no CDN). Depends on nothing.
+        .target(name: "APOWebPage"),
         // `apod --http`: the JSON API (and later the web page and /metrics) over the store.
         // Reads and controls runs through APOStore and APORuntime only; links no engine code of
         // its own.
         .target(
             name: "APOServer",
             dependencies: [
-                "APORuntime", "APOStore", "APOPipeline",
+                "APORuntime", "APOStore", "APOPipeline", "APOWebPage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

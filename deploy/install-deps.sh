@@ -4,6 +4,8 @@ set -euo pipefail
 packages=(libopenblas-dev libdnnl-dev libsqlite3-dev libcurl4-openssl-dev zlib1g-dev sqlite3 unzip postgresql iproute2 systemd)
 # Tests only: the /metrics test parses the scrape with the Prometheus client's own text parser.
 packages+=(python3-prometheus-client)
+# For the tests only: the web page is tested in a real headless Chromium.
+packages+=(chromium)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -49,6 +49,7 @@ public struct APIServer: Sendable {
         ArtifactRoutes(store: store).register(on: table)
         HostRoutes(store: store).register(on: table)
         MetricsRoute(store: store, metrics: metrics).register(on: table)
+        WebPageRoutes().register(on: table)
         return (router, table.routes)
     }
 

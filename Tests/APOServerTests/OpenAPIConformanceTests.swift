@@ -145,6 +145,7 @@ struct OpenAPIConformanceTests {
             }
             return operation.path.replacingOccurrences(of: "{id}", with: String(id))
                 .replacingOccurrences(of: "{path}", with: artifactPath)
+                .replacingOccurrences(of: "{name}", with: "app.js")
         }
     }
 }
