@@ -2,6 +2,8 @@
 # Installs the system packages apo builds and runs against (Debian/Ubuntu).
 set -euo pipefail
 packages=(libopenblas-dev libdnnl-dev libsqlite3-dev libcurl4-openssl-dev zlib1g-dev sqlite3 unzip postgresql iproute2 systemd)
+# Tests only: the /metrics test parses the scrape with the Prometheus client's own text parser.
+packages+=(python3-prometheus-client)
 # For the tests only: the web page is tested in a real headless Chromium.
 packages+=(chromium)
 missing=()

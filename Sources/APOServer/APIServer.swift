@@ -26,6 +26,8 @@ public struct APIServer: Sendable {
     let logger: Logger
     /// Ends open log streams when apod stops.
     let stopping = ShutdownFlag()
+    /// `/metrics`' counters, kept across scrapes.
+    let metrics = StoreMetrics()
 
     public init(configuration: Configuration, store: JobStore, logger: Logger) {
         self.configuration = configuration
@@ -46,6 +48,7 @@ public struct APIServer: Sendable {
         LogRoutes(store: store, stopping: stopping).register(on: table)
         ArtifactRoutes(store: store).register(on: table)
         HostRoutes(store: store).register(on: table)
+        MetricsRoute(store: store, metrics: metrics).register(on: table)
         WebPageRoutes().register(on: table)
         return (router, table.routes)
     }

@@ -1,13 +1,15 @@
+import APOStore
 import Foundation
 import HTTPTypes
 import Hummingbird
 
-/// The API's one JSON encoding: sorted keys, ISO 8601 dates (UTC), unescaped slashes.
+/// The API's one JSON encoding: sorted keys, ISO 8601 dates (UTC, with nanoseconds: see
+/// `PreciseTimestamp`), unescaped slashes.
 enum JSONBody {
     static func encoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
+        encoder.dateEncodingStrategy = PreciseTimestamp.encoding
         return encoder
     }
 

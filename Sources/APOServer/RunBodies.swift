@@ -58,6 +58,10 @@ struct JobBody: Encodable {
     let startedAt: Date?
     let finishedAt: Date?
     let durationSeconds: Double?
+    /// What the job asks of a host (`resources:`), and its outputs once it succeeded: what
+    /// `apoctl show` prints (a queued job's wait for a host, `--json` outputs).
+    let resources: JSONValue?
+    let outputs: JSONValue?
 
     init(_ job: JobRecord, now: Date) {
         id = job.id
@@ -77,6 +81,8 @@ struct JobBody: Encodable {
         startedAt = job.startedAt
         finishedAt = job.finishedAt
         durationSeconds = job.startedAt.map { (job.finishedAt ?? now).timeIntervalSince($0) }
+        resources = JSONValue(text: job.resourcesJSON)
+        outputs = JSONValue(text: job.outputsJSON)
     }
 }
 

@@ -35,7 +35,8 @@ struct SubmitRoute {
         } catch let missing as ArtifactBaseMissing {
             throw APIError.badInput("artifacts", missing.description)
         }
-        let pipeline = try Self.validate(yaml, overrides: overrides)
+        let preset = request.queryText("preset").map { ParamsPreset(yaml: $0, file: "preset") }
+        let pipeline = try Self.validate(yaml, preset: preset, overrides: overrides)
         let submitted = try await store.call { store in
             try RunSubmission.submit(pipeline, store: store, artifactBase: base, now: Date())
         }
@@ -73,9 +74,10 @@ struct SubmitRoute {
 
     /// Every problem at once, with positions in the body: 422. Relative input paths are taken
     /// from apod's working directory (the body has no directory of its own).
-    static func validate(_ yaml: String, overrides: [String: String]) throws -> ExpandedPipeline {
+    static func validate(_ yaml: String, preset: ParamsPreset? = nil, overrides: [String: String]) throws -> ExpandedPipeline {
         do {
-            return try PipelineSpec.expand(yaml: yaml, file: "body", overrides: overrides, inputs: .currentDirectory)
+            return try PipelineSpec.expand(yaml: yaml, file: "body", preset: preset, overrides: overrides,
+                                           inputs: .currentDirectory)
         } catch let error as PipelineValidationError {
             throw rejection(error.diagnostics)
         } catch let diagnostic as PipelineDiagnostic {

@@ -52,6 +52,19 @@ public struct HostRecord: Sendable, Equatable {
     /// No heartbeat for longer than the threshold `hosts(now:lostAfter:)` was given: the daemon
     /// was killed, its machine is down or cut off. Its leases expire and other hosts take its jobs.
     public var isLost: Bool
+    /// Public: apoctl rebuilds records from apod's HTTP API answers.
+    public init(name: String, daemons: Int, workers: Int, threads: Int?, memoryMB: Int?,
+                labels: [String: String], lastHeartbeatAt: Date, runningJobs: Int, isLost: Bool) {
+        self.name = name
+        self.daemons = daemons
+        self.workers = workers
+        self.threads = threads
+        self.memoryMB = memoryMB
+        self.labels = labels
+        self.lastHeartbeatAt = lastHeartbeatAt
+        self.runningJobs = runningJobs
+        self.isLost = isLost
+    }
 }
 
 /// Which queued jobs a worker's claim may take.

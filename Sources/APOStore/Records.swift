@@ -105,6 +105,21 @@ public struct RunRecord: Codable, Equatable, Sendable {
     public var finishedAt: Date?
     /// Job count per state (states with no jobs are absent).
     public var jobCounts: [JobState: Int]
+    /// Public: apoctl rebuilds records from apod's HTTP API answers.
+    public init(id: Int64, pipelineID: Int64, pipelineName: String, pipelineHash: String, state: RunState,
+                paramsJSON: String, artifactRoot: String, createdAt: Date, finishedAt: Date?,
+                jobCounts: [JobState: Int]) {
+        self.id = id
+        self.pipelineID = pipelineID
+        self.pipelineName = pipelineName
+        self.pipelineHash = pipelineHash
+        self.state = state
+        self.paramsJSON = paramsJSON
+        self.artifactRoot = artifactRoot
+        self.createdAt = createdAt
+        self.finishedAt = finishedAt
+        self.jobCounts = jobCounts
+    }
 }
 
 /// A stored job. `attempts` counts attempts started so far (released ones given back).
@@ -141,6 +156,45 @@ public struct JobRecord: Codable, Equatable, Sendable {
     public var finishedAt: Date?
     /// Keys of the jobs this one needs, sorted.
     public var needs: [String]
+    /// Public: apoctl rebuilds records from apod's HTTP API answers.
+    public init(id: Int64, runID: Int64, key: String, kind: String, kindVersion: Int, paramsJSON: String,
+                state: JobState, priority: Int, resourcesJSON: String, attempts: Int, maxAttempts: Int,
+                backoffBaseSeconds: Double, backoffMaxSeconds: Double, timeoutSeconds: Double?,
+                notBefore: Date?, memoize: Bool, outputsJSON: String?, memoKey: String?,
+                memoizedFromJobID: Int64?, error: String?, cancelRequested: Bool, progressDone: Int,
+                progressTotal: Int, progressMessage: String?, leaseWorkerID: String?, leaseExpiresAt: Date?,
+                createdAt: Date, startedAt: Date?, finishedAt: Date?, needs: [String]) {
+        self.id = id
+        self.runID = runID
+        self.key = key
+        self.kind = kind
+        self.kindVersion = kindVersion
+        self.paramsJSON = paramsJSON
+        self.state = state
+        self.priority = priority
+        self.resourcesJSON = resourcesJSON
+        self.attempts = attempts
+        self.maxAttempts = maxAttempts
+        self.backoffBaseSeconds = backoffBaseSeconds
+        self.backoffMaxSeconds = backoffMaxSeconds
+        self.timeoutSeconds = timeoutSeconds
+        self.notBefore = notBefore
+        self.memoize = memoize
+        self.outputsJSON = outputsJSON
+        self.memoKey = memoKey
+        self.memoizedFromJobID = memoizedFromJobID
+        self.error = error
+        self.cancelRequested = cancelRequested
+        self.progressDone = progressDone
+        self.progressTotal = progressTotal
+        self.progressMessage = progressMessage
+        self.leaseWorkerID = leaseWorkerID
+        self.leaseExpiresAt = leaseExpiresAt
+        self.createdAt = createdAt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.needs = needs
+    }
 }
 
 /// One claim of a job by a worker; `outcome` is nil while the attempt is still live.
@@ -215,6 +269,18 @@ public struct LogRecord: Codable, Equatable, Sendable {
     public var stream: String
     public var line: String
     public var loggedAt: Date
+    /// Public: apoctl rebuilds records from apod's HTTP API answers.
+    public init(id: Int64, runID: Int64, jobID: Int64, jobKey: String, attemptID: Int64?, stream: String,
+                line: String, loggedAt: Date) {
+        self.id = id
+        self.runID = runID
+        self.jobID = jobID
+        self.jobKey = jobKey
+        self.attemptID = attemptID
+        self.stream = stream
+        self.line = line
+        self.loggedAt = loggedAt
+    }
 }
 
 /// What an artifact row points at; mirrors the `artifacts.type` CHECK in Migrations/.
@@ -236,6 +302,20 @@ public struct ArtifactRecord: Codable, Equatable, Sendable {
     public var sha256: String
     public var size: Int64
     public var createdAt: Date
+    /// Public: apoctl rebuilds records from apod's HTTP API answers.
+    public init(id: Int64, runID: Int64, jobID: Int64, jobKey: String, name: String, path: String,
+                type: ArtifactType, sha256: String, size: Int64, createdAt: Date) {
+        self.id = id
+        self.runID = runID
+        self.jobID = jobID
+        self.jobKey = jobKey
+        self.name = name
+        self.path = path
+        self.type = type
+        self.sha256 = sha256
+        self.size = size
+        self.createdAt = createdAt
+    }
 }
 
 /// One scalar a job reported at a step (a loss, an accuracy, ...).

@@ -2,16 +2,20 @@ import Foundation
 import Yams
 
 /// `$XDG_CONFIG_HOME/apo/config.yaml` (default `~/.config/apo/config.yaml`): defaults a user would
-/// otherwise type on every command. Only `db` is read today; any other key is refused by name,
-/// so a typo is not silently ignored.
+/// otherwise type on every command. Any other key is refused by name, so a typo is not silently
+/// ignored.
 ///
 /// ```yaml
 /// db: postgres://apo@db.internal/apo   # or a path to an SQLite file
+/// server: http://apo-head:8470         # or a remote apod's API (--db wins over it)
+/// token_file: ~/.config/apo/token      # its bearer token, for submit/cancel/retry/resume
 /// ```
 struct ApoctlConfig: Equatable {
     var db: String?
+    var server: String?
+    var tokenFile: String?
 
-    static let knownKeys = ["db"]
+    static let knownKeys = ["db", "server", "token_file"]
 
     static func path(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let xdg = environment["XDG_CONFIG_HOME"], !xdg.isEmpty { return xdg + "/apo/config.yaml" }
@@ -37,12 +41,20 @@ struct ApoctlConfig: Equatable {
                 throw failure(path, key.mark, "unknown setting '\(name)' (known: \(knownKeys.joined(separator: ", ")))")
             }
             guard let scalar = value.scalar, !scalar.string.isEmpty else {
-                throw failure(path, value.mark ?? key.mark, "'\(name)' must be a path or a postgres:// URL")
+                throw failure(path, value.mark ?? key.mark, "'\(name)' must be " + expected[name, default: "a value"])
             }
-            config.db = scalar.string
+            switch name {
+            case "server": config.server = scalar.string
+            case "token_file": config.tokenFile = NSString(string: scalar.string).expandingTildeInPath
+            default: config.db = scalar.string
+            }
         }
         return config
     }
+
+    private static let expected = [
+        "db": "a path or a postgres:// URL", "server": "an http:// URL of apod --http", "token_file": "a path",
+    ]
 
     private static func failure(_ path: String, _ mark: Mark?, _ message: String) -> CommandFailure {
         let at = mark.map { ":\($0.line):\($0.column)" } ?? ""

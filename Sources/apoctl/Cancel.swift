@@ -24,11 +24,10 @@ extension Apoctl {
         }
 
         func run() throws {
-            let store = try global.openStore()
-            let now = Date()
+            let store = try global.runService()
             if let job {
                 guard try store.job(job) != nil else { throw CommandFailure.notFound("job \(job)") }
-                try global.storeCall { try store.cancelJob(job, now: now) }
+                try store.cancelJob(job)
                 return print("cancel requested for job \(job)")
             }
             let target = target!
@@ -37,14 +36,14 @@ extension Apoctl {
                     throw CommandFailure(code: .usage, message: "error: '\(target)' is not RUN/KEY")
                 }
                 let record = try reference.resolve(in: store)
-                try global.storeCall { try store.cancelJob(record.id, now: now) }
+                try store.cancelJob(record.id)
                 return print("cancel requested for job \(record.id) (\(record.key))")
             }
             guard let runID = Int64(target) else {
                 throw CommandFailure(code: .usage, message: "error: '\(target)' is neither a run id nor RUN/KEY")
             }
-            _ = try requireRun(runID, in: store)
-            try global.storeCall { try store.cancelRun(runID, now: now) }
+            _ = try store.requireRun(runID)
+            try store.cancelRun(runID)
             print("cancel requested for run \(runID)")
         }
     }
@@ -60,9 +59,9 @@ extension Apoctl {
         var job: JobReference
 
         func run() throws {
-            let store = try global.openStore()
+            let store = try global.runService()
             let record = try job.resolve(in: store)
-            try global.storeCall { try store.retryJob(record.id, now: Date()) }
+            try store.retryJob(record.id)
             print("job \(record.id) (\(record.key)) queued again")
         }
     }
@@ -78,9 +77,9 @@ extension Apoctl {
         var runID: Int64
 
         func run() throws {
-            let store = try global.openStore()
-            _ = try requireRun(runID, in: store)
-            try global.storeCall { try store.resumeRun(runID, now: Date()) }
+            let store = try global.runService()
+            _ = try store.requireRun(runID)
+            try store.resumeRun(runID)
             print("run \(runID) resumed")
         }
     }

@@ -30,6 +30,12 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("SQLite database file, or a postgres://user@host/database URL.", discussion: "Defaults to $APO_DB, then `db:` in $XDG_CONFIG_HOME/apo/config.yaml, then ./apo.db."))
     var db: String?
 
+    @Option(name: .long, help: ArgumentHelp("A remote apod's HTTP API (apod --http), instead of a database.", discussion: "Defaults to `server:` in $XDG_CONFIG_HOME/apo/config.yaml; --db or $APO_DB win over the config's server.", valueName: "url"))
+    var server: String?
+
+    @Option(name: .customLong("token-file"), help: ArgumentHelp("With --server: a file whose first line is apod's bearer token (for submit, cancel, retry, resume).", discussion: "Defaults to `token_file:` in the config.", valueName: "file"))
+    var tokenFile: String?
+
     @Flag(name: .long, help: "Print machine-readable JSON instead of a table.")
     var json = false
 
@@ -37,13 +43,55 @@ struct GlobalOptions: ParsableArguments {
         StoreLocation.resolve(db ?? ProcessInfo.processInfo.environment["APO_DB"] ?? GlobalOptions.configured.db ?? "apo.db")
     }
 
+    /// The remote apod, when commands go through its API: `--server`, else the config's
+    /// `server:` unless a database was named (`--db`, `$APO_DB`).
+    var serverURL: String? {
+        if let server { return server }
+        if db != nil || ProcessInfo.processInfo.environment["APO_DB"] != nil { return nil }
+        return GlobalOptions.configured.server
+    }
+
     /// The user's config file, read once (`main` loads it before any command runs).
     nonisolated(unsafe) static var configured = ApoctlConfig()
 
+    /// Where the run commands read and steer runs: the database, or a remote apod.
+    func runService(creatingDatabase: Bool = false) throws -> any RunService {
+        if server != nil && db != nil {
+            throw CommandFailure(code: .usage, message: "error: give either --db or --server, not both")
+        }
+        if let serverURL { return try RemoteRunService(client: apiClient(serverURL)) }
+        return DatabaseRunService(databasePath: databasePath) {
+            try creatingDatabase ? openOrCreateStore() : openStore()
+        }
+    }
+
+    private func apiClient(_ text: String) throws -> APIClient {
+        guard let url = URL(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+            throw CommandFailure(code: .usage, message: "error: --server '\(text)' is not an http:// or https:// URL")
+        }
+        let tokenPath = tokenFile ?? GlobalOptions.configured.tokenFile
+        return APIClient(base: url, token: try tokenPath.map(Self.readToken))
+    }
+
+    /// The token file's first line, as apod reads its own `--token-file`.
+    static func readToken(path: String) throws -> String {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw CommandFailure(code: .usage, message: "error: cannot read --token-file \(path)")
+        }
+        let token = text.split(whereSeparator: \.isNewline).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        guard !token.isEmpty else { throw CommandFailure(code: .usage, message: "error: --token-file \(path) is empty") }
+        return token
+    }
+
     /// Opens the database for a command that reads: a missing file is refused (exit 6), never
-    /// created, so `--db typo.db` cannot leave an empty database behind.
+    /// created, so `--db typo.db` cannot leave an empty database behind. A command that works
+    /// only on the database itself says so when apoctl is pointed at a server.
     func openStore() throws -> JobStore {
-        try open { try JobStore.openExisting(path: databasePath) }
+        if let serverURL {
+            throw CommandFailure(code: .usage, message: "error: this command works on the database itself and has no remote mode: "
+                                 + "run it where apod's database is, with --db PATH instead of the server (\(serverURL))")
+        }
+        return try open { try JobStore.openExisting(path: databasePath) }
     }
 
     /// Opens the database, creating it when missing (`submit`).
@@ -102,13 +150,13 @@ struct JobReference: ExpressibleByArgument, CustomStringConvertible {
         }
     }
 
-    func resolve(in store: JobStore) throws -> JobRecord {
+    func resolve(in store: any RunService) throws -> JobRecord {
         switch form {
         case .id(let id):
             guard let job = try store.job(id) else { throw CommandFailure.notFound("job \(id)") }
             return job
         case .key(let run, let key):
-            guard try store.run(run) != nil else { throw CommandFailure.notFound("run \(run)") }
+            _ = try store.requireRun(run)
             guard let job = try store.jobs(runID: run).first(where: { $0.key == key }) else {
                 throw CommandFailure.notFound("job '\(key)' in run \(run)")
             }
@@ -126,7 +174,7 @@ func requireRun(_ id: Int64, in store: JobStore) throws -> RunRecord {
 /// database for `staleAfter` seconds, so that a run nobody serves (apod not started, started on
 /// another file, or dead) does not look like a slow one.
 struct DaemonLivenessWarning {
-    let store: JobStore
+    let store: any RunService
     /// Daemons heartbeat every 2 s and workers every ≤ 1 s while they run a job.
     var staleAfter: TimeInterval = 10
     /// The first check waits this long, so an apod started together with `watch` can heartbeat.
@@ -135,7 +183,7 @@ struct DaemonLivenessWarning {
     private let started = Date()
     private var lastCheck = Date.distantPast
 
-    init(store: JobStore) { self.store = store }
+    init(store: any RunService) { self.store = store }
 
     /// Checks at most once a second; call while the run is still running.
     mutating func check(now: Date) {
@@ -143,7 +191,7 @@ struct DaemonLivenessWarning {
               now.timeIntervalSince(lastCheck) >= 1 else { return }
         lastCheck = now
         guard let message = Self.message(lastActivity: try? store.lastDaemonActivity(), now: now,
-                                         staleAfter: staleAfter, databasePath: store.path) else { return }
+                                         staleAfter: staleAfter, databasePath: store.location) else { return }
         warned = true
         FileHandle.standardError.write(Data((message + "\n").utf8))
     }
@@ -158,6 +206,9 @@ struct DaemonLivenessWarning {
         } else {
             what = "no apod has ever run on \(databasePath)"
         }
-        return "warning: \(what); the run will not progress until one does (apod --db \(databasePath))"
+        // With --server the location is apod's URL: the daemon to start is one on its database.
+        let start = databasePath.hasPrefix("http://") || databasePath.hasPrefix("https://")
+            ? "a daemon on the database behind it" : "apod --db \(databasePath)"
+        return "warning: \(what); the run will not progress until one does (\(start))"
     }
 }

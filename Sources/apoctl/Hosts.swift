@@ -15,10 +15,10 @@ extension Apoctl {
         var lostAfter: Double = JobStore.hostLostAfterSeconds
 
         func run() throws {
-            let store = try global.openStore()
-            let entries = try global.storeCall { try store.hosts(now: Date(), lostAfter: lostAfter) }
+            let store = try global.runService()
+            let entries = try store.hosts(now: Date(), lostAfter: lostAfter)
             if global.json { return try global.printJSON(entries) }
-            if entries.isEmpty { return print("no daemon serves \(StoreLocation.display(global.databasePath))") }
+            if entries.isEmpty { return print("no daemon serves \(StoreLocation.display(store.location))") }
             print([Formatting.column("HOST", 16), Formatting.column("STATE", 6), Formatting.column("WORKERS", 8),
                    Formatting.column("THREADS", 8), Formatting.column("MEMORY", 9), Formatting.column("RUNNING", 8),
                    Formatting.column("HEARTBEAT", 10), "LABELS"].joined(separator: " "))

@@ -29,8 +29,8 @@ extension Apoctl {
         }
 
         func run() throws {
-            let store = try global.openStore()
-            _ = try requireRun(runID, in: store)
+            let store = try global.runService()
+            _ = try store.requireRun(runID)
             var keys = Dictionary(uniqueKeysWithValues: try store.jobs(runID: runID).map { ($0.id, $0.key) })
             var jobID: Int64?
             if let job {
@@ -67,7 +67,7 @@ extension Apoctl {
                 if batch.count == 1000 { continue }
                 fflush(stdout)
                 guard follow else { return }
-                if try requireRun(runID, in: store).state != .running {
+                if try store.requireRun(runID).state != .running {
                     // One more read: lines written just before the run ended.
                     if try store.logs(runID: runID, jobID: jobID, afterID: after, limit: 1).isEmpty { return }
                     continue

@@ -45,11 +45,11 @@ extension Apoctl {
         var limit: Int = 20
 
         func run() throws {
-            let store = try global.openStore()
+            let store = try global.runService()
             let now = Date()
             let summaries = try store.runs(limit: limit).map { RunSummary(run: $0, jobs: try store.jobs(runID: $0.id), now: now) }
             if global.json { return try global.printJSON(summaries) }
-            if summaries.isEmpty { return print("no runs in \(global.databasePath)") }
+            if summaries.isEmpty { return print("no runs in \(store.location)") }
             print("\(Formatting.column("RUN", 6)) \(Formatting.column("PIPELINE", 22)) \(Formatting.column("STATE", 10)) \(Formatting.column("JOBS", 28)) CREATED (UTC)")
             for s in summaries {
                 print("\(Formatting.column(String(s.id), 6)) \(Formatting.column(s.pipeline, 22)) \(Formatting.column(s.state, 10)) \(Formatting.column(s.progressText, 28)) \(Formatting.timestamp(s.createdAt))")
@@ -73,7 +73,7 @@ extension Apoctl {
         }
 
         func run() throws {
-            let store = try global.openStore()
+            let store = try global.runService()
             let now = Date()
             let entries = try store.runs(limit: limit).filter { $0.state != .running }.map { run -> Entry in
                 let jobs = try store.jobs(runID: run.id)
@@ -83,7 +83,7 @@ extension Apoctl {
                              memoizedJobs: jobs.filter { $0.memoizedFromJobID != nil }.count)
             }
             if global.json { return try global.printJSON(entries) }
-            if entries.isEmpty { return print("no finished runs in \(global.databasePath)") }
+            if entries.isEmpty { return print("no finished runs in \(store.location)") }
             print("\(Formatting.column("RUN", 6)) \(Formatting.column("PIPELINE", 22)) \(Formatting.column("STATE", 10)) \(Formatting.column("JOBS", 5)) \(Formatting.column("RETRIED", 8)) \(Formatting.column("REUSED", 7)) \(Formatting.column("DURATION", 9)) FINISHED (UTC)")
             for e in entries {
                 let finished = e.run.finishedAt.map(Formatting.timestamp) ?? "-"

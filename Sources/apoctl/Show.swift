@@ -64,8 +64,8 @@ extension Apoctl {
         }
 
         func run() throws {
-            let store = try global.openStore()
-            let record = try requireRun(runID, in: store)
+            let store = try global.runService()
+            let record = try store.requireRun(runID)
             let jobs = try store.jobs(runID: runID)
             let now = Date()
             let summary = RunSummary(run: record, jobs: jobs, now: now)

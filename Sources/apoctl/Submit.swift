@@ -33,24 +33,11 @@ extension Apoctl {
                 }
                 overrides[String(assignment[..<eq])] = String(assignment[assignment.index(after: eq)...])
             }
-            // Validate (and check input files) before touching the database: a rejected pipeline
-            // leaves no trace, not even a new empty database file.
-            let pipeline: ExpandedPipeline
-            do {
-                pipeline = try RunSubmission.load(file: file, preset: preset, overrides: overrides)
-            } catch let rejected as PipelineRejected {
-                throw CommandFailure(code: .invalidPipeline, message: rejected.description)
-            }
-            let base: URL
-            do {
-                base = try RunSubmission.artifactBase(
-                    option: artifacts ?? ProcessInfo.processInfo.environment["APO_ARTIFACTS"],
-                    databasePath: global.databasePath)
-            } catch let missing as ArtifactBaseMissing {
-                throw CommandFailure(code: .usage, message: missing.description)
-            }
-            let store = try global.openOrCreateStore()
-            let submitted = try RunSubmission.submit(pipeline, store: store, artifactBase: base, now: Date())
+            // With --server, `--artifacts` is a folder on apod's side; $APO_ARTIFACTS is this
+            // machine's, so it is not sent (apod uses its own).
+            let request = SubmitRequest(file: file, preset: preset, overrides: overrides,
+                                        artifacts: artifacts ?? (global.serverURL == nil ? ProcessInfo.processInfo.environment["APO_ARTIFACTS"] : nil))
+            let submitted = try global.runService(creatingDatabase: true).submit(request)
             if global.json {
                 try global.printJSON(["run": Int(submitted.runID), "jobs": submitted.jobCount])
             } else {

@@ -19,8 +19,8 @@ extension Apoctl {
         var interval: Double = 0.5
 
         func run() throws {
-            let store = try global.openStore()
-            _ = try requireRun(runID, in: store)
+            let store = try global.runService()
+            _ = try store.requireRun(runID)
             let interactive = isatty(STDOUT_FILENO) != 0 && !global.json
             var estimators: [Int64: ProgressEstimator] = [:]
             var lastStates: [Int64: JobState] = [:]
@@ -29,7 +29,7 @@ extension Apoctl {
             var liveness = DaemonLivenessWarning(store: store)
             while true {
                 let now = Date()
-                let record = try requireRun(runID, in: store)
+                let record = try store.requireRun(runID)
                 let jobs = try store.jobs(runID: runID)
                 for job in jobs where job.state == .running {
                     estimators[job.id, default: ProgressEstimator()].observe(done: job.progressDone, at: now)

@@ -10,7 +10,11 @@ struct Apoctl: ParsableCommand {
         discussion: """
         The database is --db PATH, else $APO_DB, else `db:` in $XDG_CONFIG_HOME/apo/config.yaml
         (~/.config/apo/config.yaml), else ./apo.db; start `apod` on the same file to run the jobs.
-        Options every command takes (--db, --json) may also come before the command:
+        With --server URL (or `server:` in the config, and `token_file:` for --token-file), the run
+        commands (submit, runs, history, show, watch, logs, cancel, retry, resume, artifacts,
+        hosts) drive a remote `apod --http` through its API and print what they print locally;
+        commands that read the database or run the engine here have no remote mode and say so.
+        Options every command takes (--db, --server, --token-file, --json) may also come before the command:
         `apoctl --db X submit FILE`. Shell completions: `apoctl --generate-completion-script bash`
         (or zsh, fish). A job is named by its id (`17`) or by RUN/KEY (`3/r1.train_rm`).
 
@@ -23,7 +27,7 @@ struct Apoctl: ParsableCommand {
           5  the run was cancelled (`watch`)
           6  the database cannot be used: missing (only `submit` creates one), read-only, locked
              by another process, not an apo database, on a network file system, or written by
-             a newer apo
+             a newer apo; with --server: apod cannot be reached or refused the token (401/403)
         """,
         subcommands: Apoctl.commands
     )

@@ -102,7 +102,7 @@ struct RewardKindsTests {
         let straight = try CancellingContext(params: params, root: dir.file("straight"))
         let outputs = try TrainRMKind.run(straight)
         let names = Set(straight.metrics.map(\.name))
-        for n in ["loss", "accuracy", "chosen_reward", "rejected_reward", "lr", "grad_norm", "tokens_per_s", "eval_accuracy", "eval_ece"] {
+        for n in ["loss", "accuracy", "chosen_reward", "rejected_reward", "lr", "grad_norm", "tokens_per_s", "samples_per_s", "eval_accuracy", "eval_ece"] {
             #expect(names.contains(n), "metric \(n)")
         }
         #expect(straight.metrics.filter { $0.name == "loss" }.count == 6)  // 2 epochs × ceil(9 items / 4)

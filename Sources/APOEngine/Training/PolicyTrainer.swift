@@ -56,6 +56,9 @@ public struct PolicyTrainingStep: Sendable {
     public var tokens: Int
     public var seconds: Double
     public var tokensPerSecond: Double { seconds > 0 ? Double(tokens) / seconds : 0 }
+    /// Examples in the step's batch (a sequence for SFT, a pair for DPO).
+    public var samples: Int = 0
+    public var samplesPerSecond: Double { seconds > 0 ? Double(samples) / seconds : 0 }
     /// DPO only: mean implicit reward margin `β·[(π(c) − ref(c)) − (π(r) − ref(r))]` and the fraction
     /// of pairs where it is > 0.
     public var rewardMargin: Double?
@@ -181,7 +184,8 @@ public final class PolicyTrainer {
         }
         let (norm, lr) = loop.update(parameterGroups, with: optimizer)
         var result = PolicyTrainingStep(step: progress.step, loss: loss, learningRate: lr, gradientNorm: norm,
-                                        tokens: tokens, seconds: Date().timeIntervalSince(started))
+                                        tokens: tokens, seconds: Date().timeIntervalSince(started),
+                                        samples: batch.count)
         if case .dpo = settings.objective {
             result.rewardMargin = marginSum / Double(batch.count)
             result.accuracy = Double(wins) / Double(batch.count)

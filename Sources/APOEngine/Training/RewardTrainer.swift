@@ -39,6 +39,9 @@ public struct RewardTrainingStep: Sendable {
     public var tokens: Int
     public var seconds: Double
     public var tokensPerSecond: Double { seconds > 0 ? Double(tokens) / seconds : 0 }
+    /// Examples (scored groups of responses) in the step's batch.
+    public var samples: Int = 0
+    public var samplesPerSecond: Double { seconds > 0 ? Double(samples) / seconds : 0 }
 }
 
 /// Trains a `RewardModel` in place through the shared `TrainingLoop`: seeded shuffling,
@@ -127,7 +130,8 @@ public final class RewardTrainer {
         return RewardTrainingStep(
             step: progress.step, loss: loss, accuracy: metrics.accuracy,
             meanChosenReward: chosen / Double(scored.count), meanRejectedReward: rejected / Double(scored.count),
-            learningRate: lr, gradientNorm: norm, tokens: tokens, seconds: Date().timeIntervalSince(started))
+            learningRate: lr, gradientNorm: norm, tokens: tokens, seconds: Date().timeIntervalSince(started),
+            samples: batch.count)
     }
 }
 

@@ -84,6 +84,7 @@ enum PolicyTrainingJob {
             context.recordMetric(step: s.step, name: "lr", value: s.learningRate)
             context.recordMetric(step: s.step, name: "grad_norm", value: s.gradientNorm)
             context.recordMetric(step: s.step, name: "tokens_per_s", value: s.tokensPerSecond)
+            context.recordMetric(step: s.step, name: "samples_per_s", value: s.samplesPerSecond)
             var message = String(format: "loss %.4f", s.loss)
             if let margin = s.rewardMargin, let accuracy = s.accuracy {
                 context.recordMetric(step: s.step, name: "reward_margin", value: margin)

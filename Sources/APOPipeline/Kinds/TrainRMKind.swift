@@ -144,6 +144,7 @@ public enum TrainRMKind: JobKind {
             context.recordMetric(step: s.step, name: "lr", value: s.learningRate)
             context.recordMetric(step: s.step, name: "grad_norm", value: s.gradientNorm)
             context.recordMetric(step: s.step, name: "tokens_per_s", value: s.tokensPerSecond)
+            context.recordMetric(step: s.step, name: "samples_per_s", value: s.samplesPerSecond)
             return String(format: "loss %.4f acc %.2f", s.loss, s.accuracy)
         }, afterStep: { step in
             if evalEvery > 0, step % evalEvery == 0, !trainer.isFinished { _ = evaluate(step: step) }
