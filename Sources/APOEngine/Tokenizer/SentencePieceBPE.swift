@@ -3,6 +3,12 @@
 /// special token) when `addSpacePrefix`, characters are merged highest-score pair first (leftmost
 /// on ties) when the joined string is a token, and a character with no token is spelled with
 /// `<0xNN>` byte tokens. Invariant: every byte has a `<0xNN>` token.
+///
+/// When the vocabulary has merges (one read from Hugging Face's `tokenizer.json`), pairs are merged
+/// as Hugging Face's BPE does instead: only pairs listed, lowest rank first (leftmost on ties).
+/// For merges generated from SentencePiece scores that is the same except where one token has two
+/// overlapping splits ("a"+"aa" / "aa"+"a"), which transformers ranks by length and SentencePiece by
+/// position; the merges are the file's own word, so they decide.
 public final class SentencePieceBPE: Tokenizer, @unchecked Sendable {
     public let data: TokenizerData
     public var vocabularySize: Int { data.tokens.count }
@@ -17,6 +23,8 @@ public final class SentencePieceBPE: Tokenizer, @unchecked Sendable {
     private let pieces: [[UInt8]]
     private let specials: SpecialTokenMatcher
     private let addSpacePrefix: Bool
+    /// (left id, right id) → rank, from `data.merges`; empty: merge by `scores`.
+    private let pairRanks: [Int64: Int]
 
     public init(_ data: TokenizerData) throws {
         try validate(data)
@@ -52,6 +60,15 @@ public final class SentencePieceBPE: Tokenizer, @unchecked Sendable {
             }
         }
         self.specials = SpecialTokenMatcher(tokens: data.tokens, types: data.tokenTypes)
+        var pairRanks: [Int64: Int] = [:]
+        for (rank, merge) in data.merges.enumerated() {
+            let parts = merge.split(separator: " ", omittingEmptySubsequences: false)
+            guard parts.count == 2, let l = tokenToID[Array(parts[0].utf8)], let r = tokenToID[Array(parts[1].utf8)],
+                  tokenToID[Array((parts[0] + parts[1]).utf8)] != nil else { throw TokenizerError.badMerge(index: rank, merge: merge) }
+            let key = pairKey(l, r)
+            if pairRanks[key] == nil { pairRanks[key] = rank }
+        }
+        self.pairRanks = pairRanks
     }
 
     public func encode(_ text: String, parseSpecial: Bool) -> [Int32] {
@@ -89,10 +106,11 @@ public final class SentencePieceBPE: Tokenizer, @unchecked Sendable {
     private struct Bigram {
         var left: Int
         var right: Int
-        var score: Float
+        /// The token's score, or minus the merge's rank.
+        var priority: Double
         var size: Int
-        /// Heap order: higher score first, then the leftmost pair.
-        func before(_ o: Bigram) -> Bool { score != o.score ? score > o.score : left < o.left }
+        /// Heap order: higher priority first, then the leftmost pair.
+        func before(_ o: Bigram) -> Bool { priority != o.priority ? priority > o.priority : left < o.left }
     }
 
     private func encodePiece(_ text: [UInt8], into out: inout [Int32]) {
@@ -112,7 +130,14 @@ public final class SentencePieceBPE: Tokenizer, @unchecked Sendable {
             guard left >= 0, right >= 0 else { return }
             let size = symbols[left].length + symbols[right].length
             guard let id = lookup(symbols[left].start, size) else { return }
-            heap.push(Bigram(left: left, right: right, score: scores[Int(id)], size: size))
+            var priority = Double(scores[Int(id)])
+            if !pairRanks.isEmpty {
+                guard let l = lookup(symbols[left].start, symbols[left].length),
+                      let r = lookup(symbols[right].start, symbols[right].length),
+                      let rank = pairRanks[pairKey(l, r)] else { return }
+                priority = -Double(rank)
+            }
+            heap.push(Bigram(left: left, right: right, priority: priority, size: size))
         }
         for i in 1..<max(symbols.count, 1) { tryAdd(i - 1, i) }
         while let bigram = heap.pop() {
@@ -155,6 +180,8 @@ public final class SentencePieceBPE: Tokenizer, @unchecked Sendable {
 
     public func id(ofToken token: String) -> Int32? { tokenToID[Array(token.utf8)] }
 }
+
+private func pairKey(_ l: Int32, _ r: Int32) -> Int64 { Int64(l) << 32 | Int64(UInt32(bitPattern: r)) }
 
 private func hex2(_ b: UInt8) -> String {
     let digits = Array("0123456789ABCDEF")

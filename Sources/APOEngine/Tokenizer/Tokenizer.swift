@@ -60,7 +60,8 @@ public struct TokenizerData: Codable, Sendable, Equatable {
     /// `tokenizer.ggml.pre`: the pre-tokenizer name for "gpt2" models ("smollm", "gpt2", …).
     public var pre: String?
     public var tokens: [String]
-    /// `tokenizer.ggml.merges`: "left right" pairs, best (rank 0) first. Empty for "llama".
+    /// `tokenizer.ggml.merges`: "left right" pairs, best (rank 0) first. For "llama" only when read
+    /// from Hugging Face's `tokenizer.json` (then they, not `scores`, order the merges).
     public var merges: [String]
     /// `tokenizer.ggml.token_type`, raw values of `TokenType`.
     public var tokenTypes: [Int32]
