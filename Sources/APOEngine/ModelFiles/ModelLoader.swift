@@ -183,15 +183,9 @@ public enum ModelLoader {
         }
     }
 
-    /// Hugging Face's tokenizer files and `generation_config.json` for a byte-level BPE tokenizer;
-    /// apo's own `TokenizerData` JSON for a SentencePiece one (not yet written in Hugging Face's form).
+    /// Hugging Face's tokenizer files and `generation_config.json` (byte-level or SentencePiece BPE).
     static func writeTokenizerFiles(_ data: TokenizerData, contextLength: Int, into dir: URL) throws {
         let url = dir.appendingPathComponent(tokenizerFileName)
-        guard data.model == "gpt2" else {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            return try writeSynced(encoder.encode(data), to: url)
-        }
         let files = try HFTokenizerFiles.encode(data, contextLength: contextLength, file: url.path)
         try writeSynced(files.tokenizer, to: url)
         try writeSynced(files.config, to: dir.appendingPathComponent(HFTokenizerFiles.configFileName))

@@ -3,8 +3,8 @@ import Foundation
 /// A model directory's tokenizer as Hugging Face writes it — `tokenizer.json` (the `tokenizers`
 /// library's format) and `tokenizer_config.json` (special tokens, chat template) — so
 /// `AutoTokenizer.from_pretrained(dir)` and `tokenizers.Tokenizer.from_file` load what apo wrote,
-/// and apo loads what they wrote. Byte-level BPE only (GPT-2 style, SmolLM2's); a SentencePiece
-/// ("llama") tokenizer is refused with a clear error.
+/// and apo loads what they wrote. Byte-level BPE (GPT-2 style, SmolLM2's) here; SentencePiece-style
+/// BPE ("llama", LLaMA-2's) in `HFSentencePieceTokenizer`.
 ///
 /// GGUF's token types map to `added_tokens`: control → special, user-defined → not special;
 /// every other token is plain vocabulary. llama.cpp's pre-tokenizer names map to the pre-tokenizer
@@ -16,9 +16,12 @@ public enum HFTokenizerFiles {
 
     /// The two files' contents for `data`; `file` names the destination in errors.
     public static func encode(_ data: TokenizerData, contextLength: Int, file: String) throws -> (tokenizer: Data, config: Data) {
+        if data.model == "llama" {
+            return try write(HFSentencePieceTokenizer.tokenizerJSON(data), config: config(data, contextLength: contextLength))
+        }
         guard data.model == "gpt2" else {
-            throw ModelFileError.invalid(file: file, field: "tokenizer model", expected: "byte-level BPE (gpt2): "
-                                         + "Hugging Face files are written for those only", found: data.model)
+            throw ModelFileError.invalid(file: file, field: "tokenizer model", expected: "byte-level BPE (gpt2) or "
+                                         + "SentencePiece BPE (llama)", found: data.model)
         }
         let pre = try PreTokenizer(name: data.pre ?? "gpt2")
         var vocab: [String: Int] = [:]
@@ -46,18 +49,29 @@ public enum HFTokenizerFiles {
                 "vocab": vocab, "merges": data.merges,
             ] as [String: Any],
         ]
-        // PreTrainedTokenizerFast loads tokenizer.json as written; GPT2Tokenizer would rebuild the
-        // pre-tokenizer as plain ByteLevel and lose the digit split (seen with transformers 5).
+        var settings = config(data, contextLength: contextLength)
+        settings["apo_pre_tokenizer"] = data.pre ?? "gpt2"
+        return try write(tokenizer, config: settings)
+    }
+
+    /// `tokenizer_config.json`. PreTrainedTokenizerFast loads tokenizer.json as written; GPT2Tokenizer
+    /// would rebuild the pre-tokenizer as plain ByteLevel and lose the digit split, LlamaTokenizer
+    /// would rebuild the normalizer (seen with transformers 5).
+    private static func config(_ data: TokenizerData, contextLength: Int) -> [String: Any] {
         var config: [String: Any] = [
             "tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": contextLength,
             "add_bos_token": data.addBOS, "add_eos_token": data.addEOS ?? false,
-            "clean_up_tokenization_spaces": false, "apo_pre_tokenizer": data.pre ?? "gpt2",
+            "clean_up_tokenization_spaces": false,
         ]
         for (key, id) in [("bos_token", data.bosID), ("eos_token", data.eosID), ("pad_token", data.paddingID),
                           ("unk_token", data.unknownID)] {
             if let id { config[key] = data.tokens[Int(id)] }
         }
         if let template = data.chatTemplate { config["chat_template"] = template }
+        return config
+    }
+
+    private static func write(_ tokenizer: [String: Any], config: [String: Any]) throws -> (tokenizer: Data, config: Data) {
         let options: JSONSerialization.WritingOptions = [.sortedKeys, .withoutEscapingSlashes]
         return (try JSONSerialization.data(withJSONObject: tokenizer, options: options),
                 try JSONSerialization.data(withJSONObject: config, options: options.union(.prettyPrinted)))
@@ -80,17 +94,63 @@ public enum HFTokenizerFiles {
     /// then no BOS is added, EOS is `<|endoftext|>` or `</s>`, and there is no chat template).
     /// Errors name the file and the field.
     public static func decode(directory: URL) throws -> TokenizerData {
-        let url = directory.appendingPathComponent(tokenizerFileName)
-        let json = try object(at: url)
-        let config = FileManager.default.fileExists(atPath: directory.appendingPathComponent(configFileName).path)
-            ? try object(at: directory.appendingPathComponent(configFileName)) : [:]
-        let file = url.path
-        func bad(_ field: String, _ expected: String, _ found: Any?) -> ModelFileError {
-            .invalid(file: file, field: field, expected: expected, found: found.map { "\($0)" } ?? "nothing")
-        }
+        let file = try Parsed(directory: directory)
+        let json = file.json, bad = file.bad
         guard let model = json["model"] as? [String: Any], model["type"] as? String == "BPE" else {
             throw bad("model.type", "BPE", (json["model"] as? [String: Any])?["type"])
         }
+        if HFSentencePieceTokenizer.describes(json) { return try HFSentencePieceTokenizer.decode(file) }
+        let table = try tokenTable(file)
+        let merges = try (model["merges"] as? [Any] ?? []).enumerated().map { i, m -> String in
+            if let s = m as? String { return s }
+            if let pair = m as? [String], pair.count == 2 { return pair[0] + " " + pair[1] }
+            throw bad("model.merges[\(i)]", "\"left right\" or [left, right]", m)
+        }
+        let names = table.tokens, config = file.config
+        let pre = try preTokenizerName(json["pre_tokenizer"], kept: config["apo_pre_tokenizer"] as? String, bad: bad)
+        let eos = try file.tokenID("eos_token", in: names) ?? (names.firstIndex(of: "<|endoftext|>") ?? names.firstIndex(of: "</s>")).map(Int32.init)
+        guard let eos else { throw bad("eos_token", "an EOS token in tokenizer_config.json or <|endoftext|> in the vocabulary", nil) }
+        return TokenizerData(model: "gpt2", pre: pre, tokens: names, merges: merges, tokenTypes: table.types,
+                             bosID: try file.tokenID("bos_token", in: names), eosID: eos, unknownID: try file.tokenID("unk_token", in: names),
+                             paddingID: try file.tokenID("pad_token", in: names), addBOS: config["add_bos_token"] as? Bool ?? false,
+                             addEOS: config["add_eos_token"] as? Bool, chatTemplate: config["chat_template"] as? String)
+    }
+
+    /// A directory's two files, parsed, with what every reader needs to name the file in errors.
+    struct Parsed {
+        let json: [String: Any]
+        let config: [String: Any]
+        let file: String
+        let configFile: String
+
+        init(directory: URL) throws {
+            let url = directory.appendingPathComponent(tokenizerFileName)
+            let configURL = directory.appendingPathComponent(configFileName)
+            json = try object(at: url)
+            config = FileManager.default.fileExists(atPath: configURL.path) ? try object(at: configURL) : [:]
+            file = url.path
+            configFile = configURL.path
+        }
+
+        func bad(_ field: String, _ expected: String, _ found: Any?) -> ModelFileError {
+            .invalid(file: file, field: field, expected: expected, found: found.map { "\($0)" } ?? "nothing")
+        }
+
+        /// The id of the token `tokenizer_config.json` names under `key` (a string or {"content": …}).
+        func tokenID(_ key: String, in names: [String]) throws -> Int32? {
+            let value = config[key]
+            guard let text = (value as? String) ?? ((value as? [String: Any])?["content"] as? String) else { return nil }
+            guard let i = names.firstIndex(of: text) else { throw ModelFileError.invalid(
+                file: configFile, field: key, expected: "a token of the vocabulary", found: text) }
+            return Int32(i)
+        }
+    }
+
+    /// `model.vocab` and `added_tokens` as one id-indexed table: added tokens are control (special)
+    /// or user-defined, the rest normal.
+    static func tokenTable(_ file: Parsed) throws -> (tokens: [String], types: [Int32]) {
+        let bad = file.bad
+        let model = file.json["model"] as? [String: Any] ?? [:]
         guard let vocab = model["vocab"] as? [String: Int] else { throw bad("model.vocab", "an object of token: id", nil) }
         var tokens = [String?](repeating: nil, count: vocab.count)
         var types = [Int32](repeating: TokenType.normal.rawValue, count: vocab.count)
@@ -98,7 +158,7 @@ public enum HFTokenizerFiles {
             guard id >= 0, id < tokens.count, tokens[id] == nil else { throw bad("model.vocab", "ids 0..<\(vocab.count), each once", "\(token): \(id)") }
             tokens[id] = token
         }
-        for entry in json["added_tokens"] as? [[String: Any]] ?? [] {
+        for entry in file.json["added_tokens"] as? [[String: Any]] ?? [] {
             guard let id = entry["id"] as? Int, let content = entry["content"] as? String, id >= 0 else {
                 throw bad("added_tokens", "entries with an id and content", entry)
             }
@@ -111,26 +171,7 @@ public enum HFTokenizerFiles {
             types[id] = ((entry["special"] as? Bool) ?? false ? TokenType.control : TokenType.userDefined).rawValue
         }
         if let gap = tokens.firstIndex(of: nil) { throw bad("model.vocab", "a token for every id", "no token for id \(gap)") }
-        let merges = try (model["merges"] as? [Any] ?? []).enumerated().map { i, m -> String in
-            if let s = m as? String { return s }
-            if let pair = m as? [String], pair.count == 2 { return pair[0] + " " + pair[1] }
-            throw bad("model.merges[\(i)]", "\"left right\" or [left, right]", m)
-        }
-        let names = tokens.map { $0! }
-        let pre = try preTokenizerName(json["pre_tokenizer"], kept: config["apo_pre_tokenizer"] as? String, bad: bad)
-        func id(_ key: String) throws -> Int32? {
-            let value = config[key]
-            guard let text = (value as? String) ?? ((value as? [String: Any])?["content"] as? String) else { return nil }
-            guard let i = names.firstIndex(of: text) else { throw ModelFileError.invalid(
-                file: directory.appendingPathComponent(configFileName).path, field: key, expected: "a token of the vocabulary", found: text) }
-            return Int32(i)
-        }
-        let eos = try id("eos_token") ?? (names.firstIndex(of: "<|endoftext|>") ?? names.firstIndex(of: "</s>")).map(Int32.init)
-        guard let eos else { throw bad("eos_token", "an EOS token in tokenizer_config.json or <|endoftext|> in the vocabulary", nil) }
-        return TokenizerData(model: "gpt2", pre: pre, tokens: names, merges: merges, tokenTypes: types,
-                             bosID: try id("bos_token"), eosID: eos, unknownID: try id("unk_token"),
-                             paddingID: try id("pad_token"), addBOS: config["add_bos_token"] as? Bool ?? false,
-                             addEOS: config["add_eos_token"] as? Bool, chatTemplate: config["chat_template"] as? String)
+        return (tokens.map { $0! }, types)
     }
 
     /// The llama.cpp name of the pre-tokenizer `node` describes (the kept name when it agrees).
