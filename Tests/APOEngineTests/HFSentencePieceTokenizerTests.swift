@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Testing
 @testable import APOEngine
@@ -6,7 +7,8 @@ import Testing
 /// transformers' LlamaConverter: Fixtures/tokenizer/make_spm_fixture.py) read by apo gives the ids
 /// and decodes Hugging Face's `tokenizers` gives on 303 texts (260 HH, 43 edge cases: spaces,
 /// newlines, byte-fallback characters, digits, special-token strings), and apo writes it back as
-/// Hugging Face wrote it.
+/// Hugging Face wrote it: `check_spm_export.py` found `tokenizers`, AutoTokenizer and
+/// AutoModelForCausalLM on apo's export agree on every text and the logits (spm_hf_check.json).
 struct HFSentencePieceTokenizerTests {
     struct Expected: Decodable {
         struct Case: Decodable {
@@ -82,6 +84,16 @@ struct HFSentencePieceTokenizerTests {
         }
         let config = try Self.json(dir.appendingPathComponent("tokenizer_config.json"))
         #expect(config["tokenizer_class"] as? String == "PreTrainedTokenizerFast" && config["bos_token"] as? String == "<s>")
+    }
+
+    @Test func theWrittenTokenizerIsTheOneHuggingFaceWasCheckedOn() throws {
+        let data = try ModelLoader.readTokenizerData(directory: try Self.directory())
+        let files = try HFTokenizerFiles.encode(data, contextLength: 128, file: "tokenizer.json")
+        let digest = SHA256.hash(data: files.tokenizer).map { String(format: "%02x", $0) }.joined()
+        let check = try #require(try JSONSerialization.jsonObject(with: RealSmolLM.fixture("tokenizer/spm_hf_check.json")) as? [String: Any])
+        #expect(digest == check["tokenizer_json_sha256"] as? String,
+                "the writer changed: re-run Fixtures/tokenizer/check_spm_export.py on a fresh `apoctl model export`")
+        #expect(check["tokenizers_identical"] as? Int == 303 && check["auto_tokenizer_identical"] as? Int == 303)
     }
 
     /// A GGUF's SentencePiece vocabulary has scores, no merges: the writer makes merges from the
