@@ -124,6 +124,37 @@ struct HFSentencePieceTokenizerTests {
         #expect(worst < 1e-4, "max |Δ logit| \(worst)")
     }
 
+    /// Merges no score order can express — "abc" is a token but the file lists (ab, c), not (a, bc) —
+    /// are followed as `tokenizers` follows them (ids from tokenizers 0.23 on this very file); the
+    /// scores alone would merge a + bc.
+    @Test func theFilesMergesDecideNotTheScores() throws {
+        var vocab: [String: Int] = ["<unk>": 0, "<s>": 1, "</s>": 2]
+        for b in 0..<256 { vocab[String(format: "<0x%02X>", b)] = 3 + b }
+        for t in ["▁", "a", "b", "c", "ab", "bc", "abc"] { vocab[t] = vocab.count }
+        let specials = [("<unk>", 0), ("<s>", 1), ("</s>", 2)].map { ["id": $1, "content": $0, "special": true] as [String: Any] }
+        let json: [String: Any] = [
+            "added_tokens": specials,
+            "normalizer": ["type": "Sequence", "normalizers": [["type": "Prepend", "prepend": "▁"],
+                                                              ["type": "Replace", "pattern": ["String": " "], "content": "▁"]]],
+            "pre_tokenizer": NSNull(), "post_processor": NSNull(),
+            "decoder": ["type": "Sequence", "decoders": [["type": "Replace", "pattern": ["String": "▁"], "content": " "],
+                                                         ["type": "ByteFallback"], ["type": "Fuse"],
+                                                         ["type": "Strip", "content": " ", "start": 1, "stop": 0]]],
+            "model": ["type": "BPE", "unk_token": "<unk>", "fuse_unk": true, "byte_fallback": true, "vocab": vocab,
+                      "merges": [["b", "c"], ["ab", "c"], ["a", "b"]]] as [String: Any],
+        ]
+        let dir = try ModelFilesTestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try JSONSerialization.data(withJSONObject: json).write(to: dir.appendingPathComponent("tokenizer.json"))
+        var data = try ModelLoader.readTokenizerData(directory: dir)
+        let tokenizer = try makeTokenizer(data)
+        #expect(tokenizer.encode("abc") == [259, 260, 264])
+        #expect(tokenizer.encode("abcab c") == [259, 260, 264, 263, 259, 262])
+        #expect(tokenizer.encode("cab") == [259, 262, 263])
+        data.merges = []
+        #expect(try makeTokenizer(data).encode("abc") == [259, 265])
+    }
+
     @Test func filesApoCannotMeanAreRefusedByField() throws {
         let original = try Self.json(try Self.directory().appendingPathComponent("tokenizer.json"))
         let dir = try ModelFilesTestSupport.temporaryDirectory()
