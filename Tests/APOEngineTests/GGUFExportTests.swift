@@ -106,7 +106,9 @@ func sha256(ofFile url: URL) throws -> String {
         }
     }
 
-    /// f32 round trip: the same weight bits, so the same logit bits.
+    /// f32 round trip: the same weight bits, and the same logits. Logits are compared to 1e-6 of
+    /// their scale, not bit for bit: OpenBLAS's thread count is global to the process, and tests
+    /// running beside this one change it between the two forward passes (seen once under load).
     static func checkBitExactReload(_ back: LoadedModel, of source: LoadedModel) throws {
         #expect(back.config == source.config)
         #expect(sameBits(back.parameters, source.parameters))
@@ -119,7 +121,10 @@ func sha256(ofFile url: URL) throws -> String {
                               positions: (0..<Int32(tokens.count)).map { $0 }, output: .all)
             return (0..<tokens.count).flatMap { Array(state.logits($0)) }
         }
-        #expect(try logits(back).map(\.bitPattern) == logits(source).map(\.bitPattern))
+        let (a, b) = (try logits(back), try logits(source))
+        let scale = b.map(abs).max() ?? 1
+        #expect(a.count == b.count)
+        #expect(zip(a, b).map { abs($0 - $1) }.max() ?? 0 <= 1e-6 * scale)
     }
 
     @Test func quantisedBlocksAreGGMLs() {
