@@ -43,8 +43,9 @@ public enum BenchmarkRuns {
 
     static func wrap(_ newJobs: [NewJob], tag: String, chained: Bool) -> NewRun {
         let jobs = newJobs.count
-        // The run folder exists, as `apoctl submit` makes it (workers on a shared database check).
-        let root = NSTemporaryDirectory() + "apo-bench"
+        // The run folder exists, as `apoctl submit` makes it (workers on a shared database check),
+        // and is the run's own: a folder belongs to one run of one database (`RunFolderOwner`).
+        let root = NSTemporaryDirectory() + "apo-bench/\(tag)-\(UUID().uuidString.prefix(8))"
         try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         return NewRun(pipelineName: "bench-\(tag)", pipelineYAML: "# apoctl bench \(tag): \(jobs) noop jobs\n",
                       pipelineHash: FileDigest.sha256(of: Data("bench-\(tag)-\(jobs)-\(chained)".utf8)),

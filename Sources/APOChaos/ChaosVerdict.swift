@@ -81,7 +81,8 @@ public struct ChaosVerdict {
         return a.type == .directory ? try FileDigest.digest(ofDirectory: url).sha256 : try FileDigest.sha256(ofFile: url)
     }
 
-    /// Files under `root` that are neither a recorded file artifact nor inside a recorded directory.
+    /// Files under `root` that are neither a recorded file artifact nor inside a recorded directory
+    /// (the folder's owner record is the folder's own, not a job's).
     static func unrecordedFiles(under root: String, artifacts: [ArtifactRecord]) -> [String] {
         let files = Set(artifacts.filter { $0.type == .file }.map(\.path))
         let directories = artifacts.filter { $0.type == .directory }.map { $0.path + "/" }
@@ -91,6 +92,7 @@ public struct ChaosVerdict {
             let path = root + "/" + relative
             var isDirectory: ObjCBool = false
             guard fm.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+            if relative == RunFolderOwner.fileName { continue }
             if files.contains(path) || directories.contains(where: { path.hasPrefix($0) }) { continue }
             unrecorded.append(path)
         }

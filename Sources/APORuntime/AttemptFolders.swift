@@ -32,7 +32,10 @@ struct AttemptFolders {
     /// is moved to the trash, the newest earlier attempt's checkpoint folder becomes this one's
     /// (the legacy layout, files directly under `.checkpoints/<key>/`, counts as such a folder), and
     /// older ones go to the trash. Folders of attempts newer than this one are never touched.
-    static func prepare(root: String, jobKey: String, attemptID: Int64) throws -> AttemptFolders {
+    /// First of all, `owner` must be the folder's recorded owner (`RunFolderOwner.claim`): attempt
+    /// ids are only unique within one database.
+    static func prepare(root: String, jobKey: String, attemptID: Int64, owner: RunFolderOwner) throws -> AttemptFolders {
+        try owner.claim(root: root)
         let fm = FileManager.default
         let key = safeKey(jobKey)
         let base = URL(fileURLWithPath: root, isDirectory: true)

@@ -9,7 +9,9 @@ import Logging
 /// Removed: the trash of earlier sweeps and adoptions (`.trash-*`), the staging folders of
 /// attempts that no longer hold a lease, the checkpoints of succeeded jobs, and temporary names
 /// (`.x.tmp-*`, `.x.old-*`) in published job folders and in checkpoint folders no attempt is
-/// using. Never touched: anything of a running attempt, or of an attempt newer than what was read.
+/// using. Never touched: anything of a running attempt, or of an attempt newer than what was read,
+/// or a run folder another database owns (`RunFolderOwner`: a copy of the database sees the
+/// original's live attempts as dead ones).
 public enum LeftoverSweep {
     public struct Result: Equatable, Sendable {
         public var removed: [String] = []
@@ -28,7 +30,7 @@ public enum LeftoverSweep {
                 logger?.warning("cannot remove leftover \(url.path): \(error)")
             }
         }
-        let states = try store.jobFolderStates()
+        let states = try ownFolders(try store.jobFolderStates(), store: store, logger: logger)
         for root in Set(states.map(\.artifactRoot)) {
             let base = URL(fileURLWithPath: root, isDirectory: true)
             for name in (try? fm.contentsOfDirectory(atPath: root)) ?? [] where name.hasPrefix(".trash-") {
@@ -58,6 +60,30 @@ public enum LeftoverSweep {
             logger?.info("removed \(result.removed.count) leftover(s) of crashed attempts")
         }
         return result
+    }
+
+    /// The jobs whose run folder records `store`'s database and their run as its owner, or no
+    /// owner (folders made before owners were recorded).
+    static func ownFolders(_ states: [JobFolderState], store: JobStore, logger: Logger?) throws -> [JobFolderState] {
+        let identity = try store.databaseIdentity()
+        var verdicts: [String: Bool] = [:]
+        return states.filter { job in
+            if let verdict = verdicts[job.artifactRoot] { return verdict }
+            let claimant = RunFolderOwner(identity, run: job.runID)
+            var own = false
+            do {
+                if let owner = try RunFolderOwner.read(root: job.artifactRoot),
+                   owner.database != claimant.database || owner.run != claimant.run {
+                    logger?.warning("leftover sweep skips \(RunFolderOwnedElsewhere(root: job.artifactRoot, owner: owner, claimant: claimant))")
+                } else {
+                    own = true
+                }
+            } catch {
+                logger?.warning("leftover sweep skips \(job.artifactRoot): \(error)")
+            }
+            verdicts[job.artifactRoot] = own
+            return own
+        }
     }
 
     static func temporaries(below folder: URL) -> [URL] {

@@ -73,6 +73,9 @@ extension RunSubmission {
         // root then finds no run folder and leaves the run to hosts that do.
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         let runID = try store.createRun(newRun(from: pipeline, artifactRoot: root), now: now)
+        // The run is stored: should recording its folder's owner fail here, the first attempt
+        // records it instead (`AttemptFolders.prepare`).
+        try? RunFolderOwner.claimNewFolder(root: root.path, runID: runID, store: store)
         return (runID, pipeline.jobs.count)
     }
 

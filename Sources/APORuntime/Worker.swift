@@ -58,6 +58,7 @@ public final class Worker {
     private var logger: Logger
     private var artifactRoots: [Int64: String] = [:]
     private var unmountedRuns = UnmountedRuns()
+    private var identity: DatabaseIdentity?
 
     public init(store: JobStore, registry: [String: any JobKind.Type] = JobKindRegistry.standard, configuration: WorkerConfiguration,
                 shutdown: ShutdownFlag = ShutdownFlag(), parentAlive: @escaping () -> Bool = { true },
@@ -200,11 +201,16 @@ public final class Worker {
         let folders: AttemptFolders
         do {
             let root = try artifactRoot(job)
+            let owner = try folderOwner(job)
             folders = try store.holdingLease(lease) {
-                try AttemptFolders.prepare(root: root, jobKey: job.key, attemptID: lease.attemptID)
+                try AttemptFolders.prepare(root: root, jobKey: job.key, attemptID: lease.attemptID, owner: owner)
             }
         } catch StoreError.leaseLost {
             return (.leaseLost, nil)
+        } catch let error as RunFolderOwnedElsewhere {
+            return (failFast(lease, "\(error)"), nil)
+        } catch let error as RunFolderOwnerUnreadable {
+            return (failFast(lease, "\(error)"), nil)
         } catch {
             return (failFast(lease, "cannot prepare the job's folders: \(error)", retryable: true), nil)
         }
@@ -419,6 +425,12 @@ public final class Worker {
         guard let run = try store.run(job.runID) else { throw StoreError.notFound(what: "run", id: job.runID) }
         artifactRoots[job.runID] = run.artifactRoot
         return run.artifactRoot
+    }
+
+    /// What this worker's attempts claim their run's folder as (checked before any folder is laid out).
+    func folderOwner(_ job: JobRecord) throws -> RunFolderOwner {
+        if identity == nil { identity = try store.databaseIdentity() }
+        return RunFolderOwner(identity!, run: job.runID)
     }
 
     /// A memo hit is only usable while the files it points at are still on disk.

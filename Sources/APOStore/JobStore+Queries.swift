@@ -146,6 +146,7 @@ extension JobStore {
 
 /// What the leftover sweep needs to know of one job: whose folders may still be in use.
 public struct JobFolderState: Sendable, Equatable {
+    public var runID: Int64
     public var artifactRoot: String
     public var key: String
     public var state: JobState
@@ -161,11 +162,11 @@ extension JobStore {
     public func jobFolderStates() throws -> [JobFolderState] {
         try driver.read { db in
             try db.fetchAll("""
-                SELECT r.artifact_root, j.key, j.state, j.lease_attempt_id,
+                SELECT j.run_id, r.artifact_root, j.key, j.state, j.lease_attempt_id,
                        (SELECT MAX(a.id) FROM attempts a WHERE a.job_id = j.id) AS newest
                 FROM jobs j JOIN runs r ON r.id = j.run_id ORDER BY r.id, j.id
                 """).map { row in
-                JobFolderState(artifactRoot: row["artifact_root"], key: row["key"],
+                JobFolderState(runID: row["run_id"], artifactRoot: row["artifact_root"], key: row["key"],
                                state: Self.jobState(row["state"]), liveAttemptID: row["lease_attempt_id"],
                                newestAttemptID: row["newest"])
             }

@@ -36,7 +36,7 @@ struct Apoctl: ParsableCommand {
     static let commands: [ParsableCommand.Type] = [
         Submit.self, Runs.self, Show.self, Watch.self, Logs.self, Cancel.self, Retry.self,
         Resume.self, Artifacts.self, History.self, Hosts.self, Bench.self, Model.self, Report.self,
-        SampleCommand.self, RMCommand.self, Cache.self,
+        SampleCommand.self, RMCommand.self, Cache.self, AdoptFolder.self,
     ]
 }
 

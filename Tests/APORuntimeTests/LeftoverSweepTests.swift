@@ -71,14 +71,15 @@ struct LeftoverSweepTests {
         try touch("\(root)/.attempts/k/5/model/model.safetensors")
         try touch("\(root)/.attempts/k/9/samples.json")  // a newer attempt's: not ours to touch
 
-        let folders = try AttemptFolders.prepare(root: root, jobKey: "k", attemptID: 7)
+        let folders = try AttemptFolders.prepare(root: root, jobKey: "k", attemptID: 7,
+                                                 owner: RunFolderOwner(database: "d", run: 1, location: "test"))
         folders.removeTrash()
         #expect(folders.adoptedFrom == "attempt-5")
         let checkpoints = try FileManager.default.contentsOfDirectory(atPath: "\(root)/.checkpoints/k")
         #expect(checkpoints == ["attempt-7"])
         #expect(try FileManager.default.contentsOfDirectory(atPath: folders.checkpoint.path + "/train-rm") == ["step-00000004"])
         #expect(try FileManager.default.contentsOfDirectory(atPath: "\(root)/.attempts/k").sorted() == ["7", "9"])
-        #expect(try FileManager.default.contentsOfDirectory(atPath: root).sorted() == [".attempts", ".checkpoints"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root).sorted() == [".apo-owner.json", ".attempts", ".checkpoints"])
     }
 
     /// Only what can succeed on another attempt is retried.

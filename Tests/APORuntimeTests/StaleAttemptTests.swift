@@ -102,6 +102,6 @@ struct StaleAttemptTests {
         #expect(try store.staleWrites().isEmpty)
         #expect(try store.jobs(runID: runID).first?.outputsJSON == job.outputsJSON)
         // Nothing but the published outputs is left: no staging, no checkpoint, no temporary.
-        #expect(filesAfterFresh.keys.sorted() == ["w/first.json", "w/model/model.safetensors", "w/second.json"])
+        #expect(filesAfterFresh.keys.sorted() == [RunFolderOwner.fileName, "w/first.json", "w/model/model.safetensors", "w/second.json"])
     }
 }

@@ -149,7 +149,7 @@ struct WorkerTests {
         // job's staging and checkpoint folders are gone once it succeeded.
         let siblings = try FileManager.default.contentsOfDirectory(atPath: URL(fileURLWithPath: artifact.path).deletingLastPathComponent().path)
         #expect(siblings == ["model"])
-        #expect(try FileManager.default.contentsOfDirectory(atPath: root).sorted() == [".attempts", ".checkpoints", "train"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root).sorted() == [".apo-owner.json", ".attempts", ".checkpoints", "train"])
         #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/.attempts").isEmpty)
         #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/.checkpoints").isEmpty)
 

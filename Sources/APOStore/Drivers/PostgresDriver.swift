@@ -17,6 +17,7 @@ public final class PostgresDriver: StoreDriver, @unchecked Sendable {
     public var dialect: SQLDialect { .postgres }
     public let target: PostgresLocation
     public var location: String { target.displayURL }
+    public var filePath: String? { nil }
     public let clock: Clock
     /// How long a lost server is retried (with backoff) before a call gives up. Short (the query
     /// timeout by default): a lease keeper must get its failure in time to stop the job when its

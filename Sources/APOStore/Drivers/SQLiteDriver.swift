@@ -6,6 +6,7 @@ public final class SQLiteDriver: StoreDriver {
     public var dialect: SQLDialect { .sqlite }
     public let path: String
     public var location: String { path }
+    public var filePath: String? { path }
     let pool: DatabasePool
     private let columns = ColumnNames()
 

@@ -7,6 +7,8 @@ public protocol StoreDriver: Sendable {
     var dialect: SQLDialect { get }
     /// What the user named: a file path, or a URL with its password left out.
     var location: String { get }
+    /// The database's file, when it is one (SQLite); nil for a server's database.
+    var filePath: String? { get }
     /// A transaction that may write. On SQLite one at a time per file (IMMEDIATE); on PostgreSQL
     /// READ COMMITTED, with the row locks the store takes (`JobStore.lockRun`) keeping each run's
     /// transitions serial.
