@@ -125,13 +125,16 @@ let package = Package(
         // The web page `apod --http` serves at `/`: its HTML, CSS and JavaScript as string
         // constants, so the binary carries them (no files to install, no CDN). Depends on nothing.
         .target(name: "APOWebPage"),
+        // The HTTP API's JSON bodies, Codable both ways: apod encodes them from the store's
+        // records and `apoctl --server` decodes them back, so the wire format is written once.
+        .target(name: "APOAPIBodies", dependencies: ["APOStore"]),
         // `apod --http`: the JSON API (and later the web page and /metrics) over the store.
         // Reads and controls runs through APOStore and APORuntime only; links no engine code of
         // its own.
         .target(
             name: "APOServer",
             dependencies: [
-                "APORuntime", "APOStore", "APOPipeline", "APOWebPage",
+                "APORuntime", "APOStore", "APOPipeline", "APOWebPage", "APOAPIBodies",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -150,7 +153,7 @@ let package = Package(
         .executableTarget(
             name: "apoctl",
             dependencies: [
-                "APORuntime", "APOChaos", "APOBenchmarks", "APOReport",
+                "APORuntime", "APOChaos", "APOBenchmarks", "APOReport", "APOAPIBodies",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]

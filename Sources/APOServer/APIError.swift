@@ -1,3 +1,4 @@
+import APOAPIBodies
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -9,14 +10,8 @@ struct APIError: HTTPResponseError {
     let message: String
     let field: String?
     /// Every problem of a rejected pipeline, with its position.
-    var diagnostics: [Diagnostic]? = nil
+    var diagnostics: [ErrorBody.Diagnostic]? = nil
     var headers: HTTPFields = [:]
-
-    struct Diagnostic: Encodable {
-        let line: Int
-        let column: Int
-        let message: String
-    }
 
     init(_ status: HTTPResponse.Status, _ message: String, field: String? = nil) {
         self.status = status
@@ -36,14 +31,8 @@ struct APIError: HTTPResponseError {
         return error
     }
 
-    private struct Body: Encodable {
-        let error: String
-        let field: String?
-        let diagnostics: [Diagnostic]?
-    }
-
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        var response = try JSONBody.response(Body(error: message, field: field, diagnostics: diagnostics), status: status)
+        var response = try JSONBody.response(ErrorBody(error: message, field: field, diagnostics: diagnostics), status: status)
         response.headers.append(contentsOf: headers)
         return response
     }

@@ -1,3 +1,4 @@
+import APOAPIBodies
 import APOStore
 import Foundation
 import HTTPTypes
@@ -15,7 +16,7 @@ struct ArtifactRoutes {
         table.get("/api/runs/{id}/artifacts") { request, context in
             let run = try await store.requireRun(try request.pathID(context))
             let artifacts = try await store.call { try $0.artifacts(runID: run.id) }
-            return try JSONBody.response(artifacts.map { ArtifactBody($0, run: run) })
+            return try JSONBody.response(artifacts.map { ArtifactBody.served($0, run: run) })
         }
         table.get("/runs/{id}/artifacts/{path}", routerPath: "/runs/{id}/artifacts/**") { request, context in
             try await download(request, context)

@@ -1,3 +1,5 @@
+import APOAPIBodies
+import APOPipeline
 import APOStore
 import Foundation
 import Hummingbird
@@ -27,8 +29,8 @@ struct JobRoutes {
              try store.artifacts(runID: job.runID).filter { $0.jobID == id })
         }
         return try JSONBody.response(JobDetailBody(
-            job: job, attempts: attempts, metrics: metrics,
-            artifacts: artifacts.map { ArtifactBody($0, run: run) }, now: Date()))
+            job: job, cell: MatrixCell.name(ofJobKey: job.key), attempts: attempts, metrics: metrics,
+            artifacts: artifacts.map { ArtifactBody.served($0, run: run) }, now: Date()))
     }
 
     private func control(_ request: Request, _ context: BasicRequestContext,

@@ -1,3 +1,4 @@
+import APOAPIBodies
 import APORuntime
 import APOStore
 import Foundation
@@ -37,7 +38,7 @@ struct LogEventStream: Sendable {
                 (try store.logs(runID: scope.runID, jobID: scope.jobID, afterID: cursor, limit: 1000), try store.run(scope.runID))
             }
             for record in lines {
-                try await writer.write(event("log", id: record.id, LogRoutes.Line(record)))
+                try await writer.write(event("log", id: record.id, LogLineBody(record)))
                 after = record.id
                 lastWrite = Date()
             }

@@ -1,3 +1,4 @@
+import APOAPIBodies
 import APORuntime
 import APOStore
 import Foundation
@@ -10,32 +11,6 @@ struct LogRoutes {
     let store: StoreAccess
     /// Set when apod stops: open streams end instead of holding the shutdown up.
     let stopping: ShutdownFlag
-
-    struct Line: Encodable {
-        let id: Int64
-        let jobId: Int64
-        let job: String
-        let stream: String
-        let line: String
-        let at: Date
-
-        init(_ record: LogRecord) {
-            id = record.id
-            jobId = record.jobID
-            job = record.jobKey
-            stream = record.stream
-            line = record.line
-            at = record.loggedAt
-        }
-    }
-
-    struct Page: Encodable {
-        let lines: [Line]
-        /// The `after` to ask with for the next page (the last line's id, or the `after` given).
-        let next: Int64
-        /// The run's state when the page was read; no new lines come once it is not `running`.
-        let runState: String
-    }
 
     /// Which log: a whole run's, or one job's (of its run).
     struct Scope: Sendable {
@@ -78,8 +53,8 @@ struct LogRoutes {
         let (lines, run) = try await store.call { store in
             (try store.logs(runID: scope.runID, jobID: scope.jobID, afterID: after, limit: limit), try store.run(scope.runID))
         }
-        return try JSONBody.response(Page(lines: lines.map(Line.init), next: lines.last?.id ?? after,
-                                          runState: run?.state.rawValue ?? "unknown"))
+        return try JSONBody.response(LogPageBody(lines: lines.map(LogLineBody.init), next: lines.last?.id ?? after,
+                                                 runState: run?.state.rawValue ?? "unknown"))
     }
 }
 

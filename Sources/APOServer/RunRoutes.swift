@@ -1,3 +1,5 @@
+import APOAPIBodies
+import APOPipeline
 import APOStore
 import Foundation
 import Hummingbird
@@ -13,7 +15,7 @@ struct RunRoutes {
         table.get("/api/runs/{id}") { request, context in
             let id = try request.pathID(context)
             let (run, jobs) = try await runWithJobs(id)
-            return try JSONBody.response(RunDetailBody(run: run, jobs: jobs, now: Date()))
+            return try JSONBody.response(RunDetailBody(run: run, jobs: jobs, now: Date(), cell: MatrixCell.name(ofJobKey:)))
         }
         table.post("/api/runs/{id}/cancel") { request, context in
             try await control(request, context) { try $0.cancelRun($1, now: Date()) }
@@ -46,6 +48,6 @@ struct RunRoutes {
         _ = try await store.requireRun(id)
         try await store.call { try change($0, id) }
         let (run, jobs) = try await runWithJobs(id)
-        return try JSONBody.response(RunDetailBody(run: run, jobs: jobs, now: Date()))
+        return try JSONBody.response(RunDetailBody(run: run, jobs: jobs, now: Date(), cell: MatrixCell.name(ofJobKey:)))
     }
 }

@@ -1,3 +1,4 @@
+import APOAPIBodies
 import APOPipeline
 import APORuntime
 import APOStore
@@ -14,11 +15,6 @@ struct SubmitRoute {
     /// A pipeline is a page of YAML; anything far larger is a mistake, refused before reading it all.
     static let maxBodyBytes = 1 << 20
 
-    struct Created: Encodable {
-        let run: Int64
-        let jobs: Int
-        let url: String
-    }
 
     func register(on table: RouteTable) {
         table.post("/api/runs") { request, _ in try await submit(request) }
@@ -41,7 +37,7 @@ struct SubmitRoute {
             try RunSubmission.submit(pipeline, store: store, artifactBase: base, now: Date())
         }
         return try JSONBody.response(
-            Created(run: submitted.runID, jobs: submitted.jobCount, url: "/api/runs/\(submitted.runID)"), status: .created)
+            CreatedRunBody(run: submitted.runID, jobs: submitted.jobCount, url: "/api/runs/\(submitted.runID)"), status: .created)
     }
 
     private func body(_ request: Request) async throws -> String {
@@ -88,7 +84,7 @@ struct SubmitRoute {
     private static func rejection(_ diagnostics: [PipelineDiagnostic]) -> APIError {
         var error = APIError(.unprocessableContent,
                              diagnostics.map(\.description).joined(separator: "\n"), field: "body")
-        error.diagnostics = diagnostics.map { APIError.Diagnostic(line: $0.line, column: $0.column, message: $0.message) }
+        error.diagnostics = diagnostics.map { ErrorBody.Diagnostic(line: $0.line, column: $0.column, message: $0.message) }
         return error
     }
 }

@@ -112,11 +112,23 @@ public struct ResourceNeeds: Sendable, Equatable {
 }
 
 /// A host as `apoctl hosts --json` and `GET /api/hosts` list it: `isLost` as `"state": "alive" | "lost"`.
-extension HostRecord: Encodable {
+/// `apoctl --server` reads the API's list back with the same keys.
+extension HostRecord: Codable {
     public var state: String { isLost ? "lost" : "alive" }
 
     enum CodingKeys: String, CodingKey {
         case name, state, daemons, workers, threads, memoryMB, labels, lastHeartbeatAt, runningJobs
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(name: try c.decode(String.self, forKey: .name), daemons: try c.decode(Int.self, forKey: .daemons),
+                  workers: try c.decode(Int.self, forKey: .workers), threads: try c.decodeIfPresent(Int.self, forKey: .threads),
+                  memoryMB: try c.decodeIfPresent(Int.self, forKey: .memoryMB),
+                  labels: try c.decode([String: String].self, forKey: .labels),
+                  lastHeartbeatAt: try c.decode(Date.self, forKey: .lastHeartbeatAt),
+                  runningJobs: try c.decode(Int.self, forKey: .runningJobs),
+                  isLost: try c.decode(String.self, forKey: .state) == "lost")
     }
 
     public func encode(to encoder: any Encoder) throws {

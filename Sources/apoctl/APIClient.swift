@@ -1,3 +1,4 @@
+import APOAPIBodies
 import APORuntime
 import APOStore
 import Foundation
@@ -69,10 +70,6 @@ struct APIClient {
         default:
             return CommandFailure(code: .runFailed, message: "error: \(message)")
         }
-    }
-
-    struct ErrorBody: Decodable {
-        let error: String
     }
 
     private func decode<T: Decodable>(_ type: T.Type, _ path: String, _ answer: Answer) throws -> T {

@@ -1,3 +1,4 @@
+import APOAPIBodies
 import APOPipeline
 import APORuntime
 import APOStore
@@ -12,43 +13,40 @@ struct RemoteRunService: RunService {
     var location: String { client.base.absoluteString }
 
     func runs(limit: Int) throws -> [RunRecord] {
-        try client.get([RemoteRun].self, "api/runs", query: [URLQueryItem(name: "limit", value: String(min(limit, 1000)))])
+        try client.get([RunBody].self, "api/runs", query: [URLQueryItem(name: "limit", value: String(min(limit, 1000)))])
             .map(\.record)
     }
 
     func run(_ id: Int64) throws -> RunRecord? {
-        try client.getIfFound(RemoteRunDetail.self, "api/runs/\(id)")?.run.record
+        try client.getIfFound(RunDetailBody.self, "api/runs/\(id)")?.run.record
     }
 
     func jobs(runID: Int64) throws -> [JobRecord] {
-        guard let detail = try client.getIfFound(RemoteRunDetail.self, "api/runs/\(runID)") else {
+        guard let detail = try client.getIfFound(RunDetailBody.self, "api/runs/\(runID)") else {
             throw CommandFailure.notFound("run \(runID)")
         }
         return detail.jobs.map(\.record)
     }
 
     func job(_ id: Int64) throws -> JobRecord? {
-        try client.getIfFound(RemoteJobDetail.self, "api/jobs/\(id)")?.job.record
+        try client.getIfFound(JobDetailBody.self, "api/jobs/\(id)")?.job.record
     }
 
     func logs(runID: Int64, jobID: Int64?, afterID: Int64, limit: Int) throws -> [LogRecord] {
         let path = jobID.map { "api/jobs/\($0)/logs" } ?? "api/runs/\(runID)/logs"
         let query = [URLQueryItem(name: "after", value: String(afterID)),
                      URLQueryItem(name: "limit", value: String(min(max(limit, 1), 10_000)))]
-        return try client.get(RemoteLogPage.self, path, query: query).lines.map { line in
-            LogRecord(id: line.id, runID: runID, jobID: line.jobId, jobKey: line.job, attemptID: nil,
-                      stream: line.stream, line: line.line, loggedAt: line.at)
-        }
+        return try client.get(LogPageBody.self, path, query: query).lines.map { $0.record(runID: runID) }
     }
 
     func artifacts(runID: Int64) throws -> [ArtifactRecord] {
         let run = try requireRun(runID)
-        return try client.get([RemoteArtifact].self, "api/runs/\(runID)/artifacts").map { $0.record(run: run) }
+        return try client.get([ArtifactBody].self, "api/runs/\(runID)/artifacts").map { $0.record(run: run) }
     }
 
     func hosts(now: Date, lostAfter: TimeInterval) throws -> [HostRecord] {
-        try client.get([RemoteHost].self, "api/hosts").map { host in
-            var record = host.record
+        try client.get([HostRecord].self, "api/hosts").map { host in
+            var record = host
             // The server judges with the default threshold; another one is applied here.
             if lostAfter != JobStore.hostLostAfterSeconds {
                 record.isLost = now.timeIntervalSince(record.lastHeartbeatAt) > lostAfter
@@ -58,7 +56,7 @@ struct RemoteRunService: RunService {
     }
 
     func lastDaemonActivity() throws -> Date? {
-        try client.get([RemoteHost].self, "api/hosts").map(\.lastHeartbeatAt).max()
+        try client.get([HostRecord].self, "api/hosts").map(\.lastHeartbeatAt).max()
     }
 
     func cancelRun(_ id: Int64) throws { try client.post("api/runs/\(id)/cancel") }
@@ -76,10 +74,10 @@ struct RemoteRunService: RunService {
         let answer = try client.send("POST", "api/runs", query: query, body: Data(yaml.utf8),
                                      contentType: "application/yaml", allowing: [422])
         if answer.status == 422 {
-            let message = (try? JSONDecoder().decode(APIClient.ErrorBody.self, from: answer.body))?.error ?? "the pipeline is invalid"
+            let message = (try? JSONDecoder().decode(ErrorBody.self, from: answer.body))?.error ?? "the pipeline is invalid"
             throw CommandFailure(code: .invalidPipeline, message: Self.renamed(message, file: request.file, preset: request.preset))
         }
-        let created = try JSONDecoder().decode(Created.self, from: answer.body)
+        let created = try JSONDecoder().decode(CreatedRunBody.self, from: answer.body)
         return (created.run, created.jobs)
     }
 
@@ -88,11 +86,6 @@ struct RemoteRunService: RunService {
             $0.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#%"))) ?? String($0)
         }.joined(separator: "/")
         try client.download("runs/\(run.id)/artifacts/\(encoded)", to: destination)
-    }
-
-    private struct Created: Decodable {
-        let run: Int64
-        let jobs: Int
     }
 
     private static func read(_ path: String, what: String) throws -> String {

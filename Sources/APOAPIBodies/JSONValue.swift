@@ -1,18 +1,18 @@
 import Foundation
 
 /// Stored JSON text (params, outputs) passed through as JSON, not as a string holding JSON.
-indirect enum JSONValue: Codable, Sendable {
+public indirect enum JSONValue: Codable, Sendable, Equatable {
     case null, bool(Bool), integer(Int64), number(Double), string(String)
     case array([JSONValue]), object([String: JSONValue])
 
     /// Nil text stays absent; text that does not parse comes back as the string itself, so a
     /// damaged row is still shown rather than failing the whole answer.
-    init?(text: String?) {
+    public init?(text: String?) {
         guard let text else { return nil }
         self = (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) ?? .string(text)
     }
 
-    init(from decoder: any Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
@@ -31,7 +31,7 @@ indirect enum JSONValue: Codable, Sendable {
         }
     }
 
-    func encode(to encoder: any Encoder) throws {
+    public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {
         case .null: try container.encodeNil()
@@ -42,5 +42,12 @@ indirect enum JSONValue: Codable, Sendable {
         case .array(let value): try container.encode(value)
         case .object(let value): try container.encode(value)
         }
+    }
+
+    /// The value as the store keeps JSON text: sorted keys, slashes unescaped (`MemoKey.canonicalJSON`).
+    public var canonicalText: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
     }
 }
