@@ -34,7 +34,9 @@ public struct InferenceBenchmark {
     /// Peak fp32 sgemm throughput (GFLOP/s) on square `size`³ products: the ceiling for prompt
     /// processing, measured rather than assumed because the machine is shared.
     public static func sgemmPeak(threads: Int, size: Int = 1024, repetitions: Int = 10) -> Double {
+        // OpenBLAS's own threading is the peer measured here; apo's products keep it at one.
         openblas_set_num_threads(Int32(threads))
+        defer { OpenBLASThreads.restoreToOne() }
         let a = FloatBuffer(count: size * size), b = FloatBuffer(count: size * size), c = FloatBuffer(count: size * size)
         for i in 0..<(size * size) { a[i] = Float(i % 7) * 0.01; b[i] = Float(i % 5) * 0.01 }
         let n = Int32(size)

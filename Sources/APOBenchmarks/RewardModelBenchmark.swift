@@ -39,16 +39,16 @@ public struct RewardModelBenchmark {
     /// (`[rows, k] · [n, k]ᵀ`): the ceiling MFU is measured against.
     public static func gemmPeak(threads: Int, precision: ComputePrecision, rows: Int = 1024, k: Int = 576, n: Int = 1536,
                                 seconds: Double = 1) -> Double {
-        setMatrixProductThreads(threads)
         let a = FloatBuffer(count: rows * k), b = FloatBuffer(count: n * k), c = FloatBuffer(count: rows * n)
         for i in 0..<a.count { a[i] = Float(i % 7) * 0.01 }
         for i in 0..<b.count { b[i] = Float(i % 5) * 0.01 }
-        linearForward(out: c.pointer, inp: a.pointer, weight: b.pointer, rows: rows, inDim: k, outDim: n, precision: precision)
+        linearForward(out: c.pointer, inp: a.pointer, weight: b.pointer, rows: rows, inDim: k, outDim: n, precision: precision,
+                      threads: threads)
         var iterations = 0
         let start = Date()
         while Date().timeIntervalSince(start) < seconds {
             linearForward(out: c.pointer, inp: a.pointer, weight: b.pointer, rows: rows, inDim: k, outDim: n,
-                          precision: precision)
+                          precision: precision, threads: threads)
             iterations += 1
         }
         return 2 * Double(rows * k * n) * Double(iterations) / Date().timeIntervalSince(start) / 1e9

@@ -66,17 +66,16 @@ public func attentionForwardTraining(
 /// Runs `body(task)` for every task, spread over `threads`, each task's products single-threaded:
 /// one head's products are too small to split (the threads spent their time handing work over and
 /// spinning), and each task writes only its own rows, so the result is the same for any thread
-/// count. Restores OpenBLAS's thread count for the linears after.
+/// count (OpenBLAS itself always runs single-threaded: `OpenBLASThreads`).
 /// `scratchFloats`: per-thread scratch handed to every task of that thread.
 private func onePerHead(tasks: Int, threads: Int, scratchFloats: Int = 0,
                         _ body: (_ task: Int, _ scratch: UnsafeMutablePointer<Float>) -> Void) {
-    if threads > 1 { openblas_set_num_threads(1) }
+    OpenBLASThreads.pinToOne()
     parallelFor(tasks, threads: threads) { range in
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, scratchFloats))
         defer { scratch.deallocate() }
         for task in range { body(task, scratch) }
     }
-    if threads > 1 { openblas_set_num_threads(Int32(threads)) }
 }
 
 /// Backward; ADDS into dq, dk, dv (same shapes as q, k, v). dOut: `[B, T, heads·D]` (pad rows ignored);

@@ -35,7 +35,7 @@ public func lmHeadLogProbForward(
     while start < count {
         let m = min(scratch.chunkRows, count - start)
         lmHeadChunkLogits(scratch: scratch, hidden: hidden, rows: rows + start, count: m, head: head, vocab: V, dim: C,
-                          precision: precision)
+                          precision: precision, threads: threads)
         let logits = scratch.logits.pointer
         parallelFor(m, threads: m >= 4 ? threads : 1) { range in
             for i in range {
@@ -67,7 +67,7 @@ public func lmHeadLogProbBackward(
     while start < count {
         let m = min(scratch.chunkRows, count - start)
         lmHeadChunkLogits(scratch: scratch, hidden: hidden, rows: rows + start, count: m, head: head, vocab: V, dim: C,
-                          precision: precision)
+                          precision: precision, threads: threads)
         let logits = scratch.logits.pointer
         parallelFor(m, threads: m >= 4 ? threads : 1) { range in
             for i in range {
@@ -81,7 +81,7 @@ public func lmHeadLogProbBackward(
             let dg = scratch.dGathered.pointer
             dg.update(repeating: 0, count: m * C)
             linearBackward(dInp: dg, dWeight: nil, dOut: logits, inp: scratch.gathered.pointer, weight: head,
-                           rows: m, inDim: C, outDim: V, precision: precision)
+                           rows: m, inDim: C, outDim: V, precision: precision, threads: threads)
             for i in 0..<m {
                 let dst = dHidden + Int(rows[start + i]) * C, src = dg + i * C
                 for k in 0..<C { dst[k] += src[k] }
@@ -89,7 +89,7 @@ public func lmHeadLogProbBackward(
         }
         if let dHead {
             linearBackward(dInp: nil, dWeight: dHead, dOut: logits, inp: scratch.gathered.pointer, weight: head,
-                           rows: m, inDim: C, outDim: V, precision: precision)
+                           rows: m, inDim: C, outDim: V, precision: precision, threads: threads)
         }
         start += m
     }
@@ -98,10 +98,11 @@ public func lmHeadLogProbBackward(
 /// Gathers `count` hidden rows into the scratch and fills its logits `[count, vocab]`.
 private func lmHeadChunkLogits(scratch: LMHeadScratch, hidden: UnsafePointer<Float>, rows: UnsafePointer<Int32>,
                                count m: Int, head: UnsafePointer<Float>, vocab V: Int, dim C: Int,
-                               precision: ComputePrecision) {
+                               precision: ComputePrecision, threads: Int) {
     let g = scratch.gathered.pointer
     for i in 0..<m { (g + i * C).update(from: hidden + Int(rows[i]) * C, count: C) }
-    linearForward(out: scratch.logits.pointer, inp: g, weight: head, rows: m, inDim: C, outDim: V, precision: precision)
+    linearForward(out: scratch.logits.pointer, inp: g, weight: head, rows: m, inDim: C, outDim: V, precision: precision,
+                  threads: threads)
 }
 
 /// `log Σ exp(x)` of one row, stable (max subtracted) and summed in Double.

@@ -3,12 +3,13 @@
 /// - inp: `[rows, inDim]`, weight: `[outDim, inDim]`, out: `[rows, outDim]` (all row-major).
 /// With `accumulate`, the product is added into `out` instead of overwriting it. `precision` is the
 /// products' arithmetic (see `ComputePrecision`); the gradients accumulate in fp32 either way.
+/// `threads`: what the product is spread over (`matrixProduct`).
 public func linearForward(
     out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-    rows: Int, inDim: Int, outDim: Int, accumulate: Bool = false, precision: ComputePrecision = .fp32
+    rows: Int, inDim: Int, outDim: Int, accumulate: Bool = false, precision: ComputePrecision = .fp32, threads: Int = 1
 ) {
     matrixProduct(transB: true, m: rows, n: outDim, k: inDim, a: inp, lda: inDim, b: weight, ldb: inDim,
-                  beta: accumulate ? 1 : 0, c: out, ldc: outDim, precision: precision)
+                  beta: accumulate ? 1 : 0, c: out, ldc: outDim, precision: precision, threads: threads)
 }
 
 /// The plain triple loop `linearForward` must agree with; the reference for tests.
@@ -33,14 +34,14 @@ public func linearForwardNaive(
 public func linearBackward(
     dInp: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
     dOut: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-    rows: Int, inDim: Int, outDim: Int, precision: ComputePrecision = .fp32
+    rows: Int, inDim: Int, outDim: Int, precision: ComputePrecision = .fp32, threads: Int = 1
 ) {
     if let dInp {
         matrixProduct(m: rows, n: inDim, k: outDim, a: dOut, lda: outDim, b: weight, ldb: inDim,
-                      beta: 1, c: dInp, ldc: inDim, precision: precision)
+                      beta: 1, c: dInp, ldc: inDim, precision: precision, threads: threads)
     }
     if let dWeight {
         matrixProduct(transA: true, m: outDim, n: inDim, k: rows, a: dOut, lda: outDim, b: inp, ldb: inDim,
-                      beta: 1, c: dWeight, ldc: inDim, precision: precision)
+                      beta: 1, c: dWeight, ldc: inDim, precision: precision, threads: threads)
     }
 }

@@ -314,7 +314,7 @@ public final class InferenceState {
         // OpenBLAS runs single-threaded; `matmul` splits each product over the threads itself. On a
         // shared 2-core machine OpenBLAS's own pool spends a third of the time in sched_yield
         // waiting for a descheduled partner, and it would compete with the attention threads.
-        openblas_set_num_threads(1)
+        OpenBLASThreads.pinToOne()
         let quantised = rows <= Self.quantisedRowLimit ? model.decodeWeights(decodeWeights, threads: threads) : nil
         let matmul = { (products: [Product], inp: UnsafePointer<Float>, inDim: Int, accumulate: Bool) in
             self.matmul(products, inp: inp, rows: rows, inDim: inDim, accumulate: accumulate)

@@ -138,7 +138,6 @@ public final class LlamaTrainingGraph {
         self.lengths = lengths
         self.tokens = tokens
         positions = (0..<n).map { Int32($0 % T) }
-        setMatrixProductThreads(threads)
 
         if let trunk = trunkStore {  // bound only with a depth > 0 (`useFrozenTrunk`)
             restoreFrozenTrunk(trunk, into: blockInput(trunkDepth))
@@ -227,9 +226,9 @@ public final class LlamaTrainingGraph {
                            inp: a.input.pointer + r.lowerBound * C, weight: p.pointer(w.attentionNorm),
                            rows: r.count, dim: C, eps: c.rmsNormEps)
         }
-        linearForward(out: a.q.pointer, inp: a.ln1.pointer, weight: p.pointer(w.wq), rows: n, inDim: C, outDim: c.qDim, precision: precision)
-        linearForward(out: a.k.pointer, inp: a.ln1.pointer, weight: p.pointer(w.wk), rows: n, inDim: C, outDim: c.kvDim, precision: precision)
-        linearForward(out: a.v.pointer, inp: a.ln1.pointer, weight: p.pointer(w.wv), rows: n, inDim: C, outDim: c.kvDim, precision: precision)
+        linearForward(out: a.q.pointer, inp: a.ln1.pointer, weight: p.pointer(w.wq), rows: n, inDim: C, outDim: c.qDim, precision: precision, threads: threads)
+        linearForward(out: a.k.pointer, inp: a.ln1.pointer, weight: p.pointer(w.wk), rows: n, inDim: C, outDim: c.kvDim, precision: precision, threads: threads)
+        linearForward(out: a.v.pointer, inp: a.ln1.pointer, weight: p.pointer(w.wv), rows: n, inDim: C, outDim: c.kvDim, precision: precision, threads: threads)
         positions.withUnsafeBufferPointer { pos in
             let pp = pos.baseAddress!
             rowsParallel(n) { r in
@@ -244,21 +243,21 @@ public final class LlamaTrainingGraph {
         // resid2 = input + attOut · Woᵀ
         a.resid2.pointer.update(from: a.input.pointer, count: n * C)
         linearForward(out: a.resid2.pointer, inp: a.attOut.pointer, weight: p.pointer(w.wo), rows: n,
-                      inDim: c.qDim, outDim: C, accumulate: true, precision: precision)
+                      inDim: c.qDim, outDim: C, accumulate: true, precision: precision, threads: threads)
         rowsParallel(n) { r in
             rmsNormForward(out: a.ln2.pointer + r.lowerBound * C, rstd: a.rstd2.pointer + r.lowerBound,
                            inp: a.resid2.pointer + r.lowerBound * C, weight: p.pointer(w.ffnNorm),
                            rows: r.count, dim: C, eps: c.rmsNormEps)
         }
-        linearForward(out: a.gate.pointer, inp: a.ln2.pointer, weight: p.pointer(w.wGate), rows: n, inDim: C, outDim: F, precision: precision)
-        linearForward(out: a.up.pointer, inp: a.ln2.pointer, weight: p.pointer(w.wUp), rows: n, inDim: C, outDim: F, precision: precision)
+        linearForward(out: a.gate.pointer, inp: a.ln2.pointer, weight: p.pointer(w.wGate), rows: n, inDim: C, outDim: F, precision: precision, threads: threads)
+        linearForward(out: a.up.pointer, inp: a.ln2.pointer, weight: p.pointer(w.wUp), rows: n, inDim: C, outDim: F, precision: precision, threads: threads)
         rowsParallel(n) { r in
             swigluForward(out: a.act.pointer + r.lowerBound * F, gate: a.gate.pointer + r.lowerBound * F,
                           up: a.up.pointer + r.lowerBound * F, count: r.count * F)
         }
         out.pointer.update(from: a.resid2.pointer, count: n * C)
         linearForward(out: out.pointer, inp: a.act.pointer, weight: p.pointer(w.wDown), rows: n, inDim: F,
-                      outDim: C, accumulate: true, precision: precision)
+                      outDim: C, accumulate: true, precision: precision, threads: threads)
     }
 
     var attentionShape: AttentionShape {
@@ -285,7 +284,7 @@ public final class LlamaTrainingGraph {
             // MLP: out = resid2 + down(silu(gate) ⊙ up)
             dAct.pointer.update(repeating: 0, count: n * F)
             linearBackward(dInp: dAct.pointer, dWeight: gradient(w.wDown), dOut: dX.pointer, inp: a.act.pointer,
-                           weight: p.pointer(w.wDown), rows: n, inDim: F, outDim: C, precision: precision)
+                           weight: p.pointer(w.wDown), rows: n, inDim: F, outDim: C, precision: precision, threads: threads)
             dGate.pointer.update(repeating: 0, count: n * F)
             dUp.pointer.update(repeating: 0, count: n * F)
             rowsParallel(n) { r in
@@ -295,15 +294,15 @@ public final class LlamaTrainingGraph {
             }
             dLn.pointer.update(repeating: 0, count: n * C)
             linearBackward(dInp: dLn.pointer, dWeight: gradient(w.wGate), dOut: dGate.pointer, inp: a.ln2.pointer,
-                           weight: p.pointer(w.wGate), rows: n, inDim: C, outDim: F, precision: precision)
+                           weight: p.pointer(w.wGate), rows: n, inDim: C, outDim: F, precision: precision, threads: threads)
             linearBackward(dInp: dLn.pointer, dWeight: gradient(w.wUp), dOut: dUp.pointer, inp: a.ln2.pointer,
-                           weight: p.pointer(w.wUp), rows: n, inDim: C, outDim: F, precision: precision)
+                           weight: p.pointer(w.wUp), rows: n, inDim: C, outDim: F, precision: precision, threads: threads)
             rmsNormBackward(dInp: dX.pointer, dWeight: gradient(w.ffnNorm), dOut: dLn.pointer, inp: a.resid2.pointer,
                             weight: p.pointer(w.ffnNorm), rstd: a.rstd2.pointer, rows: n, dim: C)
             // Attention: resid2 = input + o(attn(rope(q), rope(k), v))
             dAttOut.pointer.update(repeating: 0, count: n * c.qDim)
             linearBackward(dInp: dAttOut.pointer, dWeight: gradient(w.wo), dOut: dX.pointer, inp: a.attOut.pointer,
-                           weight: p.pointer(w.wo), rows: n, inDim: c.qDim, outDim: C, precision: precision)
+                           weight: p.pointer(w.wo), rows: n, inDim: c.qDim, outDim: C, precision: precision, threads: threads)
             dQ.pointer.update(repeating: 0, count: n * c.qDim)
             dK.pointer.update(repeating: 0, count: n * c.kvDim)
             dV.pointer.update(repeating: 0, count: n * c.kvDim)
@@ -323,11 +322,11 @@ public final class LlamaTrainingGraph {
             let dLnIn = dLn.pointer
             dLn.pointer.update(repeating: 0, count: n * C)
             linearBackward(dInp: dLnIn, dWeight: gradient(w.wq), dOut: dQ.pointer, inp: a.ln1.pointer,
-                           weight: p.pointer(w.wq), rows: n, inDim: C, outDim: c.qDim, precision: precision)
+                           weight: p.pointer(w.wq), rows: n, inDim: C, outDim: c.qDim, precision: precision, threads: threads)
             linearBackward(dInp: dLnIn, dWeight: gradient(w.wk), dOut: dK.pointer, inp: a.ln1.pointer,
-                           weight: p.pointer(w.wk), rows: n, inDim: C, outDim: c.kvDim, precision: precision)
+                           weight: p.pointer(w.wk), rows: n, inDim: C, outDim: c.kvDim, precision: precision, threads: threads)
             linearBackward(dInp: dLnIn, dWeight: gradient(w.wv), dOut: dV.pointer, inp: a.ln1.pointer,
-                           weight: p.pointer(w.wv), rows: n, inDim: C, outDim: c.kvDim, precision: precision)
+                           weight: p.pointer(w.wv), rows: n, inDim: C, outDim: c.kvDim, precision: precision, threads: threads)
             rmsNormBackward(dInp: needsInputGradient ? dX.pointer : nil, dWeight: gradient(w.attentionNorm),
                             dOut: dLn.pointer, inp: a.input.pointer, weight: p.pointer(w.attentionNorm),
                             rstd: a.rstd1.pointer, rows: n, dim: C)
