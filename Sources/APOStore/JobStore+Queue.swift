@@ -3,7 +3,9 @@ import Foundation
 // MARK: - Claim and lease operations (workers)
 
 extension JobStore {
-    /// Claims the highest-priority, oldest queued job whose `notBefore` has passed, in one
+    /// Claims a queued job whose `notBefore` has passed — the highest priority, then the oldest
+    /// run, then the longest chain of jobs still to come after it (`chain_length`: the DAG's
+    /// critical path in jobs, so a wide run's long chain is not left for last), then the lowest id — in one
     /// transaction: one guarded UPDATE picks and leases the job (so two stores racing on one
     /// database can never both win it), and the attempt row is written with the fresh token.
     ///
@@ -92,7 +94,7 @@ extension JobStore {
                 WHERE q.state = 'queued' AND (q.not_before IS NULL OR q.not_before <= ?3)
                   AND \(noLiveTwinSQL(queued: "q", now: "?3"))
                   AND \(scopeSQL(db.dialect, queued: "q", scope, now: "?3", firstParameter: 5))
-                ORDER BY q.priority DESC, q.id
+                ORDER BY q.priority DESC, q.run_id, q.chain_length DESC, q.id
                 LIMIT 1 \(db.dialect.claimPickSuffix))
             RETURNING *
             """

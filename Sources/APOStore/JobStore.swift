@@ -89,18 +89,19 @@ public final class JobStore: Sendable {
                 RETURNING id
                 """, [pipelineID, run.paramsJSON, run.artifactRoot, t])!
             var ids: [String: Int64] = [:]
+            let chains = Self.chainLengths(order)
             for job in order {
                 let state: JobState = job.needs.isEmpty ? .queued : .blocked
                 ids[job.key] = try db.fetchValue(Int64.self, """
                     INSERT INTO jobs (run_id, key, kind, kind_version, params_json, state, priority,
                         resources_json, max_attempts, backoff_base_seconds, backoff_max_seconds,
-                        timeout_seconds, memoize, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        timeout_seconds, memoize, chain_length, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     RETURNING id
                     """, [
                     runID, job.key, job.kind, job.kindVersion, job.paramsJSON, state.rawValue,
                     job.priority, job.resourcesJSON, job.maxAttempts, job.backoffBaseSeconds,
-                    job.backoffMaxSeconds, job.timeoutSeconds, job.memoize, t,
+                    job.backoffMaxSeconds, job.timeoutSeconds, job.memoize, chains[job.key]!, t,
                 ])!
             }
             for job in order {
@@ -113,6 +114,17 @@ public final class JobStore: Sendable {
             if order.contains(where: { $0.needs.isEmpty }) { try Self.notifyQueued(db) }
             return runID
         }
+    }
+
+    /// Per job key, how many jobs the longest chain from it to the end of the DAG holds, itself
+    /// included (a job nothing needs: 1). `order` is dependency-first (`validatedOrder`).
+    static func chainLengths(_ order: [NewJob]) -> [String: Int] {
+        var chains: [String: Int] = [:]
+        for job in order.reversed() {
+            chains[job.key] = chains[job.key] ?? 1
+            for need in job.needs { chains[need] = max(chains[need] ?? 1, chains[job.key]! + 1) }
+        }
+        return chains
     }
 
     /// Checks keys, dependencies and acyclicity; returns the jobs in a dependency-first order.

@@ -75,13 +75,23 @@ import Testing
         // A database written by an apo that knew only the first schema, with one artifact in it.
         let first = StoreMigrator(migrations: database.embeddedMigrations.filter { $0.name == "0001_initial" })
         let old = try database.openStore(migrator: first)
-        let runID = try old.createRun(newRun([job("a")]), now: t0)
-        let claimed = try old.mustClaim(now: at(1))
-        try old.driver.write { db in
+        // Rows as that apo wrote them: in its columns only (today's createRun writes later ones).
+        let runID = try old.driver.write { db -> Int64 in
+            try db.execute("INSERT INTO pipelines (name, yaml, sha256, created_at) VALUES ('t', 'name: t', 'h', 0)", [])
+            let runID = try db.fetchValue(Int64.self, """
+                INSERT INTO runs (pipeline_id, state, params_json, artifact_root, created_at)
+                VALUES ((SELECT id FROM pipelines), 'running', '{}', 'run', 0) RETURNING id
+                """)!
+            let jobID = try db.fetchValue(Int64.self, """
+                INSERT INTO jobs (run_id, key, kind, kind_version, params_json, state, priority, resources_json,
+                    max_attempts, backoff_base_seconds, backoff_max_seconds, memoize, created_at)
+                VALUES (?, 'a', 'noop', 1, '{}', 'queued', 0, '{}', 3, 1, 1, 0, 0) RETURNING id
+                """, [runID])!
             try db.execute("""
                 INSERT INTO artifacts (job_id, name, path, sha256, size, created_at)
                 VALUES (?, 'out.json', 'run/out.json', 'ab', 2, 0)
-                """, [claimed.job.id])
+                """, [jobID])
+            return runID
         }
 
         let upgraded = try database.openStore()

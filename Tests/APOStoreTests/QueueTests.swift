@@ -48,6 +48,32 @@ import Testing
         #expect(json == #"{"succeeded":5}"#)
     }
 
+    /// Among ready jobs of equal priority: the older run first; within a run, the job with the
+    /// longest chain still to come after it (a wide DAG's critical path), then the lower id.
+    @Test(arguments: StoreDriverKind.allCases) func claimsTakeTheLongestChainFirstWithinARun(_ driver: StoreDriverKind) throws {
+        let database = try TemporaryDatabase(driver)
+        let store = try database.openStore()
+        // side (chain 1) and short (chain 2) come first by id; long heads a chain of 3.
+        let older = try store.createRun(newRun([job("side"), job("short"), job("short2", needs: ["short"]),
+                                                job("long"), job("long2", needs: ["long"]), job("long3", needs: ["long2"])]),
+                                        now: at(0))
+        let newer = try store.createRun(newRun([job("n1"), job("n2", needs: ["n1"]), job("n3", needs: ["n2"]),
+                                                job("n4", needs: ["n3"])]), now: at(1))
+        let urgent = try store.createRun(newRun([job("urgent", priority: 5)]), now: at(2))
+        let chains = try store.read { db in
+            try db.fetchAll("SELECT key, chain_length FROM jobs WHERE run_id = ?", [older]).map { row -> (String, Int) in
+                (row["key"], row["chain_length"])
+            }
+        }
+        #expect(Dictionary(uniqueKeysWithValues: chains) == ["side": 1, "short": 2, "short2": 1, "long": 3, "long2": 2, "long3": 1])
+        var claimed: [String] = []
+        while let next = try store.claimNextJob(workerID: "w1", leaseDuration: 60, now: at(3)) {
+            claimed.append(next.job.key)
+        }
+        #expect(claimed == ["urgent", "long", "short", "side", "n1"])
+        _ = (newer, urgent)
+    }
+
     /// A worker reads its clock before waiting for the write lock; if another worker completed the
     /// dependency meanwhile, the claim's time is older than that completion.
     @Test(arguments: StoreDriverKind.allCases) func aJobNeverStartsBeforeItsDependenciesFinished(_ driver: StoreDriverKind) throws {

@@ -17,7 +17,7 @@ import Yams
 ///     retries: {max_attempts: 3, backoff_seconds: 1, max_backoff_seconds: 60}
 ///     timeout: 3600                # seconds, optional
 ///     resources: {threads: 2, memory_mb: 4096}
-///     priority: 0                  # higher runs first among ready jobs
+///     priority: 0                  # higher runs first among ready jobs (then: older run, longer chain after it)
 ///     memoize: true                # reuse an identical earlier job's outputs
 ///     shards: 4                    # generate and score only: 4 jobs `ID.shard1of4` … `ID.shard4of4`,
 ///                                  # each a run of whole chunks of the input, any worker may claim
