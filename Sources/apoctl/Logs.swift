@@ -11,11 +11,29 @@ extension Apoctl {
 
         @OptionGroup var global: GlobalOptions
 
-        @Argument(help: ArgumentHelp("Run id.", valueName: "run"))
-        var runID: Int64
+        @Argument(help: ArgumentHelp("Run id, or RUN/KEY for one job (3/r1.train_rm, as cancel and retry take it).",
+                                     valueName: "run"))
+        var target: String
 
         @Argument(help: "Job key or id (default: every job of the run).")
         var job: String?
+
+        /// The run, and the job named either as RUN/KEY or as the second argument.
+        var runAndJob: (run: Int64, job: String?) {
+            get throws {
+                guard let slash = target.firstIndex(of: "/") else {
+                    guard let run = Int64(target) else { throw ValidationError("'\(target)' is neither a run id nor RUN/KEY") }
+                    return (run, job)
+                }
+                guard let run = Int64(target[..<slash]), target.index(after: slash) < target.endIndex else {
+                    throw ValidationError("'\(target)' is not RUN/KEY")
+                }
+                if job != nil { throw ValidationError("give the job once: RUN/KEY, or RUN and JOB") }
+                return (run, String(target[target.index(after: slash)...]))
+            }
+        }
+
+        func validate() throws { _ = try runAndJob }
 
         @Flag(name: [.customShort("f"), .long], help: "Follow: wait for new lines until the run ends.")
         var follow = false
@@ -29,6 +47,7 @@ extension Apoctl {
         }
 
         func run() throws {
+            let (runID, job) = try runAndJob
             let store = try global.runService()
             _ = try store.requireRun(runID)
             var keys = Dictionary(uniqueKeysWithValues: try store.jobs(runID: runID).map { ($0.id, $0.key) })

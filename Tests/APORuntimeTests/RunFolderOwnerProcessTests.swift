@@ -60,7 +60,7 @@ struct RunFolderOwnerProcessTests {
         try sandbox.startDaemon(workers: 1, leaseSeconds: 1)
         #expect(try sandbox.waitForRun(runID).state == .succeeded)
         #expect(!FileManager.default.fileExists(atPath: trash))
-        let log = try sandbox.apoctl(["logs", String(runID), "a"]).stdout
+        let log = try sandbox.apoctl(["logs", "\(runID)/a"]).stdout
         #expect(log.contains("checkpoints: adopted attempt-\(attempt)"), "\(log)")
 
         // `apoctl adopt-folder` hands the folder to the copy, whose retried job then runs there.
