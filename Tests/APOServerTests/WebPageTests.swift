@@ -3,8 +3,8 @@ import Testing
 
 /// The web page at `/` in a real headless Chromium against a real `apod --http`: the runs list
 /// picks up a run submitted while it is open, the run page draws the run's jobs (rounds framed),
-/// follows a job's log live, shows states changing, and its cancel and resume buttons work with
-/// the token.
+/// follows a job's log live, shows states changing, and its cancel, resume and retry buttons work
+/// with the token.
 @Suite(.serialized)
 struct WebPageTests {
     static let token = "web-page-token-0123456789"
@@ -103,6 +103,16 @@ struct WebPageTests {
         try browser.waitFor("hold running again", "document.querySelector(\"[data-job-key='hold']\")?.dataset.state === 'running'")
         try browser.waitFor("the run running again", "document.querySelector('.run-head .badge')?.dataset.state === 'running'")
         try browser.waitFor("the log followed again", "document.querySelector('.log-status')?.textContent === 'following live'")
+
+        // Cancelled once more, then retried from the job's panel: `hold` runs a third attempt.
+        try browser.waitFor("cancel enabled", "!document.querySelector('#cancel-job').disabled")
+        try clickTwice(browser, "#cancel-job")
+        try browser.waitFor("hold cancelled again", "document.querySelector(\"[data-job-key='hold']\")?.dataset.state === 'cancelled'")
+        try browser.waitFor("retry enabled", "!document.querySelector('#retry-job').disabled")
+        try browser.evaluate("document.querySelector('#retry-job').click()")
+        try browser.waitFor("hold running after the retry", "document.querySelector(\"[data-job-key='hold']\")?.dataset.state === 'running'")
+        let attempts = try http.get("/api/jobs/\(try http.jobID(run: run, key: "hold"))").object["attempts"] as? [Any]
+        #expect(attempts?.count == 3, "hold's attempts: \(String(describing: attempts))")
 
         #expect(browser.pageErrors.isEmpty, "page errors: \(browser.pageErrors)")
         #expect(sandbox.stop(daemon) == 0, "\(sandbox.daemonLogs())")
