@@ -157,7 +157,9 @@ struct DaemonProcessTests {
             TestRuns.job("s1", "sleep", params: #"{"seconds":1.0}"#, needs: ["n1"]),
             TestRuns.job("n2", params: #"{"touch":"\#(touch)/n2"}"#, needs: ["s1"]),
         ], in: sandbox), now: Date())
-        let first = try sandbox.startDaemon(workers: 2, leaseSeconds: 2)
+        // A lease long enough that a loaded machine cannot let it lapse before the orphaned worker
+        // notices its parent is gone (then another worker's claim would reap it: `expired`).
+        let first = try sandbox.startDaemon(workers: 2, leaseSeconds: 8)
         try sandbox.waitUntil("s1 to run") {
             try store.jobs(runID: runID).contains { $0.key == "s1" && $0.state == .running }
         }
