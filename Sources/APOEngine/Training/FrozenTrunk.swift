@@ -27,6 +27,20 @@ public enum FrozenTrunkRounding {
 }
 
 extension LlamaTrainingGraph {
+    /// Computes and keeps the frozen-trunk states of `sequences` that the store lacks (at most
+    /// `maxBatch` sequences of at most `maxSeqLen` tokens), as a training batch of them would:
+    /// the same blocks, the same rounding. What a job calls to fill the store ahead of training
+    /// (see `TrunkPrefill`). Does nothing without a bound store.
+    public func prefillFrozenTrunk(_ sequences: [[Int32]]) {
+        guard let trunk = trunkStore, let T = sequences.map(\.count).max(), T > 0 else { return }
+        var tokens = [Int32](repeating: 0, count: sequences.count * T)
+        for (b, sequence) in sequences.enumerated() {
+            tokens.replaceSubrange((b * T)..<(b * T + sequence.count), with: sequence)
+        }
+        bindBatch(tokens: tokens, lengths: sequences.map(\.count), batch: sequences.count, seqLen: T)
+        restoreFrozenTrunk(trunk, into: blockInput(trunkDepth))
+    }
+
     /// Fills `x`, block `trunkDepth`'s input, for every sequence of the batch: from `trunk`
     /// when it holds every sequence, otherwise by running the embedding and the frozen blocks over
     /// the batch and keeping what was missing. Pad rows are zeroed either way (they never reach a

@@ -50,7 +50,7 @@ public final class LlamaTrainingGraph {
     /// The arithmetic of the linears' products (attention's small per-head products stay fp32).
     public let precision: ComputePrecision
     let rope: RoPETable
-    let maxBatch: Int, maxSeqLen: Int
+    public let maxBatch: Int, maxSeqLen: Int
     /// The trained blocks' activations for the backward pass, index l - firstTrainableLayer.
     let saved: SavedActivations
     /// Frozen blocks run here, and with checkpointing every trained block's re-computation.
@@ -129,15 +129,11 @@ public final class LlamaTrainingGraph {
     /// Returns the final hidden states `[B·T, hidden]` (rows at pads are computed but meaningless).
     @discardableResult
     public func forward(tokens: [Int32], lengths: [Int], batch B: Int, seqLen T: Int) -> UnsafePointer<Float> {
-        precondition(B <= maxBatch && T <= maxSeqLen && tokens.count == B * T && lengths.count == B)
+        bindBatch(tokens: tokens, lengths: lengths, batch: B, seqLen: T)
         let c = parameters.config
         let p = parameters
         let lay = p.layout
         let n = B * T, C = c.hiddenSize
-        batch = B; seqLen = T
-        self.lengths = lengths
-        self.tokens = tokens
-        positions = (0..<n).map { Int32($0 % T) }
 
         if let trunk = trunkStore {  // bound only with a depth > 0 (`useFrozenTrunk`)
             restoreFrozenTrunk(trunk, into: blockInput(trunkDepth))
@@ -151,6 +147,15 @@ public final class LlamaTrainingGraph {
                            rows: r.count, dim: C, eps: c.rmsNormEps)
         }
         return UnsafePointer(finalOut.pointer)
+    }
+
+    /// The batch the next pass runs over.
+    func bindBatch(tokens: [Int32], lengths: [Int], batch B: Int, seqLen T: Int) {
+        precondition(B <= maxBatch && T <= maxSeqLen && tokens.count == B * T && lengths.count == B)
+        batch = B; seqLen = T
+        self.lengths = lengths
+        self.tokens = tokens
+        positions = (0..<(B * T)).map { Int32($0 % T) }
     }
 
     /// Keeps the hidden states entering block `depth` in `store` and reads them from there: blocks

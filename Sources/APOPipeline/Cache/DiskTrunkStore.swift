@@ -62,6 +62,11 @@ public final class DiskTrunkStore: FrozenTrunkStore, @unchecked Sendable {
         cache.noteWritten(bytes: data.count)
     }
 
+    /// Whether an entry for `tokens` is on disk (not checked: `load` checks).
+    public func holds(_ tokens: [Int32]) -> Bool {
+        FileManager.default.fileExists(atPath: url(for: tokens[...]).path)
+    }
+
     func encode(tokens: ArraySlice<Int32>, states: UnsafePointer<Float>) -> Data {
         let count = tokens.count * hiddenSize
         var data = Self.magic

@@ -120,6 +120,13 @@ public enum TrainRMKind: JobKind {
         if let trunk {
             trainer.graph.backbone.useFrozenTrunk(trunk.store, depth: trunk.depth)
             scorer?.graph.backbone.useFrozenTrunk(trunk.store, depth: trunk.depth)
+            let sequences = (trainExamples + evalExamples).flatMap(\.sequences)
+            if TrunkPrefill.fits(sequences, hiddenSize: rm.model.parameters.config.hiddenSize,
+                                 capacityBytes: context.trunkCache.capacityBytes) {
+                let outcome = try TrunkPrefill.run(sequences, graph: trainer.graph.backbone, store: trunk.store,
+                                                   checkStop: { try context.checkCancelled() })
+                context.log("train-rm: frozen-trunk prefill: \(outcome)")
+            }
         }
         func evaluate(step: Int) -> RMMetrics? {
             guard let scorer else { return nil }
