@@ -28,9 +28,8 @@ public enum FrozenTrunkRounding {
 
 extension LlamaTrainingGraph {
     /// Computes and keeps the frozen-trunk states of `sequences` that the store lacks (at most
-    /// `maxBatch` sequences of at most `maxSeqLen` tokens), as a training batch of them would:
-    /// the same blocks, the same rounding. What a job calls to fill the store ahead of training
-    /// (see `TrunkPrefill`). Does nothing without a bound store.
+    /// `maxBatch` sequences of at most `maxSeqLen` tokens). What a job calls to fill the store
+    /// ahead of training (see `TrunkPrefill`). Does nothing without a bound store.
     public func prefillFrozenTrunk(_ sequences: [[Int32]]) {
         guard let trunk = trunkStore, let T = sequences.map(\.count).max(), T > 0 else { return }
         var tokens = [Int32](repeating: 0, count: sequences.count * T)
@@ -42,27 +41,46 @@ extension LlamaTrainingGraph {
     }
 
     /// Fills `x`, block `trunkDepth`'s input, for every sequence of the batch: from `trunk`
-    /// when it holds every sequence, otherwise by running the embedding and the frozen blocks over
-    /// the batch and keeping what was missing. Pad rows are zeroed either way (they never reach a
-    /// real position; zero keeps their products finite).
+    /// where it holds the sequence, otherwise by running the embedding and the frozen blocks over
+    /// that sequence alone and keeping the result. Alone, because a sequence's states computed
+    /// beside others differ in the last fp16 bit now and then (the products' row count changes
+    /// their kernels' tail handling): what is kept must not depend on which batch, of which job,
+    /// met the text first. Pad rows are zeroed (they never reach a real position; zero keeps their
+    /// products finite).
     func restoreFrozenTrunk(_ trunk: any FrozenTrunkStore, into x: FloatBuffer) {
         let T = seqLen, C = parameters.config.hiddenSize
         var missing: [Int] = []
         for b in 0..<batch where !trunk.load(tokens[(b * T)..<(b * T + lengths[b])], into: x.pointer + b * T * C) {
             missing.append(b)
         }
-        if !missing.isEmpty {
-            runBlocks(0..<trunkDepth, from: embedTokens())
-            for b in 0..<batch {
-                let rows = x.pointer + b * T * C
-                let rounded = FrozenTrunkRounding.roundToHalf(rows, count: lengths[b] * C)
-                if rounded, missing.contains(b) { trunk.save(tokens[(b * T)..<(b * T + lengths[b])], states: rows) }
-            }
-        }
+        if !missing.isEmpty { computeAlone(missing, trunk: trunk, into: x) }
         for b in 0..<batch {
             (x.pointer + (b * T + lengths[b]) * C).update(repeating: 0, count: (T - lengths[b]) * C)
         }
         trunkHits += batch - missing.count
         trunkMisses += missing.count
+    }
+
+    /// Runs the frozen blocks over each of the batch's sequences `missing`, one at a time (in the
+    /// graph's own buffers, so the batch's rows are set aside meanwhile), rounds and keeps each,
+    /// and puts them in their rows of `x`. A sequence whose states are not finite or lie outside
+    /// fp16's range is used as computed and not kept.
+    private func computeAlone(_ missing: [Int], trunk: any FrozenTrunkStore, into x: FloatBuffer) {
+        let B = batch, T = seqLen, C = parameters.config.hiddenSize
+        let batchTokens = tokens, batchLengths = lengths
+        let rows = FloatBuffer(count: B * T * C)
+        rows.pointer.update(from: x.pointer, count: B * T * C)
+        for b in missing {
+            let sequence = Array(batchTokens[(b * T)..<(b * T + batchLengths[b])])
+            bindBatch(tokens: sequence, lengths: [sequence.count], batch: 1, seqLen: sequence.count)
+            runBlocks(0..<trunkDepth, from: embedTokens())
+            let states = blockInput(trunkDepth).pointer
+            if FrozenTrunkRounding.roundToHalf(states, count: sequence.count * C) {
+                trunk.save(sequence[...], states: states)
+            }
+            (rows.pointer + b * T * C).update(from: states, count: sequence.count * C)
+        }
+        bindBatch(tokens: batchTokens, lengths: batchLengths, batch: B, seqLen: T)
+        x.pointer.update(from: rows.pointer, count: B * T * C)
     }
 }

@@ -6,10 +6,9 @@ import Foundation
 /// compute every text's frozen blocks, because each meets them in its own shuffled order. Here
 /// every job walks its sequences in one shared order (by entry name), claims each before computing
 /// it (`TrunkClaim`), and at the end waits for what other jobs claimed — computing it after all if
-/// their claims were abandoned. Each sequence is computed on its own (a batch of one): the states
-/// of a sequence computed beside others differ from its own in the last fp16 bit now and then
-/// (the products' row count changes their kernels' tail handling), and which job computes which
-/// sequences depends on timing, so only sequence-alone states keep a result independent of it.
+/// their claims were abandoned. Which job computes which sequence depends on timing; that cannot
+/// reach a result, because the graph computes every missing sequence alone
+/// (`LlamaTrainingGraph.restoreFrozenTrunk`).
 public enum TrunkPrefill {
     public struct Outcome: Equatable, CustomStringConvertible {
         /// Sequences computed here, found in the store, and filled by other jobs meanwhile.
