@@ -13,6 +13,7 @@ public struct JobDetailBody: Codable, Sendable {
         public let outcome: String?
         public let error: String?
         public let computePath: String?
+        public let cpuSeconds: Double?
 
         public init(_ attempt: AttemptRecord) {
             id = attempt.id
@@ -24,6 +25,7 @@ public struct JobDetailBody: Codable, Sendable {
             outcome = attempt.outcome
             error = attempt.error
             computePath = attempt.computePath
+            cpuSeconds = attempt.cpuSeconds
         }
     }
 

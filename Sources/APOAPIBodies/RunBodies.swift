@@ -70,6 +70,8 @@ public struct JobBody: Codable, Sendable {
     public let startedAt: Date?
     public let finishedAt: Date?
     public let durationSeconds: Double?
+    /// CPU seconds its attempts spent (absent: none recorded any).
+    public let cpuSeconds: Double?
     /// What the job asks of a host (`resources:`), and its outputs once it succeeded: what
     /// `apoctl show` prints (a queued job's wait for a host, `--json` outputs).
     public let resources: JSONValue?
@@ -94,6 +96,7 @@ public struct JobBody: Codable, Sendable {
         startedAt = job.startedAt
         finishedAt = job.finishedAt
         durationSeconds = job.startedAt.map { (job.finishedAt ?? now).timeIntervalSince($0) }
+        cpuSeconds = job.cpuSeconds
         resources = JSONValue(text: job.resourcesJSON)
         outputs = JSONValue(text: job.outputsJSON)
     }
@@ -109,7 +112,7 @@ public struct JobBody: Codable, Sendable {
                   memoKey: nil, memoizedFromJobID: memoizedFromJobId, error: error, cancelRequested: cancelRequested,
                   progressDone: progress.done, progressTotal: progress.total, progressMessage: progress.message,
                   leaseWorkerID: nil, leaseExpiresAt: nil, createdAt: createdAt, startedAt: startedAt,
-                  finishedAt: finishedAt, needs: needs)
+                  finishedAt: finishedAt, needs: needs, cpuSeconds: cpuSeconds)
     }
 }
 

@@ -19,6 +19,29 @@ extension RunReport {
         return (entry.job.finishedAt ?? generatedAt).timeIntervalSince(s)
     }
 
+    /// CPU seconds of the job's attempts that recorded them (every attempt: a released or failed
+    /// one cost CPU too); nil when none did.
+    func cpuSeconds(_ entry: JobEntry) -> Double? {
+        let recorded = entry.attempts.compactMap(\.cpuSeconds)
+        return recorded.isEmpty ? nil : recorded.reduce(0, +)
+    }
+
+    /// CPU seconds per job kind, over the jobs that recorded any, in the order kinds first ran:
+    /// what a run of this pipeline costs, part by part. `wasted` is the share spent by attempts
+    /// that did not succeed (released at a stop, failed, timed out).
+    var cpuByKind: [(kind: String, jobs: Int, seconds: Double, wasted: Double)] {
+        var order: [String] = []
+        var totals: [String: (jobs: Int, seconds: Double, wasted: Double)] = [:]
+        for entry in jobs {
+            guard let cpu = cpuSeconds(entry) else { continue }
+            let wasted = entry.attempts.filter { $0.outcome != "succeeded" }.compactMap(\.cpuSeconds).reduce(0, +)
+            if totals[entry.job.kind] == nil { order.append(entry.job.kind) }
+            let t = totals[entry.job.kind] ?? (0, 0, 0)
+            totals[entry.job.kind] = (t.jobs + 1, t.seconds + cpu, t.wasted + wasted)
+        }
+        return order.map { (kind: $0, jobs: totals[$0]!.jobs, seconds: totals[$0]!.seconds, wasted: totals[$0]!.wasted) }
+    }
+
     /// Metrics drawn as training curves, in page order (others stay in the store).
     static let curveMetrics = ["loss", "accuracy", "reward_margin", "eval_accuracy", "eval_ece"]
     static let curveKinds = ["train-rm", "train-llm", "dpo"]

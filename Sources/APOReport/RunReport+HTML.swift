@@ -38,12 +38,22 @@ extension RunReport {
     /// The timeline of every attempt, then the table of jobs.
     private func htmlJobs() -> String {
         var h = "<h2>Job timeline</h2>\n" + gantt()
-        h += "<h2>Job durations</h2>\n<table><tr><th>job</th><th>kind</th><th>state</th><th>attempts</th><th>duration</th><th>error</th></tr>\n"
+        h += "<h2>Job durations</h2>\n<table><tr><th>job</th><th>kind</th><th>state</th><th>attempts</th><th>duration</th><th>CPU</th><th>error</th></tr>\n"
         for e in jobs {
             h += "<tr><td>\(esc(e.job.key))</td><td>\(esc(e.job.kind))</td><td class=\"st-\(e.job.state.rawValue)\">\(e.job.state.rawValue)</td>"
-            h += "<td class=\"n\">\(e.attempts.count)</td><td class=\"n\">\(duration(e).map(Formatting.duration) ?? "–")</td><td>\(esc(e.job.error ?? ""))</td></tr>\n"
+            h += "<td class=\"n\">\(e.attempts.count)</td><td class=\"n\">\(duration(e).map(Formatting.duration) ?? "–")</td>"
+            h += "<td class=\"n\">\(cpuSeconds(e).map(Formatting.duration) ?? "–")</td><td>\(esc(e.job.error ?? ""))</td></tr>\n"
         }
         h += "</table>\n"
+        let byKind = cpuByKind
+        if !byKind.isEmpty {
+            h += "<h2>CPU time by job kind</h2>\n<table><tr><th>kind</th><th>jobs</th><th>CPU</th><th>per job</th><th>of it not kept</th></tr>\n"
+            for k in byKind {
+                h += "<tr><td>\(esc(k.kind))</td><td class=\"n\">\(k.jobs)</td><td class=\"n\">\(Formatting.duration(k.seconds))</td>"
+                h += "<td class=\"n\">\(Formatting.duration(k.seconds / Double(k.jobs)))</td><td class=\"n\">\(Formatting.duration(k.wasted))</td></tr>\n"
+            }
+            h += "</table>\n<p>CPU time is user + system time of the worker process while it ran the job, every thread; \"not kept\" is what attempts that were released, failed or timed out spent.</p>\n"
+        }
         return h
     }
 

@@ -8,9 +8,16 @@ extension RunReport {
         md += "State **\(run.state.rawValue)**, created \(Formatting.timestamp(run.createdAt)) UTC"
         if let f = run.finishedAt { md += ", wall time \(Formatting.duration(f.timeIntervalSince(run.createdAt)))" }
         md += ". Parameters: `\(run.paramsJSON)`\n\n"
-        md += "## Jobs\n\n| job | kind | state | attempts | duration |\n|---|---|---|---|---|\n"
+        md += "## Jobs\n\n| job | kind | state | attempts | duration | CPU |\n|---|---|---|---|---|---|\n"
         for e in jobs {
-            md += "| \(e.job.key) | \(e.job.kind) | \(e.job.state.rawValue) | \(e.attempts.count) | \(duration(e).map(Formatting.duration) ?? "–") |\n"
+            md += "| \(e.job.key) | \(e.job.kind) | \(e.job.state.rawValue) | \(e.attempts.count) | \(duration(e).map(Formatting.duration) ?? "–") | \(cpuSeconds(e).map(Formatting.duration) ?? "–") |\n"
+        }
+        let byKind = cpuByKind
+        if !byKind.isEmpty {
+            md += "\n## CPU time by job kind\n\n| kind | jobs | CPU | per job | of it not kept |\n|---|---|---|---|---|\n"
+            for k in byKind {
+                md += "| \(k.kind) | \(k.jobs) | \(Formatting.duration(k.seconds)) | \(Formatting.duration(k.seconds / Double(k.jobs))) | \(Formatting.duration(k.wasted)) |\n"
+            }
         }
         let rmRows = rmTableRows
         if !rmRows.isEmpty {

@@ -238,10 +238,12 @@ public final class Worker {
             shutdown: shutdown, parentAlive: parentAlive, timeout: job.timeoutSeconds,
             hardStopAfter: configuration.hardStopAfter, logger: logger)
         keeper.start()
+        let cpuAtStart = ProcessCPUTime.seconds()
         let result = Result { try kind.run(context) }
+        let cpuSeconds = ProcessCPUTime.seconds() - cpuAtStart
         keeper.finish()
         let settled = settle(job: job, lease: lease, result: result, stop: stop.reason, memoKey: memoKey?.value,
-                             context: context, handOff: handOff)
+                             context: context, cpuSeconds: cpuSeconds, handOff: handOff)
         if settled.outcome == .succeeded {
             AttemptFolders.removeScratch(root: folders.output.deletingLastPathComponent().path, jobKey: job.key)
         }
@@ -283,10 +285,19 @@ public final class Worker {
         return nil
     }
 
-    /// The one place an attempt's final state is chosen.
+    /// The one place an attempt's final state is chosen. `cpuSeconds`, what the job's run cost,
+    /// goes with a success in its completion and is recorded first otherwise.
     func settle(job: JobRecord, lease: JobLease, result: Result<JobOutputs, Error>, stop: StopReason?,
-                memoKey: String?, context: WorkerJobContext?, handOff: Bool = false) -> (outcome: AttemptOutcome, next: ClaimedJob?) {
+                memoKey: String?, context: WorkerJobContext?, cpuSeconds: Double,
+                handOff: Bool = false) -> (outcome: AttemptOutcome, next: ClaimedJob?) {
         let now = Date()
+        if case .failure = result, stop != .leaseLost {
+            do {
+                try store.recordCPUTime(lease, seconds: cpuSeconds)
+            } catch {
+                logger.warning("job \(job.id): CPU time not recorded: \(error)")
+            }
+        }
         do {
             switch (result, stop) {
             case (_, .leaseLost?):
@@ -294,8 +305,9 @@ public final class Worker {
                 return (.leaseLost, nil)
             case (.success(let outputs), _):
                 let outputsJSON = try MemoKey.canonicalJSON(.object(outputs))
-                let completion = context?.completion(outputsJSON: outputsJSON, memoKey: memoKey)
+                var completion = context?.completion(outputsJSON: outputsJSON, memoKey: memoKey)
                     ?? JobCompletion(outputsJSON: outputsJSON, memoKey: memoKey)
+                completion.cpuSeconds = cpuSeconds
                 do {
                     if handOff, !shutdown.isRequested, parentAlive() {
                         let next = try store.completeAndClaimNext(

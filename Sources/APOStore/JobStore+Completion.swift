@@ -30,7 +30,8 @@ extension JobStore {
             """, [completion.outputsJSON, completion.memoKey, t, lease.jobID, lease.token])
         else { throw StoreError.leaseLost(jobID: lease.jobID) }
         try completion.publish()
-        try Self.finishAttempt(db, attemptID: lease.attemptID, outcome: "succeeded", error: nil, at: t)
+        try Self.finishAttempt(db, attemptID: lease.attemptID, outcome: "succeeded", error: nil,
+                               cpuSeconds: completion.cpuSeconds, at: t)
         try Self.promoteDependents(db, of: lease.jobID)
         try Self.refreshRunState(db, runID: runID, at: t)
     }
@@ -53,7 +54,8 @@ extension JobStore {
                 WHERE id = ?4 AND state = 'running' AND lease_token = ?5
                 RETURNING id, run_id),
             attempt AS (
-                UPDATE attempts SET outcome = 'succeeded', error = NULL, finished_at = ?3
+                UPDATE attempts SET outcome = 'succeeded', error = NULL, finished_at = ?3,
+                    cpu_seconds = CAST(?7 AS DOUBLE PRECISION)
                 WHERE id = ?6 AND outcome IS NULL AND EXISTS (SELECT 1 FROM done)),
             promoted AS (
                 UPDATE jobs SET state = 'queued'
@@ -71,7 +73,8 @@ extension JobStore {
                 FROM done, LATERAL (\(derivedRunStateSQL(run: "done.run_id", except: "?4"))) AS derived
                 WHERE runs.id = done.run_id AND runs.state <> derived.state)
             SELECT done.run_id, (SELECT COUNT(*) FROM woken) AS woken FROM done
-            """, [completion.outputsJSON, completion.memoKey, t, lease.jobID, lease.token, lease.attemptID])
+            """, [completion.outputsJSON, completion.memoKey, t, lease.jobID, lease.token, lease.attemptID,
+                completion.cpuSeconds])
         guard done != nil else { throw StoreError.leaseLost(jobID: lease.jobID) }
         try completion.publish()
     }

@@ -29,12 +29,15 @@ public struct JobCompletion {
     public var memoKey: String?
     public var artifacts: [StagedArtifact]
     public var publish: () throws -> Void
+    /// The CPU seconds the job took (`attempts.cpu_seconds`), written with the outcome.
+    public var cpuSeconds: Double?
 
     public init(outputsJSON: String, memoKey: String? = nil, artifacts: [StagedArtifact] = [],
-                publish: @escaping () throws -> Void = {}) {
+                cpuSeconds: Double? = nil, publish: @escaping () throws -> Void = {}) {
         self.outputsJSON = outputsJSON
         self.memoKey = memoKey
         self.artifacts = artifacts
+        self.cpuSeconds = cpuSeconds
         self.publish = publish
     }
 }
@@ -85,6 +88,19 @@ extension JobStore {
                 UPDATE attempts SET compute_path = ?
                 WHERE id = ? AND EXISTS (SELECT 1 FROM jobs WHERE \(Self.leaseHeldSQL) \(db.dialect.leaseReadSuffix))
                 """, [path, lease.attemptID, lease.jobID, lease.token])
+            if changed == 0 { throw StoreError.leaseLost(jobID: lease.jobID) }
+        }
+    }
+
+    /// Records the CPU seconds the lease's attempt spent (`attempts.cpu_seconds`) before it ends
+    /// some other way than succeeding (a success carries them in its `JobCompletion`); `leaseLost`
+    /// (nothing written) once the lease is gone.
+    public func recordCPUTime(_ lease: JobLease, seconds: Double) throws {
+        try driver.writeOneStatement { db in
+            let changed = try db.execute("""
+                UPDATE attempts SET cpu_seconds = ?
+                WHERE id = ? AND EXISTS (SELECT 1 FROM jobs WHERE \(Self.leaseHeldSQL) \(db.dialect.leaseReadSuffix))
+                """, [seconds, lease.attemptID, lease.jobID, lease.token])
             if changed == 0 { throw StoreError.leaseLost(jobID: lease.jobID) }
         }
     }

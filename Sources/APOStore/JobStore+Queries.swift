@@ -38,7 +38,7 @@ extension JobStore {
     public func jobs(runID: Int64) throws -> [JobRecord] {
         try driver.read { db in
             let needs = try Self.needsByJob(db, runID: runID)
-            return try db.fetchAll("SELECT * FROM jobs WHERE run_id = ? ORDER BY id", [runID])
+            return try db.fetchAll("\(Self.jobWithCPUSQL) WHERE j.run_id = ? ORDER BY j.id", [runID])
                 .map { Self.decodeJob($0, needs: needs[$0["id"]] ?? []) }
         }
     }

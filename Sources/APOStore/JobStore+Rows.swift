@@ -42,8 +42,15 @@ extension JobStore {
             createdAt: Date(timeIntervalSince1970: row["created_at"]),
             startedAt: Date(epochSeconds: row["started_at"]),
             finishedAt: Date(epochSeconds: row["finished_at"]),
-            needs: needs)
+            needs: needs,
+            cpuSeconds: row.columns.position(of: "cpu_seconds") == nil ? nil : row["cpu_seconds"])
     }
+
+    /// A job row with its attempts' CPU seconds summed (`cpu_seconds`), for `decodeJob`.
+    static let jobWithCPUSQL = """
+        SELECT j.*, (SELECT SUM(a.cpu_seconds) FROM attempts a WHERE a.job_id = j.id) AS cpu_seconds
+        FROM jobs j
+        """
 
     static func decodeAttempt(_ row: SQLRow) -> AttemptRecord {
         AttemptRecord(
@@ -52,7 +59,7 @@ extension JobStore {
             lastHeartbeatAt: Date(epochSeconds: row["last_heartbeat_at"]),
             leaseExpiresAt: Date(timeIntervalSince1970: row["lease_expires_at"]),
             finishedAt: Date(epochSeconds: row["finished_at"]), outcome: row["outcome"],
-            error: row["error"], computePath: row["compute_path"])
+            error: row["error"], computePath: row["compute_path"], cpuSeconds: row["cpu_seconds"])
     }
 
     static func needsByJob(_ db: any SQLTransaction, runID: Int64) throws -> [Int64: [String]] {
@@ -74,7 +81,7 @@ extension JobStore {
     }
 
     static func fetchJob(_ db: any SQLTransaction, _ id: Int64) throws -> JobRecord? {
-        guard let row = try db.fetchOne("SELECT * FROM jobs WHERE id = ?", [id])
+        guard let row = try db.fetchOne("\(jobWithCPUSQL) WHERE j.id = ?", [id])
         else { return nil }
         return decodeJob(row, needs: try needs(db, jobID: id))
     }
@@ -98,11 +105,12 @@ extension JobStore {
     }
 
     static func finishAttempt(_ db: any SQLTransaction, attemptID: Int64, outcome: String, error: String?,
-                              at t: Double) throws {
+                              cpuSeconds: Double? = nil, at t: Double) throws {
         try db.execute("""
-            UPDATE attempts SET outcome = ?, error = ?, finished_at = ?
+            UPDATE attempts SET outcome = ?, error = ?, finished_at = ?,
+                cpu_seconds = COALESCE(CAST(? AS \(db.dialect.doubleType)), cpu_seconds)
             WHERE id = ? AND outcome IS NULL
-            """, [outcome, error, t, attemptID])
+            """, [outcome, error, t, cpuSeconds, attemptID])
     }
 
     /// Moves `jobID`'s blocked dependents whose dependencies have all succeeded to queued.

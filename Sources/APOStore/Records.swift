@@ -156,6 +156,8 @@ public struct JobRecord: Codable, Equatable, Sendable {
     public var finishedAt: Date?
     /// Keys of the jobs this one needs, sorted.
     public var needs: [String]
+    /// CPU seconds its attempts spent, summed over those that recorded them (nil: none did).
+    public var cpuSeconds: Double?
     /// Public: apoctl rebuilds records from apod's HTTP API answers.
     public init(id: Int64, runID: Int64, key: String, kind: String, kindVersion: Int, paramsJSON: String,
                 state: JobState, priority: Int, resourcesJSON: String, attempts: Int, maxAttempts: Int,
@@ -163,7 +165,7 @@ public struct JobRecord: Codable, Equatable, Sendable {
                 notBefore: Date?, memoize: Bool, outputsJSON: String?, memoKey: String?,
                 memoizedFromJobID: Int64?, error: String?, cancelRequested: Bool, progressDone: Int,
                 progressTotal: Int, progressMessage: String?, leaseWorkerID: String?, leaseExpiresAt: Date?,
-                createdAt: Date, startedAt: Date?, finishedAt: Date?, needs: [String]) {
+                createdAt: Date, startedAt: Date?, finishedAt: Date?, needs: [String], cpuSeconds: Double? = nil) {
         self.id = id
         self.runID = runID
         self.key = key
@@ -194,6 +196,7 @@ public struct JobRecord: Codable, Equatable, Sendable {
         self.startedAt = startedAt
         self.finishedAt = finishedAt
         self.needs = needs
+        self.cpuSeconds = cpuSeconds
     }
 }
 
@@ -213,6 +216,9 @@ public struct AttemptRecord: Codable, Equatable, Sendable {
     public var error: String?
     /// The compute path the worker resolved for this attempt (nil: a kind without compute).
     public var computePath: String? = nil
+    /// CPU seconds (user + system) the worker process spent on the attempt's job; nil when it
+    /// ran nothing (memoized) or ended without saying (killed, lease lost).
+    public var cpuSeconds: Double? = nil
 }
 
 /// The right to run one job: valid while `expiresAt > now`; renewed only by its owner (token match).

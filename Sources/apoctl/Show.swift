@@ -19,6 +19,8 @@ struct JobSummary: Encodable {
     let startedAt: Date?
     let finishedAt: Date?
     let durationSeconds: Double?
+    /// CPU seconds its attempts spent (absent: none recorded any).
+    let cpuSeconds: Double?
     let progressDone: Int
     let progressTotal: Int
     let progressMessage: String?
@@ -38,6 +40,7 @@ struct JobSummary: Encodable {
         startedAt = job.startedAt
         finishedAt = job.finishedAt
         durationSeconds = job.startedAt.map { (job.finishedAt ?? now).timeIntervalSince($0) }
+        cpuSeconds = job.cpuSeconds
         progressDone = job.progressDone
         progressTotal = job.progressTotal
         progressMessage = job.progressMessage
@@ -50,7 +53,7 @@ struct JobSummary: Encodable {
 extension Apoctl {
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show a run's DAG: every job (rounds expanded) with its state, attempts, needs and duration.",
+            abstract: "Show a run's DAG: every job (rounds expanded) with its state, attempts, needs, duration and CPU time.",
             discussion: "A matrixed run lists the jobs shared by every cell first, then each cell's jobs under its name (--json: each job's `cell`).")
 
         @OptionGroup var global: GlobalOptions
@@ -77,7 +80,7 @@ extension Apoctl {
             // Hosts alive now, to say why a queued job waits when none of them may take it.
             let aliveHosts = try store.hosts(now: now, lostAfter: JobStore.hostLostAfterSeconds).filter { !$0.isLost }
             let keyWidth = max(12, min(40, (jobs.map(\.key.count).max() ?? 0) + 1))
-            print("  \(Formatting.column("JOB", 6)) \(Formatting.column("KEY", keyWidth)) \(Formatting.column("KIND", 16)) \(Formatting.column("STATE", 15)) \(Formatting.column("TRIES", 6)) \(Formatting.column("TIME", 8)) NEEDS")
+            print("  \(Formatting.column("JOB", 6)) \(Formatting.column("KEY", keyWidth)) \(Formatting.column("KIND", 16)) \(Formatting.column("STATE", 15)) \(Formatting.column("TRIES", 6)) \(Formatting.column("TIME", 8)) \(Formatting.column("CPU", 8)) NEEDS")
             let groups = MatrixCell.groups(jobs, key: \.key)
             for (cell, members) in groups {
                 if groups.count > 1 || cell != nil { print(cell.map { "cell \($0):" } ?? "shared by every cell:") }
@@ -90,8 +93,9 @@ extension Apoctl {
             var state = s.state
             if let from = s.memoizedFromJobID { state = "reused(\(from))" }
             let time = s.durationSeconds.map(Formatting.duration) ?? "-"
+            let cpu = s.cpuSeconds.map(Formatting.duration) ?? "-"
             let needs = s.needs.isEmpty ? "-" : s.needs.joined(separator: ", ")
-            print("  \(Formatting.column(String(s.id), 6)) \(Formatting.column(s.key, keyWidth)) \(Formatting.column(s.kind, 16)) \(Formatting.column(state, 15)) \(Formatting.column("\(s.attempts)/\(s.maxAttempts)", 6)) \(Formatting.column(time, 8)) \(needs)")
+            print("  \(Formatting.column(String(s.id), 6)) \(Formatting.column(s.key, keyWidth)) \(Formatting.column(s.kind, 16)) \(Formatting.column(state, 15)) \(Formatting.column("\(s.attempts)/\(s.maxAttempts)", 6)) \(Formatting.column(time, 8)) \(Formatting.column(cpu, 8)) \(needs)")
             if job.state == .running, job.progressTotal > 0 {
                 let pct = Double(job.progressDone) / Double(job.progressTotal)
                 print("         \(Formatting.bar(fraction: pct, width: 20)) \(Int(pct * 100))% \(job.progressMessage ?? "")")

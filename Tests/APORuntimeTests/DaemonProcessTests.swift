@@ -28,6 +28,32 @@ struct DaemonProcessTests {
         for worker in workers { #expect(environment(worker).contains("OMP_WAIT_POLICY=PASSIVE")) }
     }
 
+    /// A job's CPU time is the worker's, not the wall clock: a 1.5 s sleep costs almost none.
+    /// `apoctl show` and the report print it (the compute kinds' side is in PipelineResilienceTests).
+    @Test func aSleepingJobRecordsItsCPUTimeNotItsWallTime() throws {
+        let sandbox = try RuntimeSandbox()
+        defer { sandbox.cleanup() }
+        let submit = try sandbox.apoctl(["submit", try sandbox.write("nap.yaml", "name: nap\njobs:\n  - id: nap\n    kind: sleep\n    params: {seconds: 1.5}\n")])
+        let runID = try #require(Int64(submit.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), "\(submit.stderr)")
+        try sandbox.startDaemon(workers: 1)
+        #expect(try sandbox.waitForRun(runID).state == .succeeded)
+        let store = try sandbox.store()
+        let job = try #require(try store.jobs(runID: runID).first)
+        let attempt = try #require(try store.attempts(jobID: job.id).first)
+        let wall = try #require(attempt.finishedAt).timeIntervalSince(attempt.startedAt)
+        let cpu = try #require(attempt.cpuSeconds, "the worker records the attempt's CPU time")
+        #expect(wall >= 1.5)
+        #expect(cpu >= 0 && cpu < 0.5, "a sleep spent \(cpu) CPU-s in \(wall) s")
+        #expect(job.cpuSeconds == cpu)
+
+        let show = try sandbox.apoctl(["show", String(runID)])
+        #expect(show.stdout.contains(" CPU "), "\(show.stdout)")
+        let report = try sandbox.apoctl(["report", String(runID), "--format", "md"])
+        #expect(report.status == 0, "\(report.stderr)")
+        #expect(report.stdout.contains("## CPU time by job kind"), "\(report.stdout)")
+        #expect(report.stdout.contains("| sleep | 1 |"), "\(report.stdout)")
+    }
+
     @Test func submittedChainRunsInDependencyOrder() throws {
         let sandbox = try RuntimeSandbox()
         defer { sandbox.cleanup() }

@@ -100,7 +100,18 @@ struct PipelineResilienceTests {
         for job in jobs { attempts[job.key] = try store.attempts(jobID: job.id).map(\.outcome) }
         // Every attempt of the RM job records the compute path it resolved (and logs it); generate has none.
         for job in jobs {
-            let paths = try store.attempts(jobID: job.id).map(\.computePath)
+            let rows = try store.attempts(jobID: job.id)
+            let paths = rows.map(\.computePath)
+            // Every attempt that ran its job to an end records the CPU it spent; a killed one cannot.
+            for attempt in rows {
+                if attempt.outcome == "succeeded" {
+                    // Sampling and training on the real model cost far more than a data split.
+                    let floor = ["samples", "rm"].contains(job.key) ? 0.5 : 0
+                    #expect((attempt.cpuSeconds ?? -1) > floor, "\(job.key): \(String(describing: attempt.cpuSeconds))")
+                } else if attempt.outcome == "expired" {
+                    #expect(attempt.cpuSeconds == nil)
+                }
+            }
             if job.key == "rm" {
                 #expect(paths.allSatisfy { $0?.hasPrefix("precision ") == true }, "\(paths)")
             } else if job.key == "samples" {

@@ -32,6 +32,7 @@ import Testing
         expectStoreError(lost) { try store.recordMetric(stale.lease, step: 1, name: "loss", value: 1, now: at(6)) }
         expectStoreError(lost) { try store.updateProgress(stale.lease, done: 1, total: 2, message: nil, now: at(6)) }
         expectStoreError(lost) { _ = try store.heartbeat(stale.lease, leaseDuration: 3, now: at(6)) }
+        expectStoreError(lost) { try store.recordCPUTime(stale.lease, seconds: 9) }
         var ranBody = false
         expectStoreError(lost) { try store.holdingLease(stale.lease) { ranBody = true } }
         #expect(!ranBody)

@@ -75,6 +75,9 @@ public enum SQLDialect: String, Sendable {
     /// has locked, so two hosts never pick the same job and never wait for each other.
     public var claimPickSuffix: String { self == .sqlite ? "" : "FOR UPDATE SKIP LOCKED" }
 
+    /// The column type of a float, for casting a bound value that may be NULL.
+    public var doubleType: String { self == .sqlite ? "REAL" : "DOUBLE PRECISION" }
+
     /// The id of the next attempt, chosen while the job is being leased so the lease can name it.
     public var nextAttemptIDSQL: String {
         self == .sqlite ? "(SELECT COALESCE(MAX(id), 0) + 1 FROM attempts)"

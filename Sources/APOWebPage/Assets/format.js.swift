@@ -14,6 +14,12 @@ export function duration(seconds) {
   return `${Math.floor(h / 24)} d ${h % 24} h`;
 }
 
+/// CPU seconds (every thread of the worker) as a duration; tenths below a minute.
+export function cpuTime(seconds) {
+  if (seconds == null || !isFinite(seconds)) return '–';
+  return seconds < 60 ? `${seconds.toFixed(1)} CPU-s` : `${duration(seconds)} CPU`;
+}
+
 /// Seconds left when `fraction` of the work took `elapsed` seconds, assuming a steady pace;
 /// null while too little is done to say.
 export function remaining(fraction, elapsed) {

@@ -4,7 +4,7 @@ extension WebPage {
 // The selected job: state, progress with ETA, attempts, error, params and outputs, artifacts,
 // and its retry/cancel buttons.
 import { el, clear, progressBar, stateBadge } from './dom.js';
-import { duration, etaText, time, bytes, percent } from './format.js';
+import { duration, cpuTime, etaText, time, bytes, percent } from './format.js';
 import { confirmButton } from './confirm-button.js';
 
 const cancellable = new Set(['blocked', 'queued', 'running']);
@@ -64,6 +64,7 @@ function body(detail) {
       fact('kind', job.kind), fact('attempts', `${job.attempts} of ${job.maxAttempts}`),
       fact('started', time(job.startedAt)), fact('finished', time(job.finishedAt)),
       fact('duration', duration(job.durationSeconds)),
+      job.cpuSeconds != null ? fact('CPU time', cpuTime(job.cpuSeconds)) : null,
       job.memoizedFromJobId != null ? fact('memoized from', `job ${job.memoizedFromJobId}`) : null,
       job.cancelRequested ? fact('cancel', 'requested') : null),
     job.progress.total > 0 ? progressBar(fraction, progressLabel, job.state) : null,
@@ -91,10 +92,11 @@ function attemptsTable(attempts) {
   if (!attempts || attempts.length === 0) return null;
   return el('details', { class: 'attempts' }, el('summary', {}, `Attempts (${attempts.length})`),
     el('table', { class: 'data' },
-      el('thead', {}, el('tr', {}, ['#', 'worker', 'started', 'finished', 'outcome', 'compute'].map((h) => el('th', {}, h)))),
+      el('thead', {}, el('tr', {}, ['#', 'worker', 'started', 'finished', 'outcome', 'CPU', 'compute'].map((h) => el('th', {}, h)))),
       el('tbody', {}, attempts.map((a) => el('tr', { title: a.error || '' },
         el('td', {}, a.number), el('td', {}, a.worker), el('td', {}, time(a.startedAt)), el('td', {}, time(a.finishedAt)),
-        el('td', {}, a.outcome || 'running'), el('td', {}, a.computePath || '–'))))));
+        el('td', {}, a.outcome || 'running'), el('td', { class: 'cpu' }, cpuTime(a.cpuSeconds)),
+        el('td', {}, a.computePath || '–'))))));
 }
 
 function jsonBlock(title, value) {
