@@ -218,7 +218,11 @@ public final class Worker {
         defer { try? FileManager.default.removeItem(at: folders.staging) }
 
         let stop = StopSignal()
-        let context = WorkerJobContext(params: params, folders: folders, threads: configuration.threads,
+        // `resources.threads` caps what the job uses: two one-thread jobs side by side on a
+        // 2-core host each get a core instead of both running two threads on both.
+        let threads = min(configuration.threads,
+                          ResourceNeeds.threads(resourcesJSON: job.resourcesJSON) ?? configuration.threads)
+        let context = WorkerJobContext(params: params, folders: folders, threads: threads,
                                        store: store, lease: lease, stop: stop)
         if let computePath {
             do {

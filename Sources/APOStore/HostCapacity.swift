@@ -98,6 +98,15 @@ public struct ResourceNeeds: Sendable, Equatable {
         if memoryMB == nil && labels.isEmpty { return nil }
     }
 
+    /// The `threads` a job's `resources:` ask for, nil when they name none. It places the job
+    /// (`JobStore+Placement`) and caps the threads the worker gives it.
+    public static func threads(resourcesJSON: String) -> Int? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(resourcesJSON.utf8)) as? [String: Any],
+              let threads = (object["threads"] as? NSNumber)?.intValue, threads >= 1
+        else { return nil }
+        return threads
+    }
+
     /// Whether `host` offers all of it (a host that recorded no memory figure is given the benefit).
     public func isOffered(by host: HostRecord) -> Bool {
         if let memoryMB, let offered = host.memoryMB, offered < memoryMB { return false }

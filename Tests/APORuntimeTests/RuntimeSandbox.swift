@@ -156,10 +156,11 @@ final class RuntimeSandbox {
 /// Builds NewRun values for tests that bypass YAML.
 enum TestRuns {
     static func job(_ key: String, _ kind: String = "noop", params: String = "{}", needs: [String] = [],
-                    maxAttempts: Int = 3, timeout: Double? = nil, memoize: Bool = false) -> NewJob {
+                    maxAttempts: Int = 3, timeout: Double? = nil, memoize: Bool = false,
+                    resources: String = "{}") -> NewJob {
         NewJob(key: key, kind: kind, kindVersion: 1, paramsJSON: params, needs: needs, priority: 0,
                maxAttempts: maxAttempts, backoffBaseSeconds: 0.05, backoffMaxSeconds: 0.2,
-               timeoutSeconds: timeout, resourcesJSON: "{}", memoize: memoize)
+               timeoutSeconds: timeout, resourcesJSON: resources, memoize: memoize)
     }
 
     /// A run whose folder exists, as `apoctl submit` makes it.

@@ -59,6 +59,17 @@ enum DirectoryWritingKind: JobKind {
     }
 }
 
+/// Reports the threads the worker gave it.
+enum ThreadsReportingKind: JobKind {
+    static let name = "test-threads"
+    static let version = 1
+    static let parameters = [ParameterSpec("threads", .int, default: .int(0), help: "0: the worker's")]
+    static let outputs = ["threads"]
+    static func run(_ context: any JobContext) throws -> JobOutputs {
+        ["threads": .int(try context.threadsParam())]
+    }
+}
+
 /// Runs until cancelled, checking often; for lease-loss tests.
 enum SpinKind: JobKind {
     static let name = "test-spin"
@@ -79,7 +90,7 @@ enum SpinKind: JobKind {
 @Suite(.serialized)
 struct WorkerTests {
     let registry = JobKindRegistry.registry([ArtifactWritingKind.self, DirectoryWritingKind.self, SpinKind.self,
-                                             SleepKind.self, NoopKind.self])
+                                             SleepKind.self, NoopKind.self, ThreadsReportingKind.self])
 
     func worker(_ store: JobStore, lease: TimeInterval = 2) -> Worker {
         Worker(store: store, registry: registry,
@@ -160,6 +171,24 @@ struct WorkerTests {
         #expect(reused.map { [$0.name, $0.path, $0.type.rawValue, $0.sha256] }
             == [["model", artifact.path, "directory", artifact.sha256]])
         #expect(try store.artifacts(runID: firstRun).count == 1)
+    }
+
+    /// A job's `resources.threads` caps the worker's threads for it; it never raises them.
+    @Test func resourcesThreadsCapTheThreadsAJobGets() throws {
+        let sandbox = try RuntimeSandbox()
+        defer { sandbox.cleanup() }
+        let store = try sandbox.store()
+        let runID = try store.createRun(TestRuns.run([
+            TestRuns.job("one", "test-threads", resources: #"{"threads":1}"#),
+            TestRuns.job("none", "test-threads"),
+            TestRuns.job("many", "test-threads", resources: #"{"threads":16}"#),
+        ], in: sandbox), now: Date())
+        var configuration = WorkerConfiguration(workerID: "test-worker", leaseDuration: 2)
+        configuration.threads = 4
+        let w = Worker(store: store, registry: registry, configuration: configuration)
+        for _ in 0..<3 { #expect(try w.runOnce() == .succeeded) }
+        let outputs = Dictionary(uniqueKeysWithValues: try store.jobs(runID: runID).map { ($0.key, $0.outputsJSON ?? "") })
+        #expect(outputs == ["one": #"{"threads":1}"#, "none": #"{"threads":4}"#, "many": #"{"threads":4}"#])
     }
 
     @Test func jobPastItsTimeoutFailsAndIsRetried() throws {
