@@ -34,6 +34,7 @@ extension JobStore {
     /// keeps it; another file while the recorded one still exists is a copy and gets a new one; a
     /// file whose recorded one is gone was moved there and keeps it.
     public func databaseIdentity(now: Date = Date()) throws -> DatabaseIdentity {
+        if driver.dialect == .postgres { return try postgresDatabaseIdentity(now: now) }
         let here = driver.filePath.flatMap(DatabaseFileStamp.of(path:))
         let location = here?.path ?? driver.location
         return try driver.write { db in
@@ -63,6 +64,34 @@ extension JobStore {
                 UPDATE database_identity SET id = ?, file_path = ?, file_device = ?, file_inode = ?
                 WHERE singleton = 1
                 """, [kept, here.path, here.device, here.inode])
+            return DatabaseIdentity(id: kept, location: location)
+        }
+    }
+
+    /// On PostgreSQL the database's OID plays the file's part: the same OID (also after a rename)
+    /// keeps the identity; another OID while the recorded one still exists on this server is a
+    /// copy and gets a new one; a recorded OID that is gone was moved here and keeps it.
+    private func postgresDatabaseIdentity(now: Date) throws -> DatabaseIdentity {
+        let location = driver.location
+        return try driver.write { db in
+            guard let oid = try db.fetchValue(Int64.self,
+                "SELECT oid::bigint FROM pg_database WHERE datname = current_database()")
+            else { throw StoreError.cannotOpen(path: location, reason: "the server does not list the current database") }
+            // Two processes opening a new database at once both insert; the second insert is a no-op.
+            try db.execute("""
+                INSERT INTO database_identity (singleton, id, database_oid, created_at) VALUES (1, ?, ?, ?)
+                ON CONFLICT (singleton) DO NOTHING
+                """, [UUID().uuidString.lowercased(), oid, storeTime(now)])
+            let row = try db.fetchOne("SELECT id, database_oid FROM database_identity WHERE singleton = 1 FOR UPDATE")!
+            let id: String = row["id"]
+            let recorded: Int64? = row["database_oid"]
+            if recorded == oid { return DatabaseIdentity(id: id, location: location) }
+            var kept = id
+            if let recorded, try db.fetchValue(Int64.self, "SELECT oid::bigint FROM pg_database WHERE oid = ?::bigint::oid",
+                                               [recorded]) != nil {
+                kept = UUID().uuidString.lowercased()  // the recorded database is still here: this is a copy
+            }
+            try db.execute("UPDATE database_identity SET id = ?, database_oid = ? WHERE singleton = 1", [kept, oid])
             return DatabaseIdentity(id: kept, location: location)
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import APOStore
+import APOTestSupport
 
 /// `database_identity` (migration 0008): what a run folder records as its owner. A copy of an
 /// SQLite file must not pass for the original; a moved file must stay itself.
@@ -55,5 +56,52 @@ import Testing
         store.driver.close()
         #expect(!FileManager.default.fileExists(atPath: database.path + "-wal"))
         return identity
+    }
+}
+
+/// PostgreSQL: the database's OID stands in for the file. A template copy on the same server is
+/// another database; a rename, or a copy whose original is gone, is the same one.
+@Suite struct PostgresDatabaseIdentityTests {
+    /// Runs `sql` on the test server's maintenance database.
+    func admin(_ sql: String) throws {
+        let server = try TestPostgres.serverURL
+        let driver = try PostgresDriver(url: server, clock: .caller)
+        defer { driver.close() }
+        try driver.autocommit(sql)
+    }
+
+    func url(_ base: String, database name: String) -> String {
+        var components = URLComponents(string: base)!
+        components.path = "/" + name
+        return components.string!
+    }
+
+    func identity(_ url: String) throws -> String {
+        let store = try JobStore(driver: PostgresDriver(url: url, clock: .caller), migrator: nil)
+        defer { store.driver.close() }
+        return try store.databaseIdentity().id
+    }
+
+    @Test func aTemplateCopyGetsItsOwnIdentityARenameAndAMoveKeepIt() throws {
+        let original = try TestPostgres.createDatabase()
+        let name = String(URLComponents(string: original)!.path.dropFirst())
+        let copy = name + "_copy", renamed = name + "_renamed", moved = name + "_moved"
+        defer { for n in [name, copy, renamed, moved] { TestPostgres.dropDatabase(url(original, database: n)) } }
+        let first = try identity(original)
+
+        try admin("CREATE DATABASE \(copy) TEMPLATE \(name)")
+        let copied = try identity(url(original, database: copy))
+        #expect(copied != first, "a copy beside the original is another database")
+        #expect(try identity(original) == first)
+        #expect(try identity(url(original, database: copy)) == copied)
+
+        try admin("ALTER DATABASE \(name) RENAME TO \(renamed)")
+        #expect(try identity(url(original, database: renamed)) == first, "a rename keeps the OID")
+
+        // Copied, then the original dropped: the copy is where the database lives now.
+        try admin("CREATE DATABASE \(moved) TEMPLATE \(renamed)")
+        try admin("DROP DATABASE \(renamed)")
+        #expect(try identity(url(original, database: moved)) == first)
+        #expect(try identity(url(original, database: moved)) == first)
     }
 }
