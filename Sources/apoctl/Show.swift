@@ -1,3 +1,4 @@
+import APOAPIBodies
 import APOPipeline
 import APOReport
 import APORuntime
@@ -5,56 +6,11 @@ import APOStore
 import ArgumentParser
 import Foundation
 
-/// One job as `show --json` prints it.
-struct JobSummary: Encodable {
-    let id: Int64
-    let key: String
-    /// The matrix cell of a job copy (`seed=2` of `seed=2/r1.apo_rm`); absent for a shared job.
-    let cell: String?
-    let kind: String
-    let state: String
-    let attempts: Int
-    let maxAttempts: Int
-    let needs: [String]
-    let startedAt: Date?
-    let finishedAt: Date?
-    let durationSeconds: Double?
-    /// CPU seconds its attempts spent (absent: none recorded any).
-    let cpuSeconds: Double?
-    let progressDone: Int
-    let progressTotal: Int
-    let progressMessage: String?
-    let memoizedFromJobID: Int64?
-    let error: String?
-    let outputs: String?
-
-    init(_ job: JobRecord, now: Date) {
-        id = job.id
-        key = job.key
-        cell = MatrixCell.name(ofJobKey: job.key)
-        kind = job.kind
-        state = job.state.rawValue
-        attempts = job.attempts
-        maxAttempts = job.maxAttempts
-        needs = job.needs
-        startedAt = job.startedAt
-        finishedAt = job.finishedAt
-        durationSeconds = job.startedAt.map { (job.finishedAt ?? now).timeIntervalSince($0) }
-        cpuSeconds = job.cpuSeconds
-        progressDone = job.progressDone
-        progressTotal = job.progressTotal
-        progressMessage = job.progressMessage
-        memoizedFromJobID = job.memoizedFromJobID
-        error = job.error
-        outputs = job.outputsJSON
-    }
-}
-
 extension Apoctl {
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show a run's DAG: every job (rounds expanded) with its state, attempts, needs, duration and CPU time.",
-            discussion: "A matrixed run lists the jobs shared by every cell first, then each cell's jobs under its name (--json: each job's `cell`).")
+            discussion: "A matrixed run lists the jobs shared by every cell first, then each cell's jobs under its name. --json prints each job as the HTTP API's GET /api/runs/{id} does (with its `cell`).")
 
         @OptionGroup var global: GlobalOptions
 
@@ -63,7 +19,7 @@ extension Apoctl {
 
         struct Output: Encodable {
             let run: RunSummary
-            let jobs: [JobSummary]
+            let jobs: [JobBody]
         }
 
         func run() throws {
@@ -73,7 +29,9 @@ extension Apoctl {
             let now = Date()
             let summary = RunSummary(run: record, jobs: jobs, now: now)
             if global.json {
-                return try global.printJSON(Output(run: summary, jobs: jobs.map { JobSummary($0, now: now) }))
+                return try global.printJSON(Output(run: summary, jobs: jobs.map {
+                    JobBody($0, cell: MatrixCell.name(ofJobKey: $0.key), now: now)
+                }))
             }
             print("run \(record.id)  \(record.pipelineName)  \(record.state.rawValue)  \(summary.progressText)  \(Formatting.duration(summary.durationSeconds))")
             print("artifacts: \(record.artifactRoot)")
@@ -89,13 +47,12 @@ extension Apoctl {
         }
 
         private func printLine(_ job: JobRecord, keyWidth: Int, aliveHosts: [HostRecord], now: Date) {
-            let s = JobSummary(job, now: now)
-            var state = s.state
-            if let from = s.memoizedFromJobID { state = "reused(\(from))" }
-            let time = s.durationSeconds.map(Formatting.duration) ?? "-"
-            let cpu = s.cpuSeconds.map(Formatting.duration) ?? "-"
-            let needs = s.needs.isEmpty ? "-" : s.needs.joined(separator: ", ")
-            print("  \(Formatting.column(String(s.id), 6)) \(Formatting.column(s.key, keyWidth)) \(Formatting.column(s.kind, 16)) \(Formatting.column(state, 15)) \(Formatting.column("\(s.attempts)/\(s.maxAttempts)", 6)) \(Formatting.column(time, 8)) \(Formatting.column(cpu, 8)) \(needs)")
+            var state = job.state.rawValue
+            if let from = job.memoizedFromJobID { state = "reused(\(from))" }
+            let time = job.startedAt.map { Formatting.duration((job.finishedAt ?? now).timeIntervalSince($0)) } ?? "-"
+            let cpu = job.cpuSeconds.map(Formatting.duration) ?? "-"
+            let needs = job.needs.isEmpty ? "-" : job.needs.joined(separator: ", ")
+            print("  \(Formatting.column(String(job.id), 6)) \(Formatting.column(job.key, keyWidth)) \(Formatting.column(job.kind, 16)) \(Formatting.column(state, 15)) \(Formatting.column("\(job.attempts)/\(job.maxAttempts)", 6)) \(Formatting.column(time, 8)) \(Formatting.column(cpu, 8)) \(needs)")
             if job.state == .running, job.progressTotal > 0 {
                 let pct = Double(job.progressDone) / Double(job.progressTotal)
                 print("         \(Formatting.bar(fraction: pct, width: 20)) \(Int(pct * 100))% \(job.progressMessage ?? "")")
@@ -104,7 +61,7 @@ extension Apoctl {
                !aliveHosts.contains(where: needs.isOffered(by:)) {
                 print("         waiting for a host with \(needs.description): no live host offers it (apoctl hosts)")
             }
-            if let error = s.error, job.state != .succeeded {
+            if let error = job.error, job.state != .succeeded {
                 print("         error: \(error.split(separator: "\n").first.map(String.init) ?? error)")
             }
         }
