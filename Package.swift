@@ -94,10 +94,13 @@ let package = Package(
             capability: .buildTool(),
             dependencies: ["MigrationEmbedder"]
         ),
+        // The one JSON value type: job parameters and outputs in the pipeline, the same values in
+        // the API's bodies. Depends on nothing, so both can use it without depending on each other.
+        .target(name: "APOJSON"),
         .target(
             name: "APOPipeline",
             dependencies: [
-                "APOEngine", "CZlib",
+                "APOEngine", "APOJSON", "CZlib",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -105,7 +108,7 @@ let package = Package(
         .target(
             name: "APORuntime",
             dependencies: [
-                "APOPipeline", "APOStore",
+                "APOPipeline", "APOStore", "APOJSON",
                 .product(name: "Logging", package: "swift-log"),
                 // sha256 of artifacts and memo keys.
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -118,7 +121,7 @@ let package = Package(
                 swiftSettings: engineSettings),
         // `apoctl report`: a run's page (Markdown, or HTML with SVG charts) from the store and the
         // run's artifacts. Kept out of the modules a job links; APORuntime only for `Formatting`.
-        .target(name: "APOReport", dependencies: ["APOStore", "APOPipeline"]),
+        .target(name: "APOReport", dependencies: ["APOStore", "APOPipeline", "APOJSON"]),
         // `apoctl bench chaos`: runs apod under kills and freezes and checks each run against an
         // undisturbed one. Not a dependency of anything a job needs.
         .target(name: "APOChaos", dependencies: ["APORuntime", "APOStore", "APOPipeline"]),
@@ -127,7 +130,7 @@ let package = Package(
         .target(name: "APOWebPage"),
         // The HTTP API's JSON bodies, Codable both ways: apod encodes them from the store's
         // records and `apoctl --server` decodes them back, so the wire format is written once.
-        .target(name: "APOAPIBodies", dependencies: ["APOStore"]),
+        .target(name: "APOAPIBodies", dependencies: ["APOStore", "APOJSON"]),
         // `apod --http`: the JSON API (and later the web page and /metrics) over the store.
         // Reads and controls runs through APOStore and APORuntime only; links no engine code of
         // its own.
@@ -153,7 +156,7 @@ let package = Package(
         .executableTarget(
             name: "apoctl",
             dependencies: [
-                "APORuntime", "APOChaos", "APOBenchmarks", "APOReport", "APOAPIBodies",
+                "APORuntime", "APOChaos", "APOBenchmarks", "APOReport", "APOAPIBodies", "APOJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -163,8 +166,8 @@ let package = Package(
         // What the store and runtime tests share: a fresh PostgreSQL database per test.
         .target(name: "APOTestSupport", dependencies: ["APOStore"], path: "Tests/APOTestSupport"),
         .testTarget(name: "APOStoreTests", dependencies: ["APOStore", "APOBenchmarks", "APOTestSupport"]),
-        .testTarget(name: "APOPipelineTests", dependencies: ["APOPipeline"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "APORuntimeTests", dependencies: ["APORuntime", "APOStore", "APOPipeline", "APOChaos", "APOTestSupport"]),
+        .testTarget(name: "APOPipelineTests", dependencies: ["APOPipeline", "APOJSON"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "APORuntimeTests", dependencies: ["APORuntime", "APOStore", "APOPipeline", "APOJSON", "APOChaos", "APOTestSupport"]),
         .testTarget(name: "APOServerTests", dependencies: [
             "APOServer", "APOStore", "APORuntime", "APOTestSupport",
             .product(name: "Yams", package: "Yams"),

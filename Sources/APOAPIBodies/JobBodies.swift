@@ -1,3 +1,4 @@
+import APOJSON
 import APOStore
 import Foundation
 

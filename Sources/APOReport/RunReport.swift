@@ -1,3 +1,4 @@
+import APOJSON
 import APOPipeline
 import APOStore
 import Foundation
@@ -48,7 +49,7 @@ public struct RunReport {
         var report = RunReport(run: run, jobs: jobs, artifacts: artifacts, evaluations: [], scoreSets: [],
                                problems: [], generatedAt: now)
         for entry in jobs where entry.job.state == .succeeded {
-            let outputs = entry.job.outputsJSON.flatMap { try? ParamValue.fromJSON($0) }
+            let outputs = entry.job.outputsJSON.flatMap { try? JSONValue.fromJSON($0) }
             func output(_ name: String) -> String? {
                 if case .object(let o)? = outputs { return o[name]?.stringValue }
                 return nil

@@ -1,3 +1,4 @@
+import APOJSON
 import APOPipeline
 import Foundation
 
@@ -18,7 +19,7 @@ public struct MemoKey: Equatable, CustomStringConvertible {
     ///   - dependencyPaths: every string value found in the dependencies' outputs; a param equal
     ///     to one of these that names a file or directory is an input artifact.
     public static func compute(
-        kind: String, kindVersion: Int, params: [String: ParamValue],
+        kind: String, kindVersion: Int, params: [String: JSONValue],
         dependencyPaths: Set<String>, computeIdentity: String? = nil
     ) throws -> MemoKey {
         var digests: [String: String] = [:]
@@ -40,8 +41,8 @@ public struct MemoKey: Equatable, CustomStringConvertible {
 
     /// The parameters that decide a job's outputs: all but the knobs declared `changesOutputs:
     /// false` (e.g. `gradient_checkpointing`), so flipping one of those reuses earlier results.
-    public static func outputParameters(_ params: [String: ParamValue],
-                                        declared: [ParameterSpec]) -> [String: ParamValue] {
+    public static func outputParameters(_ params: [String: JSONValue],
+                                        declared: [ParameterSpec]) -> [String: JSONValue] {
         params.filter { name, _ in declared.first { $0.name == name }?.changesOutputs ?? true }
     }
 
@@ -60,13 +61,13 @@ public struct MemoKey: Equatable, CustomStringConvertible {
     }
 
     /// Sorted keys and no escaped slashes: one byte sequence per value.
-    public static func canonicalJSON(_ value: ParamValue) throws -> String {
+    public static func canonicalJSON(_ value: JSONValue) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
-    static func replacingPaths(_ value: ParamValue, with digests: [String: String]) -> ParamValue {
+    static func replacingPaths(_ value: JSONValue, with digests: [String: String]) -> JSONValue {
         switch value {
         case .string(let s): return digests[s].map { .string("sha256:" + $0) } ?? value
         case .array(let items): return .array(items.map { replacingPaths($0, with: digests) })
@@ -75,7 +76,7 @@ public struct MemoKey: Equatable, CustomStringConvertible {
         }
     }
 
-    static func stringLeaves(of value: ParamValue) -> [String] {
+    static func stringLeaves(of value: JSONValue) -> [String] {
         switch value {
         case .string(let s): return [s]
         case .array(let items): return items.flatMap(stringLeaves)

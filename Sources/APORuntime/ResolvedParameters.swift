@@ -1,3 +1,4 @@
+import APOJSON
 import APOPipeline
 import Foundation
 
@@ -11,9 +12,9 @@ public struct ParameterResolutionError: Error, CustomStringConvertible {
 /// Decoding of stored params/outputs JSON and substitution of `${jobs.ID.outputs.NAME}` from the
 /// outputs of the job's (succeeded) dependencies.
 enum ResolvedParameters {
-    static func decodeObject(_ json: String, what: String, jobKey: String) throws -> [String: ParamValue] {
+    static func decodeObject(_ json: String, what: String, jobKey: String) throws -> [String: JSONValue] {
         do {
-            return try JSONDecoder().decode([String: ParamValue].self, from: Data(json.utf8))
+            return try JSONDecoder().decode([String: JSONValue].self, from: Data(json.utf8))
         } catch {
             throw ParameterResolutionError(jobKey: jobKey, message: "\(what) is not a JSON object: \(error)")
         }
@@ -22,7 +23,7 @@ enum ResolvedParameters {
     /// - Parameter dependencyOutputs: dependency key → its outputs JSON (from `ClaimedJob`).
     static func resolve(
         paramsJSON: String, dependencyOutputs: [String: String], jobKey: String
-    ) throws -> (params: [String: ParamValue], outputs: [String: JobOutputs]) {
+    ) throws -> (params: [String: JSONValue], outputs: [String: JobOutputs]) {
         let raw = try decodeObject(paramsJSON, what: "params", jobKey: jobKey)
         var outputs: [String: JobOutputs] = [:]
         for (key, json) in dependencyOutputs {

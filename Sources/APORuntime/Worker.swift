@@ -1,4 +1,5 @@
 import APOEngine
+import APOJSON
 import APOPipeline
 import APOStore
 import Foundation
@@ -136,7 +137,7 @@ public final class Worker {
         if let root = try? artifactRoot(job), UnmountedRuns.isMissing(root, store: store) {
             return (leaveToOtherHosts(job, lease, root: root), nil)
         }
-        var params: [String: ParamValue]
+        var params: [String: JSONValue]
         let dependencyOutputs: [String: JobOutputs]
         do {
             (params, dependencyOutputs) = try ResolvedParameters.resolve(
@@ -452,7 +453,7 @@ public final class Worker {
     /// A memo hit is only usable while the files it points at are still on disk.
     func outputsStillExist(_ earlier: JobRecord) -> Bool {
         guard let json = earlier.outputsJSON,
-              let outputs = try? JSONDecoder().decode([String: ParamValue].self, from: Data(json.utf8))
+              let outputs = try? JSONDecoder().decode([String: JSONValue].self, from: Data(json.utf8))
         else { return false }
         for value in MemoKey.stringLeaves(of: .object(outputs)) where value.hasPrefix("/") {
             if !FileManager.default.fileExists(atPath: value) { return false }

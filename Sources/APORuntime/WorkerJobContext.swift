@@ -1,4 +1,5 @@
 import APOEngine
+import APOJSON
 import APOPipeline
 import APOStore
 import Foundation
@@ -8,7 +9,7 @@ import Foundation
 /// store rejects it once the lease is lost; artifacts are staged in the attempt's own folder and
 /// published only by the fenced completion (`completion(outputsJSON:memoKey:)`).
 final class WorkerJobContext: JobContext {
-    let params: [String: ParamValue]
+    let params: [String: JSONValue]
     let folders: AttemptFolders
     let threads: Int
     let trunkCache = TrunkStateCache.standard()
@@ -27,7 +28,7 @@ final class WorkerJobContext: JobContext {
     /// Progress is a hint for `apoctl watch`; a few writes a second are plenty.
     private let progressInterval: TimeInterval = 0.2
 
-    init(params: [String: ParamValue], folders: AttemptFolders, threads: Int,
+    init(params: [String: JSONValue], folders: AttemptFolders, threads: Int,
          store: JobStore, lease: JobLease, stop: StopSignal) {
         self.params = params
         self.folders = folders

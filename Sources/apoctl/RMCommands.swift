@@ -1,5 +1,6 @@
 import APOBenchmarks
 import APOEngine
+import APOJSON
 import APOPipeline
 import ArgumentParser
 import Foundation
@@ -24,7 +25,7 @@ struct RMCommand: ParsableCommand {
         @Option(name: .long) var threads: Int = 2
 
         func run() throws {
-            var params: [String: ParamValue] = [:]
+            var params: [String: JSONValue] = [:]
             for spec in TrainRMKind.parameters { if let d = spec.defaultValue { params[spec.name] = d } }
             params["train"] = .array(train.map { .string($0) })
             params["eval"] = .array(eval.map { .string($0) })
@@ -36,7 +37,7 @@ struct RMCommand: ParsableCommand {
                 guard TrainRMKind.parameters.contains(where: { $0.name == name }) else {
                     throw ValidationError("--set \(name): train-rm has no such parameter")
                 }
-                params[name] = (try? ParamValue.fromJSON(raw)) ?? .string(raw)
+                params[name] = (try? JSONValue.fromJSON(raw)) ?? .string(raw)
             }
             let context = try LocalJobContext(params: params, root: URL(fileURLWithPath: out), threads: threads)
             let outputs = try TrainRMKind.run(context)
@@ -148,13 +149,13 @@ struct RMBenchOptions: ParsableArguments {
 /// A `JobContext` over a plain directory, for running a job kind in-process: logs and metrics go to
 /// standard error, artifacts into the directory, checkpoints into `checkpoint/` beneath it.
 final class LocalJobContext: JobContext {
-    let params: [String: ParamValue]
+    let params: [String: JSONValue]
     let outputDirectory: URL
     let checkpointDirectory: URL
     let threads: Int
     let trunkCache = TrunkStateCache.standard()
 
-    init(params: [String: ParamValue], root: URL, threads: Int) throws {
+    init(params: [String: JSONValue], root: URL, threads: Int) throws {
         self.params = params
         outputDirectory = root
         checkpointDirectory = root.appendingPathComponent("checkpoint")

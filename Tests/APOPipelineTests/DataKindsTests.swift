@@ -1,9 +1,10 @@
+import APOJSON
 import Foundation
 import Testing
 @testable import APOPipeline
 
 private func hhLine(_ chosen: String, _ rejected: String) -> String {
-    let o: ParamValue = .object(["chosen": .string(chosen), "rejected": .string(rejected)])
+    let o: JSONValue = .object(["chosen": .string(chosen), "rejected": .string(rejected)])
     return try! o.jsonString()
 }
 
@@ -32,8 +33,8 @@ private struct PreparedData {
     }
 }
 
-private func prepare(_ params: [String: ParamValue], in tmp: TempDirectory, _ name: String) throws -> (PreparedData, TestJobContext) {
-    var all: [String: ParamValue] = Dictionary(uniqueKeysWithValues: PrepareDataKind.parameters.map { ($0.name, $0.defaultValue ?? .null) })
+private func prepare(_ params: [String: JSONValue], in tmp: TempDirectory, _ name: String) throws -> (PreparedData, TestJobContext) {
+    var all: [String: JSONValue] = Dictionary(uniqueKeysWithValues: PrepareDataKind.parameters.map { ($0.name, $0.defaultValue ?? .null) })
     all.merge(params) { _, new in new }
     let ctx = try TestJobContext(params: all, root: tmp.file(name))
     let outputs = try PrepareDataKind.run(ctx)

@@ -1,4 +1,5 @@
 import APOEngine
+import APOJSON
 import Foundation
 import Testing
 @testable import APOPipeline
@@ -206,9 +207,9 @@ private struct SplitMix {
     }
 }
 
-extension Dictionary where Key == String, Value == ParamValue {
+extension Dictionary where Key == String, Value == JSONValue {
     /// Fills in every declared default the way the runtime does before a kind runs.
-    func withDefaults(_ specs: [ParameterSpec]) -> [String: ParamValue] {
+    func withDefaults(_ specs: [ParameterSpec]) -> [String: JSONValue] {
         var p = self
         for s in specs where p[s.name] == nil { if let d = s.defaultValue { p[s.name] = d } }
         return p

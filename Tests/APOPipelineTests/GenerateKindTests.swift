@@ -1,4 +1,5 @@
 import APOEngine
+import APOJSON
 import Foundation
 import Testing
 @testable import APOPipeline
@@ -6,7 +7,7 @@ import Testing
 /// A job context whose `checkCancelled` starts throwing once `cancelAfterProgress` progress
 /// reports have arrived: a worker killed mid-job, as far as the kind can tell.
 final class InterruptedJobContext: JobContext {
-    let params: [String: ParamValue]
+    let params: [String: JSONValue]
     let outputDirectory: URL
     let checkpointDirectory: URL
     let threads = 2
@@ -17,7 +18,7 @@ final class InterruptedJobContext: JobContext {
     private(set) var progressCount = 0
     private(set) var messages: [String] = []
 
-    init(params: [String: ParamValue], output: URL, checkpoint: URL, cancelAfterProgress: Int = .max) throws {
+    init(params: [String: JSONValue], output: URL, checkpoint: URL, cancelAfterProgress: Int = .max) throws {
         self.params = params
         outputDirectory = output
         checkpointDirectory = checkpoint
@@ -56,8 +57,8 @@ final class InterruptedJobContext: JobContext {
         return path
     }
 
-    func params(_ input: URL) throws -> [String: ParamValue] {
-        var p: [String: ParamValue] = [:]
+    func params(_ input: URL) throws -> [String: JSONValue] {
+        var p: [String: JSONValue] = [:]
         for spec in GenerateKind.parameters { if let d = spec.defaultValue { p[spec.name] = d } }
         p["model"] = .string(try modelPath())
         p["input"] = .string(input.path)

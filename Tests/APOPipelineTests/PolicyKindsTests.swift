@@ -1,3 +1,4 @@
+import APOJSON
 import Foundation
 import Testing
 @testable import APOEngine
@@ -38,8 +39,8 @@ struct PolicyKindsTests {
         }
     }
 
-    static func params(_ kind: any JobKind.Type, policy: URL) -> [String: ParamValue] {
-        var params: [String: ParamValue] = [:]
+    static func params(_ kind: any JobKind.Type, policy: URL) -> [String: JSONValue] {
+        var params: [String: JSONValue] = [:]
         for spec in kind.parameters { if let d = spec.defaultValue { params[spec.name] = d } }
         params["model"] = .string(policy.path)
         params["epochs"] = .int(2)
@@ -54,7 +55,7 @@ struct PolicyKindsTests {
     }
 
     /// Runs `kind` straight, then interrupted after `stopAfter` steps and resumed; returns both models.
-    static func runStraightAndResumed(_ kind: any JobKind.Type, params: [String: ParamValue], dir: TempDirectory,
+    static func runStraightAndResumed(_ kind: any JobKind.Type, params: [String: JSONValue], dir: TempDirectory,
                                       stopAfter: Int, expectedSteps: Int) throws -> (LoadedModel, LoadedModel, CancellingContext, CancellingContext) {
         let straight = try CancellingContext(params: params, root: dir.file("\(kind.name)-straight"))
         let outputs = try kind.run(straight)

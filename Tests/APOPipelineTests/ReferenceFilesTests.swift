@@ -1,3 +1,4 @@
+import APOJSON
 import Foundation
 import Testing
 @testable import APOEngine
@@ -104,7 +105,7 @@ struct ReferenceFilesTests {
         #expect(training.logLines.contains { $0.contains("pairs.json: 8 items used") }, "\(training.logLines)")
 
         // score writes the reference's score-file shape: one-key objects "<query_id>:<answer_key>".
-        var scoreParams: [String: ParamValue] = [:]
+        var scoreParams: [String: JSONValue] = [:]
         for spec in ScoreKind.parameters { if let d = spec.defaultValue { scoreParams[spec.name] = d } }
         scoreParams["model"] = .string(model)
         scoreParams["samples"] = .string(samples.path)

@@ -1,3 +1,4 @@
+import APOJSON
 import Foundation
 import Testing
 @testable import APOEngine
@@ -8,7 +9,7 @@ import Testing
 struct RewardKindsTests {
     /// A job context that reports cancellation once `cancelAfterSteps` loss metrics were recorded.
     final class CancellingContext: JobContext {
-        var params: [String: ParamValue]
+        var params: [String: JSONValue]
         let outputDirectory: URL
         let checkpointDirectory: URL
         let threads = 1
@@ -19,7 +20,7 @@ struct RewardKindsTests {
         var logLines: [String] = []
         /// Artifacts written through `writeArtifact`, by name (model directories included).
         var artifacts: [String: URL] = [:]
-        init(params: [String: ParamValue], root: URL) throws {
+        init(params: [String: JSONValue], root: URL) throws {
             self.params = params
             trunkCache = TrunkStateCache(root: root.appendingPathComponent("trunk-cache"), capacityBytes: 100_000_000)
             outputDirectory = root.appendingPathComponent("out")
@@ -74,8 +75,8 @@ struct RewardKindsTests {
         return "[" + items.joined(separator: ",\n") + "]"
     }()
 
-    static func trainParams(backbone: URL, pairs: URL) -> [String: ParamValue] {
-        var params: [String: ParamValue] = [:]
+    static func trainParams(backbone: URL, pairs: URL) -> [String: JSONValue] {
+        var params: [String: JSONValue] = [:]
         for spec in TrainRMKind.parameters { if let d = spec.defaultValue { params[spec.name] = d } }
         params["train"] = .array([.string(pairs.path)])
         params["eval"] = .array([.string(pairs.path)])
@@ -130,7 +131,7 @@ struct RewardKindsTests {
 
         // score: samples → scores file; pairs → metrics.
         let samples = try dir.write("samples.json", #"[{"query_id": "q:1", "query": "Hi", "sample_0": " hello", "sample_1": " bye"}]"#)
-        var scoreParams: [String: ParamValue] = [:]
+        var scoreParams: [String: JSONValue] = [:]
         for spec in ScoreKind.parameters { if let d = spec.defaultValue { scoreParams[spec.name] = d } }
         scoreParams["model"] = outputs["model"]!
         scoreParams["samples"] = .string(samples.path)
@@ -191,7 +192,7 @@ struct RewardKindsTests {
 
         // `score` on the trained model reads the states train-rm's evaluation kept (the model
         // directory records its 1 frozen block) and agrees with that evaluation.
-        var scoreParams: [String: ParamValue] = [:]
+        var scoreParams: [String: JSONValue] = [:]
         for spec in ScoreKind.parameters { if let d = spec.defaultValue { scoreParams[spec.name] = d } }
         scoreParams["model"] = .string(first.artifacts["model"]!.path)
         scoreParams["pairs"] = .string(pairs.path)
@@ -206,7 +207,7 @@ struct RewardKindsTests {
         #expect(first.metrics.last { $0.name == "eval_accuracy" }?.value == evaluation.metrics.accuracy)
 
         // So does `evaluate`, which measures every RM of a run on the same test pairs.
-        var evaluateParams: [String: ParamValue] = [:]
+        var evaluateParams: [String: JSONValue] = [:]
         for spec in EvaluateKind.parameters { if let d = spec.defaultValue { evaluateParams[spec.name] = d } }
         evaluateParams["test_pairs"] = .string(pairs.path)
         evaluateParams["rm_models"] = .array([.string(first.artifacts["model"]!.path)])
@@ -269,7 +270,7 @@ struct RewardKindsTests {
         let rmURL = dir.file("rm")
         try RewardModelFiles.save(backbone.model, tokenizer: backbone.tokenizer, chatTemplate: nil, to: rmURL)
         let samples = try dir.write("samples.json", #"[{"query_id": "a", "query": "Hi", "sample_0": " x"}, {"query_id": "b", "query": "Yo", "sample_0": " y"}]"#)
-        var params: [String: ParamValue] = [:]
+        var params: [String: JSONValue] = [:]
         for spec in ScoreKind.parameters { if let d = spec.defaultValue { params[spec.name] = d } }
         params["model"] = .string(rmURL.path)
         params["samples"] = .string(samples.path)

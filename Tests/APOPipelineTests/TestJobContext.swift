@@ -1,10 +1,11 @@
+import APOJSON
 import Foundation
 @testable import APOPipeline
 
 /// A `JobContext` over a temporary directory, recording what the kind reports; artifacts are
 /// written to a temporary name and renamed, as the runtime's worker does.
 final class TestJobContext: JobContext {
-    var params: [String: ParamValue]
+    var params: [String: JSONValue]
     let outputDirectory: URL
     let checkpointDirectory: URL
     let threads: Int
@@ -17,7 +18,7 @@ final class TestJobContext: JobContext {
     private(set) var metrics: [(step: Int, name: String, value: Double)] = []
     private(set) var artifacts: [String: URL] = [:]
 
-    init(params: [String: ParamValue], root: URL, threads: Int = 1) throws {
+    init(params: [String: JSONValue], root: URL, threads: Int = 1) throws {
         self.params = params
         outputDirectory = root.appendingPathComponent("out")
         checkpointDirectory = root.appendingPathComponent("checkpoint")

@@ -1,3 +1,4 @@
+import APOJSON
 import APOPipeline
 import APOStore
 import Foundation
@@ -254,8 +255,8 @@ struct WorkerTests {
     /// `gradient_checkpointing` changes how much memory training takes, not what it computes (bit
     /// for bit, `GradientCheckpointingTests`): flipping it must find the earlier result.
     @Test func knobsThatKeepOutputsStayOutOfTheMemoKey() throws {
-        func key(_ changes: [String: ParamValue]) throws -> String {
-            var params: [String: ParamValue] = ["train": .array([.string("/nonexistent/pairs.json")]), "lr": .double(1e-4)]
+        func key(_ changes: [String: JSONValue]) throws -> String {
+            var params: [String: JSONValue] = ["train": .array([.string("/nonexistent/pairs.json")]), "lr": .double(1e-4)]
             for spec in TrainRMKind.parameters where params[spec.name] == nil { params[spec.name] = spec.defaultValue }
             params.merge(changes) { _, new in new }
             return try MemoKey.compute(kind: TrainRMKind.name, kindVersion: TrainRMKind.version,

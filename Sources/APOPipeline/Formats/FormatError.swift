@@ -1,3 +1,4 @@
+import APOJSON
 import Foundation
 
 /// A data file that does not have the shape its format requires; names the file, and the item
@@ -29,7 +30,7 @@ public struct FormatError: Error, CustomStringConvertible, Equatable {
 
 /// Reading and writing the JSON-list files that the formats share.
 enum JSONListFile {
-    static func read(_ url: URL) throws -> [ParamValue] {
+    static func read(_ url: URL) throws -> [JSONValue] {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
             throw FormatError(file: url.path, message: "cannot read: \(error.localizedDescription)")
@@ -37,9 +38,9 @@ enum JSONListFile {
         return try parse(data, file: url.path)
     }
 
-    static func parse(_ data: Data, file: String) throws -> [ParamValue] {
-        let value: ParamValue
-        do { value = try ParamValue.parseJSON(data) } catch {
+    static func parse(_ data: Data, file: String) throws -> [JSONValue] {
+        let value: JSONValue
+        do { value = try JSONValue.parseJSON(data) } catch {
             throw FormatError(file: file, message: "not valid JSON: \(jsonErrorSummary(error))")
         }
         guard case .array(let items) = value else {
@@ -49,20 +50,20 @@ enum JSONListFile {
     }
 
     /// Compact, sorted-key JSON: byte-identical output for identical content (memoization digests).
-    static func encode(_ items: [ParamValue]) throws -> Data {
+    static func encode(_ items: [JSONValue]) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(ParamValue.array(items))
+        return try encoder.encode(JSONValue.array(items))
     }
 
-    static func object(_ item: ParamValue, file: String, index: Int) throws -> [String: ParamValue] {
+    static func object(_ item: JSONValue, file: String, index: Int) throws -> [String: JSONValue] {
         guard case .object(let o) = item else {
             throw FormatError(file: file, item: index, message: "expected an object, found \(item.typeName)")
         }
         return o
     }
 
-    static func string(_ o: [String: ParamValue], _ key: String, file: String, index: Int) throws -> String {
+    static func string(_ o: [String: JSONValue], _ key: String, file: String, index: Int) throws -> String {
         guard let v = o[key] else { throw FormatError(file: file, item: index, field: key, message: "missing") }
         guard let s = v.stringValue else {
             throw FormatError(file: file, item: index, field: key, message: "expected a string, found \(v.typeName)")
@@ -70,7 +71,7 @@ enum JSONListFile {
         return s
     }
 
-    static func number(_ v: ParamValue, file: String, index: Int, field: String) throws -> Double {
+    static func number(_ v: JSONValue, file: String, index: Int, field: String) throws -> Double {
         guard let d = v.doubleValue else {
             throw FormatError(file: file, item: index, field: field, message: "expected a number, found \(v.typeName)")
         }

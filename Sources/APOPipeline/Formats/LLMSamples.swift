@@ -1,3 +1,4 @@
+import APOJSON
 import Foundation
 
 /// One query with the LLM's responses `sample_0 … sample_{n-1}`. A query file is the same list with
@@ -7,9 +8,9 @@ public struct LLMSample: Equatable, Sendable {
     public var queryID: String
     public var query: String
     public var samples: [String]
-    public var extra: [String: ParamValue]
+    public var extra: [String: JSONValue]
 
-    public init(queryID: String, query: String, samples: [String] = [], extra: [String: ParamValue] = [:]) {
+    public init(queryID: String, query: String, samples: [String] = [], extra: [String: JSONValue] = [:]) {
         self.queryID = queryID
         self.query = query
         self.samples = samples
@@ -32,7 +33,7 @@ public struct LLMSample: Equatable, Sendable {
         return extra[key]?.stringValue
     }
 
-    var jsonObject: [String: ParamValue] {
+    var jsonObject: [String: JSONValue] {
         var o = extra
         o["query_id"] = .string(queryID)
         o["query"] = .string(query)
@@ -47,17 +48,17 @@ public enum LLMSamplesFile {
         try decode(JSONListFile.read(url), file: url.path)
     }
 
-    public static func decode(_ items: [ParamValue], file: String) throws -> [LLMSample] {
+    public static func decode(_ items: [JSONValue], file: String) throws -> [LLMSample] {
         try items.enumerated().map { index, item in
             try decodeItem(JSONListFile.object(item, file: file, index: index), file: file, index: index)
         }
     }
 
-    static func decodeItem(_ o: [String: ParamValue], file: String, index: Int) throws -> LLMSample {
+    static func decodeItem(_ o: [String: JSONValue], file: String, index: Int) throws -> LLMSample {
         let queryID = try JSONListFile.string(o, "query_id", file: file, index: index)
         let query = try JSONListFile.string(o, "query", file: file, index: index)
         var samplesByIndex: [Int: String] = [:]
-        var extra: [String: ParamValue] = [:]
+        var extra: [String: JSONValue] = [:]
         for (key, value) in o where key != "query_id" && key != "query" {
             if key.hasPrefix("sample_"), let k = Int(key.dropFirst("sample_".count)), k >= 0,
                LLMSample.sampleKey(k) == key {

@@ -1,3 +1,4 @@
+import APOJSON
 import Foundation
 
 /// One "text-scores" item: responses to one query, each written `query<sep>response`, with a human
@@ -38,7 +39,7 @@ public enum PreferencePairsFile {
         try decode(JSONListFile.read(url), file: url.path)
     }
 
-    public static func decode(_ items: [ParamValue], file: String) throws -> [PreferencePair] {
+    public static func decode(_ items: [JSONValue], file: String) throws -> [PreferencePair] {
         try items.enumerated().map { index, item in
             let o = try JSONListFile.object(item, file: file, index: index)
             guard case .array(let texts)? = o["text"] else {
@@ -71,8 +72,8 @@ public enum PreferencePairsFile {
 
     public static func encode(_ pairs: [PreferencePair]) throws -> Data {
         try JSONListFile.encode(pairs.map { p in
-            var o: [String: ParamValue] = [
-                "text": .array(p.text.map(ParamValue.string)),
+            var o: [String: JSONValue] = [
+                "text": .array(p.text.map(JSONValue.string)),
                 "scores": .array(p.scores.map(scoreValue)),
             ]
             if let q = p.queryID { o["query_id"] = .string(q) }
@@ -87,11 +88,11 @@ public enum PreferencePairsFile {
 }
 
 /// Whole scores are written as ints (`[1, 0]`, as the reference writes them).
-func scoreValue(_ d: Double) -> ParamValue {
+func scoreValue(_ d: Double) -> JSONValue {
     d == d.rounded() && abs(d) < 1e15 ? .int(Int(d)) : .double(d)
 }
 
-func optionalString(_ o: [String: ParamValue], _ key: String, file: String, index: Int) throws -> String? {
+func optionalString(_ o: [String: JSONValue], _ key: String, file: String, index: Int) throws -> String? {
     guard let v = o[key], v != .null else { return nil }
     guard let s = v.stringValue else {
         throw FormatError(file: file, item: index, field: key, message: "expected a string, found \(v.typeName)")

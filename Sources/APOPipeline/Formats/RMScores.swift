@@ -1,3 +1,4 @@
+import APOJSON
 import Foundation
 
 /// The reward model's score for one answer of one query. On disk: `{"<query_id>:<answer_key>": score}`.
@@ -27,7 +28,7 @@ public enum RMScoresFile {
         try decode(JSONListFile.read(url), file: url.path)
     }
 
-    public static func decode(_ items: [ParamValue], file: String) throws -> [RMScore] {
+    public static func decode(_ items: [JSONValue], file: String) throws -> [RMScore] {
         try items.enumerated().map { index, item in
             let o = try JSONListFile.object(item, file: file, index: index)
             guard o.count == 1, let (key, value) = o.first else {

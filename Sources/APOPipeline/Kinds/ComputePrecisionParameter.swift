@@ -1,4 +1,5 @@
 import APOEngine
+import APOJSON
 
 extension ParameterSpec {
     /// The `precision` parameter of every kind whose matrix products run through the engine's
@@ -11,7 +12,7 @@ extension ParameterSpec {
 
 /// The reading of a job's `precision` parameter ("auto", "fp32", "bf16") on this machine.
 public enum PrecisionParameter {
-    public static func resolve(_ params: [String: ParamValue]) throws -> ComputePath {
+    public static func resolve(_ params: [String: JSONValue]) throws -> ComputePath {
         let value = params[ParameterSpec.precision.name]?.stringValue ?? "auto"
         if value == "auto" { return try ComputePath.resolve(nil) }
         guard let precision = ComputePrecision(rawValue: value) else {

@@ -1,4 +1,5 @@
 import APOEngine
+import APOJSON
 import Crypto
 import Foundation
 
@@ -169,7 +170,7 @@ public enum GenerateKind: JobKind {
 
     /// Identifies what a checkpointed chunk was computed from; chunks of another configuration
     /// (changed parameters or input) are recomputed, never mixed in.
-    static func fingerprint(_ params: [String: ParamValue], queries: [(queryID: String, query: String)]) -> String {
+    static func fingerprint(_ params: [String: JSONValue], queries: [(queryID: String, query: String)]) -> String {
         var hasher = SHA256()
         let keys = params.keys.filter { $0 != "threads" && $0 != "slots" }.sorted()
         for k in keys { hasher.update(data: Data("\(k)=\(params[k]!)\n".utf8)) }

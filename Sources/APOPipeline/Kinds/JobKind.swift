@@ -1,39 +1,5 @@
+import APOJSON
 import Foundation
-
-/// A JSON value: job parameters after `${…}` substitution, and job outputs.
-public enum ParamValue: Codable, Equatable, Hashable, Sendable {
-    case null
-    case bool(Bool)
-    case int(Int)
-    case double(Double)
-    case string(String)
-    case array([ParamValue])
-    case object([String: ParamValue])
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let i = try? c.decode(Int.self) { self = .int(i) }
-        else if let d = try? c.decode(Double.self) { self = .double(d) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([ParamValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: ParamValue].self)) }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        switch self {
-        case .null: try c.encodeNil()
-        case .bool(let b): try c.encode(b)
-        case .int(let i): try c.encode(i)
-        case .double(let d): try c.encode(d)
-        case .string(let s): try c.encode(s)
-        case .array(let a): try c.encode(a)
-        case .object(let o): try c.encode(o)
-        }
-    }
-}
 
 /// The type a job parameter must have; checked when a pipeline is validated.
 ///
@@ -65,7 +31,7 @@ public struct ParameterSpec: Sendable {
     public let name: String
     public let type: ParamType
     /// nil: the parameter is required.
-    public let defaultValue: ParamValue?
+    public let defaultValue: JSONValue?
     public let help: String
     /// For an input path: the parameter of the same job that pins the file's sha256 (hex); when it
     /// is set, `apoctl submit` checks the file's digest against it.
@@ -76,7 +42,7 @@ public struct ParameterSpec: Sendable {
     /// against time): it stays out of the memo key, so flipping it reuses earlier results.
     public let changesOutputs: Bool
 
-    public init(_ name: String, _ type: ParamType, default defaultValue: ParamValue? = nil,
+    public init(_ name: String, _ type: ParamType, default defaultValue: JSONValue? = nil,
                 sha256Parameter: String? = nil, allowedValues: [String]? = nil, changesOutputs: Bool = true,
                 help: String) {
         self.name = name
@@ -99,7 +65,7 @@ public struct ParameterSpec: Sendable {
 
 /// What a job kind returns: named outputs (usually artifact paths) that later jobs reference as
 /// `${jobs.ID.outputs.NAME}`.
-public typealias JobOutputs = [String: ParamValue]
+public typealias JobOutputs = [String: JSONValue]
 
 /// An error that another attempt of the same job may not meet (a flaky resource, a deliberate
 /// test failure). The worker retries these; any error that is not one, nor an I/O error, fails
@@ -129,7 +95,7 @@ public protocol JobKind {
 /// What a running job can see and do; implemented by the runtime's worker over the store.
 public protocol JobContext: AnyObject {
     /// Parameters with defaults applied and every `${…}` reference resolved.
-    var params: [String: ParamValue] { get }
+    var params: [String: JSONValue] { get }
     /// This job's artifact directory (exists; shared by all attempts of the job).
     var outputDirectory: URL { get }
     /// A directory kept across attempts of this job for checkpoints (exists).

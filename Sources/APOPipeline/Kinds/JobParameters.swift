@@ -1,6 +1,7 @@
+import APOJSON
 import Foundation
 
-extension ParamValue {
+extension JSONValue {
     /// A short name of this value's JSON type, for error messages.
     public var typeName: String {
         switch self {
@@ -46,15 +47,15 @@ extension ParamValue {
         return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 
-    public static func fromJSON(_ text: String) throws -> ParamValue {
-        try JSONDecoder().decode(ParamValue.self, from: Data(text.utf8))
+    public static func fromJSON(_ text: String) throws -> JSONValue {
+        try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
     }
 }
 
 extension ParamType {
     /// Whether `value` (already free of `${…}` references) is acceptable for this type. A null is
     /// accepted only where the declared default is null ("not set").
-    public func accepts(_ value: ParamValue) -> Bool {
+    public func accepts(_ value: JSONValue) -> Bool {
         switch (self, value) {
         case (.any, _): return true
         case (.string, .string), (.path, .string), (.pathOrURL, .string), (.outputPath, .string),
@@ -139,11 +140,11 @@ extension JobContext {
     }
 }
 
-extension ParamValue {
+extension JSONValue {
     /// Parses JSON through `JSONSerialization`, which is an order of magnitude faster than decoding
-    /// `ParamValue` with `JSONDecoder` (whose failed type probes each throw).
-    public static func parseJSON(_ data: Data) throws -> ParamValue {
-        try ParamValue(jsonObject: JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]))
+    /// `JSONValue` with `JSONDecoder` (whose failed type probes each throw).
+    public static func parseJSON(_ data: Data) throws -> JSONValue {
+        try JSONValue(jsonObject: JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]))
     }
 
     /// Converts `JSONSerialization` output. Booleans are the `NSNumber`s whose type is `c` (char),
@@ -159,8 +160,8 @@ extension ParamValue {
             default: self = .int(n.intValue)
             }
         case let s as String: self = .string(s)
-        case let a as [Any]: self = .array(try a.map(ParamValue.init(jsonObject:)))
-        case let o as [String: Any]: self = .object(try o.mapValues(ParamValue.init(jsonObject:)))
+        case let a as [Any]: self = .array(try a.map(JSONValue.init(jsonObject:)))
+        case let o as [String: Any]: self = .object(try o.mapValues(JSONValue.init(jsonObject:)))
         default:
             throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "unexpected JSON value of type \(type(of: jsonObject))"))
         }

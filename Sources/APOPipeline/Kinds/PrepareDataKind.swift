@@ -1,3 +1,4 @@
+import APOJSON
 import Foundation
 
 /// Anthropic HH-RLHF (`{"chosen", "rejected"}` per line, jsonl or jsonl.gz, local or http(s) with a
@@ -177,8 +178,8 @@ public enum PrepareDataKind: JobKind {
             defer { lineStart = end + 1 }
             let line = bytes[lineStart..<end]
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-            let value: ParamValue
-            do { value = try ParamValue.parseJSON(Data(line)) } catch {
+            let value: JSONValue
+            do { value = try JSONValue.parseJSON(Data(line)) } catch {
                 throw FormatError(file: file, item: lineNumber, message: "not valid JSON: \(jsonErrorSummary(error))", isLine: true)
             }
             guard case .object(let o) = value else {

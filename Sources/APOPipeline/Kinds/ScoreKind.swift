@@ -1,4 +1,5 @@
 import APOEngine
+import APOJSON
 import Foundation
 
 /// Scores with a reward model: a samples file → the spec's scores file
@@ -90,7 +91,7 @@ public enum ScoreKind: JobKind {
         var done = 0
         var scores: [RMScore] = []
         if let data = try? Data(contentsOf: partialURL),
-           case .object(let o)? = try? ParamValue.parseJSON(data),
+           case .object(let o)? = try? JSONValue.parseJSON(data),
            let n = o["items_done"]?.intValue, n <= items.count, case .array(let list)? = o["scores"],
            var decoded = try? RMScoresFile.decode(list, file: partialURL.path) {
             // The exact values: a score read back from its decimal text can come back one ulp off
@@ -113,10 +114,10 @@ public enum ScoreKind: JobKind {
                                                  batch: batch, threads: threads, precision: precision, trunk: trunk)
             done += chunk.count
             context.reportProgress(done: done, total: items.count, message: nil)
-            let encoded = try ParamValue.parseJSON(try RMScoresFile.encode(scores))
+            let encoded = try JSONValue.parseJSON(try RMScoresFile.encode(scores))
             let tmp = partialURL.appendingPathExtension("tmp")
-            let bits = ParamValue.array(scores.map { .string(String($0.score.bitPattern, radix: 16)) })
-            try Durability.write(Data(try ParamValue.object(["items_done": .int(done), "scores": encoded, "score_bits": bits])
+            let bits = JSONValue.array(scores.map { .string(String($0.score.bitPattern, radix: 16)) })
+            try Durability.write(Data(try JSONValue.object(["items_done": .int(done), "scores": encoded, "score_bits": bits])
                 .jsonString().utf8), to: tmp)
             guard rename(tmp.path, partialURL.path) == 0 else {
                 throw DurabilityError(path: partialURL.path, operation: "rename", code: errno)

@@ -1,3 +1,4 @@
+import APOJSON
 /// The part of its input one shard job works on: shard `index` (1-based) of `count`.
 ///
 /// `ShardExpansion` sets the params `shard_index` and `shard_count` on each shard job. No kind
@@ -16,7 +17,7 @@ public struct ShardSelection: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// The job's shard, or nil for an unsharded job.
-    public static func of(_ params: [String: ParamValue]) throws -> ShardSelection? {
+    public static func of(_ params: [String: JSONValue]) throws -> ShardSelection? {
         let index = params[indexParameter], count = params[countParameter]
         if index == nil && count == nil { return nil }
         guard let i = index?.intValue, let k = count?.intValue, k >= 1, (1...k).contains(i) else {

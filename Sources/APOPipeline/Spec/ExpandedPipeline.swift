@@ -1,3 +1,4 @@
+import APOJSON
 import Foundation
 
 /// One problem in a pipeline file, at a 1-based line and column (0 when no position applies,
@@ -34,7 +35,7 @@ public struct ExpandedJob: Codable, Equatable, Sendable {
     public var id: String
     public var kind: String
     public var kindVersion: Int
-    public var params: [String: ParamValue]
+    public var params: [String: JSONValue]
     /// Direct dependencies (explicit `needs` plus every job a `${jobs.…}` reference names), sorted.
     public var needs: [String]
     public var maxAttempts: Int
@@ -50,16 +51,16 @@ public struct ExpandedJob: Codable, Equatable, Sendable {
 
     /// `params` as compact sorted-key JSON (stable text, for storage and memo keys).
     public var paramsJSON: String {
-        (try? ParamValue.object(params).jsonString()) ?? "{}"
+        (try? JSONValue.object(params).jsonString()) ?? "{}"
     }
 
     /// `{"labels": {…}, "memory_mb": M, "threads": N}` as compact sorted-key JSON: what the
     /// store's claim checks against each host.
     public var resourcesJSON: String {
-        var o: [String: ParamValue] = ["threads": .int(threads)]
+        var o: [String: JSONValue] = ["threads": .int(threads)]
         if let memoryMB { o["memory_mb"] = .int(memoryMB) }
         if let labels, !labels.isEmpty { o["labels"] = .object(labels.mapValues { .string($0) }) }
-        return (try? ParamValue.object(o).jsonString()) ?? "{}"
+        return (try? JSONValue.object(o).jsonString()) ?? "{}"
     }
 }
 
@@ -72,11 +73,11 @@ public struct ExpandedPipeline: Codable, Equatable, Sendable {
     /// Hex sha256 of `yamlText`.
     public var yamlHash: String
     /// Pipeline params after `--param` overrides.
-    public var params: [String: ParamValue]
+    public var params: [String: JSONValue]
     public var jobs: [ExpandedJob]
 
     public var paramsJSON: String {
-        (try? ParamValue.object(params).jsonString()) ?? "{}"
+        (try? JSONValue.object(params).jsonString()) ?? "{}"
     }
 
     public func job(_ id: String) -> ExpandedJob? { jobs.first { $0.id == id } }

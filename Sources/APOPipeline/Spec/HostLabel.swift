@@ -1,3 +1,4 @@
+import APOJSON
 import Foundation
 
 /// The labels a host offers (`apod --label gpu=a100`) and a job asks for (`resources: {labels:
@@ -16,7 +17,7 @@ public enum HostLabel {
     }
 }
 
-extension ParamValue {
+extension JSONValue {
     /// A label's value as text: YAML's `a100`, `2` and `true` are the labels "a100", "2", "true".
     var labelText: String? {
         switch self {

@@ -1,3 +1,4 @@
+import APOJSON
 import Yams
 
 /// A job's run settings (retries, timeout, resources, priority, memoize, shards): each value substituted
@@ -98,7 +99,7 @@ extension JobTemplateReader {
     }
 
     /// nil after a substitution problem, which is already reported.
-    private func setting(_ node: Node) -> ParamValue? {
+    private func setting(_ node: Node) -> JSONValue? {
         settings.value(of: node, scope: SubstitutionScope(section: nil, cell: cell))
     }
 }

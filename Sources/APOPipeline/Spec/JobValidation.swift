@@ -1,3 +1,4 @@
+import APOJSON
 import Yams
 
 /// The validate stage: a concrete job's params against its kind (known names, required ones,
@@ -10,14 +11,14 @@ struct JobValidation {
 
     /// The job with defaults applied and params type-checked (an int widened where the kind
     /// wants a number); its `needs` are filled in by the caller. nil for an unknown kind.
-    func expandedJob(_ job: ConcreteJob, given: [String: (ParamValue, Mark?)]) -> ExpandedJob? {
+    func expandedJob(_ job: ConcreteJob, given: [String: (JSONValue, Mark?)]) -> ExpandedJob? {
         let t = job.template
         guard let kind = registry[t.kind] else { return nil }
         let specs = Dictionary(kind.parameters.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         for (name, keyMark, _) in t.params where specs[name] == nil {
             diagnostics.report(keyMark, "unknown parameter '\(name)' for kind '\(t.kind)' (known: \(kind.parameters.map(\.name).sorted().joined(separator: ", ")))")
         }
-        var params: [String: ParamValue] = [:]
+        var params: [String: JSONValue] = [:]
         for spec in kind.parameters {
             guard let (value, mark) = given[spec.name] else {
                 if let d = spec.defaultValue { params[spec.name] = d }
@@ -25,7 +26,7 @@ struct JobValidation {
                 continue
             }
             if Self.typeChecks(value, spec) {
-                params[spec.name] = spec.type == .double ? (value.doubleValue.map(ParamValue.double) ?? value) : value
+                params[spec.name] = spec.type == .double ? (value.doubleValue.map(JSONValue.double) ?? value) : value
             } else {
                 diagnostics.report(mark, "parameter '\(spec.name)' of kind '\(t.kind)' must be \(Self.describe(spec)), found \(value.typeName) \(value.interpolatedText.prefix(60))")
             }
@@ -74,7 +75,7 @@ struct JobValidation {
 
     /// A value still holding `${jobs.…}` is checked by shape only: a whole-string reference can be
     /// anything; a reference spliced into text yields a string.
-    static func typeChecks(_ value: ParamValue, _ spec: ParameterSpec) -> Bool {
+    static func typeChecks(_ value: JSONValue, _ spec: ParameterSpec) -> Bool {
         if value == .null { return spec.defaultValue == .null || spec.type == .any }
         if case .string(let s) = value, ParamTemplate.containsReference(s) {
             if let segs = ParamTemplate.parse(s), segs.count == 1 { return true }

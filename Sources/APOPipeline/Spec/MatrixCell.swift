@@ -1,3 +1,4 @@
+import APOJSON
 /// The matrix values one job copy runs with: one value for each matrix key the job depends on
 /// (`MatrixExpansion`), none for a job that is shared by every cell.
 ///
@@ -8,7 +9,7 @@
 /// `=` and job ids cannot hold `/`, so the first `/` of a job key ends its cell's name.
 public struct MatrixCell: Hashable, Sendable {
     /// Key → value for the keys the job depends on, single-valued ones included.
-    var values: [String: ParamValue]
+    var values: [String: JSONValue]
     /// `lr=0.1,seed=2`; empty for a job that is the same in every cell.
     public let name: String
 

@@ -1,3 +1,4 @@
+import APOJSON
 import Yams
 
 /// One key of `matrix:` with its values in the order written.
@@ -5,10 +6,10 @@ struct MatrixAxis {
     var key: String
     /// Where the key is written: problems with the key as a whole point here.
     var mark: Mark?
-    var values: [ParamValue]
+    var values: [JSONValue]
 
     /// How a value is spelled in a job copy's key (`seed=2`) and in `${matrix.KEY}` spliced into text.
-    static func spelling(_ value: ParamValue) -> String { value.interpolatedText }
+    static func spelling(_ value: JSONValue) -> String { value.interpolatedText }
 }
 
 /// The matrix a pipeline runs over: `matrix: {seed: [1, 2, 3], lr: [0.1, 0.2]}` declares every
@@ -46,7 +47,7 @@ struct MatrixDeclaration {
 
     /// Every combination of the values of `keys`, the last declared key varying fastest.
     func cells(over keys: Set<String>) -> [MatrixCell] {
-        var combinations: [[String: ParamValue]] = [[:]]
+        var combinations: [[String: JSONValue]] = [[:]]
         for axis in axes where keys.contains(axis.key) {
             combinations = combinations.flatMap { partial in
                 axis.values.map { value in partial.merging([axis.key: value]) { _, new in new } }
@@ -56,7 +57,7 @@ struct MatrixDeclaration {
     }
 
     /// The cell of `values`, named after its keys that have more than one value.
-    func cell(_ values: [String: ParamValue]) -> MatrixCell {
+    func cell(_ values: [String: JSONValue]) -> MatrixCell {
         let named = axes.filter { $0.values.count > 1 }.compactMap { axis in
             values[axis.key].map { "\(axis.key)=\(MatrixAxis.spelling($0))" }
         }

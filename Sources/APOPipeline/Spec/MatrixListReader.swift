@@ -1,3 +1,4 @@
+import APOJSON
 import Yams
 
 /// One matrix list — in the pipeline file, a preset or a `--param` — read and checked the same
@@ -22,7 +23,7 @@ struct MatrixListReader {
     }
 
     /// nil after reporting what is wrong with the list.
-    func values(of node: Node) -> [ParamValue]? {
+    func values(of node: Node) -> [JSONValue]? {
         guard let items = node.sequence else {
             report(node.mark, "\(what) must be a list of values, e.g. [1, 2, 3]")
             return nil
@@ -31,7 +32,7 @@ struct MatrixListReader {
             report(node.mark, "\(what): the list is empty; give at least one value")
             return nil
         }
-        var values: [ParamValue] = []
+        var values: [JSONValue] = []
         var spelled = Set<String>()
         for item in items {
             guard item.scalar != nil else {
@@ -51,7 +52,7 @@ struct MatrixListReader {
 
     /// The value if it can be a matrix value of this list (an int widened where the list holds
     /// numbers); nil after reporting why not.
-    private func checked(_ value: ParamValue, mark: Mark?) -> ParamValue? {
+    private func checked(_ value: JSONValue, mark: Mark?) -> JSONValue? {
         switch value {
         case .int, .double, .bool, .string: break
         default:

@@ -1,3 +1,4 @@
+import APOJSON
 import Foundation
 import Yams
 
@@ -17,8 +18,8 @@ final class ParamPathChecks {
         self.diagnostics = diagnostics
     }
 
-    func check(_ params: inout [String: ParamValue], kind: any JobKind.Type,
-               given: [String: (ParamValue, Mark?)], template t: JobTemplate) {
+    func check(_ params: inout [String: JSONValue], kind: any JobKind.Type,
+               given: [String: (JSONValue, Mark?)], template t: JobTemplate) {
         for spec in kind.parameters {
             guard let value = params[spec.name], value != .null else { continue }
             let mark = given[spec.name]?.1 ?? t.paramsMark ?? t.mark
@@ -42,7 +43,7 @@ final class ParamPathChecks {
         }
     }
 
-    private func mapStrings(_ value: ParamValue, _ transform: (String) -> String) -> ParamValue {
+    private func mapStrings(_ value: JSONValue, _ transform: (String) -> String) -> JSONValue {
         switch value {
         case .string(let s): return .string(transform(s))
         case .array(let items): return .array(items.map { mapStrings($0, transform) })

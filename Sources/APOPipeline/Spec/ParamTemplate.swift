@@ -1,3 +1,4 @@
+import APOJSON
 import Foundation
 
 /// A string parameter split into literal text and `${…}` references. `${` always opens a
@@ -71,11 +72,11 @@ public enum ParamResolutionError: Error, CustomStringConvertible, Equatable {
 
 /// Resolves the `${jobs.ID.outputs.NAME}` references left in an `ExpandedJob`'s params once the
 /// dependencies have run. A string that is exactly one reference takes the output's value with its
-/// type; a reference inside a longer string is spliced in as text (`ParamValue.interpolatedText`).
+/// type; a reference inside a longer string is spliced in as text (`JSONValue.interpolatedText`).
 public enum ParamResolver {
-    public static func resolve(_ params: [String: ParamValue],
-                               outputs: (String) -> JobOutputs?) throws -> [String: ParamValue] {
-        var resolved: [String: ParamValue] = [:]
+    public static func resolve(_ params: [String: JSONValue],
+                               outputs: (String) -> JobOutputs?) throws -> [String: JSONValue] {
+        var resolved: [String: JSONValue] = [:]
         for (name, value) in params {
             resolved[name] = try resolve(value, param: name, outputs: outputs)
         }
@@ -84,11 +85,11 @@ public enum ParamResolver {
 
     /// The same, with each dependency's outputs as the JSON object text the store keeps
     /// (`ClaimedJob.dependencyOutputs`: job key → outputs JSON).
-    public static func resolve(_ params: [String: ParamValue],
-                               outputsJSON: [String: String]) throws -> [String: ParamValue] {
+    public static func resolve(_ params: [String: JSONValue],
+                               outputsJSON: [String: String]) throws -> [String: JSONValue] {
         var parsed: [String: JobOutputs] = [:]
         for (job, text) in outputsJSON {
-            guard case .object(let o) = try ParamValue.parseJSON(Data(text.utf8)) else {
+            guard case .object(let o) = try JSONValue.parseJSON(Data(text.utf8)) else {
                 throw ParamResolutionError.jobHasNoOutputs(param: "*", jobID: job)
             }
             parsed[job] = o
@@ -96,12 +97,12 @@ public enum ParamResolver {
         return try resolve(params) { parsed[$0] }
     }
 
-    static func resolve(_ value: ParamValue, param: String, outputs: (String) -> JobOutputs?) throws -> ParamValue {
+    static func resolve(_ value: JSONValue, param: String, outputs: (String) -> JobOutputs?) throws -> JSONValue {
         switch value {
         case .string(let s):
             guard ParamTemplate.containsReference(s) else { return value }
             guard let segments = ParamTemplate.parse(s) else { throw ParamResolutionError.badReference(param: param, text: s) }
-            func lookup(_ expression: String) throws -> ParamValue {
+            func lookup(_ expression: String) throws -> JSONValue {
                 guard let ref = JobOutputReference(expression: expression) else {
                     throw ParamResolutionError.badReference(param: param, text: s)
                 }
@@ -132,9 +133,9 @@ public enum ParamResolver {
     }
 
     /// Every job-output reference in `params` (ignoring malformed ones, which validation rejects).
-    public static func references(in params: [String: ParamValue]) -> [JobOutputReference] {
+    public static func references(in params: [String: JSONValue]) -> [JobOutputReference] {
         var found: [JobOutputReference] = []
-        func walk(_ v: ParamValue) {
+        func walk(_ v: JSONValue) {
             switch v {
             case .string(let s):
                 for case .reference(let e) in ParamTemplate.parse(s) ?? [] {

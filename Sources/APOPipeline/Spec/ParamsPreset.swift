@@ -1,3 +1,4 @@
+import APOJSON
 import Foundation
 import Yams
 
@@ -75,7 +76,7 @@ struct PresetValues {
 
     /// The preset's values over `defaults`: each a known param, of its default's type (an int
     /// widens to a number; a null default takes anything).
-    func apply(to defaults: [String: ParamValue]) -> [String: ParamValue] {
+    func apply(to defaults: [String: JSONValue]) -> [String: JSONValue] {
         var params = defaults
         let literals = Substitution(params: [:], diagnostics: diagnostics)
         for (name, mark, node) in self.params {

@@ -1,3 +1,4 @@
+import APOJSON
 import Yams
 
 /// The pipeline's params: the defaults under `params:`, then a preset's values, then the `--param`
@@ -5,7 +6,7 @@ import Yams
 /// this map. `--param matrix.KEY=…` is the matrix's (`MatrixDeclaration`), not a param.
 enum PipelineParams {
     static func read(_ node: Node?, preset: PresetValues?, overrides: [String: String],
-                     diagnostics: DiagnosticList) -> [String: ParamValue] {
+                     diagnostics: DiagnosticList) -> [String: JSONValue] {
         var params = node.map { defaults($0, diagnostics: diagnostics) } ?? [:]
         if let preset { params = preset.apply(to: params) }
         for (k, text) in overrides.sorted(by: { $0.key < $1.key }) where !k.hasPrefix(MatrixDeclaration.overridePrefix) {
@@ -19,13 +20,13 @@ enum PipelineParams {
     }
 
     /// Pipeline params are literals: a default cannot refer to other params or jobs.
-    private static func defaults(_ node: Node, diagnostics: DiagnosticList) -> [String: ParamValue] {
+    private static func defaults(_ node: Node, diagnostics: DiagnosticList) -> [String: JSONValue] {
         guard let m = node.mapping else {
             diagnostics.report(node.mark, "'params' must be a mapping of name: default value")
             return [:]
         }
         let literals = Substitution(params: [:], diagnostics: diagnostics)
-        var params: [String: ParamValue] = [:]
+        var params: [String: JSONValue] = [:]
         for (key, value) in m {
             guard let k = key.scalar?.string else { diagnostics.report(key.mark, "parameter names must be strings"); continue }
             if let v = literals.value(of: value, scope: nil) { params[k] = v }
@@ -34,8 +35,8 @@ enum PipelineParams {
     }
 
     /// `text` read as the type of `current`; nil after reporting that it is not one.
-    private static func overridden(_ current: ParamValue, name k: String, with text: String,
-                                   diagnostics: DiagnosticList) -> ParamValue? {
+    private static func overridden(_ current: JSONValue, name k: String, with text: String,
+                                   diagnostics: DiagnosticList) -> JSONValue? {
         switch current {
         case .string: return .string(text)
         case .int:
@@ -57,7 +58,7 @@ enum PipelineParams {
             if text == "true" || text == "false" { return .bool(text == "true") }
             return .string(text)
         case .array, .object:
-            if let v = try? ParamValue.fromJSON(text), v.typeName == current.typeName { return v }
+            if let v = try? JSONValue.fromJSON(text), v.typeName == current.typeName { return v }
             diagnostics.report(at: nil, "--param \(k)=\(text): expected a JSON \(current.typeName)")
         }
         return nil

@@ -1,3 +1,4 @@
+import APOJSON
 import Yams
 
 /// One job of the expanded pipeline, before validation: its template and, for a round job, its
@@ -111,9 +112,9 @@ struct RoundExpansion {
 
     /// The job's params as written, substituted in its round, each with the position to blame
     /// for its value. A param whose substitution failed (already reported) is left out.
-    func params(of job: ConcreteJob, references: inout [PositionedReference]) -> [String: (ParamValue, Mark?)] {
+    func params(of job: ConcreteJob, references: inout [PositionedReference]) -> [String: (JSONValue, Mark?)] {
         let scope = SubstitutionScope(section: job.template.section, round: job.round, cell: job.template.cell)
-        var given: [String: (ParamValue, Mark?)] = [:]
+        var given: [String: (JSONValue, Mark?)] = [:]
         for (name, keyMark, node) in job.template.params {
             if let v = substitution.value(of: node, scope: scope, references: &references) { given[name] = (v, node.mark ?? keyMark) }
         }

@@ -1,3 +1,4 @@
+import APOJSON
 /// The shard step of the expand stage, on the validated, ordered jobs: a job with `shards: K`
 /// (K > 1) becomes K shard jobs `ID.shard1ofK` … `ID.shardKofK` and one `merge-shards` job that
 /// keeps the key `ID`, so every job that needs `ID` or reads `${jobs.ID.outputs.…}` still does,
@@ -60,7 +61,7 @@ struct ShardExpansion {
     }
 
     private func mergeJob(of job: ExpandedJob, shards: [String], kind: any ShardableKind.Type) -> ExpandedJob {
-        let parts = shards.map { ParamValue.string(JobOutputReference(jobID: $0, output: kind.shardedOutput).placeholder) }
+        let parts = shards.map { JSONValue.string(JobOutputReference(jobID: $0, output: kind.shardedOutput).placeholder) }
         return ExpandedJob(id: job.id, kind: MergeShardsKind.name, kindVersion: MergeShardsKind.version,
                            params: ["parts": .array(parts), "output": .string(kind.shardedOutput),
                                     "file": .string(kind.shardedOutputFile)],

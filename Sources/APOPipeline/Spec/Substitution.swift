@@ -1,3 +1,4 @@
+import APOJSON
 import Yams
 
 /// Where a value is being substituted: which references are allowed and what they mean.
@@ -16,13 +17,13 @@ struct PositionedReference {
     var mark: Mark?
 }
 
-/// The substitute stage: YAML values → `ParamValue`s with `${params.…}`, `${matrix.…}`, `${round}`,
+/// The substitute stage: YAML values → `JSONValue`s with `${params.…}`, `${matrix.…}`, `${round}`,
 /// `${prev.…}` and `${rounds.last.…}` replaced; `${jobs.…}` stays symbolic (resolved at run time by
 /// `ParamResolver`), naming the same matrix cell's copy of its job.
 /// A string that is exactly one reference keeps the value's type; inside a longer string the value
 /// is spliced in as text.
 struct Substitution {
-    let params: [String: ParamValue]
+    let params: [String: JSONValue]
     /// What round references can name; unknown (0, none) while job settings are read, which may
     /// only use params.
     var rounds = 0
@@ -32,7 +33,7 @@ struct Substitution {
     var matrix: MatrixExpansion?
     let diagnostics: DiagnosticList
 
-    init(params: [String: ParamValue], diagnostics: DiagnosticList) {
+    init(params: [String: JSONValue], diagnostics: DiagnosticList) {
         self.params = params
         self.diagnostics = diagnostics
     }
@@ -40,21 +41,21 @@ struct Substitution {
     static let syntax = "expected ${params.NAME}, ${matrix.KEY}, ${jobs.ID.outputs.NAME}, ${prev.ID.outputs.NAME|FALLBACK}, ${rounds.last.ID.outputs.NAME} or ${round}"
 
     /// `node` as a value where no `${jobs.…}` can be left: a job setting, or a literal (nil scope).
-    func value(of node: Node, scope: SubstitutionScope?) -> ParamValue? {
+    func value(of node: Node, scope: SubstitutionScope?) -> JSONValue? {
         var unused: [PositionedReference] = []
         return value(of: node, scope: scope, references: &unused)
     }
 
     /// `node` as a value with references substituted per `scope` (nil: a literal, no references
     /// allowed); each `${jobs.…}` left in it is added to `references`. nil after reporting an error.
-    func value(of node: Node, scope: SubstitutionScope?, references: inout [PositionedReference]) -> ParamValue? {
+    func value(of node: Node, scope: SubstitutionScope?, references: inout [PositionedReference]) -> JSONValue? {
         switch node {
         case .scalar(let s):
             switch node.tagName {
             case .null: return .null
-            case .bool: return node.bool.map(ParamValue.bool) ?? .string(s.string)
-            case .int: return node.int.map(ParamValue.int) ?? .string(s.string)
-            case .float: return node.float.map(ParamValue.double) ?? .string(s.string)
+            case .bool: return node.bool.map(JSONValue.bool) ?? .string(s.string)
+            case .int: return node.int.map(JSONValue.int) ?? .string(s.string)
+            case .float: return node.float.map(JSONValue.double) ?? .string(s.string)
             default:
                 guard ParamTemplate.containsReference(s.string) else { return .string(s.string) }
                 guard let scope else {
@@ -64,14 +65,14 @@ struct Substitution {
                 return substitute(s.string, mark: node.mark, scope: scope, references: &references)
             }
         case .sequence(let seq):
-            var items: [ParamValue] = []
+            var items: [JSONValue] = []
             var ok = true
             for n in seq {
                 if let v = value(of: n, scope: scope, references: &references) { items.append(v) } else { ok = false }
             }
             return ok ? .array(items) : nil
         case .mapping(let m):
-            var o: [String: ParamValue] = [:]
+            var o: [String: JSONValue] = [:]
             var ok = true
             for (k, v) in m {
                 guard let key = k.scalar?.string else { diagnostics.report(k.mark, "map keys must be strings"); ok = false; continue }
@@ -86,11 +87,11 @@ struct Substitution {
 
     /// What one `${…}` stands for: a value now, or a job's output at run time.
     enum Replacement {
-        case value(ParamValue)
+        case value(JSONValue)
         case job(JobOutputReference)
     }
 
-    func substitute(_ s: String, mark: Mark?, scope: SubstitutionScope, references: inout [PositionedReference]) -> ParamValue? {
+    func substitute(_ s: String, mark: Mark?, scope: SubstitutionScope, references: inout [PositionedReference]) -> JSONValue? {
         guard let segments = ParamTemplate.parse(s) else {
             diagnostics.report(mark, "bad reference syntax: '${' is never closed in \"\(s)\"")
             return nil
