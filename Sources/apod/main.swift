@@ -18,7 +18,7 @@ struct Apod: ParsableCommand {
 
     @OptionGroup var options: DaemonOptions
 
-    @Option(name: .long, help: "Number of worker processes.")
+    @Option(name: .long, help: ArgumentHelp("Number of worker processes.", discussion: "0 runs no worker and only serves --http: to watch a run, or a database other daemons work on, without claiming any of its jobs. Such an apod registers no host and sweeps nothing."))
     var workers: Int = 2
 
     @Option(name: .long, help: ArgumentHelp("Serve the HTTP API on this address.", discussion: "HOST:PORT, [IPv6]:PORT, or a bare PORT (then 127.0.0.1). Port 0 picks a free port; the address is logged as 'http: listening on http://HOST:PORT'. Off unless given.", valueName: "address"))
@@ -28,7 +28,10 @@ struct Apod: ParsableCommand {
     var tokenFile: String?
 
     func validate() throws {
-        guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+        guard workers >= 0 else { throw ValidationError("--workers must be 0 or more") }
+        if workers == 0, http == nil {
+            throw ValidationError("--workers 0 runs no worker, so it needs --http (serve the API only); without it apod would do nothing")
+        }
         if let http, ListenAddress(parsing: http) == nil {
             throw ValidationError("--http '\(http)' is not HOST:PORT, [IPv6]:PORT or PORT (0...65535)")
         }
@@ -48,6 +51,12 @@ struct Apod: ParsableCommand {
         } catch {
             logger.error("cannot open \(StoreLocation.display(path)): \(error)")
             throw ExitCode(6)
+        }
+        if workers == 0, let server = try startServer(store: store, logger: logger) {
+            logger.info("apod started: no workers, serving the API only, db \(StoreLocation.display(path))")
+            StopRequest.waitForSIGTERMOrSIGINT()
+            server.stop()
+            return
         }
         var configuration = WorkerSupervisor.Configuration(
             databasePath: path, workerCount: workers, leaseDuration: options.leaseSeconds,
@@ -77,6 +86,22 @@ struct Apod: ParsableCommand {
             logger.error("\(error)")
             throw ExitCode(2)
         }
+    }
+}
+
+/// SIGTERM or SIGINT for an apod without workers, whose only job is to serve until told to stop.
+enum StopRequest {
+    static func waitForSIGTERMOrSIGINT() {
+        let received = DispatchSemaphore(value: 0)
+        let sources = [SIGTERM, SIGINT].map { sig in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { received.signal() }
+            source.resume()
+            return source
+        }
+        received.wait()
+        sources.forEach { $0.cancel() }
     }
 }
 

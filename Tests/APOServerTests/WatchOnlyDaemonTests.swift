@@ -1,0 +1,49 @@
+import Foundation
+import Testing
+
+/// `apod --workers 0 --http …`: serves a database's API and web page and runs nothing, so a run can
+/// be watched (or submitted to) from a second daemon without that daemon claiming its jobs.
+@Suite(.serialized)
+struct WatchOnlyDaemonTests {
+    @Test func aDaemonWithoutWorkersServesTheRunButClaimsNothing() throws {
+        let sandbox = try DaemonSandbox()
+        defer { sandbox.cleanup() }
+        let (watcher, watching) = try sandbox.startDaemon(workers: 0)
+
+        let created = try watching.post("/api/runs", body: Pipelines.small)
+        #expect(created.status == 201, "\(created.text)")
+        let run = try #require(created.object["run"] as? Int)
+        // Long enough for a worker to have claimed job a several times over.
+        Thread.sleep(forTimeInterval: 3)
+        let waiting = try watching.get("/api/runs/\(run)").object["jobs"] as? [[String: Any]] ?? []
+        #expect(waiting.map { $0["state"] as? String } == ["queued", "blocked"])
+        #expect(waiting.map { $0["attempts"] as? Int } == [0, 0])
+        #expect(try watching.get("/api/hosts").array.isEmpty, "a daemon without workers registers no host")
+
+        // A daemon with workers runs it; the watcher shows the run as it goes, from the same file.
+        let (worker, _) = try sandbox.startDaemon(workers: 1)
+        #expect(try watching.waitForRunEnd(run) == "succeeded", "\(sandbox.daemonLogs())")
+        #expect(try watching.get("/api/hosts").array.count == 1)
+
+        #expect(sandbox.stop(watcher) == 0, "\(sandbox.daemonLogs())")
+        #expect(sandbox.stop(worker) == 0, "\(sandbox.daemonLogs())")
+        #expect(sandbox.read("apod-1.log").contains("no workers, serving the API only"))
+    }
+
+    @Test func noWorkersAndNoHTTPIsRefusedBeforeAnythingStarts() throws {
+        let sandbox = try DaemonSandbox()
+        defer { sandbox.cleanup() }
+        let apod = Process()
+        apod.executableURL = sandbox.binaries.appendingPathComponent("apod")
+        apod.arguments = ["--db", sandbox.databasePath, "--workers", "0"]
+        let errors = Pipe()
+        apod.standardError = errors
+        apod.standardOutput = FileHandle.nullDevice
+        try apod.run()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        apod.waitUntilExit()
+        #expect(apod.terminationStatus == 64)
+        #expect(message.contains("--workers 0 runs no worker, so it needs --http"), "\(message)")
+        #expect(!FileManager.default.fileExists(atPath: sandbox.databasePath), "refused before opening the database")
+    }
+}
