@@ -161,6 +161,42 @@ struct WebPageTests {
         _ = sandbox.stop(daemon)
     }
 
+    /// A matrix run: one lane per cell beside the shared jobs' lane; the edges from a shared job
+    /// into the cells are faint until that job is selected. Served by a daemon without workers, so
+    /// the picture holds still.
+    @Test func matrixCellsAreLanesAndEdgesIntoThemAreFaintUntilSelected() throws {
+        let sandbox = try DaemonSandbox()
+        defer { sandbox.cleanup() }
+        let (daemon, http) = try sandbox.startDaemon(workers: 0)
+        let created = try http.post("/api/runs", body: """
+            name: web-matrix
+            matrix: {seed: [1, 2]}
+            jobs:
+              - {id: split, kind: noop, params: {value: shared}}
+              - {id: train, kind: noop, needs: [split], params: {value: "${matrix.seed}"}}
+              - {id: check, kind: noop, needs: [train], params: {value: done}}
+            """)
+        let run = try #require(created.object["run"] as? Int, "submit: \(created.text)")
+        let browser = try HeadlessChromium(scratch: sandbox.directory)
+        defer { browser.close() }
+        try browser.open(http.base + "/#/runs/\(run)")
+        try browser.waitFor("five jobs drawn", "document.querySelectorAll('svg.dag .dag-node').length === 5")
+        let lanes = try browser.evaluate("[...document.querySelectorAll('svg.dag .group-cell text')].map(t => t.textContent)")
+        #expect(lanes as? [String] == ["shared", "seed=1", "seed=2"])
+        let edges = "[...document.querySelectorAll('svg.dag path.edge')].map(e => `${e.dataset.from}>${e.dataset.to}:${e.getAttribute('class')}`).sort()"
+        #expect(try browser.evaluate(edges) as? [String] == [
+            "seed=1/train>seed=1/check:edge", "seed=2/train>seed=2/check:edge",
+            "split>seed=1/train:edge crossing", "split>seed=2/train:edge crossing",
+        ])
+        let opacity = "getComputedStyle(document.querySelector(\"path.edge[data-from='split']\")).strokeOpacity"
+        #expect(try browser.evaluate(opacity) as? String == "0.2")
+        try select(browser, "split")
+        try browser.waitFor("split's edges highlighted", "document.querySelectorAll('svg.dag path.edge.crossing.selected').length === 2")
+        #expect(try browser.evaluate(opacity) as? String == "1")
+        #expect(browser.pageErrors.isEmpty, "page errors: \(browser.pageErrors)")
+        #expect(sandbox.stop(daemon) == 0, "\(sandbox.daemonLogs())")
+    }
+
     /// Clicks the job's box in the DAG and waits for the log to switch to it.
     private func select(_ browser: HeadlessChromium, _ key: String) throws {
         try browser.evaluate("document.querySelector(\"[data-job-key='\(key)']\").dispatchEvent(new MouseEvent('click', {bubbles: true}))")

@@ -4,8 +4,10 @@ extension WebPage {
 // The run's DAG as SVG: a box per job coloured by state, with a progress strip while it runs,
 // edges from needs down to the jobs that need them, frames for matrix cells and rounds. Drawn once per
 // set of jobs; later polls only update states and progress, so the picture does not flicker.
+// An edge from a job every matrix cell shares into one cell crosses the lanes between: with three
+// seeds those are most of the picture's lines, so they are drawn faint until either end is selected.
 import { svg, clear } from './dom.js';
-import { box, layoutDAG } from './dag-layout.js';
+import { box, layoutDAG, splitKey } from './dag-layout.js';
 import { percent, duration } from './format.js';
 
 export class DAGView {
@@ -40,7 +42,11 @@ export class DAGView {
     for (const group of layout.groups.filter((g) => g.kind === 'cell')) root.append(this.groupFrame(group));
     for (const group of layout.groups.filter((g) => g.kind === 'round')) root.append(this.groupFrame(group));
     this.edges = detail.edges.filter((e) => positions.has(e.from) && positions.has(e.to)).map((edge) => {
-      const element = svg('path', { class: 'edge', d: edgePath(positions.get(edge.from), positions.get(edge.to)), 'marker-end': 'url(#arrow)' });
+      const crossing = splitKey(edge.from).cell !== splitKey(edge.to).cell;
+      const element = svg('path', {
+        class: crossing ? 'edge crossing' : 'edge', d: edgePath(positions.get(edge.from), positions.get(edge.to)),
+        'marker-end': 'url(#arrow)', 'data-from': edge.from, 'data-to': edge.to,
+      });
       root.append(element);
       return { ...edge, element };
     });

@@ -89,6 +89,8 @@ svg.dag { display: block; }
 .dag .group text { font-size: 11px; fill: var(--muted); font-weight: 600; }
 .dag .edge { fill: none; stroke: #9ca3af; stroke-width: 1.2; }
 .dag .edge.selected { stroke: var(--accent); stroke-width: 2; }
+.dag .edge.crossing { stroke-opacity: 0.2; }
+.dag .edge.crossing.selected { stroke-opacity: 1; }
 .dag .arrow { fill: #9ca3af; }
 .dag-node { cursor: pointer; outline: none; }
 .dag-node .node-box { fill: #f3f4f6; stroke: var(--blocked); stroke-width: 1.3; }
