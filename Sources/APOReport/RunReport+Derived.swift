@@ -26,20 +26,26 @@ extension RunReport {
         return recorded.isEmpty ? nil : recorded.reduce(0, +)
     }
 
-    /// CPU seconds per job kind, over the jobs that recorded any, in the order kinds first ran:
-    /// what a run of this pipeline costs, part by part. `wasted` is the share spent by attempts
-    /// that did not succeed (released at a stop, failed, timed out).
-    var cpuByKind: [(kind: String, jobs: Int, seconds: Double, wasted: Double)] {
+    /// CPU seconds per step — a job id over every matrix cell and round (`apo_rm` sums
+    /// `seed=1/r1.apo_rm`, `seed=2/r2.apo_rm`, …) — over the jobs that recorded any, in the order
+    /// steps first ran: what each step of the pipeline costs per copy, the figure a time budget is
+    /// made of. `wasted` is the share spent by attempts that did not succeed (released at a stop,
+    /// failed, timed out).
+    var cpuBySteps: [StepCPU] {
         var order: [String] = []
-        var totals: [String: (jobs: Int, seconds: Double, wasted: Double)] = [:]
+        var totals: [String: StepCPU] = [:]
         for entry in jobs {
             guard let cpu = cpuSeconds(entry) else { continue }
             let wasted = entry.attempts.filter { $0.outcome != "succeeded" }.compactMap(\.cpuSeconds).reduce(0, +)
-            if totals[entry.job.kind] == nil { order.append(entry.job.kind) }
-            let t = totals[entry.job.kind] ?? (0, 0, 0)
-            totals[entry.job.kind] = (t.jobs + 1, t.seconds + cpu, t.wasted + wasted)
+            let step = RunReport.step(ofKey: entry.job.key)
+            if totals[step] == nil { order.append(step) }
+            var t = totals[step] ?? StepCPU(step: step, kind: entry.job.kind, jobs: 0, seconds: 0, wasted: 0)
+            t.jobs += 1
+            t.seconds += cpu
+            t.wasted += wasted
+            totals[step] = t
         }
-        return order.map { (kind: $0, jobs: totals[$0]!.jobs, seconds: totals[$0]!.seconds, wasted: totals[$0]!.wasted) }
+        return order.map { totals[$0]! }
     }
 
     /// Metrics drawn as training curves, in page order (others stay in the store).

@@ -45,14 +45,17 @@ extension RunReport {
             h += "<td class=\"n\">\(cpuSeconds(e).map(Formatting.duration) ?? "–")</td><td>\(esc(e.job.error ?? ""))</td></tr>\n"
         }
         h += "</table>\n"
-        let byKind = cpuByKind
-        if !byKind.isEmpty {
-            h += "<h2>CPU time by job kind</h2>\n<table><tr><th>kind</th><th>jobs</th><th>CPU</th><th>per job</th><th>of it not kept</th></tr>\n"
-            for k in byKind {
-                h += "<tr><td>\(esc(k.kind))</td><td class=\"n\">\(k.jobs)</td><td class=\"n\">\(Formatting.duration(k.seconds))</td>"
+        let bySteps = cpuBySteps
+        if !bySteps.isEmpty {
+            h += "<h2>CPU time by step</h2>\n<table><tr><th>step</th><th>kind</th><th>jobs</th><th>CPU</th><th>per job</th><th>of it not kept</th></tr>\n"
+            for k in bySteps {
+                h += "<tr><td>\(esc(k.step))</td><td>\(esc(k.kind))</td><td class=\"n\">\(k.jobs)</td><td class=\"n\">\(Formatting.duration(k.seconds))</td>"
                 h += "<td class=\"n\">\(Formatting.duration(k.seconds / Double(k.jobs)))</td><td class=\"n\">\(Formatting.duration(k.wasted))</td></tr>\n"
             }
-            h += "</table>\n<p>CPU time is user + system time of the worker process while it ran the job, every thread; \"not kept\" is what attempts that were released, failed or timed out spent.</p>\n"
+            let total = bySteps.reduce(0) { $0 + $1.seconds }, wasted = bySteps.reduce(0) { $0 + $1.wasted }
+            h += "<tr><td>all</td><td></td><td class=\"n\">\(bySteps.reduce(0) { $0 + $1.jobs })</td><td class=\"n\">\(Formatting.duration(total))</td>"
+            h += "<td></td><td class=\"n\">\(Formatting.duration(wasted))</td></tr>\n"
+            h += "</table>\n<p>A step is a job id over every matrix cell and round (<code>apo_rm</code> sums <code>seed=1/r1.apo_rm</code>, <code>seed=2/r2.apo_rm</code>, …). CPU time is user + system time of the worker process while it ran the job, every thread; \"not kept\" is what attempts that were released, failed or timed out spent.</p>\n"
         }
         return h
     }

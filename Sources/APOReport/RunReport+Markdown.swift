@@ -12,12 +12,14 @@ extension RunReport {
         for e in jobs {
             md += "| \(e.job.key) | \(e.job.kind) | \(e.job.state.rawValue) | \(e.attempts.count) | \(duration(e).map(Formatting.duration) ?? "–") | \(cpuSeconds(e).map(Formatting.duration) ?? "–") |\n"
         }
-        let byKind = cpuByKind
-        if !byKind.isEmpty {
-            md += "\n## CPU time by job kind\n\n| kind | jobs | CPU | per job | of it not kept |\n|---|---|---|---|---|\n"
-            for k in byKind {
-                md += "| \(k.kind) | \(k.jobs) | \(Formatting.duration(k.seconds)) | \(Formatting.duration(k.seconds / Double(k.jobs))) | \(Formatting.duration(k.wasted)) |\n"
+        let bySteps = cpuBySteps
+        if !bySteps.isEmpty {
+            md += "\n## CPU time by step (over matrix cells and rounds)\n\n| step | kind | jobs | CPU | per job | of it not kept |\n|---|---|---|---|---|---|\n"
+            for k in bySteps {
+                md += "| \(k.step) | \(k.kind) | \(k.jobs) | \(Formatting.duration(k.seconds)) | \(Formatting.duration(k.seconds / Double(k.jobs))) | \(Formatting.duration(k.wasted)) |\n"
             }
+            let total = bySteps.reduce(0) { $0 + $1.seconds }, wasted = bySteps.reduce(0) { $0 + $1.wasted }
+            md += "| all | | \(bySteps.reduce(0) { $0 + $1.jobs }) | \(Formatting.duration(total)) | | \(Formatting.duration(wasted)) |\n"
         }
         let rmRows = rmTableRows
         if !rmRows.isEmpty {

@@ -39,6 +39,22 @@ public struct RunReport {
         return Int(key[key.index(after: key.startIndex)..<dot])
     }
 
+    /// The job's step: its id without a matrix cell and a round (`apo_rm` of `seed=2/r1.apo_rm`).
+    public static func step(ofKey fullKey: String) -> String {
+        let key = MatrixCell.jobID(ofJobKey: fullKey)
+        guard round(ofKey: fullKey) != nil, let dot = key.firstIndex(of: ".") else { return key }
+        return String(key[key.index(after: dot)...])
+    }
+
+    /// One step's CPU time over its copies (`cpuBySteps`).
+    struct StepCPU {
+        let step: String
+        let kind: String
+        var jobs: Int
+        var seconds: Double
+        var wasted: Double
+    }
+
     /// Reads a run; missing or unreadable artifact files become `problems`, not errors.
     public static func load(store: JobStore, runID: Int64, now: Date = Date()) throws -> RunReport {
         guard let run = try store.run(runID) else { throw StoreError.notFound(what: "run", id: runID) }

@@ -37,13 +37,14 @@ import Testing
                 #expect(claimed.job.key == key)
                 if fail {
                     now += seconds / 2
+                    try store.recordCPUTime(claimed.lease, seconds: seconds / 4)
                     try store.fail(claimed.lease, error: "killed", retryable: true, now: now)
                     return try finish(key, outputs: outputs, seconds: seconds, body: body)
                 }
                 let staged = try body(claimed.lease)
                 now += seconds
                 let json = String(decoding: try JSONEncoder().encode(outputs), as: UTF8.self)
-                try store.complete(claimed.lease, JobCompletion(outputsJSON: json, artifacts: staged), now: now)
+                try store.complete(claimed.lease, JobCompletion(outputsJSON: json, artifacts: staged, cpuSeconds: seconds / 2), now: now)
             }
             try finish("r1.train_rm", outputs: ["model": artifacts.appendingPathComponent("rm").path], seconds: 40, fail: true) { lease in
                 for step in 1...10 {
@@ -108,6 +109,23 @@ import Testing
                        "| r1.train_rm | train-rm | succeeded | 2 | 1m00s |", "[scores.json](artifacts/scores.json)"] {
             #expect(md.contains(needle), "Markdown lacks \(needle)")
         }
+        // CPU by step: a round's copies are one step; train_rm's killed attempt is "not kept".
+        let cpu = md.components(separatedBy: "## CPU time by step").last?.components(separatedBy: "\n\n").dropFirst().first ?? ""
+        #expect(cpu.split(separator: "\n").dropFirst(2).map(String.init) == [
+            "| train_rm | train-rm | 1 | 30.0s | 30.0s | 10.0s |",
+            "| score | score | 1 | 6.0s | 6.0s | 0ms |",
+            "| evaluate_apo | evaluate | 2 | 3.0s | 1.5s | 0ms |",
+            "| evaluate_baseline | evaluate | 1 | 1.5s | 1.5s | 0ms |",
+            "| all | | 5 | 40.5s | | 10.0s |",
+        ], "\(cpu)")
+    }
+
+    @Test func aJobsStepDropsItsCellAndRound() {
+        #expect(RunReport.step(ofKey: "seed=2/r1.apo_rm") == "apo_rm")
+        #expect(RunReport.step(ofKey: "r12.policy_apo") == "policy_apo")
+        #expect(RunReport.step(ofKey: "seed=1/base_rm") == "base_rm")
+        #expect(RunReport.step(ofKey: "testing_rm") == "testing_rm")
+        #expect(RunReport.step(ofKey: "rm.v2") == "rm.v2", "not a round: r is not followed by a number")
     }
 
     @Test func unreadableEvaluationIsAProblemNotACrash() throws {

@@ -50,8 +50,8 @@ struct DaemonProcessTests {
         #expect(show.stdout.contains(" CPU "), "\(show.stdout)")
         let report = try sandbox.apoctl(["report", String(runID), "--format", "md"])
         #expect(report.status == 0, "\(report.stderr)")
-        #expect(report.stdout.contains("## CPU time by job kind"), "\(report.stdout)")
-        #expect(report.stdout.contains("| sleep | 1 |"), "\(report.stdout)")
+        #expect(report.stdout.contains("## CPU time by step"), "\(report.stdout)")
+        #expect(report.stdout.contains("| nap | sleep | 1 |"), "\(report.stdout)")
     }
 
     @Test func submittedChainRunsInDependencyOrder() throws {
