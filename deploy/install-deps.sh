@@ -6,6 +6,8 @@ packages=(libopenblas-dev libdnnl-dev libsqlite3-dev libcurl4-openssl-dev zlib1g
 packages+=(python3-prometheus-client)
 # For the tests only: the web page is tested in a real headless Chromium.
 packages+=(chromium)
+# For the tests only: deploy/postgres-cluster.sh tls makes a CA and a server certificate.
+packages+=(openssl)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

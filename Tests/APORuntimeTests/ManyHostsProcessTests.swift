@@ -1,4 +1,5 @@
 import APOStore
+import APOTestSupport
 import Foundation
 import Testing
 

@@ -1,3 +1,4 @@
+import APOTestSupport
 import Foundation
 
 /// Test hosts on one machine: each host is a Linux network namespace joined to the root namespace
@@ -73,62 +74,7 @@ final class NamespaceHosts {
         }
     }
 
-    struct CommandFailed: Error, CustomStringConvertible {
-        let description: String
-    }
-
-    /// Runs a command to completion; its output when it succeeds. Through `system(3)` with the
-    /// output in a file: a server the command starts (pg_ctl) inherits descriptors and outlives
-    /// it, which a pipe, or Foundation's wait for the child, does not survive.
+    /// A command's output; throws with the output when it fails.
     @discardableResult
-    static func run(_ arguments: [String]) throws -> String {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("apo-cmd-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: file) }
-        let quoted = arguments.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
-        let status = system(quoted.joined(separator: " ") + " </dev/null >'\(file.path)' 2>&1")
-        let text = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
-        guard status == 0 else {
-            throw CommandFailed(description: "\(arguments.joined(separator: " ")) exited \(status): \(text)")
-        }
-        return text
-    }
-}
-
-/// A PostgreSQL cluster of the test's own, listening on loopback and on the addresses given
-/// (the root side of test hosts' links), with trust authentication for them. Stopped on deinit.
-final class TestPostgresCluster {
-    let directory: URL
-    let port: Int
-    private let script: URL
-
-    init(directory: URL, listen addresses: [String]) throws {
-        self.directory = directory
-        var root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: root.appendingPathComponent("Package.swift").path) {
-            root = root.deletingLastPathComponent()
-        }
-        script = root.appendingPathComponent("deploy/postgres-cluster.sh")
-        port = Int.random(in: 20_000..<40_000)
-        try NamespaceHosts.run([script.path, "start", directory.path, String(port),
-                                (["127.0.0.1"] + addresses).joined(separator: ",")])
-    }
-
-    /// The URL a process uses to reach the cluster at `address`.
-    func url(at address: String = "127.0.0.1", database: String = "postgres") -> String {
-        "postgres://apo@\(address):\(port)/\(database)"
-    }
-
-    /// A fast restart: the server drops every connection and is back about a second later.
-    func restart() throws { try NamespaceHosts.run([script.path, "restart", directory.path]) }
-
-    /// Stopped and removed, with the folder holding it when nothing else is left there (earlier
-    /// runs left one cluster folder per test in /tmp).
-    deinit {
-        _ = try? NamespaceHosts.run([script.path, "stop", directory.path])
-        let fm = FileManager.default
-        try? fm.removeItem(at: directory)
-        try? fm.removeItem(atPath: directory.path + ".initdb.log")
-        let parent = directory.deletingLastPathComponent()
-        if (try? fm.contentsOfDirectory(atPath: parent.path))?.isEmpty == true { try? fm.removeItem(at: parent) }
-    }
+    static func run(_ arguments: [String]) throws -> String { try TestCommand.run(arguments) }
 }

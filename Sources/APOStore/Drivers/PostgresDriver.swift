@@ -44,9 +44,15 @@ public final class PostgresDriver: StoreDriver, @unchecked Sendable {
         let queryTimeout = ProcessInfo.processInfo.environment["APO_PG_QUERY_TIMEOUT"].flatMap(Double.init) ?? 10
         self.queryTimeout = queryTimeout
         self.reconnectWindow = reconnectWindow ?? queryTimeout
+        let tls: PostgresConnection.Configuration.TLS
+        do {
+            tls = try target.tls.connectionTLS()
+        } catch let error as PostgresTLS.TLSSetupError {
+            throw StoreError.cannotOpen(path: target.displayURL, reason: error.reason)
+        }
         var configuration = PostgresConnection.Configuration(
             host: target.host, port: target.port, username: target.user, password: target.password,
-            database: target.database, tls: .disable)
+            database: target.database, tls: tls)
         configuration.options.connectTimeout = .milliseconds(Int64(min(5, queryTimeout) * 1000))
         self.configuration = configuration
         var logger = Logger(label: "apo.store.postgres")
@@ -176,6 +182,7 @@ public final class PostgresDriver: StoreDriver, @unchecked Sendable {
                     on: PostgresConnection.defaultEventLoopGroup.any(), configuration: configuration,
                     id: id, logger: logger).wait()
             } catch {
+                if let reason = target.tls.failureReason(error) { throw StoreError.cannotOpen(path: location, reason: reason) }
                 let mapped = PostgresTransaction.storeError(error, location: location)
                 let serverAnswered = (error as? PSQLError)?.serverInfo != nil
                 if serverAnswered || Date().addingTimeInterval(delay) > deadline { throw mapped }

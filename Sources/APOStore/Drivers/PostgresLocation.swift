@@ -1,14 +1,17 @@
 import Foundation
 
 /// Where a PostgreSQL store lives, from a `postgres://user:password@host:port/database` URL
-/// (`postgresql://` too). Missing parts default as libpq's do: port 5432, the user `$PGUSER` or
-/// the login name, the database named like the user, the password `$PGPASSWORD`.
+/// (`postgresql://` too), with `?sslmode=…&sslrootcert=…` (`PostgresTLS`). Missing parts default
+/// as libpq's do: port 5432, the user `$PGUSER` or the login name, the database named like the
+/// user, the password `$PGPASSWORD`, `sslmode` `$PGSSLMODE` or `prefer`, `sslrootcert`
+/// `$PGSSLROOTCERT`.
 public struct PostgresLocation: Sendable, Equatable {
     public var host: String
     public var port: Int
     public var user: String
     public var password: String?
     public var database: String
+    public var tls: PostgresTLS
 
     /// Whether `location` names a PostgreSQL database rather than an SQLite file.
     public static func isURL(_ location: String) -> Bool {
@@ -29,9 +32,25 @@ public struct PostgresLocation: Sendable, Equatable {
         password = components.password.flatMap { $0.removingPercentEncoding } ?? environment["PGPASSWORD"]
         let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
         database = path.isEmpty ? user : (path.removingPercentEncoding ?? path)
-        for item in components.queryItems ?? [] where item.name != "sslmode" || item.value != "disable" {
-            throw StoreError.cannotOpen(path: Self.redact(url), reason: "unsupported URL option \(item.name)=\(item.value ?? "") (apo connects without TLS; sslmode=disable is the only option)")
+        tls = try Self.tls(components.queryItems ?? [], environment: environment, url: url)
+    }
+
+    private static func tls(_ items: [URLQueryItem], environment: [String: String], url: String) throws -> PostgresTLS {
+        var mode = environment["PGSSLMODE"], root = environment["PGSSLROOTCERT"]
+        for item in items {
+            switch item.name {
+            case "sslmode": mode = item.value
+            case "sslrootcert": root = item.value
+            default:
+                throw StoreError.cannotOpen(path: redact(url), reason: "unsupported URL option \(item.name)=\(item.value ?? "") (apo understands sslmode and sslrootcert)")
+            }
         }
+        guard let parsed = PostgresTLS.Mode(rawValue: mode ?? "prefer") else {
+            let modes = PostgresTLS.Mode.allCases.map(\.rawValue).joined(separator: ", ")
+            throw StoreError.cannotOpen(path: redact(url), reason: "sslmode=\(mode ?? "") is not one of \(modes)")
+        }
+        if let root, root.isEmpty { throw StoreError.cannotOpen(path: redact(url), reason: "sslrootcert is empty") }
+        return PostgresTLS(mode: parsed, rootCertificate: root)
     }
 
     /// The URL as shown to people and recorded: never with the password.

@@ -12,8 +12,7 @@ public enum PostgresScratchDatabase {
         guard var components = URLComponents(string: serverURL) else {
             throw StoreError.cannotOpen(path: PostgresLocation.redact(serverURL), reason: "not a URL")
         }
-        components.path = "/" + name
-        components.query = nil
+        components.path = "/" + name  // the query (sslmode, sslrootcert) is kept
         return components.string!
     }
 
