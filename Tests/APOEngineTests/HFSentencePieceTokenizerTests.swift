@@ -14,7 +14,7 @@ struct HFSentencePieceTokenizerTests {
         struct Case: Decodable {
             let text: String
             let parse_special: Bool
-            let ids: [Int32]
+            var ids: [Int32]
             let decoded: String?
         }
         struct Checkpoint: Decodable {
@@ -24,7 +24,7 @@ struct HFSentencePieceTokenizerTests {
         }
         let cases_with_byte_tokens: Int
         let checkpoint: Checkpoint
-        let cases: [Case]
+        var cases: [Case]
     }
 
     static func directory() throws -> URL {
@@ -94,6 +94,40 @@ struct HFSentencePieceTokenizerTests {
         #expect(digest == check["tokenizer_json_sha256"] as? String,
                 "the writer changed: re-run Fixtures/tokenizer/check_spm_export.py on a fresh `apoctl model export`")
         #expect(check["tokenizers_identical"] as? Int == 303 && check["auto_tokenizer_identical"] as? Int == 303)
+    }
+
+    /// The same vocabulary in the Metaspace form (Mistral's; LlamaConverter with legacy=False): no
+    /// "▁" before a text that starts with a space or "▁", and with `first` none after a special token
+    /// inside the text. The ids are `tokenizers`' (make_spm_metaspace_fixture.py makes this same
+    /// edit); written back, the file reads as the same tokenizer.
+    @Test(arguments: [MetaspacePrepend.first, .always])
+    func aMetaspaceTokenizerPutsTheSpacePrefixWhereTokenizersDoes(_ placement: MetaspacePrepend) throws {
+        var json = try Self.json(try Self.directory().appendingPathComponent("tokenizer.json"))
+        json["normalizer"] = NSNull()
+        json["pre_tokenizer"] = ["type": "Metaspace", "replacement": "▁", "prepend_scheme": placement.rawValue, "split": false]
+        let dir = try ModelFilesTestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try JSONSerialization.data(withJSONObject: json).write(to: dir.appendingPathComponent("tokenizer.json"))
+        try FileManager.default.copyItem(at: try Self.directory().appendingPathComponent("tokenizer_config.json"),
+                                         to: dir.appendingPathComponent("tokenizer_config.json"))
+        let data = try ModelLoader.readTokenizerData(directory: dir)
+        #expect(data.addSpacePrefix == true && data.metaspacePrepend == placement)
+
+        struct Differences: Decodable { let cases: Int; let schemes: [String: [String: [Int32]]] }
+        let differences = try JSONDecoder().decode(Differences.self, from: RealSmolLM.fixture("tokenizer/spm_metaspace_expected.json"))
+        var expected = try Self.expected()
+        #expect(expected.cases.count == differences.cases)
+        let changed = try #require(differences.schemes[placement.rawValue])
+        #expect(changed.count >= 8, "leading spaces differ from the legacy form in both schemes")
+        for (index, ids) in changed { expected.cases[Int(index)!].ids = ids }
+        let tokenizer = try makeTokenizer(data)
+        let wrong = Self.mismatches(tokenizer, expected)
+        #expect(wrong.isEmpty, "\(wrong.count) texts differ, e.g. \(wrong.prefix(3))")
+
+        let back = try ModelFilesTestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: back) }
+        try ModelLoader.writeTokenizerFiles(data, contextLength: 2048, into: back)
+        #expect(try ModelLoader.readTokenizerData(directory: back) == data)
     }
 
     /// A GGUF's SentencePiece vocabulary has scores, no merges: the writer makes merges from the

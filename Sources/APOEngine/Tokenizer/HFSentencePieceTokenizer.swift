@@ -32,7 +32,7 @@ enum HFSentencePieceTokenizer {
         for key in ["continuing_subword_prefix", "end_of_word_suffix"] where !((model[key] as? String ?? "").isEmpty) {
             throw bad("model.\(key)", "none", model[key])
         }
-        let addSpacePrefix = try spacePrefix(json, bad: bad)
+        let (addSpacePrefix, metaspacePrepend) = try spacePrefix(json, bad: bad)
         try checkDecoder(json["decoder"], addSpacePrefix: addSpacePrefix, bad: bad)
         let table = try HFTokenizerFiles.tokenTable(file)
         let tokens = table.tokens
@@ -58,11 +58,13 @@ enum HFSentencePieceTokenizer {
             bosID: bos, eosID: eos, unknownID: unknown, paddingID: try file.tokenID("pad_token", in: tokens),
             addBOS: template.present ? template.before != nil : config["add_bos_token"] as? Bool ?? false,
             addEOS: template.present ? template.after != nil : config["add_eos_token"] as? Bool,
-            addSpacePrefix: addSpacePrefix, chatTemplate: config["chat_template"] as? String)
+            addSpacePrefix: addSpacePrefix, metaspacePrepend: metaspacePrepend, chatTemplate: config["chat_template"] as? String)
     }
 
-    /// Whether a "▁" is put before the text: from the legacy normalizer, or a Metaspace pre-tokenizer.
-    private static func spacePrefix(_ json: [String: Any], bad: (String, String, Any?) -> ModelFileError) throws -> Bool {
+    /// Whether a "▁" is put before the text: from the legacy normalizer, or a Metaspace pre-tokenizer
+    /// (then also where: its `prepend_scheme`; older files' `add_prefix_space: true` is `always`).
+    private static func spacePrefix(_ json: [String: Any], bad: (String, String, Any?) -> ModelFileError) throws
+        -> (Bool, MetaspacePrepend?) {
         let expected = "Sequence [Prepend(\"▁\")?, Replace(\" \", \"▁\")] with no pre-tokenizer, or no normalizer and Metaspace(\"▁\", split: false)"
         if let normalizer = json["normalizer"] as? [String: Any] {
             guard json["pre_tokenizer"] is NSNull || json["pre_tokenizer"] == nil else { throw bad("pre_tokenizer", expected, json["pre_tokenizer"]) }
@@ -70,16 +72,20 @@ enum HFSentencePieceTokenizer {
             let prepend: [String: Any] = ["type": "Prepend", "prepend": space]
             let replace: [String: Any] = ["type": "Replace", "pattern": ["String": " "], "content": space]
             let given = steps.map(canonical), prependJSON = canonical(prepend), replaceJSON = canonical(replace)
-            if given == [prependJSON, replaceJSON] { return true }
-            if given == [replaceJSON] { return false }
+            if given == [prependJSON, replaceJSON] { return (true, nil) }
+            if given == [replaceJSON] { return (false, nil) }
             throw bad("normalizer", expected, steps.map { $0["type"] as? String ?? "?" }.joined(separator: ", "))
         }
         guard let pre = json["pre_tokenizer"] as? [String: Any], pre["type"] as? String == "Metaspace",
               pre["replacement"] as? String == space, pre["split"] as? Bool == false else {
             throw bad("pre_tokenizer", expected, (json["pre_tokenizer"] as? [String: Any])?["type"])
         }
-        if let scheme = pre["prepend_scheme"] as? String { return scheme != "never" }
-        return pre["add_prefix_space"] as? Bool ?? true
+        let scheme = pre["prepend_scheme"] as? String ?? ((pre["add_prefix_space"] as? Bool ?? true) ? "always" : "never")
+        if scheme == "never" { return (false, nil) }
+        guard let placement = MetaspacePrepend(rawValue: scheme) else {
+            throw bad("pre_tokenizer.prepend_scheme", "always, first or never", scheme)
+        }
+        return (true, placement)
     }
 
     /// The decoder must undo the encoding: "▁" → " ", <0xNN> → bytes, and drop the prefixed space.
@@ -149,9 +155,11 @@ enum HFSentencePieceTokenizer {
 // MARK: - Writing
 
 extension HFSentencePieceTokenizer {
-    /// `tokenizer.json` for `data` in the legacy LLaMA form transformers' LlamaConverter writes.
+    /// `tokenizer.json` for `data` in the legacy LLaMA form transformers' LlamaConverter writes, or
+    /// with a Metaspace pre-tokenizer when `data` was read from one (its placement is kept).
     static func tokenizerJSON(_ data: TokenizerData) -> [String: Any] {
         let prefix = data.addSpacePrefix ?? true
+        let metaspace = prefix ? data.metaspacePrepend : nil
         var added: [[String: Any]] = []
         var vocab: [String: Int] = [:]
         for (id, token) in data.tokens.enumerated() {
@@ -170,8 +178,8 @@ extension HFSentencePieceTokenizer {
         return [
             "version": "1.0", "truncation": NSNull(), "padding": NSNull(),
             "added_tokens": added,
-            "normalizer": ["type": "Sequence", "normalizers": prefix ? [prepend, replace] : [replace]],
-            "pre_tokenizer": NSNull(),
+            "normalizer": metaspace == nil ? ["type": "Sequence", "normalizers": prefix ? [prepend, replace] : [replace]] as Any : NSNull(),
+            "pre_tokenizer": metaspace.map { ["type": "Metaspace", "replacement": space, "prepend_scheme": $0.rawValue, "split": false] as Any } ?? NSNull(),
             "post_processor": postProcessor(data),
             "decoder": ["type": "Sequence", "decoders": decoders],
             "model": [

@@ -1,6 +1,7 @@
 /// LLaMA SentencePiece-style BPE (`tokenizer.ggml.model = llama`), as llama.cpp's
 /// `llm_tokenizer_spm_session`: spaces become "▁", a "▁" is prefixed to the text (and after each
-/// special token) when `addSpacePrefix`, characters are merged highest-score pair first (leftmost
+/// special token) when `addSpacePrefix` (where `TokenizerData.metaspacePrepend` says, for a
+/// Hugging Face Metaspace tokenizer), characters are merged highest-score pair first (leftmost
 /// on ties) when the joined string is a token, and a character with no token is spelled with
 /// `<0xNN>` byte tokens. Invariant: every byte has a `<0xNN>` token.
 ///
@@ -84,7 +85,9 @@ public final class SentencePieceBPE: Tokenizer, @unchecked Sendable {
             case .raw(let range):
                 var piece: [UInt8] = []
                 piece.reserveCapacity(range.count + 3)
-                if addSpacePrefix && previousWasSpecial { piece.append(contentsOf: [0xE2, 0x96, 0x81]) }
+                if wantsSpacePrefix(bytes[range], atTextStart: range.lowerBound == 0, afterSpecial: previousWasSpecial) {
+                    piece.append(contentsOf: [0xE2, 0x96, 0x81])
+                }
                 for b in bytes[range] {
                     if b == 0x20 { piece.append(contentsOf: [0xE2, 0x96, 0x81]) } else { piece.append(b) }
                 }
@@ -94,6 +97,15 @@ public final class SentencePieceBPE: Tokenizer, @unchecked Sendable {
         }
         if data.addEOS == true { out.append(data.eosID) }
         return out
+    }
+
+    /// Whether a raw fragment gets the "▁" prefix: after a special token or at the start, and for
+    /// Metaspace only when it does not start with a space or "▁" (with `first`, only at the start).
+    private func wantsSpacePrefix(_ fragment: ArraySlice<UInt8>, atTextStart: Bool, afterSpecial: Bool) -> Bool {
+        guard addSpacePrefix, afterSpecial else { return false }
+        guard let metaspace = data.metaspacePrepend else { return true }
+        if metaspace == .first && !atTextStart { return false }
+        return !(fragment.first == 0x20 || fragment.starts(with: [0xE2, 0x96, 0x81]))
     }
 
     private struct Symbol {

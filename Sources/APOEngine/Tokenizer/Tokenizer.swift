@@ -77,6 +77,10 @@ public struct TokenizerData: Codable, Sendable, Equatable {
     public var addEOS: Bool?
     /// `tokenizer.ggml.add_space_prefix` for "llama" models (nil: true, SentencePiece's default).
     public var addSpacePrefix: Bool?
+    /// For "llama" models read from a `tokenizer.json` whose `Metaspace` pre-tokenizer puts the
+    /// space prefix: where it goes (`MetaspacePrepend`). nil: as SentencePiece and llama.cpp put it.
+    /// A GGUF has no key for it: an export tokenizes as llama.cpp does.
+    public var metaspacePrepend: MetaspacePrepend?
     /// `tokenizer.chat_template`, the Jinja source, kept verbatim.
     public var chatTemplate: String?
 
@@ -84,7 +88,7 @@ public struct TokenizerData: Codable, Sendable, Equatable {
         model: String, pre: String? = nil, tokens: [String], merges: [String] = [],
         tokenTypes: [Int32], scores: [Float]? = nil, bosID: Int32?, eosID: Int32,
         unknownID: Int32? = nil, paddingID: Int32? = nil, addBOS: Bool, addEOS: Bool? = nil,
-        addSpacePrefix: Bool? = nil, chatTemplate: String? = nil
+        addSpacePrefix: Bool? = nil, metaspacePrepend: MetaspacePrepend? = nil, chatTemplate: String? = nil
     ) {
         self.model = model
         self.pre = pre
@@ -99,8 +103,17 @@ public struct TokenizerData: Codable, Sendable, Equatable {
         self.addBOS = addBOS
         self.addEOS = addEOS
         self.addSpacePrefix = addSpacePrefix
+        self.metaspacePrepend = metaspacePrepend
         self.chatTemplate = chatTemplate
     }
+}
+
+/// Where Hugging Face's `Metaspace` pre-tokenizer puts the "▁" of the space prefix. Unlike
+/// SentencePiece (and llama.cpp, and the legacy `Prepend` normalizer), which put it before the text
+/// and after every special token unconditionally, Metaspace puts none before a fragment that already
+/// starts with a space or "▁"; and with `first`, none after a special token inside the text.
+public enum MetaspacePrepend: String, Codable, Sendable {
+    case always, first
 }
 
 public enum TokenizerError: Error, CustomStringConvertible, Equatable {
