@@ -6,13 +6,15 @@
 #   deploy/postgres-cluster.sh tls DIR [NAMES]    give it TLS: a new CA (DIR.tls/ca.crt, printed) and a
 #       server certificate it signed for localhost, 127.0.0.1 and NAMES (comma-separated DNS names
 #       or IPv4 addresses), ssl = on, restart. Connect with ?sslmode=verify-full&sslrootcert=DIR.tls/ca.crt
+#   deploy/postgres-cluster.sh client-cert DIR USER   after tls: a client certificate for USER signed by
+#       the same CA (DIR.tls/USER.crt, .key; printed), and USER may log in only with it (pg_hba cert)
 #   deploy/postgres-cluster.sh restart DIR        restart it (fast: every connection is dropped)
 #   deploy/postgres-cluster.sh stop DIR           stop it (the folder is left for you to remove)
 # initdb refuses to run as root, so as root the cluster belongs to an unprivileged user
 # (`postgres`, which Debian's package creates). Trust authentication on 127.0.0.1 only.
 set -euo pipefail
-command=${1:?usage: postgres-cluster.sh start|tls|restart|stop DIR [PORT [ADDRESSES]]}
-dir=${2:?usage: postgres-cluster.sh start|tls|restart|stop DIR [PORT [ADDRESSES]]}
+command=${1:?usage: postgres-cluster.sh start|tls|client-cert|restart|stop DIR [PORT [ADDRESSES]]}
+dir=${2:?usage: postgres-cluster.sh start|tls|client-cert|restart|stop DIR [PORT [ADDRESSES]]}
 port=${3:-55432}
 addresses=${4:-127.0.0.1}
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -56,6 +58,24 @@ tls)
     as_owner "$bindir/pg_ctl" -D "$dir" -l "$dir/server.log" -m fast -w restart >/dev/null
     echo "$tls/ca.crt"
     ;;
+client-cert)
+    tls="$dir.tls"
+    user=${3:?usage: postgres-cluster.sh client-cert DIR USER}
+    [ -f "$tls/ca.crt" ] || { echo "postgres-cluster.sh: run 'tls $dir' first" >&2; exit 1; }
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=$user" -keyout "$tls/$user.key" -out "$tls/$user.csr" 2>/dev/null
+    openssl x509 -req -in "$tls/$user.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" -CAcreateserial -days 30 \
+        -out "$tls/$user.crt" 2>/dev/null
+    chmod 600 "$tls/$user.key"
+    cp "$tls/ca.crt" "$dir/root.crt"
+    [ "$(id -u)" -eq 0 ] && chown postgres: "$dir/root.crt"
+    grep -q '^ssl_ca_file' "$dir/postgresql.conf" || echo "ssl_ca_file = 'root.crt'" >>"$dir/postgresql.conf"
+    # First match wins: USER's cert line goes above initdb's trust lines.
+    { echo "hostssl all $user 127.0.0.1/32 cert"; echo "host all $user 127.0.0.1/32 reject"; cat "$dir/pg_hba.conf"; } >"$dir/pg_hba.new"
+    mv "$dir/pg_hba.new" "$dir/pg_hba.conf"
+    [ "$(id -u)" -eq 0 ] && chown postgres: "$dir/pg_hba.conf"
+    as_owner "$bindir/pg_ctl" -D "$dir" -l "$dir/server.log" -m fast -w restart >/dev/null
+    echo "$tls/$user.crt"
+    ;;
 stop)
     as_owner "$bindir/pg_ctl" -D "$dir" -m fast -w stop >/dev/null
     ;;
@@ -63,5 +83,5 @@ restart)
     as_owner "$bindir/pg_ctl" -D "$dir" -l "$dir/server.log" -m fast -w restart >/dev/null
     ;;
 *)
-    echo "usage: postgres-cluster.sh start|tls|restart|stop DIR …" >&2; exit 2 ;;
+    echo "usage: postgres-cluster.sh start|tls|client-cert|restart|stop DIR …" >&2; exit 2 ;;
 esac

@@ -63,6 +63,18 @@ struct PostgresTLSTests {
         #expect(misnamed?.contains("does that certificate name this host?") == true, "\(misnamed ?? "opened")")
         #expect(try Self.transport(otherHost + "?sslmode=verify-ca&sslrootcert=" + ca) == "tls")
 
+        // A server that authenticates this user by certificate: refused without one, in with it.
+        let admin = try PostgresDriver(url: base + "?sslmode=disable", clock: .caller)
+        try admin.autocommit("CREATE ROLE certuser LOGIN")
+        admin.close()
+        let (certificate, key) = try cluster.clientCertificate(user: "certuser")
+        let asCertUser = cluster.url().replacingOccurrences(of: "apo@", with: "certuser@") + "?sslmode=verify-full&sslrootcert=" + ca
+        let noCertificate = Self.refusal(asCertUser)
+        #expect(noCertificate?.contains("connection requires a valid client certificate") == true, "\(noCertificate ?? "opened")")
+        #expect(try Self.transport(asCertUser + "&sslcert=" + certificate + "&sslkey=" + key) == "tls")
+        let badKey = Self.refusal(asCertUser + "&sslcert=" + certificate + "&sslkey=" + certificate)
+        #expect(badKey?.contains("sslkey \(certificate): not PEM") == true, "\(badKey ?? "opened")")
+
         // A root file that is missing or not PEM is named before any connection.
         let missing = Self.refusal(base + "?sslmode=verify-full&sslrootcert=" + directory.appendingPathComponent("nope.crt").path)
         #expect(missing?.contains("nope.crt: no such readable file") == true, "\(missing ?? "opened")")
@@ -93,8 +105,12 @@ struct PostgresTLSTests {
             do { _ = try PostgresLocation(url: url, environment: [:]); return "accepted" } catch { return "\(error)" }
         }
         #expect(problem("postgres://apo@db/runs?sslmode=allow").contains("sslmode=allow is not one of disable, prefer, require, verify-ca, verify-full"))
-        #expect(problem("postgres://apo:secret@db/runs?sslcert=/c.pem").contains("unsupported URL option sslcert=/c.pem (apo understands sslmode and sslrootcert)"))
-        #expect(!problem("postgres://apo:secret@db/runs?sslcert=/c.pem").contains("secret"))
+        #expect(problem("postgres://apo:secret@db/runs?sslcompression=1").contains("unsupported URL option sslcompression=1 (apo understands sslmode, sslrootcert, sslcert and sslkey)"))
+        #expect(!problem("postgres://apo:secret@db/runs?sslcompression=1").contains("secret"))
+        #expect(problem("postgres://apo@db/runs?sslcert=/c.pem").contains("sslcert and sslkey go together"))
+        #expect(problem("postgres://apo@db/runs?sslmode=disable&sslcert=/c.pem&sslkey=/k.pem").contains("sslcert needs TLS"))
+        let client = try PostgresLocation(url: "postgres://apo@db/runs", environment: ["PGSSLCERT": "/c.pem", "PGSSLKEY": "/k.pem"])
+        #expect(client.tls == PostgresTLS(mode: .prefer, clientCertificate: "/c.pem", clientKey: "/k.pem"))
 
         // Verifying without a root certificate: libpq's ~/.postgresql/root.crt, else a clear refusal.
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("apo-home-\(UUID().uuidString.prefix(8))").path

@@ -52,6 +52,14 @@ public final class TestPostgresCluster {
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// After `enableTLS`: a certificate and key for `user`, signed by the same CA, which that user
+    /// must then log in with (pg_hba `cert`); the two PEM files. The role itself is the caller's.
+    public func clientCertificate(user: String) throws -> (certificate: String, key: String) {
+        let certificate = try TestCommand.run([script.path, "client-cert", directory.path, user])
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        return (certificate, String(certificate.dropLast(".crt".count)) + ".key")
+    }
+
     /// A fast restart: the server drops every connection and is back about a second later.
     public func restart() throws { _ = try TestCommand.run([script.path, "restart", directory.path]) }
 

@@ -3,8 +3,8 @@ import Foundation
 /// Where a PostgreSQL store lives, from a `postgres://user:password@host:port/database` URL
 /// (`postgresql://` too), with `?sslmode=…&sslrootcert=…` (`PostgresTLS`). Missing parts default
 /// as libpq's do: port 5432, the user `$PGUSER` or the login name, the database named like the
-/// user, the password `$PGPASSWORD`, `sslmode` `$PGSSLMODE` or `prefer`, `sslrootcert`
-/// `$PGSSLROOTCERT`.
+/// user, the password `$PGPASSWORD`, `sslmode` `$PGSSLMODE` or `prefer`, `sslrootcert`,
+/// `sslcert` and `sslkey` `$PGSSLROOTCERT`, `$PGSSLCERT` and `$PGSSLKEY`.
 public struct PostgresLocation: Sendable, Equatable {
     public var host: String
     public var port: Int
@@ -37,20 +37,31 @@ public struct PostgresLocation: Sendable, Equatable {
 
     private static func tls(_ items: [URLQueryItem], environment: [String: String], url: String) throws -> PostgresTLS {
         var mode = environment["PGSSLMODE"], root = environment["PGSSLROOTCERT"]
+        var cert = environment["PGSSLCERT"], key = environment["PGSSLKEY"]
         for item in items {
             switch item.name {
             case "sslmode": mode = item.value
             case "sslrootcert": root = item.value
+            case "sslcert": cert = item.value
+            case "sslkey": key = item.value
             default:
-                throw StoreError.cannotOpen(path: redact(url), reason: "unsupported URL option \(item.name)=\(item.value ?? "") (apo understands sslmode and sslrootcert)")
+                throw StoreError.cannotOpen(path: redact(url), reason: "unsupported URL option \(item.name)=\(item.value ?? "") (apo understands sslmode, sslrootcert, sslcert and sslkey)")
             }
+        }
+        if (cert == nil) != (key == nil) {
+            throw StoreError.cannotOpen(path: redact(url), reason: "sslcert and sslkey go together: give both files or neither")
         }
         guard let parsed = PostgresTLS.Mode(rawValue: mode ?? "prefer") else {
             let modes = PostgresTLS.Mode.allCases.map(\.rawValue).joined(separator: ", ")
             throw StoreError.cannotOpen(path: redact(url), reason: "sslmode=\(mode ?? "") is not one of \(modes)")
         }
-        if let root, root.isEmpty { throw StoreError.cannotOpen(path: redact(url), reason: "sslrootcert is empty") }
-        return PostgresTLS(mode: parsed, rootCertificate: root)
+        for (name, value) in [("sslrootcert", root), ("sslcert", cert), ("sslkey", key)] where value?.isEmpty == true {
+            throw StoreError.cannotOpen(path: redact(url), reason: "\(name) is empty")
+        }
+        if cert != nil, parsed == .disable {
+            throw StoreError.cannotOpen(path: redact(url), reason: "sslcert needs TLS, and sslmode=disable turns it off")
+        }
+        return PostgresTLS(mode: parsed, rootCertificate: root, clientCertificate: cert, clientKey: key)
     }
 
     /// The URL as shown to people and recorded: never with the password.

@@ -12,7 +12,9 @@ import PostgresNIO
 /// - `verify-full`: as `verify-ca`, and the certificate must name the URL's host (a DNS name or an
 ///   IP address in its subject alternative names).
 /// `sslrootcert` is a PEM file of trusted CA certificates, or `system` for the system's store;
-/// without it, `~/.postgresql/root.crt` as libpq does.
+/// without it, `~/.postgresql/root.crt` as libpq does. `sslcert` and `sslkey` (PEM, both or
+/// neither) are the client's certificate and key, for servers that authenticate by certificate
+/// (pg_hba `cert`); unlike libpq, no default file is picked up.
 public struct PostgresTLS: Sendable, Equatable {
     public enum Mode: String, Sendable, CaseIterable {
         case disable, prefer, require
@@ -23,10 +25,15 @@ public struct PostgresTLS: Sendable, Equatable {
     public var mode: Mode
     /// A PEM file, or "system"; nil: libpq's default file when verifying.
     public var rootCertificate: String?
+    /// The client's certificate chain and private key, PEM files.
+    public var clientCertificate: String?
+    public var clientKey: String?
 
-    public init(mode: Mode = .prefer, rootCertificate: String? = nil) {
+    public init(mode: Mode = .prefer, rootCertificate: String? = nil, clientCertificate: String? = nil, clientKey: String? = nil) {
         self.mode = mode
         self.rootCertificate = rootCertificate
+        self.clientCertificate = clientCertificate
+        self.clientKey = clientKey
     }
 
     /// Whether the server's certificate is checked against trusted roots.
@@ -43,8 +50,23 @@ public struct PostgresTLS: Sendable, Equatable {
         } else {
             configuration.certificateVerification = .none
         }
+        if let clientCertificate, let clientKey {
+            configuration.certificateChain = try pemFile(clientCertificate, "sslcert") { try NIOSSLCertificate.fromPEMFile($0) }
+                .map { .certificate($0) }
+            configuration.privateKey = .privateKey(try pemFile(clientKey, "sslkey") { try NIOSSLPrivateKey(file: $0, format: .pem) })
+        }
         let context = try NIOSSLContext(configuration: configuration)
         return mode == .prefer ? .prefer(context) : .require(context)
+    }
+
+    /// `read(path)`, failures named by the URL option and the file.
+    private func pemFile<T>(_ path: String, _ option: String, _ read: (String) throws -> T) throws -> T {
+        guard FileManager.default.isReadableFile(atPath: path) else { throw TLSSetupError(reason: "\(option) \(path): no such readable file") }
+        do {
+            return try read(path)
+        } catch {
+            throw TLSSetupError(reason: "\(option) \(path): not PEM (\(error))")
+        }
     }
 
     private func trustRoots(home: String) throws -> NIOSSLTrustRoots {
