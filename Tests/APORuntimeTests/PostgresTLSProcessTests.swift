@@ -22,7 +22,8 @@ struct PostgresTLSProcessTests {
         #expect(throws: StoreError.self) { try JobStore(path: plain) }
 
         let sandbox = try RuntimeSandbox(databasePath: cluster.url(database: "apo") + "?sslmode=verify-full&sslrootcert=" + ca)
-        defer { sandbox.cleanup() }
+        // The daemon goes before the server; the cluster removes its folder and `directory`.
+        defer { withExtendedLifetime(cluster) { sandbox.cleanup() } }
         let store = try sandbox.store()
         let runID = try store.createRun(ManyHostsProcessTests.sleepChains(2, 3, seconds: 0.1, in: sandbox), now: Date())
         try sandbox.startDaemon(workers: 2)

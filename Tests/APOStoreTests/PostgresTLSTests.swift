@@ -31,6 +31,10 @@ struct PostgresTLSTests {
     @Test func verifiedTLSCarriesTheStoreAndAnUntrustedServerIsRefusedSayingWhy() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("apo-tls-\(UUID().uuidString.prefix(8))")
         let cluster = try TestPostgresCluster(directory: directory.appendingPathComponent("pg"), listen: ["127.0.0.2"])
+        let files = directory.appendingPathComponent("files")
+        try FileManager.default.createDirectory(at: files, withIntermediateDirectories: true)
+        // The cluster removes its own folder, and `directory` once nothing else is left in it.
+        defer { withExtendedLifetime(cluster) { try? FileManager.default.removeItem(at: files) } }
         let ca = try cluster.enableTLS()
         let base = cluster.url()
 
@@ -39,7 +43,7 @@ struct PostgresTLSTests {
         #expect(try Self.transport(verified) == "tls")
         let store = try JobStore(path: verified)
         _ = try store.createRun(NewRun(pipelineName: "tls", pipelineYAML: "name: tls\n", pipelineHash: "h", paramsJSON: "{}",
-                                       artifactRoot: directory.path, jobs: []), now: Date())
+                                       artifactRoot: files.path, jobs: []), now: Date())
         #expect(try store.runs(limit: 5).map(\.pipelineName) == ["tls"])
         // libpq's default, prefer, takes TLS when the server offers it; require takes it unchecked.
         #expect(try Self.transport(base) == "tls")
@@ -47,9 +51,9 @@ struct PostgresTLSTests {
         #expect(try Self.transport(base + "?sslmode=disable") == "plain")
 
         // A CA that did not sign the server's certificate.
-        let otherCA = directory.appendingPathComponent("other-ca.crt").path
+        let otherCA = files.appendingPathComponent("other-ca.crt").path
         try TestCommand.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=other",
-                             "-keyout", directory.appendingPathComponent("other-ca.key").path, "-out", otherCA])
+                             "-keyout", files.appendingPathComponent("other-ca.key").path, "-out", otherCA])
         let untrusted = Self.refusal(base + "?sslmode=verify-ca&sslrootcert=" + otherCA)
         #expect(untrusted?.contains("TLS with the server failed") == true, "\(untrusted ?? "opened")")
         #expect(untrusted?.contains("does sslrootcert hold the CA that signed the server's certificate?") == true)
@@ -76,9 +80,9 @@ struct PostgresTLSTests {
         #expect(badKey?.contains("sslkey \(certificate): not PEM") == true, "\(badKey ?? "opened")")
 
         // A root file that is missing or not PEM is named before any connection.
-        let missing = Self.refusal(base + "?sslmode=verify-full&sslrootcert=" + directory.appendingPathComponent("nope.crt").path)
+        let missing = Self.refusal(base + "?sslmode=verify-full&sslrootcert=" + files.appendingPathComponent("nope.crt").path)
         #expect(missing?.contains("nope.crt: no such readable file") == true, "\(missing ?? "opened")")
-        let garbage = directory.appendingPathComponent("garbage.crt")
+        let garbage = files.appendingPathComponent("garbage.crt")
         try Data("not a certificate\n".utf8).write(to: garbage)
         #expect(Self.refusal(base + "?sslmode=verify-full&sslrootcert=" + garbage.path)?.contains("garbage.crt: not PEM certificates") == true)
     }
