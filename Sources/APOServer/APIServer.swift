@@ -2,6 +2,8 @@ import APORuntime
 import APOStore
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 
 /// apod's HTTP server: the JSON API over the job store. One `register` per resource; the web
@@ -13,12 +15,18 @@ public struct APIServer: Sendable {
         /// Where runs submitted over HTTP put their artifacts when the request does not say
         /// (`$APO_ARTIFACTS`); nil: next to an SQLite database, required for PostgreSQL.
         public var defaultArtifacts: String?
+        /// HTTPS with these files; nil: plain HTTP.
+        public var tls: ServerTLS?
 
-        public init(address: ListenAddress, writeAccess: WriteAccess, defaultArtifacts: String? = nil) {
+        public init(address: ListenAddress, writeAccess: WriteAccess, defaultArtifacts: String? = nil, tls: ServerTLS? = nil) {
             self.address = address
             self.writeAccess = writeAccess
             self.defaultArtifacts = defaultArtifacts
+            self.tls = tls
         }
+
+        /// The scheme clients reach it by.
+        public var scheme: String { tls == nil ? "http" : "https" }
     }
 
     let configuration: Configuration
@@ -56,11 +64,13 @@ public struct APIServer: Sendable {
     /// Every route the server answers, as the OpenAPI document names them.
     public var routes: [APIRoute] { makeRouter().1 }
 
-    func application(onListening: @escaping @Sendable (String) async -> Void) -> some ApplicationProtocol {
+    func application(onListening: @escaping @Sendable (String) async -> Void) throws -> some ApplicationProtocol {
         let (router, _) = makeRouter()
         let address = configuration.address
+        let server: HTTPServerBuilder = try configuration.tls.map { try .tls(.http1(), tlsConfiguration: $0.configuration()) } ?? .http1()
         return Application(
             router: router,
+            server: server,
             configuration: .init(address: .hostname(address.host, port: address.port), serverName: "apod"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? address.port

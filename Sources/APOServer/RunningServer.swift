@@ -25,8 +25,10 @@ public final class RunningServer: @unchecked Sendable {
     /// host is not an address of this machine).
     public static func start(_ server: APIServer, timeout: TimeInterval = 30) throws -> RunningServer {
         let listening = StartSignal()
-        let app = server.application { address in
-            server.logger.info("http: listening on http://\(address) (writes: \(server.configuration.writeAccess.summary))")
+        let scheme = server.configuration.scheme
+        // Unusable TLS files throw here, before anything listens.
+        let app = try server.application { address in
+            server.logger.info("http: listening on \(scheme)://\(address) (writes: \(server.configuration.writeAccess.summary))")
             listening.finish(nil)
         }
         // No signals here: the supervisor handles them and calls stop().

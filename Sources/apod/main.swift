@@ -24,6 +24,12 @@ struct Apod: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Serve the HTTP API on this address.", discussion: "HOST:PORT, [IPv6]:PORT, or a bare PORT (then 127.0.0.1). Port 0 picks a free port; the address is logged as 'http: listening on http://HOST:PORT'. Off unless given.", valueName: "address"))
     var http: String?
 
+    @Option(name: .customLong("tls-cert"), help: ArgumentHelp("PEM certificate chain: serve --http over HTTPS (with --tls-key).", valueName: "file"))
+    var tlsCertificate: String?
+
+    @Option(name: .customLong("tls-key"), help: ArgumentHelp("PEM private key of --tls-cert.", valueName: "file"))
+    var tlsKey: String?
+
     @Option(name: .customLong("token-file"), help: ArgumentHelp("File whose first line is the bearer token the HTTP API's mutating endpoints require.", discussion: "Without it, submit/cancel/retry/resume over HTTP are open on a loopback address and refused (403) on any other; reads are always open.", valueName: "file"))
     var tokenFile: String?
 
@@ -36,6 +42,8 @@ struct Apod: ParsableCommand {
             throw ValidationError("--http '\(http)' is not HOST:PORT, [IPv6]:PORT or PORT (0...65535)")
         }
         if tokenFile != nil, http == nil { throw ValidationError("--token-file needs --http") }
+        if (tlsCertificate == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+        if tlsCertificate != nil, http == nil { throw ValidationError("--tls-cert needs --http") }
     }
 
     func run() throws {
@@ -78,9 +86,10 @@ struct Apod: ParsableCommand {
         guard let http, let address = ListenAddress(parsing: http) else { return nil }
         do {
             let token = try tokenFile.map { try TokenFile.read(path: $0) }
+            let tls = tlsCertificate.flatMap { cert in tlsKey.map { ServerTLS(certificatePath: cert, keyPath: $0) } }
             let configuration = APIServer.Configuration(
                 address: address, writeAccess: .rule(token: token, address: address),
-                defaultArtifacts: ProcessInfo.processInfo.environment["APO_ARTIFACTS"])
+                defaultArtifacts: ProcessInfo.processInfo.environment["APO_ARTIFACTS"], tls: tls)
             return try RunningServer.start(APIServer(configuration: configuration, store: store, logger: logger))
         } catch {
             logger.error("\(error)")

@@ -5,6 +5,8 @@ import Foundation
 struct HTTPClient {
     let base: String
     let scratch: URL
+    /// For an https base: the CA curl trusts (`--cacert`); nil: the system's.
+    var authority: String? = nil
 
     struct Answer {
         let status: Int
@@ -42,6 +44,7 @@ struct HTTPClient {
         // --path-as-is: send `..` segments as written (curl would otherwise fold them away).
         var arguments = ["-sS", "--path-as-is", "-X", method, "-o", bodyFile.path, "-D", headerFile.path,
                          "-w", "%{http_code}", "--max-time", String(Int(timeout))]
+        if let authority { arguments += ["--cacert", authority] }
         for (name, value) in headers { arguments += ["-H", "\(name): \(value)"] }
         if let body {
             let input = scratch.appendingPathComponent("curl-\(tag).input")
