@@ -107,9 +107,14 @@ struct TrunkPrefillTests {
         let released = Date().addingTimeInterval(0.5)
         let holder = Thread { Thread.sleep(until: released); unlink(live.path) }
         holder.start()
-        let outcome = try TrunkPrefill.run(sequences, graph: graph, store: store, poll: 0.05, checkStop: {})
+        var reports: [[Int]] = []
+        let outcome = try TrunkPrefill.run(sequences, graph: graph, store: store, poll: 0.05, checkStop: {}) { done, total in
+            reports.append([done, total])
+        }
         #expect(Date() >= released, "the live claim was waited for")
         #expect(outcome == TrunkPrefill.Outcome(computed: 6, found: 0, byOthers: 0))
+        // Progress: nothing held at first, then one more per sequence, the waited-for one last.
+        #expect(reports == (0...6).map { [$0, 6] }, "\(reports)")
         #expect(sequences.allSatisfy { store.holds($0) })
         #expect(!FileManager.default.fileExists(atPath: dead.path))
     }

@@ -29,8 +29,10 @@ public enum TrunkPrefill {
     ///   - graph: a graph bound to `store` (`useFrozenTrunk`); sequences longer than it takes are left
     ///     to training, which computes them as it meets them.
     ///   - checkStop: throws when the job must stop (checked before each sequence).
+    ///   - progress: (distinct sequences in the store now, distinct sequences in all), after each.
     public static func run(_ sequences: [[Int32]], graph: LlamaTrainingGraph, store: DiskTrunkStore,
-                           poll: TimeInterval = 0.2, checkStop: () throws -> Void) throws -> Outcome {
+                           poll: TimeInterval = 0.2, checkStop: () throws -> Void,
+                           progress: (_ done: Int, _ total: Int) -> Void = { _, _ in }) throws -> Outcome {
         var seen = Set<String>()
         let unique = sequences.filter { $0.count > 0 && $0.count <= graph.maxSeqLen }
             .map { (sequence: $0, entry: store.url(for: $0[...])) }
@@ -39,16 +41,19 @@ public enum TrunkPrefill {
         var outcome = Outcome()
         var pending = unique.filter { !store.holds($0.sequence) }
         outcome.found = unique.count - pending.count
+        func report() { progress(outcome.found + outcome.computed + outcome.byOthers, unique.count) }
+        report()
         while !pending.isEmpty {
             var claimedElsewhere: [(sequence: [Int32], entry: URL)] = []
             for item in pending {
-                if store.holds(item.sequence) { outcome.byOthers += 1; continue }
+                if store.holds(item.sequence) { outcome.byOthers += 1; report(); continue }
                 guard let claim = TrunkClaim.take(entry: item.entry) else { claimedElsewhere.append(item); continue }
                 defer { claim.release() }
-                if store.holds(item.sequence) { outcome.byOthers += 1; continue }
+                if store.holds(item.sequence) { outcome.byOthers += 1; report(); continue }
                 try checkStop()
                 graph.prefillFrozenTrunk([item.sequence])
                 outcome.computed += 1
+                report()
             }
             pending = claimedElsewhere
             if !pending.isEmpty {

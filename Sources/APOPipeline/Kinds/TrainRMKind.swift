@@ -123,8 +123,12 @@ public enum TrainRMKind: JobKind {
             let sequences = (trainExamples + evalExamples).flatMap(\.sequences)
             if TrunkPrefill.fits(sequences, hiddenSize: rm.model.parameters.config.hiddenSize,
                                  capacityBytes: context.trunkCache.capacityBytes) {
+                // Training has not started: step 0 of the steps, the prefill's own count in the message.
                 let outcome = try TrunkPrefill.run(sequences, graph: trainer.graph.backbone, store: trunk.store,
-                                                   checkStop: { try context.checkCancelled() })
+                                                   checkStop: { try context.checkCancelled() }) { done, total in
+                    context.reportProgress(done: trainer.progress.step, total: trainer.totalSteps,
+                                           message: "frozen-trunk prefill \(done)/\(total) texts")
+                }
                 context.log("train-rm: frozen-trunk prefill: \(outcome)")
             }
         }
