@@ -125,14 +125,42 @@ public struct RunDetailBody: Codable, Sendable {
         public let to: String
     }
 
+    /// An apod process that served the database while the run was unfinished.
+    public struct DaemonSessionBody: Codable, Sendable {
+        public let daemon: String
+        public let host: String
+        public let startedAt: Date
+        public let lastHeartbeatAt: Date
+        public let stoppedAt: Date?
+        /// "alive", "stopped" (cleanly) or "lost".
+        public let state: String
+
+        public init(_ session: DaemonSession) {
+            daemon = session.daemon
+            host = session.host
+            startedAt = session.startedAt
+            lastHeartbeatAt = session.lastHeartbeatAt
+            stoppedAt = session.stoppedAt
+            state = session.stoppedAt != nil ? "stopped" : session.isLost ? "lost" : "alive"
+        }
+
+        public var record: DaemonSession {
+            DaemonSession(daemon: daemon, host: host, startedAt: startedAt, lastHeartbeatAt: lastHeartbeatAt,
+                          stoppedAt: stoppedAt, isLost: state == "lost")
+        }
+    }
+
     public let run: RunBody
     public let jobs: [JobBody]
     public let edges: [Edge]
+    /// Oldest first; absent from servers older than the field.
+    public let daemonSessions: [DaemonSessionBody]?
 
     /// - Parameter cell: each job key's matrix cell.
-    public init(run: RunRecord, jobs: [JobRecord], now: Date, cell: (String) -> String?) {
+    public init(run: RunRecord, jobs: [JobRecord], daemonSessions: [DaemonSession], now: Date, cell: (String) -> String?) {
         self.run = RunBody(run, now: now)
         self.jobs = jobs.map { JobBody($0, cell: cell($0.key), now: now) }
         edges = jobs.flatMap { job in job.needs.map { Edge(from: $0, to: job.key) } }
+        self.daemonSessions = daemonSessions.map(DaemonSessionBody.init)
     }
 }

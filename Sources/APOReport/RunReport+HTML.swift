@@ -28,6 +28,7 @@ extension RunReport {
         <p class="meta">State <b class="st-\(run.state.rawValue)">\(run.state.rawValue)</b> · created \(Formatting.timestamp(run.createdAt)) UTC
         """
         if let f = run.finishedAt { h += " · wall time \(Formatting.duration(f.timeIntervalSince(run.createdAt)))" }
+        if !service.sessions.isEmpty { h += " · \(esc(service.summary))" }
         h += " · \(jobs.count) jobs · report generated \(Formatting.timestamp(generatedAt)) UTC<br>Parameters: <code>\(esc(run.paramsJSON))</code></p>\n"
         if !problems.isEmpty {
             h += "<div class=\"problems\"><b>Could not read:</b><ul>" + problems.map { "<li>\(esc($0))</li>" }.joined() + "</ul></div>\n"

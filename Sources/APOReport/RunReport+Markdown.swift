@@ -7,6 +7,7 @@ extension RunReport {
         var md = "# Run \(run.id): \(run.pipelineName)\n\n"
         md += "State **\(run.state.rawValue)**, created \(Formatting.timestamp(run.createdAt)) UTC"
         if let f = run.finishedAt { md += ", wall time \(Formatting.duration(f.timeIntervalSince(run.createdAt)))" }
+        if !service.sessions.isEmpty { md += "; \(service.summary)" }
         md += ". Parameters: `\(run.paramsJSON)`\n\n"
         md += "## Jobs\n\n| job | kind | state | attempts | duration | CPU |\n|---|---|---|---|---|---|\n"
         for e in jobs {

@@ -31,6 +31,8 @@ public struct RunReport {
     public var scoreSets: [ScoreSet]
     /// Files the report could not read (shown on the page, never fatal).
     public var problems: [String]
+    /// The apod sessions that served the run, and how many stops it was resumed from.
+    public var service = RunServiceHistory(sessions: [], runEnd: nil)
     public var generatedAt: Date
 
     public static func round(ofKey fullKey: String) -> Int? {
@@ -64,6 +66,7 @@ public struct RunReport {
         let artifacts = try store.artifacts(runID: runID)
         var report = RunReport(run: run, jobs: jobs, artifacts: artifacts, evaluations: [], scoreSets: [],
                                problems: [], generatedAt: now)
+        report.service = RunServiceHistory(sessions: try store.daemonSessions(of: run, now: now), runEnd: run.finishedAt)
         for entry in jobs where entry.job.state == .succeeded {
             let outputs = entry.job.outputsJSON.flatMap { try? JSONValue.fromJSON($0) }
             func output(_ name: String) -> String? {

@@ -114,7 +114,11 @@ public final class WorkerSupervisor {
         }
         // Jobs whose worker had to be killed still hold a lease; reap what has expired already.
         reap(now: Date())
-        do { try store.removeDaemon(id: daemonID) } catch { logger.warning("cannot remove the daemon heartbeat: \(error)") }
+        do {
+            try store.removeDaemon(id: daemonID, startedAt: startedAt, now: Date())
+        } catch {
+            logger.warning("cannot remove the daemon heartbeat: \(error)")
+        }
         logger.info("apod stopped")
         return 0
     }

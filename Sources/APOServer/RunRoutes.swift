@@ -14,8 +14,7 @@ struct RunRoutes {
         table.get("/api/runs") { request, _ in try await list(request) }
         table.get("/api/runs/{id}") { request, context in
             let id = try request.pathID(context)
-            let (run, jobs) = try await runWithJobs(id)
-            return try JSONBody.response(RunDetailBody(run: run, jobs: jobs, now: Date(), cell: MatrixCell.name(ofJobKey:)))
+            return try JSONBody.response(try await detail(id))
         }
         table.post("/api/runs/{id}/cancel") { request, context in
             try await control(request, context) { try $0.cancelRun($1, now: Date()) }
@@ -35,9 +34,12 @@ struct RunRoutes {
         return try JSONBody.response(runs.map { RunBody($0, now: now) })
     }
 
-    private func runWithJobs(_ id: Int64) async throws -> (RunRecord, [JobRecord]) {
+    /// The run, its jobs and the daemon sessions that served it.
+    private func detail(_ id: Int64) async throws -> RunDetailBody {
         let run = try await store.requireRun(id)
-        return (run, try await store.call { try $0.jobs(runID: id) })
+        let now = Date()
+        let (jobs, sessions) = try await store.call { (try $0.jobs(runID: id), try $0.daemonSessions(of: run, now: now)) }
+        return RunDetailBody(run: run, jobs: jobs, daemonSessions: sessions, now: now, cell: MatrixCell.name(ofJobKey:))
     }
 
     /// Checks the caller may write, applies `change` to the run, answers with the run as it is now.
@@ -47,7 +49,6 @@ struct RunRoutes {
         let id = try request.pathID(context)
         _ = try await store.requireRun(id)
         try await store.call { try change($0, id) }
-        let (run, jobs) = try await runWithJobs(id)
-        return try JSONBody.response(RunDetailBody(run: run, jobs: jobs, now: Date(), cell: MatrixCell.name(ofJobKey:)))
+        return try JSONBody.response(try await detail(id))
     }
 }

@@ -17,7 +17,18 @@ extension JobStore {
                     labels_json = excluded.labels_json, last_heartbeat_at = excluded.last_heartbeat_at
                 """, [id, host, pid, workers, capacity?.threads, capacity?.memoryMB,
                       capacity?.labelsJSON ?? "{}", storeTime(startedAt), storeTime(now)])
+            try db.execute("""
+                INSERT INTO daemon_sessions (session, daemon, host, started_at, last_heartbeat_at)
+                VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (session) DO UPDATE SET last_heartbeat_at = excluded.last_heartbeat_at
+                """, [Self.session(daemon: id, startedAt: startedAt), id, host, storeTime(startedAt), storeTime(now)])
         }
+    }
+
+    /// A session's key: the daemon and its start on its own clock, the same at every heartbeat
+    /// (the store time of `startedAt` can move with a server clock's re-measured offset).
+    static func session(daemon id: String, startedAt: Date) -> String {
+        "\(id)@\(Int64((startedAt.timeIntervalSince1970 * 1000).rounded()))"
     }
 
     /// Every host that has run a daemon on this database and not stopped it cleanly, by name; a
@@ -43,10 +54,43 @@ extension JobStore {
         }
     }
 
-    /// Removes a daemon's row when it stops cleanly (a killed daemon's row just goes stale).
-    public func removeDaemon(id: String) throws {
+    /// Removes a daemon's row when it stops cleanly (a killed daemon's row just goes stale), and
+    /// marks its session stopped (every unstopped session of `id` when `startedAt` is not given).
+    public func removeDaemon(id: String, startedAt: Date? = nil, now: Date = Date()) throws {
         try driver.write { db in
             try db.execute("DELETE FROM daemons WHERE id = ?", [id])
+            if let startedAt {
+                try db.execute("UPDATE daemon_sessions SET stopped_at = ? WHERE session = ?",
+                               [storeTime(now), Self.session(daemon: id, startedAt: startedAt)])
+            } else {
+                try db.execute("UPDATE daemon_sessions SET stopped_at = ? WHERE daemon = ? AND stopped_at IS NULL",
+                               [storeTime(now), id])
+            }
+        }
+    }
+
+    /// The daemon sessions that served `run` while it was unfinished (`daemonSessions(from:to:…)`
+    /// over its span; a lost session is one silent for `hostLostAfterSeconds`).
+    public func daemonSessions(of run: RunRecord, now: Date) throws -> [DaemonSession] {
+        try daemonSessions(from: run.createdAt, to: run.finishedAt ?? now, now: now, lostAfter: Self.hostLostAfterSeconds)
+    }
+
+    /// The daemon sessions that were alive at some time between `start` and `end`, oldest first:
+    /// a run's, for its span. A session without `stoppedAt` whose heartbeat is older than
+    /// `lostAfter` seconds before `now` was lost.
+    public func daemonSessions(from start: Date, to end: Date, now: Date, lostAfter: TimeInterval) throws -> [DaemonSession] {
+        try driver.read { db in
+            try db.fetchAll("""
+                SELECT daemon, host, started_at, last_heartbeat_at, stopped_at FROM daemon_sessions
+                WHERE started_at <= ? AND COALESCE(stopped_at, last_heartbeat_at) >= ?
+                ORDER BY started_at, session
+                """, [storeTime(end), storeTime(start)]).map { row in
+                let last: Double = row["last_heartbeat_at"]
+                let stopped: Double? = row["stopped_at"]
+                return DaemonSession(daemon: row["daemon"], host: row["host"], startedAt: localDate(row["started_at"]),
+                                     lastHeartbeatAt: localDate(last), stoppedAt: stopped.map(localDate),
+                                     isLost: stopped == nil && storeTime(now) - last > lostAfter)
+            }
         }
     }
 

@@ -42,6 +42,10 @@ final class DatabaseRunService: RunService {
         try storeCall { try store.hosts(now: now, lostAfter: lostAfter) }
     }
 
+    func daemonSessions(of run: RunRecord, now: Date) throws -> [DaemonSession] {
+        try storeCall { try store.daemonSessions(of: run, now: now) }
+    }
+
     func cancelRun(_ id: Int64) throws { try storeCall { try store.cancelRun(id, now: Date()) } }
     func cancelJob(_ id: Int64) throws { try storeCall { try store.cancelJob(id, now: Date()) } }
     func retryJob(_ id: Int64) throws { try storeCall { try store.retryJob(id, now: Date()) } }

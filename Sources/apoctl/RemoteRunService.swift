@@ -28,6 +28,13 @@ struct RemoteRunService: RunService {
         return detail.jobs.map(\.record)
     }
 
+    func daemonSessions(of run: RunRecord, now: Date) throws -> [DaemonSession] {
+        guard let detail = try client.getIfFound(RunDetailBody.self, "api/runs/\(run.id)") else {
+            throw CommandFailure.notFound("run \(run.id)")
+        }
+        return (detail.daemonSessions ?? []).map(\.record)
+    }
+
     func job(_ id: Int64) throws -> JobRecord? {
         try client.getIfFound(JobDetailBody.self, "api/jobs/\(id)")?.job.record
     }

@@ -16,6 +16,8 @@ protocol RunService {
     func logs(runID: Int64, jobID: Int64?, afterID: Int64, limit: Int) throws -> [LogRecord]
     func artifacts(runID: Int64) throws -> [ArtifactRecord]
     func hosts(now: Date, lostAfter: TimeInterval) throws -> [HostRecord]
+    /// The apod sessions that served `run` while it was unfinished, oldest first.
+    func daemonSessions(of run: RunRecord, now: Date) throws -> [DaemonSession]
     /// When a daemon last showed it was alive (nil: never), for `watch` and `logs -f`'s warning.
     func lastDaemonActivity() throws -> Date?
 

@@ -35,6 +35,10 @@ extension Apoctl {
             }
             print("run \(record.id)  \(record.pipelineName)  \(record.state.rawValue)  \(summary.progressText)  \(Formatting.duration(summary.durationSeconds))")
             print("artifacts: \(record.artifactRoot)")
+            let sessions = try store.daemonSessions(of: record, now: now)
+            if !sessions.isEmpty {
+                print(RunServiceHistory(sessions: sessions, runEnd: record.finishedAt).summary)
+            }
             // Hosts alive now, to say why a queued job waits when none of them may take it.
             let aliveHosts = try store.hosts(now: now, lostAfter: JobStore.hostLostAfterSeconds).filter { !$0.isLost }
             let keyWidth = max(12, min(40, (jobs.map(\.key.count).max() ?? 0) + 1))

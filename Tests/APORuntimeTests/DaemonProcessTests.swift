@@ -51,6 +51,7 @@ struct DaemonProcessTests {
         let report = try sandbox.apoctl(["report", String(runID), "--format", "md"])
         #expect(report.status == 0, "\(report.stderr)")
         #expect(report.stdout.contains("## CPU time by step"), "\(report.stdout)")
+        #expect(report.stdout.contains("; served by 1 apod session on 1 host. "), "\(report.stdout)")
         #expect(report.stdout.contains("| nap | sleep | 1 |"), "\(report.stdout)")
     }
 
@@ -231,6 +232,10 @@ struct DaemonProcessTests {
         // maxAttempts is 1: only an uncounted release lets the jobs run again.
         try sandbox.startDaemon(workers: 2, leaseSeconds: 30)
         #expect(try sandbox.waitForRun(runID).state == .succeeded)
+        // The run's history says it was resumed once, from a clean stop.
+        let show = try sandbox.apoctl(["show", String(runID)])
+        #expect(show.stdout.contains("served by 2 apod sessions on 1 host; 1 ended before it did (1 stopped cleanly, 0 lost)"),
+                "\(show.stdout)")
     }
 
     @Test func cancellingARunStopsItsRunningJobPromptly() throws {
