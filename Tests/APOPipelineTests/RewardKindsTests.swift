@@ -32,7 +32,12 @@ struct RewardKindsTests {
         func reportProgress(done: Int, total: Int, message: String?) {}
         func log(_ line: String) { logLines.append(line) }
         func recordMetric(step: Int, name: String, value: Double) { metrics.append((step, name, value)) }
+        /// Cancel at the n-th `checkCancelled` call (counted in `checks`).
+        var cancelAtCheck: Int?
+        var checks = 0
         func checkCancelled() throws {
+            checks += 1
+            if let n = cancelAtCheck, checks >= n { throw JobCancelled() }
             if let n = cancelAfterSteps, metrics.filter({ $0.name == "loss" }).count >= n { throw JobCancelled() }
         }
         func writeArtifact(named name: String, _ write: (URL) throws -> Void) throws -> URL {
@@ -261,6 +266,31 @@ struct RewardKindsTests {
         #expect {
             try TrainRMKind.run(context3)
         } throws: { error in "\(error)".contains("pooling") && "\(error)".contains("first") }
+    }
+
+    /// A chunk of 64 queries takes a minute or more on the real model, longer than apod's stop
+    /// grace: a stop is seen between batches of `batch` sequences, and the unfinished chunk leaves
+    /// no partial scores behind.
+    @Test func scoreStopsBetweenBatchesNotOnlyBetweenChunks() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let backbone = try RewardModelFiles.load(path: try Self.makeBackbone(in: dir).path, threads: 1, headSeed: 3)
+        let rmURL = dir.file("rm")
+        try RewardModelFiles.save(backbone.model, tokenizer: backbone.tokenizer, chatTemplate: nil, to: rmURL)
+        let items = (0..<3).map { q in
+            "{\"query_id\": \"q\(q)\", \"query\": \"Hi \(q)\"" + (0..<4).map { ", \"sample_\($0)\": \" answer \($0)\"" }.joined() + "}"
+        }
+        let samples = try dir.write("samples.json", "[" + items.joined(separator: ", ") + "]")
+        var params: [String: JSONValue] = [:]
+        for spec in ScoreKind.parameters { if let d = spec.defaultValue { params[spec.name] = d } }
+        params["model"] = .string(rmURL.path)
+        params["samples"] = .string(samples.path)
+        params["batch"] = .int(2)
+        let context = try CancellingContext(params: params, root: dir.file("job"))
+        context.cancelAtCheck = 3  // before the chunk, after its first batch, after its second
+        #expect(throws: JobCancelled.self) { try ScoreKind.run(context) }
+        #expect(context.checks == 3, "12 sequences in batches of 2: stopped after the second batch")
+        #expect(!FileManager.default.fileExists(atPath: context.checkpointDirectory.appendingPathComponent(ScoreKind.partialName).path))
     }
 
     @Test func scoreContinuesFromItsPartialScoresAfterARetry() throws {

@@ -148,8 +148,12 @@ public final class RewardScorer {
                                  threads: threads, needsGradients: false, precision: precision)
     }
 
-    /// One reward per sequence; `progress(done, total)` after each batch.
-    public func score(_ sequences: [[Int32]], progress: ((Int, Int) -> Void)? = nil) -> [Float] {
+    /// One reward per sequence.
+    public func score(_ sequences: [[Int32]]) -> [Float] { score(sequences, progress: { _, _ in }) }
+
+    /// One reward per sequence; `progress(done, total)` after each batch. Throwing from `progress`
+    /// stops the scoring there (a job asked to stop), with that error.
+    public func score(_ sequences: [[Int32]], progress: (Int, Int) throws -> Void) rethrows -> [Float] {
         var rewards: [Float] = []
         rewards.reserveCapacity(sequences.count)
         // Sorting by length keeps batches tight (less padding); results go back in input order.
@@ -159,7 +163,7 @@ public final class RewardScorer {
             let idx = Array(order[start..<min(start + batchSize, order.count)])
             let r = graph.forward(RewardBatch(sequences: idx.map { sequences[$0] }, pad: model.format.pad))
             for (k, i) in idx.enumerated() { byIndex[i] = r[k] }
-            progress?(min(start + batchSize, order.count), order.count)
+            try progress(min(start + batchSize, order.count), order.count)
         }
         rewards = byIndex
         return rewards

@@ -340,7 +340,7 @@ public enum EvaluateKind: JobKind {
                                       maxSeqLen: sequences.map(\.count).max() ?? 1, threads: threads,
                                       precision: precision)
             if let trunk { scorer.graph.backbone.useFrozenTrunk(trunk.store, depth: trunk.depth) }
-            return scorer.score(sequences).map(Double.init)
+            return try scorer.score(sequences) { _, _ in try context.checkCancelled() }.map(Double.init)
         }
     }
 

@@ -55,7 +55,7 @@ public enum RewardScoring {
     public static func scoreSamples(_ items: [LLMSample], model: RewardModel, tokenizer: any Tokenizer, maxLength: Int,
                                     batch: Int, threads: Int, precision: ComputePrecision = .fp32,
                                     trunk: FrozenTrunkParameter.Binding? = nil,
-                                    progress: ((Int, Int) -> Void)? = nil) -> [RMScore] {
+                                    progress: (Int, Int) throws -> Void) rethrows -> [RMScore] {
         var keys: [(String, String)] = []
         var sequences: [[Int32]] = []
         for item in items {
@@ -70,7 +70,7 @@ public enum RewardScoring {
         let scorer = RewardScorer(model: model, batchSize: batch, maxSeqLen: sequences.map(\.count).max()!, threads: threads,
                                   precision: precision)
         if let trunk { scorer.graph.backbone.useFrozenTrunk(trunk.store, depth: trunk.depth) }
-        let rewards = scorer.score(sequences, progress: progress)
+        let rewards = try scorer.score(sequences, progress: progress)
         return zip(keys, rewards).map { RMScore(queryID: $0.0.0, answerKey: $0.0.1, score: Double($0.1)) }
     }
 }

@@ -110,8 +110,12 @@ public enum ScoreKind: JobKind {
         while done < items.count {
             try context.checkCancelled()
             let chunk = Array(items[done..<min(done + chunkItems, items.count)])
-            scores += RewardScoring.scoreSamples(chunk, model: rm.model, tokenizer: rm.tokenizer, maxLength: maxLength,
-                                                 batch: batch, threads: threads, precision: precision, trunk: trunk)
+            // A stop between batches (seconds apart) rather than chunks (a minute or more apart):
+            // the chunk's work is lost, but the job stops within apod's grace instead of being settled.
+            scores += try RewardScoring.scoreSamples(chunk, model: rm.model, tokenizer: rm.tokenizer, maxLength: maxLength,
+                                                     batch: batch, threads: threads, precision: precision, trunk: trunk) { _, _ in
+                try context.checkCancelled()
+            }
             done += chunk.count
             context.reportProgress(done: done, total: items.count, message: nil)
             let encoded = try JSONValue.parseJSON(try RMScoresFile.encode(scores))
