@@ -15,6 +15,8 @@ final class LeaseKeeper: @unchecked Sendable {
     private let parentAlive: () -> Bool
     private let timeout: TimeInterval?
     private let hardStopAfter: TimeInterval?
+    /// The worker's CPU seconds when the job started, for a hard stop's record.
+    private let cpuAtStart: Double
     private let logger: Logger
     private let finished = ShutdownFlag()
     private let done = DispatchSemaphore(value: 0)
@@ -26,7 +28,8 @@ final class LeaseKeeper: @unchecked Sendable {
 
     init(store: JobStore, lease: JobLease, leaseDuration: TimeInterval, stop: StopSignal,
          shutdown: ShutdownFlag, parentAlive: @escaping () -> Bool, timeout: TimeInterval?,
-         hardStopAfter: TimeInterval?, logger: Logger) {
+         hardStopAfter: TimeInterval?, cpuAtStart: Double = ProcessCPUTime.seconds(), logger: Logger) {
+        self.cpuAtStart = cpuAtStart
         self.store = store
         self.lease = lease
         self.leaseDuration = leaseDuration
@@ -99,6 +102,8 @@ final class LeaseKeeper: @unchecked Sendable {
     private func hardStop(_ reason: StopReason) -> Never {
         logger.error("job \(lease.jobID) ignored a stop request (\(reason)); settling it and exiting")
         let now = Date()
+        // The job's thread is still running: its CPU time so far is what the attempt cost.
+        if reason != .leaseLost { try? store.recordCPUTime(lease, seconds: ProcessCPUTime.seconds() - cpuAtStart) }
         switch reason {
         case .cancelRequested: try? store.finishCancelled(lease, now: now)
         case .workerStopping: try? store.release(lease, now: now)

@@ -238,12 +238,12 @@ public final class Worker {
         if let adopted = folders.adoptedFrom {
             context.log("checkpoints: adopted \(adopted) from an earlier attempt")
         }
+        let cpuAtStart = ProcessCPUTime.seconds()
         let keeper = LeaseKeeper(
             store: store, lease: lease, leaseDuration: configuration.leaseDuration, stop: stop,
             shutdown: shutdown, parentAlive: parentAlive, timeout: job.timeoutSeconds,
-            hardStopAfter: configuration.hardStopAfter, logger: logger)
+            hardStopAfter: configuration.hardStopAfter, cpuAtStart: cpuAtStart, logger: logger)
         keeper.start()
-        let cpuAtStart = ProcessCPUTime.seconds()
         let result = Result { try kind.run(context) }
         let cpuSeconds = ProcessCPUTime.seconds() - cpuAtStart
         keeper.finish()

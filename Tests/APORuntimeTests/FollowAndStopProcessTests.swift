@@ -131,6 +131,8 @@ struct FollowAndStopProcessTests {
         let job = try #require(try store.job(runID: stubbornRun, key: "stubborn"))
         let attempts = try store.attempts(jobID: job.id)
         #expect(attempts.map(\.outcome) == ["cancelled"])
+        // Its CPU time so far is recorded by the hard stop (a sleep: little of it).
+        #expect(attempts.first?.cpuSeconds.map { $0 >= 0 && $0 < 2 } == true, "\(attempts)")
         #expect(attempts.allSatisfy { $0.workerID == firstWorker && $0.finishedAt != nil })
         #expect(job.finishedAt != nil && job.leaseWorkerID == nil)
         #expect(try store.run(stubbornRun)?.state == .cancelled)
