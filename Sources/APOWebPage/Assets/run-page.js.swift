@@ -145,7 +145,8 @@ export class RunPage {
     this.cancelRun.disabled = run.state !== 'running';
     this.resumeRun.disabled = run.state === 'running' || run.state === 'succeeded';
     this.facts.textContent = `created ${time(run.createdAt)} \u00b7 ${run.finishedAt ? `finished ${time(run.finishedAt)} \u00b7 ` : ''}`
-      + `${duration(run.durationSeconds)} \u00b7 ${run.jobs} jobs: ${countsText(run.jobStates)}`;
+      + `${duration(run.durationSeconds)} \u00b7 ${run.jobs} jobs: ${countsText(run.jobStates)}`
+      + sessionsText(detail.daemonSessions || [], run.finishedAt);
     // Jobs done, plus the running ones' own progress, as a share of all jobs.
     const done = detail.jobs.reduce((sum, job) => sum + (finished.has(job.state) ? 1
       : job.state === 'running' && job.progress.total > 0 ? job.progress.done / job.progress.total : 0), 0);
@@ -164,6 +165,20 @@ export class RunPage {
     }
     this.refresh();
   }
+}
+
+/// " · served by 2 apod sessions; resumed after 1 stop (1 clean)": how often the run was interrupted,
+/// as `apoctl show` says it (a session that ended before the run did is a stop it resumed from).
+function sessionsText(sessions, finishedAt) {
+  if (sessions.length === 0) return '';
+  const ended = sessions.filter((s) => {
+    const end = s.stoppedAt || (s.state === 'lost' ? s.lastHeartbeatAt : null);
+    return end && (!finishedAt || new Date(end) < new Date(finishedAt));
+  });
+  const clean = ended.filter((s) => s.stoppedAt).length;
+  const served = ` \u00b7 served by ${sessions.length} apod session${sessions.length === 1 ? '' : 's'}`;
+  if (ended.length === 0) return served;
+  return `${served}; ${ended.length} ended before it did (${clean} stopped cleanly, ${ended.length - clean} lost)`;
 }
 
 function legend() {
