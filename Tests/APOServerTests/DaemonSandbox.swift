@@ -69,6 +69,20 @@ final class DaemonSandbox {
         throw Failure(description: "apod did not log its HTTP address:\n\(read(log))")
     }
 
+    /// Runs `executable` (apod, apoctl) from the test binaries to its end: its status and stderr.
+    func runToExit(_ executable: String, _ arguments: [String]) throws -> (status: Int32, stderr: String) {
+        let process = Process()
+        process.executableURL = try TestBinaries.directory(holding: [executable]).appendingPathComponent(executable)
+        process.arguments = arguments
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, text)
+    }
+
     /// SIGTERM, then the exit status (nil: still running after `timeout`).
     func stop(_ process: Process, timeout: TimeInterval = 30) -> Int32? {
         if process.isRunning { kill(process.processIdentifier, SIGTERM) }

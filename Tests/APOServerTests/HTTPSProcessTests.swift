@@ -30,16 +30,8 @@ struct HTTPSProcessTests {
         let plain = HTTPClient(base: http.base.replacingOccurrences(of: "https://", with: "http://"), scratch: sandbox.directory)
         #expect((try? plain.get("/api/runs", timeout: 5))?.status != 200)
         // apoctl trusts the system's CA store (libcurl's): this CA is not in it, and it says so.
-        let apoctl = Process()
-        apoctl.executableURL = try TestBinaries.directory(holding: ["apoctl"]).appendingPathComponent("apoctl")
-        apoctl.arguments = ["--server", http.base, "runs"]
-        let errors = Pipe()
-        apoctl.standardError = errors
-        apoctl.standardOutput = FileHandle.nullDevice
-        try apoctl.run()
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        apoctl.waitUntilExit()
-        #expect(apoctl.terminationStatus == 6 && message.contains("cannot reach apod at \(http.base): SSL certificate problem"), "\(message)")
+        let apoctl = try sandbox.runToExit("apoctl", ["--server", http.base, "runs"])
+        #expect(apoctl.status == 6 && apoctl.stderr.contains("cannot reach apod at \(http.base): SSL certificate problem"), "\(apoctl.stderr)")
         #expect(sandbox.stop(daemon) == 0, "\(sandbox.daemonLogs())")
     }
 
@@ -48,16 +40,8 @@ struct HTTPSProcessTests {
         defer { sandbox.cleanup() }
         let certificates = try TestCertificates(in: sandbox.directory.appendingPathComponent("tls"))
         func start(_ arguments: [String]) throws -> (status: Int32, log: String) {
-            let apod = Process()
-            apod.executableURL = sandbox.binaries.appendingPathComponent("apod")
-            apod.arguments = ["--db", sandbox.databasePath, "--workers", "1", "--http", "127.0.0.1:0"] + arguments
-            let errors = Pipe()
-            apod.standardError = errors
-            apod.standardOutput = FileHandle.nullDevice
-            try apod.run()
-            let log = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            apod.waitUntilExit()
-            return (apod.terminationStatus, log)
+            let run = try sandbox.runToExit("apod", ["--db", sandbox.databasePath, "--workers", "1", "--http", "127.0.0.1:0"] + arguments)
+            return (run.status, run.stderr)
         }
         let missing = try start(["--tls-cert", sandbox.directory.appendingPathComponent("none.crt").path, "--tls-key", certificates.key])
         #expect(missing.status == 2 && missing.log.contains("none.crt: no such readable file"), "\(missing)")

@@ -33,17 +33,9 @@ struct WatchOnlyDaemonTests {
     @Test func noWorkersAndNoHTTPIsRefusedBeforeAnythingStarts() throws {
         let sandbox = try DaemonSandbox()
         defer { sandbox.cleanup() }
-        let apod = Process()
-        apod.executableURL = sandbox.binaries.appendingPathComponent("apod")
-        apod.arguments = ["--db", sandbox.databasePath, "--workers", "0"]
-        let errors = Pipe()
-        apod.standardError = errors
-        apod.standardOutput = FileHandle.nullDevice
-        try apod.run()
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        apod.waitUntilExit()
-        #expect(apod.terminationStatus == 64)
-        #expect(message.contains("--workers 0 runs no worker, so it needs --http"), "\(message)")
+        let apod = try sandbox.runToExit("apod", ["--db", sandbox.databasePath, "--workers", "0"])
+        #expect(apod.status == 64)
+        #expect(apod.stderr.contains("--workers 0 runs no worker, so it needs --http"), "\(apod.stderr)")
         #expect(!FileManager.default.fileExists(atPath: sandbox.databasePath), "refused before opening the database")
     }
 }
