@@ -77,14 +77,15 @@ extension JobStore {
 
     /// The daemon sessions that were alive at some time between `start` and `end`, oldest first:
     /// a run's, for its span. A session without `stoppedAt` whose heartbeat is older than
-    /// `lostAfter` seconds before `now` was lost.
+    /// `lostAfter` seconds before `now` was lost; until then it counts as alive (heartbeats come
+    /// every couple of seconds, and a short run can start and end between two).
     public func daemonSessions(from start: Date, to end: Date, now: Date, lostAfter: TimeInterval) throws -> [DaemonSession] {
         try driver.read { db in
             try db.fetchAll("""
                 SELECT daemon, host, started_at, last_heartbeat_at, stopped_at FROM daemon_sessions
-                WHERE started_at <= ? AND COALESCE(stopped_at, last_heartbeat_at) >= ?
+                WHERE started_at <= ? AND COALESCE(stopped_at, last_heartbeat_at + ?) >= ?
                 ORDER BY started_at, session
-                """, [storeTime(end), storeTime(start)]).map { row in
+                """, [storeTime(end), lostAfter, storeTime(start)]).map { row in
                 let last: Double = row["last_heartbeat_at"]
                 let stopped: Double? = row["stopped_at"]
                 return DaemonSession(daemon: row["daemon"], host: row["host"], startedAt: localDate(row["started_at"]),

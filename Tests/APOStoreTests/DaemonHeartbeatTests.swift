@@ -40,6 +40,8 @@ import Testing
         let history = RunServiceHistory(sessions: sessions, runEnd: nil)
         #expect(history.interruptions == (clean: 1, lost: 1) && history.hosts == 1)
         #expect(history.summary == "served by 3 apod sessions on 1 host; 2 ended before it did (1 stopped cleanly, 1 lost)")
+        // A session alive between two heartbeats serves a run that starts and ends between them.
+        #expect(try store.daemonSessions(from: at(96), to: at(97), now: at(97), lostAfter: 30).map(\.daemon) == ["h:1"])
         // A run that finished at 35 was not interrupted by sessions ending after it.
         #expect(RunServiceHistory(sessions: Array(sessions.prefix(2)), runEnd: at(25)).interruptions == (clean: 1, lost: 0))
     }
