@@ -72,6 +72,8 @@ let package = Package(
         ),
         // statfs(2) for APOStore's network file system check (not exported by Swift's Glibc).
         .systemLibrary(name: "CStatfs", path: "Sources/CStatfs"),
+        // libcurl (libcurl4-openssl-dev) for `apoctl --server`: it can trust a CA of its own (--ca-file).
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl"),
         .target(name: "APOKernels", swiftSettings: kernelSettings),
         .target(name: "CDecodeKernels", cSettings: decodeKernelSettings),
         .target(
@@ -159,7 +161,7 @@ let package = Package(
         .executableTarget(
             name: "apoctl",
             dependencies: [
-                "APORuntime", "APOChaos", "APOBenchmarks", "APOReport", "APOAPIBodies", "APOJSON",
+                "APORuntime", "APOChaos", "APOBenchmarks", "APOReport", "APOAPIBodies", "APOJSON", "CCurl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]

@@ -2,9 +2,6 @@ import APOAPIBodies
 import APORuntime
 import APOStore
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// apod's HTTP API as `apoctl --server URL` calls it: one blocking request at a time (apoctl's
 /// commands are sequential), the bearer token on every request, and every failure as one line
@@ -13,6 +10,8 @@ import FoundationNetworking
 struct APIClient {
     let base: URL
     let token: String?
+    /// `--ca-file`: PEM CAs to trust for an https server instead of the system's store.
+    var caFile: String? = nil
 
     struct Answer {
         let status: Int
@@ -45,14 +44,23 @@ struct APIClient {
             // `+` is a space to most servers' query parsing; a param value may hold one.
             components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
         }
-        var request = URLRequest(url: components.url!, timeoutInterval: 60)
-        request.httpMethod = method
-        request.httpBody = body
-        if let contentType { request.setValue(contentType, forHTTPHeaderField: "Content-Type") }
-        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-        let answer = try Self.perform(request, server: base)
+        var request = CurlTransfer(url: components.url!.absoluteString, method: method, body: body, caFile: caFile)
+        if let contentType { request.headers["Content-Type"] = contentType }
+        if let token { request.headers["Authorization"] = "Bearer \(token)" }
+        var data = Data()
+        let answer: Answer
+        do {
+            let (status, headers) = try request.perform { data.append($0) }
+            answer = Answer(status: status, headers: headers, body: data)
+        } catch let failure as CurlTransfer.Failure {
+            throw unreachable(failure)
+        }
         if (200..<300).contains(answer.status) || allowing.contains(answer.status) { return answer }
         throw failure(answer, method: method, path: path)
+    }
+
+    private func unreachable(_ failure: CurlTransfer.Failure) -> CommandFailure {
+        CommandFailure(code: .databaseUnavailable, message: "error: cannot reach apod at \(base.absoluteString): \(failure.reason)")
     }
 
     private func failure(_ answer: Answer, method: String, path: String) -> CommandFailure {
@@ -89,73 +97,31 @@ struct APIClient {
         guard let url = URL(string: root + "/" + path) else {
             throw CommandFailure(code: .usage, message: "error: '\(path)' does not make a URL")
         }
-        var request = URLRequest(url: url, timeoutInterval: 600)
-        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-        let done = DispatchSemaphore(value: 0)
-        let box = DownloadBox()
-        let session = URLSession(configuration: .ephemeral)
-        defer { session.finishTasksAndInvalidate() }
-        session.downloadTask(with: request) { file, response, error in
-            // The temporary file is gone once this returns: move it now.
-            if let file, let response = response as? HTTPURLResponse {
-                let kept = destination.deletingLastPathComponent()
-                    .appendingPathComponent(".\(destination.lastPathComponent).part-\(UUID().uuidString.prefix(6))")
-                do { try FileManager.default.moveItem(at: file, to: kept); box.file = kept } catch { box.error = error }
-                box.response = response
-            } else {
-                box.error = error
-            }
-            done.signal()
-        }.resume()
-        done.wait()
-        guard let response = box.response, let part = box.file else {
-            let reason = box.error.map { ($0 as NSError).localizedDescription } ?? "no answer"
-            throw CommandFailure(code: .databaseUnavailable, message: "error: cannot download from apod at \(base.absoluteString): \(reason)")
+        var request = CurlTransfer(url: url.absoluteString, timeoutSeconds: 600, caFile: caFile)
+        if let token { request.headers["Authorization"] = "Bearer \(token)" }
+        let part = destination.deletingLastPathComponent()
+            .appendingPathComponent(".\(destination.lastPathComponent).part-\(UUID().uuidString.prefix(6))")
+        FileManager.default.createFile(atPath: part.path, contents: nil)
+        let file = try FileHandle(forWritingTo: part)
+        let status: Int, headers: [String: String]
+        do {
+            defer { try? file.close() }
+            (status, headers) = try request.perform { file.write($0) }
+        } catch let failure as CurlTransfer.Failure {
+            try? FileManager.default.removeItem(at: part)
+            throw CommandFailure(code: .databaseUnavailable, message: "error: cannot download from apod at \(base.absoluteString): \(failure.reason)")
         }
-        guard (200..<300).contains(response.statusCode) else {
+        guard (200..<300).contains(status) else {
             let body = (try? Data(contentsOf: part)) ?? Data()
             try? FileManager.default.removeItem(at: part)
-            throw failure(Answer(status: response.statusCode, headers: [:], body: body), method: "GET", path: path)
+            throw failure(Answer(status: status, headers: headers, body: body), method: "GET", path: path)
         }
-        if let etag = response.value(forHTTPHeaderField: "ETag")?.trimmingCharacters(in: CharacterSet(charactersIn: "\"")),
+        if let etag = headers["etag"]?.trimmingCharacters(in: CharacterSet(charactersIn: "\"")),
            let actual = try? FileDigest.sha256(ofFile: part), actual != etag {
             try? FileManager.default.removeItem(at: part)
             throw CommandFailure(code: .runFailed, message: "error: the download of \(path) has sha256 \(actual), apod recorded \(etag)")
         }
         try? FileManager.default.removeItem(at: destination)
         try FileManager.default.moveItem(at: part, to: destination)
-    }
-
-    private final class DownloadBox: @unchecked Sendable {
-        var file: URL?
-        var response: HTTPURLResponse?
-        var error: Error?
-    }
-
-    /// Runs one request to completion.
-    private static func perform(_ request: URLRequest, server: URL) throws -> Answer {
-        let done = DispatchSemaphore(value: 0)
-        let box = ResultBox()
-        let session = URLSession(configuration: .ephemeral)
-        defer { session.finishTasksAndInvalidate() }
-        session.dataTask(with: request) { data, response, error in
-            box.result = (data, response as? HTTPURLResponse, error)
-            done.signal()
-        }.resume()
-        done.wait()
-        let (data, response, error) = box.result!
-        guard let response else {
-            let reason = error.map { ($0 as NSError).localizedDescription } ?? "no answer"
-            throw CommandFailure(code: .databaseUnavailable, message: "error: cannot reach apod at \(server.absoluteString): \(reason)")
-        }
-        var headers: [String: String] = [:]
-        for (name, value) in response.allHeaderFields {
-            if let name = name as? String, let value = value as? String { headers[name.lowercased()] = value }
-        }
-        return Answer(status: response.statusCode, headers: headers, body: data ?? Data())
-    }
-
-    private final class ResultBox: @unchecked Sendable {
-        var result: (Data?, HTTPURLResponse?, Error?)?
     }
 }

@@ -9,13 +9,15 @@ import Yams
 /// db: postgres://apo@db.internal/apo   # or a path to an SQLite file
 /// server: http://apo-head:8470         # or a remote apod's API (--db wins over it)
 /// token_file: ~/.config/apo/token      # its bearer token, for submit/cancel/retry/resume
+/// ca_file: ~/.config/apo/ca.crt        # an https server's CA, when the system does not trust it
 /// ```
 struct ApoctlConfig: Equatable {
     var db: String?
     var server: String?
     var tokenFile: String?
+    var caFile: String?
 
-    static let knownKeys = ["db", "server", "token_file"]
+    static let knownKeys = ["db", "server", "token_file", "ca_file"]
 
     static func path(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let xdg = environment["XDG_CONFIG_HOME"], !xdg.isEmpty { return xdg + "/apo/config.yaml" }
@@ -46,6 +48,7 @@ struct ApoctlConfig: Equatable {
             switch name {
             case "server": config.server = scalar.string
             case "token_file": config.tokenFile = NSString(string: scalar.string).expandingTildeInPath
+            case "ca_file": config.caFile = NSString(string: scalar.string).expandingTildeInPath
             default: config.db = scalar.string
             }
         }
@@ -53,7 +56,7 @@ struct ApoctlConfig: Equatable {
     }
 
     private static let expected = [
-        "db": "a path or a postgres:// URL", "server": "an http:// URL of apod --http", "token_file": "a path",
+        "db": "a path or a postgres:// URL", "server": "an http:// URL of apod --http", "token_file": "a path", "ca_file": "a path",
     ]
 
     private static func failure(_ path: String, _ mark: Mark?, _ message: String) -> CommandFailure {

@@ -3,7 +3,7 @@
 /// behind it (ArgumentParser only reads a command's options after the command's name).
 enum GlobalOptionOrder {
     /// Options that take a value, and flags, that `GlobalOptions` declares.
-    static let valued: Set<String> = ["--db", "--server", "--token-file"]
+    static let valued: Set<String> = ["--db", "--server", "--token-file", "--ca-file"]
     static let flags: Set<String> = ["--json"]
 
     /// `arguments` without the program name. Leading global options go just before a `--`

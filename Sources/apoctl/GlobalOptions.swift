@@ -36,6 +36,9 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("token-file"), help: ArgumentHelp("With --server: a file whose first line is apod's bearer token (for submit, cancel, retry, resume).", discussion: "Defaults to `token_file:` in the config.", valueName: "file"))
     var tokenFile: String?
 
+    @Option(name: .customLong("ca-file"), help: ArgumentHelp("With an https --server: a PEM file of the CAs to trust instead of the system's.", discussion: "Defaults to `ca_file:` in the config.", valueName: "file"))
+    var caFile: String?
+
     @Flag(name: .long, help: "Print machine-readable JSON instead of a table.")
     var json = false
 
@@ -70,7 +73,11 @@ struct GlobalOptions: ParsableArguments {
             throw CommandFailure(code: .usage, message: "error: --server '\(text)' is not an http:// or https:// URL")
         }
         let tokenPath = tokenFile ?? GlobalOptions.configured.tokenFile
-        return APIClient(base: url, token: try tokenPath.map(Self.readToken))
+        let authority = caFile ?? GlobalOptions.configured.caFile
+        if let authority, !FileManager.default.isReadableFile(atPath: authority) {
+            throw CommandFailure(code: .usage, message: "error: cannot read --ca-file \(authority)")
+        }
+        return APIClient(base: url, token: try tokenPath.map(Self.readToken), caFile: authority)
     }
 
     /// The token file's first line, as apod reads its own `--token-file`.

@@ -10,11 +10,12 @@ struct Apoctl: ParsableCommand {
         discussion: """
         The database is --db PATH, else $APO_DB, else `db:` in $XDG_CONFIG_HOME/apo/config.yaml
         (~/.config/apo/config.yaml), else ./apo.db; start `apod` on the same file to run the jobs.
-        With --server URL (or `server:` in the config, and `token_file:` for --token-file), the run
+        With --server URL (or `server:` in the config, `token_file:` for --token-file and `ca_file:`
+        for --ca-file, an https server's CA when the system does not trust it), the run
         commands (submit, runs, history, show, watch, logs, cancel, retry, resume, artifacts,
         hosts) drive a remote `apod --http` through its API and print what they print locally;
         commands that read the database or run the engine here have no remote mode and say so.
-        Options every command takes (--db, --server, --token-file, --json) may also come before the command:
+        Options every command takes (--db, --server, --token-file, --ca-file, --json) may also come before the command:
         `apoctl --db X submit FILE`. Shell completions: `apoctl --generate-completion-script bash`
         (or zsh, fish). A job is named by its id (`17`) or by RUN/KEY (`3/r1.train_rm`).
 

@@ -29,9 +29,19 @@ struct HTTPSProcessTests {
         #expect(throws: HTTPClient.Failure.self) { try untrusting.get("/api/runs") }
         let plain = HTTPClient(base: http.base.replacingOccurrences(of: "https://", with: "http://"), scratch: sandbox.directory)
         #expect((try? plain.get("/api/runs", timeout: 5))?.status != 200)
-        // apoctl trusts the system's CA store (libcurl's): this CA is not in it, and it says so.
-        let apoctl = try sandbox.runToExit("apoctl", ["--server", http.base, "runs"])
-        #expect(apoctl.status == 6 && apoctl.stderr.contains("cannot reach apod at \(http.base): SSL certificate problem"), "\(apoctl.stderr)")
+        // apoctl trusts the system's CA store: this CA is not in it, and it says so; with
+        // --ca-file it trusts the test CA, and lists, shows and downloads over TLS.
+        let untrusted = try sandbox.runToExit("apoctl", ["--server", http.base, "runs"])
+        #expect(untrusted.status == 6 && untrusted.stderr.contains("cannot reach apod at \(http.base): SSL certificate problem"),
+                "\(untrusted.stderr)")
+        let trusted = ["--server", http.base, "--ca-file", certificates.authority]
+        #expect(try sandbox.runToExit("apoctl", trusted + ["show", String(run)]).status == 0)
+        let fetched = sandbox.directory.appendingPathComponent("fetched.json")
+        let fetch = try sandbox.runToExit("apoctl", trusted + ["artifacts", String(run), "--get", "a.json", "-o", fetched.path])
+        #expect(fetch.status == 0, "\(fetch.stderr)")
+        #expect((try? String(contentsOf: fetched, encoding: .utf8)) == "\"hello\"")
+        let missingCA = try sandbox.runToExit("apoctl", ["--server", http.base, "--ca-file", "/nonexistent/ca.crt", "runs"])
+        #expect(missingCA.status == 2 && missingCA.stderr.contains("cannot read --ca-file /nonexistent/ca.crt"), "\(missingCA.stderr)")
         #expect(sandbox.stop(daemon) == 0, "\(sandbox.daemonLogs())")
     }
 
