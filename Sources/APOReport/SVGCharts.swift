@@ -11,15 +11,18 @@ extension RunReport {
     /// The job timeline: one row per job, one bar per attempt, coloured by the attempt's outcome.
     func gantt() -> String {
         let start = runStart, total = max(runEnd.timeIntervalSince(start), 1e-3)
-        let rowH = 18, left = 190, width = 1000, plotW = width - left - 20
-        let height = 30 + rowH * max(jobs.count, 1) + 24
+        let rowH = 18, left = 190, width = 1000, plotW = width - left - 20, top = 38
+        let height = top + rowH * max(jobs.count, 1) + 24
         var s = "<svg width=\"\(width)\" height=\"\(height)\" role=\"img\" aria-label=\"job timeline\">\n"
-        for t in ticks(0, total, 6) {
+        // Labelled above and below: a run's timeline can be a hundred rows tall.
+        for t in RunReport.timeTicks(total: total, atMost: 7) {
             let x = left + Int(Double(plotW) * t / total)
-            s += "<line x1=\"\(x)\" y1=\"20\" x2=\"\(x)\" y2=\"\(height - 22)\" stroke=\"#eee\"/><text x=\"\(x)\" y=\"\(height - 8)\" text-anchor=\"middle\">\(Formatting.duration(t))</text>\n"
+            let label = Formatting.duration(t)
+            s += "<line x1=\"\(x)\" y1=\"\(top - 4)\" x2=\"\(x)\" y2=\"\(height - 22)\" stroke=\"#eee\"/>"
+            s += "<text x=\"\(x)\" y=\"\(top - 8)\" text-anchor=\"middle\">\(label)</text><text x=\"\(x)\" y=\"\(height - 8)\" text-anchor=\"middle\">\(label)</text>\n"
         }
         for (i, e) in jobs.enumerated() {
-            let y = 24 + i * rowH
+            let y = top + i * rowH
             s += "<text x=\"\(left - 6)\" y=\"\(y + 12)\" text-anchor=\"end\">\(esc(e.job.key))</text>\n"
             for a in e.attempts {
                 let end = a.finishedAt ?? (e.job.state == .running ? generatedAt : (a.lastHeartbeatAt ?? a.startedAt))
@@ -32,6 +35,16 @@ extension RunReport {
         }
         s += "<text x=\"\(left)\" y=\"13\">time since run start; colour = attempt outcome (green succeeded, red failed, orange expired/timed out, grey released/cancelled)</text>\n"
         return s + "</svg>\n"
+    }
+
+    /// Tick times for a timeline `total` seconds long: multiples of the smallest clock step
+    /// (1, 2, 5, 10, 15, 30 s; 1, 2, 5, 10, 15, 30 min; 1, 2, 3, 6, 12, 24 h) that gives at most
+    /// `atMost` ticks, so labels read as round times (0, 15m00s, 30m00s, …).
+    public static func timeTicks(total: Double, atMost: Int) -> [Double] {
+        let steps: [Double] = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400]
+        guard total > 0 else { return [0] }
+        let step = steps.first { (total / $0).rounded(.down) + 1 <= Double(atMost) } ?? (total / Double(max(atMost - 1, 1)))
+        return stride(from: 0, through: total, by: step).map { $0 }
     }
 
     /// One polyline per series with the legend below; points are marked up to 30 per series.

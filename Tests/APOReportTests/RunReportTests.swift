@@ -120,6 +120,15 @@ import Testing
         ], "\(cpu)")
     }
 
+    @Test func timelineTicksFallOnRoundClockTimes() {
+        #expect(RunReport.timeTicks(total: 4000, atMost: 7) == [0, 600, 1200, 1800, 2400, 3000, 3600])
+        #expect(RunReport.timeTicks(total: 4000, atMost: 5) == [0, 900, 1800, 2700, 3600])
+        #expect(RunReport.timeTicks(total: 100, atMost: 4) == [0, 30, 60, 90])
+        #expect(RunReport.timeTicks(total: 3.5, atMost: 7) == [0, 1, 2, 3])
+        #expect(RunReport.timeTicks(total: 20_000, atMost: 7) == [0, 3600, 7200, 10800, 14400, 18000])
+        #expect(RunReport.timeTicks(total: 0, atMost: 7) == [0])
+    }
+
     @Test func aJobsStepDropsItsCellAndRound() {
         #expect(RunReport.step(ofKey: "seed=2/r1.apo_rm") == "apo_rm")
         #expect(RunReport.step(ofKey: "r12.policy_apo") == "policy_apo")
