@@ -20,6 +20,7 @@ public enum WebPage {
         script("format.js", formatJS),
         script("dom.js", domJS),
         script("dag-layout.js", dagLayoutJS),
+        script("run-eta.js", runETAJS),
         script("dag-view.js", dagViewJS),
         script("line-chart.js", lineChartJS),
         script("log-view.js", logViewJS),

@@ -198,6 +198,39 @@ struct WebPageTests {
         #expect(sandbox.stop(daemon) == 0, "\(sandbox.daemonLogs())")
     }
 
+    /// The run page's time left costs each unfinished job at its step's finished copies, not at
+    /// the share of jobs done (the module, in the page's own browser, on a made-up DAG).
+    @Test func timeLeftCostsEachJobAtItsStepsFinishedCopies() throws {
+        let sandbox = try DaemonSandbox()
+        defer { sandbox.cleanup() }
+        let (daemon, http) = try sandbox.startDaemon(workers: 0)
+        let browser = try HeadlessChromium(scratch: sandbox.directory)
+        defer { browser.close() }
+        try browser.open(http.base + "/#/")
+        try browser.waitFor("the page", "document.querySelector('#runs-table') !== null")
+        let left = try browser.evaluate("""
+            (async () => {
+              const { runTimeLeft } = await import('/assets/run-eta.js');
+              const job = (key, state, durationSeconds, memoizedFromJobId = null) => ({ key, state, durationSeconds, memoizedFromJobId });
+              const none = runTimeLeft([job('a', 'running', 5)]);
+              const jobs = [
+                job('seed=1/r1.gen', 'succeeded', 100), job('seed=2/r1.gen', 'succeeded', 200),
+                job('prepare', 'succeeded', 30),
+                job('seed=1/r1.pairs', 'succeeded', 0.5, 7),        // memoized: not a measure
+                job('seed=3/r1.gen', 'queued', null),                // gen's mean: 150
+                job('seed=1/r2.gen', 'running', 50),                 // 150 - 50
+                job('seed=1/r2.train', 'blocked', null),             // no copy done: the median job, 100
+                job('seed=2/r2.gen', 'failed', 10),                  // over
+              ];
+              return [none, runTimeLeft(jobs)];
+            })()
+            """) as? [Any]
+        #expect(left?.first is NSNull, "nothing has finished yet: no estimate")
+        #expect(left?.last as? Double == 350, "\(String(describing: left))")
+        #expect(browser.pageErrors.isEmpty, "page errors: \(browser.pageErrors)")
+        _ = sandbox.stop(daemon)
+    }
+
     /// Clicks the job's box in the DAG and waits for the log to switch to it.
     private func select(_ browser: HeadlessChromium, _ key: String) throws {
         try browser.evaluate("document.querySelector(\"[data-job-key='\(key)']\").dispatchEvent(new MouseEvent('click', {bubbles: true}))")

@@ -6,7 +6,8 @@ extension WebPage {
 // Polls the run every 1.5 s while it runs (5 s once it has ended, in case it is resumed).
 import { getJSON, post, APIError } from './api.js';
 import { el, clear, progressBar, stateBadge } from './dom.js';
-import { duration, time, etaText, bytes } from './format.js';
+import { duration, time, bytes } from './format.js';
+import { runTimeLeft } from './run-eta.js';
 import { DAGView } from './dag-view.js';
 import { LogView } from './log-view.js';
 import { JobPanel } from './job-panel.js';
@@ -151,7 +152,8 @@ export class RunPage {
     const done = detail.jobs.reduce((sum, job) => sum + (finished.has(job.state) ? 1
       : job.state === 'running' && job.progress.total > 0 ? job.progress.done / job.progress.total : 0), 0);
     const fraction = done / Math.max(1, detail.jobs.length);
-    const eta = run.state === 'running' ? etaText(fraction, run.durationSeconds) : '';
+    const left = run.state === 'running' ? runTimeLeft(detail.jobs) : null;
+    const eta = left == null ? '' : `\u2248 ${duration(left)} left`;
     this.progress.replaceChildren(progressBar(fraction, `${Math.round(fraction * 100)}% of jobs ${eta}`, run.state));
   }
 
