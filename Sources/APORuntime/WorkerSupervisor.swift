@@ -115,7 +115,7 @@ public final class WorkerSupervisor {
         // Jobs whose worker had to be killed still hold a lease; reap what has expired already.
         reap(now: Date())
         do {
-            try store.removeDaemon(id: daemonID, startedAt: startedAt, now: Date())
+            try store.removeDaemon(id: daemonID, now: Date())
         } catch {
             logger.warning("cannot remove the daemon heartbeat: \(error)")
         }

@@ -55,17 +55,16 @@ extension JobStore {
     }
 
     /// Removes a daemon's row when it stops cleanly (a killed daemon's row just goes stale), and
-    /// marks its session stopped (every unstopped session of `id` when `startedAt` is not given).
-    public func removeDaemon(id: String, startedAt: Date? = nil, now: Date = Date()) throws {
+    /// marks its session stopped: the newest unstopped one of `id` (a reused pid's older, lost
+    /// session stays lost).
+    public func removeDaemon(id: String, now: Date = Date()) throws {
         try driver.write { db in
             try db.execute("DELETE FROM daemons WHERE id = ?", [id])
-            if let startedAt {
-                try db.execute("UPDATE daemon_sessions SET stopped_at = ? WHERE session = ?",
-                               [storeTime(now), Self.session(daemon: id, startedAt: startedAt)])
-            } else {
-                try db.execute("UPDATE daemon_sessions SET stopped_at = ? WHERE daemon = ? AND stopped_at IS NULL",
-                               [storeTime(now), id])
-            }
+            try db.execute("""
+                UPDATE daemon_sessions SET stopped_at = ?
+                WHERE session = (SELECT session FROM daemon_sessions WHERE daemon = ? AND stopped_at IS NULL
+                                 ORDER BY started_at DESC LIMIT 1)
+                """, [storeTime(now), id])
         }
     }
 
