@@ -150,11 +150,18 @@ public struct RunDetailBody: Codable, Sendable {
         }
     }
 
+    /// Sessions that ended before the run did (`RunServiceHistory`): stops it resumed from.
+    public struct Interruptions: Codable, Sendable {
+        public let clean: Int
+        public let lost: Int
+    }
+
     public let run: RunBody
     public let jobs: [JobBody]
     public let edges: [Edge]
     /// Oldest first; absent from servers older than the field.
     public let daemonSessions: [DaemonSessionBody]?
+    public let interruptions: Interruptions?
 
     /// - Parameter cell: each job key's matrix cell.
     public init(run: RunRecord, jobs: [JobRecord], daemonSessions: [DaemonSession], now: Date, cell: (String) -> String?) {
@@ -162,5 +169,7 @@ public struct RunDetailBody: Codable, Sendable {
         self.jobs = jobs.map { JobBody($0, cell: cell($0.key), now: now) }
         edges = jobs.flatMap { job in job.needs.map { Edge(from: $0, to: job.key) } }
         self.daemonSessions = daemonSessions.map(DaemonSessionBody.init)
+        let history = RunServiceHistory(sessions: daemonSessions, runEnd: run.finishedAt)
+        interruptions = Interruptions(clean: history.interruptions.clean, lost: history.interruptions.lost)
     }
 }

@@ -20,13 +20,21 @@ struct WatchOnlyDaemonTests {
         #expect(waiting.map { $0["attempts"] as? Int } == [0, 0])
         #expect(try watching.get("/api/hosts").array.isEmpty, "a daemon without workers registers no host")
 
-        // A daemon with workers runs it; the watcher shows the run as it goes, from the same file.
-        let (worker, _) = try sandbox.startDaemon(workers: 1)
+        // A daemon with workers runs it, is stopped mid-run and another resumes it; the watcher
+        // shows the run as it goes, from the same file, and the stop it resumed from.
+        let (first, _) = try sandbox.startDaemon(workers: 1)
+        try watching.waitForJob(try watching.jobID(run: run, key: "b")) { $0 == "running" }
+        #expect(sandbox.stop(first) == 0, "\(sandbox.daemonLogs())")
+        let (second, _) = try sandbox.startDaemon(workers: 1)
         #expect(try watching.waitForRunEnd(run) == "succeeded", "\(sandbox.daemonLogs())")
         #expect(try watching.get("/api/hosts").array.count == 1)
+        let detail = try watching.get("/api/runs/\(run)").object
+        #expect((detail["daemonSessions"] as? [[String: Any]])?.map { $0["state"] as? String } == ["stopped", "alive"],
+                "the watcher has no session of its own: \(detail["daemonSessions"] ?? "none")")
+        #expect(detail["interruptions"] as? [String: Int] == ["clean": 1, "lost": 0])
 
         #expect(sandbox.stop(watcher) == 0, "\(sandbox.daemonLogs())")
-        #expect(sandbox.stop(worker) == 0, "\(sandbox.daemonLogs())")
+        #expect(sandbox.stop(second) == 0, "\(sandbox.daemonLogs())")
         #expect(sandbox.read("apod-1.log").contains("no workers, serving the API only"))
     }
 

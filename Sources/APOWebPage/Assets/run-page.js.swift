@@ -147,7 +147,7 @@ export class RunPage {
     this.resumeRun.disabled = run.state === 'running' || run.state === 'succeeded';
     this.facts.textContent = `created ${time(run.createdAt)} \u00b7 ${run.finishedAt ? `finished ${time(run.finishedAt)} \u00b7 ` : ''}`
       + `${duration(run.durationSeconds)} \u00b7 ${run.jobs} jobs: ${countsText(run.jobStates)}`
-      + sessionsText(detail.daemonSessions || [], run.finishedAt);
+      + sessionsText(detail.daemonSessions || [], detail.interruptions);
     // Jobs done, plus the running ones' own progress, as a share of all jobs.
     const done = detail.jobs.reduce((sum, job) => sum + (finished.has(job.state) ? 1
       : job.state === 'running' && job.progress.total > 0 ? job.progress.done / job.progress.total : 0), 0);
@@ -169,18 +169,14 @@ export class RunPage {
   }
 }
 
-/// " · served by 2 apod sessions; resumed after 1 stop (1 clean)": how often the run was interrupted,
-/// as `apoctl show` says it (a session that ended before the run did is a stop it resumed from).
-function sessionsText(sessions, finishedAt) {
+/// " · served by 2 apod sessions; 1 ended before it did (1 stopped cleanly, 0 lost)", as
+/// `apoctl show` says it; the server counts the sessions that ended before the run did.
+function sessionsText(sessions, interruptions) {
   if (sessions.length === 0) return '';
-  const ended = sessions.filter((s) => {
-    const end = s.stoppedAt || (s.state === 'lost' ? s.lastHeartbeatAt : null);
-    return end && (!finishedAt || new Date(end) < new Date(finishedAt));
-  });
-  const clean = ended.filter((s) => s.stoppedAt).length;
   const served = ` \u00b7 served by ${sessions.length} apod session${sessions.length === 1 ? '' : 's'}`;
-  if (ended.length === 0) return served;
-  return `${served}; ${ended.length} ended before it did (${clean} stopped cleanly, ${ended.length - clean} lost)`;
+  const ended = interruptions ? interruptions.clean + interruptions.lost : 0;
+  if (ended === 0) return served;
+  return `${served}; ${ended} ended before it did (${interruptions.clean} stopped cleanly, ${interruptions.lost} lost)`;
 }
 
 function legend() {
