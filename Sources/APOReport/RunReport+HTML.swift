@@ -71,19 +71,32 @@ extension RunReport {
     }
 
     private func htmlRewardModels() -> String {
+        var h = ""
         let rmRows = rmTableRows
-        guard !rmRows.isEmpty else { return "" }
-        var h = "<h2>Reward models on the test pairs</h2>\n"
-        h += "<p class=\"meta\">Accuracy with its 95 % percentile bootstrap interval over the test pairs (2,000 seeded resamples); over several seeds: mean ± sd (min–max).</p>\n<table><tr>"
-        h += RunReport.rmHeader.map { "<th>\($0)</th>" }.joined() + "</tr>\n"
-        for row in rmRows {
+        if !rmRows.isEmpty {
+            h += "<h2>Reward models on the test pairs</h2>\n"
+            h += "<p class=\"meta\">Accuracy with its 95 % percentile bootstrap interval over the test pairs (2,000 seeded resamples); over several seeds: mean ± sd (min–max), then each seed's row.</p>\n"
+            h += htmlRMTable(rmRows)
+            let lines = rmComparisonLines
+            if !lines.isEmpty { h += "<p>Paired on the same test pairs:</p><ul>" + lines.map { "<li>\(esc($0))</li>" }.joined() + "</ul>\n" }
+        }
+        let goldenRows = goldenTableRows
+        if !goldenRows.isEmpty {
+            h += "<h2>Golden answers vs the policy's samples</h2>\n<p class=\"meta\">\(esc(RunReport.goldenExplanation))</p>\n"
+            h += htmlRMTable(goldenRows)
+            let lines = goldenComparisonLines
+            if !lines.isEmpty { h += "<p>Paired on the same APO pairs:</p><ul>" + lines.map { "<li>\(esc($0))</li>" }.joined() + "</ul>\n" }
+        }
+        return h
+    }
+
+    private func htmlRMTable(_ rows: [[String]]) -> String {
+        var h = "<table><tr>" + RunReport.rmHeader.map { "<th>\($0)</th>" }.joined() + "</tr>\n"
+        for row in rows {
             h += "<tr><td class=\"n\">\(esc(row[0]))</td><td>\(esc(row[1]))</td><td>\(esc(row[2]))</td>"
             h += row[3...].map { "<td class=\"n\">\(esc($0))</td>" }.joined() + "</tr>\n"
         }
-        h += "</table>\n"
-        let lines = rmComparisonLines
-        if !lines.isEmpty { h += "<p>Paired on the same test pairs:</p><ul>" + lines.map { "<li>\(esc($0))</li>" }.joined() + "</ul>\n" }
-        return h
+        return h + "</table>\n"
     }
 
     /// The policy table and, where an arm has two or more rounds, each arm's average reward per round.
@@ -109,15 +122,18 @@ extension RunReport {
         return "<h2>APO − baseline per round</h2>\n<p class=\"meta\">Point and 95 % paired bootstrap interval; an interval that crosses the dashed zero line does not tell the arms apart. RM accuracy: McNemar's exact test on the discordant pairs beside it.</p>\n<div class=\"charts\">" + rm + policy + "</div>\n"
     }
 
+    /// Each arm's average reward per round; over matrix cells, the mean over the cells (one point
+    /// per round, not one per seed). Round 0 is the starting policy, shared by every arm.
     private func policyRewardChart(_ policyRows: [(EvaluateKind.Evaluation, EvaluateKind.PolicyResult)]) -> String {
-        var byArm: [String: [(Double, Double)]] = [:]
-        for (ev, p) in policyRows where ev.round > 0 { byArm[ev.arm.isEmpty ? "policy" : ev.arm, default: []].append((Double(ev.round), p.averageReward)) }
-        // Round 0 is the starting policy, shared by every arm.
-        if let start = policyRows.first(where: { $0.0.round == 0 }) {
-            for arm in byArm.keys { byArm[arm]!.append((0, start.1.averageReward)) }
-        }
+        var byArmRound: [String: [Int: [Double]]] = [:]
+        for (ev, p) in policyRows where ev.round > 0 { byArmRound[ev.arm.isEmpty ? "policy" : ev.arm, default: [:]][ev.round, default: []].append(p.averageReward) }
+        let starts = policyRows.filter { $0.0.round == 0 }.map(\.1.averageReward)
+        func mean(_ v: [Double]) -> Double { v.reduce(0, +) / Double(v.count) }
+        var byArm: [String: [(Double, Double)]] = byArmRound.mapValues { rounds in rounds.map { (Double($0.key), mean($0.value)) } }
+        if !starts.isEmpty { for arm in byArm.keys { byArm[arm]!.append((0, mean(starts))) } }
         guard byArm.values.contains(where: { $0.count > 1 }) else { return "" }
-        return "<div class=\"charts\">" + lineChart(title: "policy average reward", xLabel: "round",
+        let seeds = Set(evaluations.map { RunReport.splitCell($0.jobKey).cell }).count
+        return "<div class=\"charts\">" + lineChart(title: seeds > 1 ? "policy average reward (mean over \(seeds) seeds)" : "policy average reward", xLabel: "round",
                                                        series: byArm.keys.sorted().map { ($0, byArm[$0]!.sorted { $0.0 < $1.0 }) }) + "</div>\n"
     }
 

@@ -24,11 +24,16 @@ extension RunReport {
         }
         let rmRows = rmTableRows
         if !rmRows.isEmpty {
-            md += "\n## Reward models on the test pairs\n\n| " + RunReport.rmHeader.joined(separator: " | ") + " |\n|"
-                + String(repeating: "---|", count: RunReport.rmHeader.count) + "\n"
-            for row in rmRows { md += "| " + row.joined(separator: " | ") + " |\n" }
+            md += "\n## Reward models on the test pairs\n\n" + RunReport.markdownTable(RunReport.rmHeader, rmRows)
             let lines = rmComparisonLines
             if !lines.isEmpty { md += "\nPaired on the same test pairs:\n\n" + lines.map { "- \($0)\n" }.joined() }
+        }
+        let goldenRows = goldenTableRows
+        if !goldenRows.isEmpty {
+            md += "\n## Golden answers vs the policy's samples (each round's APO pairs)\n\n" + RunReport.goldenExplanation + "\n\n"
+                + RunReport.markdownTable(RunReport.rmHeader, goldenRows)
+            let lines = goldenComparisonLines
+            if !lines.isEmpty { md += "\nPaired on the same APO pairs:\n\n" + lines.map { "- \($0)\n" }.joined() }
         }
         let policyRows = policyTableRows
         if !policyRows.isEmpty {
@@ -55,6 +60,11 @@ extension RunReport {
             md += "\n## Problems\n\n" + problems.map { "- \($0)\n" }.joined()
         }
         return md
+    }
+
+    static func markdownTable(_ header: [String], _ rows: [[String]]) -> String {
+        "| " + header.joined(separator: " | ") + " |\n|" + String(repeating: "---|", count: header.count) + "\n"
+            + rows.map { "| " + $0.joined(separator: " | ") + " |\n" }.joined()
     }
 
     /// The forest plot's rows as a list, for pages without SVG.

@@ -106,5 +106,41 @@ import Testing
         #expect(md.contains("2 seeds pooled, 120 pairs, McNemar p = ") && md.contains("(12/1)"), "\(md)")
         #expect(md.contains("- round 1: +0.000 [+0.000, +0.000], crosses 0; 2 seeds pooled, 20 queries each"), "\(md)")
         #expect(md.contains("vs baseline: 50.0 % ± 70.7 (0.0–100.0, 2 seeds)"))
+        // Each seed's own row, with its interval, follows the spread.
+        let accuracy = try #require(try Self.rm("apo", flipped).accuracyInterval)
+        #expect(md.contains(String(format: "| 1 | apo, seed=2 | apo | 68.3 %% [%.1f, %.1f] |", accuracy.lower * 100, accuracy.upper * 100)), "\(md)")
+        #expect(md.contains("| 1 | apo, seed=1 | 20 | ") && md.contains("(20/0/0); Δ reward +0.300 [+0.300, +0.300]"), "\(md)")
+        #expect(md.contains("(0/0/20); Δ reward -0.300 [-0.300, -0.300]"), "\(md)")
+    }
+
+    /// `golden_preference` scores the APO pairs, not the test pairs: its own table, its own
+    /// comparison lines, and nothing of it in the test-pair table or the forest plots.
+    @Test func goldenPreferenceHasItsOwnTable() throws {
+        let golden = (0..<40).map { $0 % 10 < 9 }   // the testing RM prefers golden 90 % of the time
+        let fit = (0..<40).map { $0 % 10 < 7 }
+        func evaluation(_ outcomes: [Bool]) throws -> EvaluateKind.Evaluation {
+            let testing = try Self.rm("testing", outcomes), apo = try Self.rm("apo", fit)
+            let comparison = EvaluateKind.RMComparison(left: "testing", right: "apo",
+                                                       comparison: try PairedAccuracyComparison(left: outcomes, right: fit, what: "golden"))
+            return EvaluateKind.Evaluation(round: 1, arm: "golden", rm: [testing, apo], policy: nil, testPairs: "apo_pairs.json",
+                                           rmComparisons: [comparison], bootstrap: .current)
+        }
+        let run = try EvaluationRun([
+            ("seed=1/evaluate_fixed_rms", try Self.base(Self.baseOutcomes)),
+            ("seed=2/evaluate_fixed_rms", try Self.base(Self.baseOutcomes)),
+            ("seed=1/r1.golden_preference", try evaluation(golden)),
+            ("seed=2/r1.golden_preference", try evaluation(golden.enumerated().map { $0.offset < 4 ? false : $0.element })),
+        ])
+        let report = try RunReport.load(store: run.store, runID: run.runID)
+        let md = report.markdown()
+        let parts = md.components(separatedBy: "## Golden answers vs the policy's samples")
+        #expect(parts.count == 2, "\(md)")
+        #expect(!parts[0].contains("| golden") && !parts[0].contains("RM testing − RM apo"), "\(md)")
+        // 90 % and 80 %: mean 85 %, sd 7.1; then each seed's row.
+        #expect(parts[1].contains("| 1 | golden | testing | 85.0 % ± 7.1 (80.0–90.0, 2 seeds) |"), "\(md)")
+        #expect(parts[1].contains("| 1 | golden, seed=1 | testing | 90.0 % ["), "\(md)")
+        #expect(parts[1].contains("Paired on the same APO pairs:") && parts[1].contains("seed=2: round 1, RM testing − RM apo: +10.0 pts"), "\(md)")
+        #expect(!md.contains("RM accuracy, APO − base RM"), "\(md)")
+        #expect(report.html().contains("<h2>Golden answers vs the policy's samples</h2>"))
     }
 }

@@ -148,16 +148,19 @@ struct WebPageTests {
               const evaluate = { job: { key: 'r1.evaluate', kind: 'evaluate' }, metrics: {
                 'rm.apo.accuracy': [{ step: 1, value: 0.625 }], 'rm.apo.ece': [{ step: 1, value: 0.125 }],
                 'policy.average_reward': [{ step: 1, value: 0.25 }], 'policy.win_rate.baseline': [{ step: 1, value: 0.75 }] } };
-              renderEvaluation(box, [evaluate]);
+              const golden = { job: { key: 'r1.golden_preference', kind: 'evaluate' }, params: { arm: 'golden' },
+                metrics: { 'rm.testing.accuracy': [{ step: 1, value: 0.875 }] } };
+              renderEvaluation(box, [evaluate, golden]);
               const rows = [...box.querySelectorAll('table.evaluation tbody tr')].map((r) =>
-                [...r.children].map((c) => c.textContent).join('|'));
+                r.closest('table').dataset.table + ':' + [...r.children].map((c) => c.textContent).join('|'));
               box.remove();
               return { before, after, rows };
             })()
             """) as? [String: [String]]
         #expect(drawn?["before"] == ["RM training loss: r1.apo_rm=4", "RM training accuracy: r1.apo_rm=4", "Policy training loss: r1.policy=3"])
         #expect(drawn?["after"] == ["RM training loss: r1.apo_rm=9", "RM training accuracy: r1.apo_rm=9", "Policy training loss: r1.policy=3"])
-        #expect(drawn?["rows"] == ["r1.evaluate|apo|1|0.625|–|0.125|–|–", "r1.evaluate|1|0.25|0.75"])
+        #expect(drawn?["rows"] == ["rm:r1.evaluate|apo|1|0.625|–|0.125|–|–", "golden:r1.golden_preference|testing|1|0.875|–|–|–|–",
+                                   "policy:r1.evaluate|1|0.25|0.75"])
         #expect(browser.pageErrors.isEmpty, "page errors: \(browser.pageErrors)")
         _ = sandbox.stop(daemon)
     }

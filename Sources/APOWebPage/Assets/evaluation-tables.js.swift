@@ -2,7 +2,7 @@ extension WebPage {
     /// `/assets/evaluation-tables.js`. Kept as written (a raw string: no escapes), so it reads as the file it is.
     static let evaluationTablesJS = #"""
 // The evaluate jobs' results, from their metrics: each reward model on the test pairs
-// (`rm.LABEL.NAME`) and each policy's average reward and win rates (`policy.…`).
+// (`rm.LABEL.NAME`), the same on the APO pairs for `golden_preference`, and each policy's average reward and win rates (`policy.…`).
 import { el, clear } from './dom.js';
 import { number } from './format.js';
 
@@ -15,9 +15,16 @@ export function renderEvaluation(container, details) {
     container.append(el('p', { class: 'muted' }, 'No evaluation yet: evaluate jobs fill these tables when they finish.'));
     return;
   }
-  const rm = rmTable(evaluations);
+  // golden_preference (arm golden) measures RMs on the round's APO pairs, not on the test pairs.
+  const golden = (d) => d.params?.arm === 'golden';
+  const rm = rmTable(evaluations.filter((d) => !golden(d)), 'rm');
+  const goldenRM = rmTable(evaluations.filter(golden), 'golden');
   const policy = policyTable(evaluations);
   if (rm) container.append(el('h3', {}, 'Reward models on the test pairs'), rm);
+  if (goldenRM) {
+    container.append(el('h3', {}, 'Golden answers vs the policy\'s samples (the round\'s APO pairs)'),
+      el('p', { class: 'muted' }, 'Accuracy here is how often an RM scores the golden answer above the policy\'s sample.'), goldenRM);
+  }
   if (policy) container.append(el('h3', {}, 'Policies'), policy);
 }
 
@@ -26,7 +33,7 @@ function last(series) {
   return series && series.length ? series[series.length - 1] : null;
 }
 
-function rmTable(evaluations) {
+function rmTable(evaluations, name) {
   const rows = [];
   for (const d of evaluations) {
     const labels = new Set(Object.keys(d.metrics).filter((n) => n.startsWith('rm.')).map((n) => n.slice(3, n.lastIndexOf('.'))));
@@ -40,7 +47,7 @@ function rmTable(evaluations) {
   if (rows.length === 0) return null;
   const head = el('tr', {}, el('th', {}, 'job'), el('th', {}, 'RM'), el('th', { class: 'num' }, 'round'),
     rmColumns.map((c) => el('th', { class: 'num' }, c.replace('_', ' '))));
-  return el('table', { class: 'data evaluation', 'data-table': 'rm' }, el('thead', {}, head), el('tbody', {}, rows));
+  return el('table', { class: 'data evaluation', 'data-table': name }, el('thead', {}, head), el('tbody', {}, rows));
 }
 
 function policyTable(evaluations) {
