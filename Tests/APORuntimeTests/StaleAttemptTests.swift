@@ -1,6 +1,7 @@
 import APOPipeline
 import APOStore
 import Foundation
+import Synchronization
 import Testing
 @testable import APORuntime
 
@@ -66,10 +67,11 @@ struct StaleAttemptTests {
         let fresh = Worker(store: store, registry: registry,
                            configuration: WorkerConfiguration(workerID: "fresh", leaseDuration: 30))
 
-        var staleOutcome: AttemptOutcome?
+        let staleOutcome = Mutex<AttemptOutcome?>(nil)
         let staleDone = DispatchSemaphore(value: 0)
         let thread = Thread {
-            staleOutcome = try? stale.runOnce()
+            let outcome = try? stale.runOnce()
+            staleOutcome.withLock { $0 = outcome }
             staleDone.signal()
         }
         thread.start()
@@ -91,9 +93,9 @@ struct StaleAttemptTests {
         #expect(filesAfterFresh["w/model/model.safetensors"] == Data("weights of attempt 2".utf8))
 
         // Attempt 1 wakes up and goes on writing.
-        FileManager.default.createFile(atPath: gate, contents: Data())
+        _ = FileManager.default.createFile(atPath: gate, contents: Data())
         #expect(staleDone.wait(timeout: .now() + 20) == .success)
-        #expect(staleOutcome == .leaseLost)
+        #expect(staleOutcome.withLock { $0 } == .leaseLost)
 
         #expect(try store.artifacts(runID: runID) == rowsAfterFresh)
         #expect(tree(root) == filesAfterFresh, "the stale attempt changed files under the run folder")
