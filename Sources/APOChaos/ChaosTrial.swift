@@ -60,7 +60,7 @@ public final class ChaosTrial {
     /// `disturb: false` runs the oracle: the same pipeline, undisturbed.
     public func run(disturb: Bool) throws -> ChaosTrialResult {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: directory.appendingPathComponent("apod.log").path, contents: nil)
+        _ = FileManager.default.createFile(atPath: directory.appendingPathComponent("apod.log").path, contents: nil)
         log = try FileHandle(forWritingTo: directory.appendingPathComponent("apod.log"))
         let store = try JobStore(path: databasePath)
         let submitted = try RunSubmission.submit(

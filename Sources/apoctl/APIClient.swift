@@ -101,7 +101,7 @@ struct APIClient {
         if let token { request.headers["Authorization"] = "Bearer \(token)" }
         let part = destination.deletingLastPathComponent()
             .appendingPathComponent(".\(destination.lastPathComponent).part-\(UUID().uuidString.prefix(6))")
-        FileManager.default.createFile(atPath: part.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: part.path, contents: nil)
         let file = try FileHandle(forWritingTo: part)
         let status: Int, headers: [String: String]
         do {

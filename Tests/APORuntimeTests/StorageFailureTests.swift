@@ -40,7 +40,7 @@ struct StorageFailureTests {
         defer { unmount(small) }
         // Leave about 40 KB: prepare-data's eight JSON files need several hundred.
         let filler = small + "/filler"
-        FileManager.default.createFile(atPath: filler, contents: Data(count: 4 * 1024 * 1024 - 40 * 1024))
+        _ = FileManager.default.createFile(atPath: filler, contents: Data(count: 4 * 1024 * 1024 - 40 * 1024))
 
         let data = PipelineResilienceTests.repositoryRoot
             .appendingPathComponent("../shared/data/hh-rlhf/harmless-base-test.jsonl.gz").standardized.path
