@@ -80,83 +80,35 @@ public enum TrainRMKind: JobKind {
     public static func run(_ context: any JobContext) throws -> JobOutputs {
         let settings = try settings(from: context)
         let precision = try context.computePath().precision
-        let limit = try context.intParam("max_pairs")
         let rm = try RewardModelFiles.load(path: try context.stringParam("init"), threads: settings.threads,
                                            pooling: try pooling(context), headSeed: settings.seed)
         context.log("train-rm: backbone \(try context.stringParam("init")) (\(rm.hadHead ? "reward head kept" : "fresh head, seed \(settings.seed)")), pooling \(rm.model.pooling.rawValue), SEP \(rm.model.format.sep), PAD \(rm.model.format.pad)")
-
-        func load(_ urls: [URL]) throws -> ([RewardExample], RewardDataReport) {
-            var all: [RewardExample] = [], total = RewardDataReport()
-            for url in urls {
-                let (examples, report) = try RewardScoring.examples(fromPairsFile: url, tokenizer: rm.tokenizer,
-                                                                    format: rm.model.format, maxLength: settings.maxLength,
-                                                                    limit: limit >= 0 ? limit : nil)
-                context.log("train-rm: \(url.lastPathComponent): \(report.used) items used, \(report.identicalAfterTruncation) identical after truncation and \(report.equalScores) with equal scores skipped, \(report.truncatedSequences) sequences truncated")
-                all += examples
-                total.used += report.used
-                total.identicalAfterTruncation += report.identicalAfterTruncation
-                total.equalScores += report.equalScores
-                total.truncatedSequences += report.truncatedSequences
-            }
-            return (all, total)
-        }
-        let (trainExamples, trainReport) = try load(try pathList(context, "train"))
+        let (trainExamples, trainReport) = try examples(context, "train", rm: rm, settings: settings)
         guard !trainExamples.isEmpty else {
             throw JobParameterError.invalid(name: "train", message: "no usable training pairs")
         }
-        let (evalExamples, evalReport) = try load(try pathList(context, "eval"))
+        let (evalExamples, evalReport) = try examples(context, "eval", rm: rm, settings: settings)
 
         let trainer = RewardTrainer(model: rm.model, settings: settings, examples: trainExamples,
                                     precision: precision)
-        let trunk = try FrozenTrunkParameter.store(context, parameters: rm.model.parameters,
-                                                   frozenBlocks: trainer.graph.backbone.trainable.firstTrainableLayer)
         let checkpoints = context.checkpointDirectory.appendingPathComponent("train-rm")
         _ = try TrainingJob.resume(trainer, kind: name, context: context, checkpoints: checkpoints)
-        let evalEvery = try context.intParam("eval_every")
         let longestEval = evalExamples.flatMap { $0.sequences.map(\.count) }.max() ?? 1
         let scorer = evalExamples.isEmpty ? nil
             : RewardScorer(model: rm.model, batchSize: max(2, settings.microBatchSize * 2), maxSeqLen: longestEval,
                            threads: settings.threads, precision: precision)
-        if let trunk {
-            trainer.graph.backbone.useFrozenTrunk(trunk.store, depth: trunk.depth)
-            scorer?.graph.backbone.useFrozenTrunk(trunk.store, depth: trunk.depth)
-            let sequences = (trainExamples + evalExamples).flatMap(\.sequences)
-            if TrunkPrefill.fits(sequences, hiddenSize: rm.model.parameters.config.hiddenSize,
-                                 capacityBytes: context.trunkCache.capacityBytes) {
-                // Training has not started: step 0 of the steps, the prefill's own count in the message.
-                let outcome = try TrunkPrefill.run(sequences, graph: trainer.graph.backbone, store: trunk.store,
-                                                   checkStop: { try context.checkCancelled() }) { done, total in
-                    context.reportProgress(done: trainer.progress.step, total: trainer.totalSteps,
-                                           message: "frozen-trunk prefill \(done)/\(total) texts")
-                }
-                context.log("train-rm: frozen-trunk prefill: \(outcome)")
-            }
-        }
+        let trunk = try useFrozenTrunk(context, rm: rm, trainer: trainer, scorer: scorer,
+                                       sequences: (trainExamples + evalExamples).flatMap(\.sequences))
         func evaluate(step: Int) -> RMMetrics? {
-            guard let scorer else { return nil }
-            let m = scorer.evaluate(evalExamples)
-            context.recordMetric(step: step, name: "eval_accuracy", value: m.accuracy)
-            context.recordMetric(step: step, name: "eval_avg_score", value: m.averageScore)
-            context.recordMetric(step: step, name: "eval_ece", value: m.ece)
-            context.recordMetric(step: step, name: "eval_ace", value: m.ace)
-            context.recordMetric(step: step, name: "eval_mce", value: m.mce)
-            context.log(String(format: "train-rm: step %d eval accuracy %.4f ECE %.4f", step, m.accuracy, m.ece))
-            return m
+            scorer.map { recordEvaluation($0.evaluate(evalExamples), step: step, context) }
         }
 
         let started = Date()
         var lastLoss = Double.nan
+        let evalEvery = try context.intParam("eval_every")
         try TrainingJob.run(trainer, context: context, checkpoints: checkpoints, record: { s in
             lastLoss = s.loss
-            context.recordMetric(step: s.step, name: "loss", value: s.loss)
-            context.recordMetric(step: s.step, name: "accuracy", value: s.accuracy)
-            context.recordMetric(step: s.step, name: "chosen_reward", value: s.meanChosenReward)
-            context.recordMetric(step: s.step, name: "rejected_reward", value: s.meanRejectedReward)
-            context.recordMetric(step: s.step, name: "lr", value: s.learningRate)
-            context.recordMetric(step: s.step, name: "grad_norm", value: s.gradientNorm)
-            context.recordMetric(step: s.step, name: "tokens_per_s", value: s.tokensPerSecond)
-            context.recordMetric(step: s.step, name: "samples_per_s", value: s.samplesPerSecond)
-            return String(format: "loss %.4f acc %.2f", s.loss, s.accuracy)
+            return recordStep(s, context)
         }, afterStep: { step in
             if evalEvery > 0, step % evalEvery == 0, !trainer.isFinished { _ = evaluate(step: step) }
         })
@@ -181,6 +133,69 @@ public enum TrainRMKind: JobKind {
         }
         try? FileManager.default.removeItem(at: checkpoints)
         return ["model": .string(modelURL.path), "metrics": .string(metricsURL.path)]
+    }
+
+    /// The pairs of every file the path-list parameter `name` names, tokenized, with what was
+    /// skipped or truncated (logged per file, summed over the files).
+    static func examples(_ context: any JobContext, _ name: String, rm: RewardModelFiles.Loaded,
+                         settings: RewardTrainingSettings) throws -> ([RewardExample], RewardDataReport) {
+        let limit = try context.intParam("max_pairs")
+        var all: [RewardExample] = [], total = RewardDataReport()
+        for url in try pathList(context, name) {
+            let (examples, report) = try RewardScoring.examples(fromPairsFile: url, tokenizer: rm.tokenizer,
+                                                                format: rm.model.format, maxLength: settings.maxLength,
+                                                                limit: limit >= 0 ? limit : nil)
+            context.log("train-rm: \(url.lastPathComponent): \(report.used) items used, \(report.identicalAfterTruncation) identical after truncation and \(report.equalScores) with equal scores skipped, \(report.truncatedSequences) sequences truncated")
+            all += examples
+            total.used += report.used
+            total.identicalAfterTruncation += report.identicalAfterTruncation
+            total.equalScores += report.equalScores
+            total.truncatedSequences += report.truncatedSequences
+        }
+        return (all, total)
+    }
+
+    /// Points the trainer and the scorer at the host's frozen-trunk cache (`trunk_cache`) and, when
+    /// every text's states fit, fills it before the first step. Nil when the cache is off.
+    static func useFrozenTrunk(_ context: any JobContext, rm: RewardModelFiles.Loaded, trainer: RewardTrainer,
+                               scorer: RewardScorer?, sequences: [[Int32]]) throws -> FrozenTrunkParameter.Binding? {
+        guard let trunk = try FrozenTrunkParameter.store(context, parameters: rm.model.parameters,
+                                                         frozenBlocks: trainer.graph.backbone.trainable.firstTrainableLayer)
+        else { return nil }
+        trainer.graph.backbone.useFrozenTrunk(trunk.store, depth: trunk.depth)
+        scorer?.graph.backbone.useFrozenTrunk(trunk.store, depth: trunk.depth)
+        if TrunkPrefill.fits(sequences, hiddenSize: rm.model.parameters.config.hiddenSize,
+                             capacityBytes: context.trunkCache.capacityBytes) {
+            // Training has not started: step 0 of the steps, the prefill's own count in the message.
+            let outcome = try TrunkPrefill.run(sequences, graph: trainer.graph.backbone, store: trunk.store,
+                                               checkStop: { try context.checkCancelled() }) { done, total in
+                context.reportProgress(done: trainer.progress.step, total: trainer.totalSteps,
+                                       message: "frozen-trunk prefill \(done)/\(total) texts")
+            }
+            context.log("train-rm: frozen-trunk prefill: \(outcome)")
+        }
+        return trunk
+    }
+
+    /// One optimiser step's metrics; returns the progress line's text.
+    static func recordStep(_ s: RewardTrainingStep, _ context: any JobContext) -> String {
+        for (name, value) in [("loss", s.loss), ("accuracy", s.accuracy), ("chosen_reward", s.meanChosenReward),
+                              ("rejected_reward", s.meanRejectedReward), ("lr", s.learningRate),
+                              ("grad_norm", s.gradientNorm), ("tokens_per_s", s.tokensPerSecond),
+                              ("samples_per_s", s.samplesPerSecond)] {
+            context.recordMetric(step: s.step, name: name, value: value)
+        }
+        return String(format: "loss %.4f acc %.2f", s.loss, s.accuracy)
+    }
+
+    /// An evaluation's metrics (`eval_*`) at `step`, logged; returns them.
+    static func recordEvaluation(_ m: RMMetrics, step: Int, _ context: any JobContext) -> RMMetrics {
+        for (name, value) in [("eval_accuracy", m.accuracy), ("eval_avg_score", m.averageScore), ("eval_ece", m.ece),
+                              ("eval_ace", m.ace), ("eval_mce", m.mce)] {
+            context.recordMetric(step: step, name: name, value: value)
+        }
+        context.log(String(format: "train-rm: step %d eval accuracy %.4f ECE %.4f", step, m.accuracy, m.ece))
+        return m
     }
 }
 
