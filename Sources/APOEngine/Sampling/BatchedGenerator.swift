@@ -125,106 +125,135 @@ public final class BatchedGenerator {
         var generated: Int { tokens.count - promptCount }
     }
 
-    /// Generates all requests, calling `onResult` as each finishes (in completion order).
+    /// Generates all requests, calling `onResult` as each finishes (in completion order). Each step
+    /// fills free slots, lets followers copy their leader's prompt cache, runs one forward pass over
+    /// every decoding slot's last id and prompt chunks within the prefill budget, then samples.
     public func generate(_ requests: [GenerationRequest], onResult: (GenerationResult) throws -> Void) throws {
         for (i, r) in requests.enumerated() where r.prompt.isEmpty { throw GenerationError.emptyPrompt(requestIndex: i) }
         let sampler = Sampler(options.sampling)
         var slots = [Sequence?](repeating: nil, count: options.slots)
         var next = 0
-        let vocab = model.config.vocabSize
         while true {
-            // Fill free slots.
-            for s in slots.indices where slots[s] == nil && next < requests.count {
-                let prompt = Array(requests[next].prompt.suffix(options.maxPromptTokens))
-                let leader = slots.indices.first { l in
-                    guard let other = slots[l], other.leader == nil, other.promptCount == prompt.count else { return false }
-                    return other.tokens.prefix(other.promptCount).elementsEqual(prompt)
-                }
-                slots[s] = Sequence(requestIndex: next, promptCount: prompt.count, tokens: prompt, leader: leader,
-                                    rng: SplitMix64(seed: requests[next].seed),
-                                    decoder: StreamingDecoder(tokenizer: tokenizer))
-                next += 1
-            }
+            fillFreeSlots(&slots, from: requests, next: &next)
             if slots.allSatisfy({ $0 == nil }) { break }
-            // Followers whose leader has read all but the last prompt token copy its cache.
+            copyLeaderPrompts(&slots)
+            let step = stepRows(&slots)
+            guard !step.tokens.isEmpty else { continue }
+            try state.forward(tokens: step.tokens, slots: step.rowSlots, positions: step.positions, output: .rows(step.outputs))
+            let sampled = sample(step.outputSlots, &slots, sampler: sampler)
+            try apply(sampled, to: step.outputSlots, &slots, onResult: onResult)
+        }
+    }
+
+    /// Starts the next requests in free slots; a prompt equal to a running leader's becomes its follower.
+    private func fillFreeSlots(_ slots: inout [Sequence?], from requests: [GenerationRequest], next: inout Int) {
+        for s in slots.indices where slots[s] == nil && next < requests.count {
+            let prompt = Array(requests[next].prompt.suffix(options.maxPromptTokens))
+            let leader = slots.indices.first { l in
+                guard let other = slots[l], other.leader == nil, other.promptCount == prompt.count else { return false }
+                return other.tokens.prefix(other.promptCount).elementsEqual(prompt)
+            }
+            slots[s] = Sequence(requestIndex: next, promptCount: prompt.count, tokens: prompt, leader: leader,
+                                rng: SplitMix64(seed: requests[next].seed),
+                                decoder: StreamingDecoder(tokenizer: tokenizer))
+            next += 1
+        }
+    }
+
+    /// Followers whose leader has read all but the last prompt token copy its cache.
+    private func copyLeaderPrompts(_ slots: inout [Sequence?]) {
+        for s in slots.indices {
+            guard var seq = slots[s], let l = seq.leader, let lead = slots[l] else { continue }
+            let shared = seq.promptCount - 1
+            if lead.fed >= shared {
+                state.cache.copyPrefix(from: l, to: s, length: shared)
+                seq.fed = shared
+                seq.leader = nil
+                slots[s] = seq
+            }
+        }
+    }
+
+    /// One forward pass's rows: which slot and position each id is, and the rows whose logits are sampled.
+    private struct StepRows {
+        var tokens: [Int32] = [], rowSlots: [Int] = [], positions: [Int32] = []
+        var outputs: [Int] = [], outputSlots: [Int] = []
+    }
+
+    /// Every decoding slot's last id first, then prompt chunks within `prefillRowsPerStep`; marks them fed.
+    private func stepRows(_ slots: inout [Sequence?]) -> StepRows {
+        var rows = StepRows()
+        var budget = options.prefillRowsPerStep
+        for pass in 0..<2 {
             for s in slots.indices {
-                guard var seq = slots[s], let l = seq.leader, let lead = slots[l] else { continue }
-                let shared = seq.promptCount - 1
-                if lead.fed >= shared {
-                    state.cache.copyPrefix(from: l, to: s, length: shared)
-                    seq.fed = shared
-                    seq.leader = nil
-                    slots[s] = seq
+                guard var seq = slots[s], seq.leader == nil else { continue }
+                let pending = seq.tokens.count - seq.fed
+                let isDecoding = seq.fed >= seq.promptCount
+                guard pending > 0, (pass == 0) == isDecoding else { continue }
+                let take = isDecoding ? pending : min(pending, budget)
+                guard take > 0 else { continue }
+                if !isDecoding { budget -= take }
+                for i in seq.fed..<(seq.fed + take) {
+                    rows.tokens.append(seq.tokens[i]); rows.rowSlots.append(s); rows.positions.append(Int32(i))
+                }
+                seq.fed += take
+                if seq.fed == seq.tokens.count {
+                    rows.outputs.append(rows.tokens.count - 1)
+                    rows.outputSlots.append(s)
+                }
+                slots[s] = seq
+            }
+        }
+        return rows
+    }
+
+    /// Samples every output row in parallel (each row has its own logits and draw).
+    private func sample(_ outputSlots: [Int], _ slots: inout [Sequence?], sampler: Sampler) -> [Int32] {
+        let draws = outputSlots.map { s -> Double in slots[s]!.rng.nextUniform() }
+        var sampled = [Int32](repeating: 0, count: outputSlots.count)
+        let contexts = outputSlots.map { slots[$0]!.tokens }
+        sampled.withUnsafeMutableBufferPointer { out in
+            parallelFor(outputSlots.count, threads: threads) { range in
+                for i in range {
+                    out[i] = sampler.sample(logits: state.logits(i), context: contexts[i], uniform: draws[i])
                 }
             }
-            // Rows of this step: every decoding slot's last id, then prompt chunks within the budget.
-            var tokens: [Int32] = [], rowSlots: [Int] = [], positions: [Int32] = [], outputs: [Int] = []
-            var outputSlots: [Int] = []
-            var budget = options.prefillRowsPerStep
-            for pass in 0..<2 {
-                for s in slots.indices {
-                    guard var seq = slots[s], seq.leader == nil else { continue }
-                    let pending = seq.tokens.count - seq.fed
-                    let isDecoding = seq.fed >= seq.promptCount
-                    guard pending > 0, (pass == 0) == isDecoding else { continue }
-                    let take = isDecoding ? pending : min(pending, budget)
-                    guard take > 0 else { continue }
-                    if !isDecoding { budget -= take }
-                    for i in seq.fed..<(seq.fed + take) {
-                        tokens.append(seq.tokens[i]); rowSlots.append(s); positions.append(Int32(i))
-                    }
-                    seq.fed += take
-                    if seq.fed == seq.tokens.count {
-                        outputs.append(tokens.count - 1)
-                        outputSlots.append(s)
-                    }
-                    slots[s] = seq
+        }
+        return sampled
+    }
+
+    /// Appends each sampled id in slot order; a sequence that ends (end of sequence, length, stop
+    /// string) is reported and frees its slot.
+    private func apply(_ sampled: [Int32], to outputSlots: [Int], _ slots: inout [Sequence?],
+                       onResult: (GenerationResult) throws -> Void) throws {
+        let vocab = model.config.vocabSize
+        for (i, s) in outputSlots.enumerated() {
+            var seq = slots[s]!
+            let token = sampled[i]
+            var finish: FinishReason?
+            if token == tokenizer.eosID || Int(token) >= vocab || tokenizer.isControl(token) {
+                finish = .endOfSequence
+            } else {
+                seq.tokens.append(token)
+                seq.text += seq.decoder.append(token)
+                if seq.generated >= options.maxNewTokens {
+                    seq.text += seq.decoder.finish()
+                    finish = .length
+                }
+                if let cut = firstStop(in: seq.text) {
+                    seq.text = String(seq.text[..<cut])
+                    finish = .stopString
                 }
             }
-            guard !tokens.isEmpty else { continue }
-            try state.forward(tokens: tokens, slots: rowSlots, positions: positions, output: .rows(outputs))
-            // Sample in parallel (each row has its own logits and draw), then apply in order.
-            let draws = outputSlots.map { s -> Double in slots[s]!.rng.nextUniform() }
-            var sampled = [Int32](repeating: 0, count: outputSlots.count)
-            let contexts = outputSlots.map { slots[$0]!.tokens }
-            sampled.withUnsafeMutableBufferPointer { out in
-                parallelFor(outputSlots.count, threads: threads) { range in
-                    for i in range {
-                        out[i] = sampler.sample(logits: state.logits(i), context: contexts[i], uniform: draws[i])
-                    }
-                }
-            }
-            for (i, s) in outputSlots.enumerated() {
-                var seq = slots[s]!
-                let token = sampled[i]
-                var finish: FinishReason?
-                if token == tokenizer.eosID || Int(token) >= vocab || tokenizer.isControl(token) {
-                    finish = .endOfSequence
-                } else {
-                    seq.tokens.append(token)
-                    seq.text += seq.decoder.append(token)
-                    if seq.generated >= options.maxNewTokens {
-                        seq.text += seq.decoder.finish()
-                        finish = .length
-                    }
-                    if let cut = firstStop(in: seq.text) {
-                        seq.text = String(seq.text[..<cut])
-                        finish = .stopString
-                    }
-                }
-                if let finish {
-                    if finish == .endOfSequence { seq.text += seq.decoder.finish() }
-                    try onResult(GenerationResult(
-                        requestIndex: seq.requestIndex, text: seq.text,
-                        tokens: Array(seq.tokens[seq.promptCount...]), finishReason: finish,
-                        promptTokenCount: seq.promptCount))
-                    slots[s] = nil
-                    // A follower of this slot that has not copied yet must read its prompt itself.
-                    for f in slots.indices where slots[f]?.leader == s { slots[f]!.leader = nil }
-                } else {
-                    slots[s] = seq
-                }
-            }
+            guard let finish else { slots[s] = seq; continue }
+            if finish == .endOfSequence { seq.text += seq.decoder.finish() }
+            try onResult(GenerationResult(
+                requestIndex: seq.requestIndex, text: seq.text,
+                tokens: Array(seq.tokens[seq.promptCount...]), finishReason: finish,
+                promptTokenCount: seq.promptCount))
+            slots[s] = nil
+            // A follower of this slot that has not copied yet must read its prompt itself.
+            for f in slots.indices where slots[f]?.leader == s { slots[f]!.leader = nil }
         }
     }
 
