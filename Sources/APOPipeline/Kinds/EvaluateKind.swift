@@ -231,60 +231,8 @@ public enum EvaluateKind: JobKind {
         guard others.count == otherLabels.count else {
             throw EvaluateError.labelCount(list: "other_scores", values: others.count, labels: otherLabels.count)
         }
-        let threads = try context.threadsParam()
-        let precision = try context.computePath().precision
-
-        var rmResults: [RMResult] = []
-        if !models.isEmpty {
-            guard let pairsURL = try context.optionalPathParam("test_pairs") else { throw EvaluateError.missingTestPairs }
-            let maxPairs = try context.intParam("max_test_pairs")
-            let maxLength = try context.intParam("rm_max_length")
-            let batchSize = try context.intParam("rm_batch_size")
-            for (k, (model, label)) in zip(models, labels).enumerated() {
-                try context.checkCancelled()
-                context.reportProgress(done: k, total: models.count, message: "RM '\(label)' on the test pairs")
-                let (metrics, outcomes) = try rmMetrics(context, modelPath: model, pairs: pairsURL,
-                                                        limit: maxPairs > 0 ? maxPairs : nil,
-                                                        maxLength: maxLength, batchSize: batchSize, threads: threads,
-                                                        precision: precision)
-                let r = try rmResult(label: label, model: model, metrics: metrics, outcomes: outcomes)
-                context.log("evaluate: RM \(label): " + String(format: "accuracy %.4f, average score %.4f, ECE %.4f, ACE %.4f, MCE %.4f over %d pairs",
-                                                                r.accuracy, r.averageScore, r.ece, r.ace, r.mce, r.pairs)
-                            + "; accuracy" + describe(r.accuracyInterval))
-                for (name, value) in [("accuracy", r.accuracy), ("average_score", r.averageScore), ("ece", r.ece),
-                                      ("ace", r.ace), ("mce", r.mce)] {
-                    context.recordMetric(step: round, name: "rm.\(label).\(name)", value: value)
-                }
-                rmResults.append(r)
-            }
-        }
-
-        var policy: PolicyResult?
-        if let scoresURL = try context.optionalPathParam("scores") {
-            let key = try context.stringParam("answer_key")
-            let own = try answerScores(scoresURL, answerKey: key)
-            var winRates: [WinRate] = []
-            for (path, label) in zip(others, otherLabels) {
-                let other = try answerScores(URL(fileURLWithPath: path), answerKey: key)
-                var w = try withStatistics(winRate(own, other), own: own, other: other)
-                w.against = label
-                w.scores = path
-                winRates.append(w)
-            }
-            let p = PolicyResult(scores: scoresURL.path, answerKey: key, queries: own.count,
-                                 averageReward: own.values.reduce(0, +) / Double(own.count), winRates: winRates,
-                                 averageRewardInterval: try averageRewardInterval(own))
-            context.log("evaluate: policy average reward over \(p.queries) queries:"
-                        + describe(p.averageRewardInterval))
-            context.recordMetric(step: round, name: "policy.average_reward", value: p.averageReward)
-            for w in winRates {
-                context.log("evaluate: win rate vs \(w.against) " + String(format: "%.4f (%d wins, %d ties, %d losses; ties count half)",
-                                                                              w.winRate, w.wins, w.ties, w.losses)
-                            + ";" + describe(w.winRateInterval) + "; reward difference" + describe(w.rewardDifference))
-                context.recordMetric(step: round, name: "policy.win_rate.\(w.against)", value: w.winRate)
-            }
-            policy = p
-        }
+        let rmResults = try evaluateRMs(context, models: Array(zip(models, labels)), round: round)
+        let policy = try evaluatePolicy(context, others: Array(zip(others, otherLabels)), round: round)
 
         // Comparisons need two RMs; the pairs file is only worth naming when RMs were measured on it.
         let comparisons = rmResults.count > 1 ? try rmComparisons(rmResults) : nil
@@ -298,6 +246,65 @@ public enum EvaluateKind: JobKind {
         }
         context.reportProgress(done: models.count, total: models.count, message: nil)
         return ["metrics": .string(url.path)]
+    }
+
+    /// Each RM on the test pairs: its metrics, accuracy interval and per-pair outcomes, logged and
+    /// recorded as `rm.LABEL.NAME` metrics at step `round`.
+    static func evaluateRMs(_ context: any JobContext, models: [(model: String, label: String)], round: Int) throws -> [RMResult] {
+        guard !models.isEmpty else { return [] }
+        guard let pairsURL = try context.optionalPathParam("test_pairs") else { throw EvaluateError.missingTestPairs }
+        let maxPairs = try context.intParam("max_test_pairs")
+        let maxLength = try context.intParam("rm_max_length")
+        let batchSize = try context.intParam("rm_batch_size")
+        let threads = try context.threadsParam()
+        let precision = try context.computePath().precision
+        var results: [RMResult] = []
+        for (k, (model, label)) in models.enumerated() {
+            try context.checkCancelled()
+            context.reportProgress(done: k, total: models.count, message: "RM '\(label)' on the test pairs")
+            let (metrics, outcomes) = try rmMetrics(context, modelPath: model, pairs: pairsURL,
+                                                    limit: maxPairs > 0 ? maxPairs : nil,
+                                                    maxLength: maxLength, batchSize: batchSize, threads: threads,
+                                                    precision: precision)
+            let r = try rmResult(label: label, model: model, metrics: metrics, outcomes: outcomes)
+            context.log("evaluate: RM \(label): " + String(format: "accuracy %.4f, average score %.4f, ECE %.4f, ACE %.4f, MCE %.4f over %d pairs",
+                                                            r.accuracy, r.averageScore, r.ece, r.ace, r.mce, r.pairs)
+                        + "; accuracy" + describe(r.accuracyInterval))
+            for (name, value) in [("accuracy", r.accuracy), ("average_score", r.averageScore), ("ece", r.ece),
+                                  ("ace", r.ace), ("mce", r.mce)] {
+                context.recordMetric(step: round, name: "rm.\(label).\(name)", value: value)
+            }
+            results.append(r)
+        }
+        return results
+    }
+
+    /// The policy's answers (`scores`) under the testing RM: average reward and a win rate against
+    /// each other policy's answers, with intervals; nil when the job has no `scores`.
+    static func evaluatePolicy(_ context: any JobContext, others: [(scores: String, label: String)], round: Int) throws -> PolicyResult? {
+        guard let scoresURL = try context.optionalPathParam("scores") else { return nil }
+        let key = try context.stringParam("answer_key")
+        let own = try answerScores(scoresURL, answerKey: key)
+        var winRates: [WinRate] = []
+        for (path, label) in others {
+            let other = try answerScores(URL(fileURLWithPath: path), answerKey: key)
+            var w = try withStatistics(winRate(own, other), own: own, other: other)
+            w.against = label
+            w.scores = path
+            winRates.append(w)
+        }
+        let p = PolicyResult(scores: scoresURL.path, answerKey: key, queries: own.count,
+                             averageReward: own.values.reduce(0, +) / Double(own.count), winRates: winRates,
+                             averageRewardInterval: try averageRewardInterval(own))
+        context.log("evaluate: policy average reward over \(p.queries) queries:" + describe(p.averageRewardInterval))
+        context.recordMetric(step: round, name: "policy.average_reward", value: p.averageReward)
+        for w in winRates {
+            context.log("evaluate: win rate vs \(w.against) " + String(format: "%.4f (%d wins, %d ties, %d losses; ties count half)",
+                                                                          w.winRate, w.wins, w.ties, w.losses)
+                        + ";" + describe(w.winRateInterval) + "; reward difference" + describe(w.rewardDifference))
+            context.recordMetric(step: round, name: "policy.win_rate.\(w.against)", value: w.winRate)
+        }
+        return p
     }
 
     // MARK: - Pieces
