@@ -44,13 +44,55 @@ public enum GenerateKind: JobKind {
     public static let outputs = ["samples"]
 
     public static func run(_ context: any JobContext) throws -> JobOutputs {
-        let modelPath = try context.pathParam("model").path
-        let inputURL = try context.pathParam("input")
         let samplesPerQuery = try context.intParam("samples")
         let chunkSize = try context.intParam("chunk_size")
         guard samplesPerQuery > 0 else { throw JobParameterError.invalid(name: "samples", message: "must be > 0") }
         guard chunkSize > 0 else { throw JobParameterError.invalid(name: "chunk_size", message: "must be > 0") }
         let threads = try context.threadsParam()
+        let options = try generationOptions(context)
+        let seed = UInt64(bitPattern: Int64(try context.intParam("seed")))
+        let templateName = try context.stringParam("template")
+        if templateName != "auto" { _ = try resolveTemplate(templateName, chatTemplate: nil) }
+        let shard = try ShardSelection.of(context.params)
+        let queries = try selectedQueries(context, shard: shard, chunkSize: chunkSize)
+
+        let loaded = try ModelLoader.load(path: try context.pathParam("model").path, threads: threads)
+        let template = try resolveTemplate(templateName, chatTemplate: loaded.chatTemplate)
+        // The same prompt tokens train-llm and dpo train on (PromptFormat is the one source).
+        let promptFormat = PromptFormat(chatTemplateString: loaded.chatTemplate, override: template)
+        let model = try LlamaModel(loaded: loaded)
+        let generator = try BatchedGenerator(model: model, tokenizer: loaded.tokenizer, options: options, threads: threads)
+        // What decode reads, made now (under a second) so the log says it: e.g. "file (Q4_1 ×210, Q8_0 ×1)".
+        let readAs = model.decodeWeights(options.decodeWeights, threads: threads).map { " (\($0.summary))" } ?? " (read as fp32: this CPU lacks AVX2/FMA/F16C)"
+        context.log("generate: \(queries.count) queries\(shard.map { " (\($0))" } ?? "") × \(samplesPerQuery) samples, template \(template.rawValue), "
+                    + "\(threads) threads, \(options.decodeWeights.rawValue) decode weights" + (options.decodeWeights == .float32 ? "" : readAs))
+
+        let checkpoint = ChunkCheckpoint(directory: context.checkpointDirectory,
+                                         fingerprint: fingerprint(context.params, queries: queries))
+        var results: [LLMSample] = []
+        let chunkCount = (queries.count + chunkSize - 1) / chunkSize
+        for chunk in 0..<chunkCount {
+            try context.checkCancelled()
+            let range = (chunk * chunkSize)..<min(queries.count, (chunk + 1) * chunkSize)
+            if let saved = try checkpoint.load(chunk: chunk), saved.count == range.count {
+                results += saved
+                context.reportProgress(done: range.upperBound, total: queries.count, message: "chunk \(chunk + 1)/\(chunkCount) (resumed)")
+                continue
+            }
+            let prompts = queries[range].map { promptFormat.promptTokens(query: $0.query, tokenizer: loaded.tokenizer) }
+            let items = try sample(Array(queries[range]), prompts: prompts, samplesPerQuery: samplesPerQuery, seed: seed,
+                                   generator: generator, context: context)
+            try checkpoint.save(items, chunk: chunk)
+            results += items
+            context.reportProgress(done: range.upperBound, total: queries.count, message: "chunk \(chunk + 1)/\(chunkCount)")
+        }
+        let url = try context.writeArtifact(named: "samples.json") { try LLMSamplesFile.write(results, to: $0) }
+        context.recordMetric(step: 0, name: "queries", value: Double(results.count))
+        return ["samples": .string(url.path)]
+    }
+
+    /// Sampling, lengths, slots and decode weights from the job's parameters, validated.
+    static func generationOptions(_ context: any JobContext) throws -> GenerationOptions {
         var options = GenerationOptions(
             sampling: SamplingParameters(
                 temperature: Float(try context.doubleParam("temperature")), topK: try context.intParam("top_k"),
@@ -66,63 +108,39 @@ public enum GenerateKind: JobKind {
             throw JobParameterError.invalid(name: "decode_weights", message: "\"\(decodeWeightsName)\" is not one of \(allowed)")
         }
         options.decodeWeights = decodeWeights
-        let seed = UInt64(bitPattern: Int64(try context.intParam("seed")))
+        return options
+    }
 
-        let templateName = try context.stringParam("template")
-        if templateName != "auto" { _ = try resolveTemplate(templateName, chatTemplate: nil) }
-        let shard = try ShardSelection.of(context.params)
+    /// The input's queries, cut to `max_queries` before sharding, so that the shards split the cut
+    /// list and merge to the unsharded file.
+    static func selectedQueries(_ context: any JobContext, shard: ShardSelection?, chunkSize: Int) throws
+        -> [(queryID: String, query: String)] {
         let maxQueries = try context.intParam("max_queries")
         guard maxQueries >= 0 else { throw JobParameterError.invalid(name: "max_queries", message: "must be ≥ 0 (0: all)") }
-        // Cut before sharding, so that the shards split the cut list and merge to the unsharded file.
-        let allQueries = try readQueries(inputURL)
-        let queries = try shardQueries(maxQueries > 0 ? Array(allQueries.prefix(maxQueries)) : allQueries,
-                                       shard: shard, chunkSize: chunkSize)
-        let loaded = try ModelLoader.load(path: modelPath, threads: threads)
-        let template = try resolveTemplate(templateName, chatTemplate: loaded.chatTemplate)
-        // The same prompt tokens train-llm and dpo train on (PromptFormat is the one source).
-        let promptFormat = PromptFormat(chatTemplateString: loaded.chatTemplate, override: template)
-        let model = try LlamaModel(loaded: loaded)
-        let generator = try BatchedGenerator(model: model, tokenizer: loaded.tokenizer, options: options, threads: threads)
-        // What decode reads, made now (under a second) so the log says it: e.g. "file (Q4_1 ×210, Q8_0 ×1)".
-        let readAs = model.decodeWeights(decodeWeights, threads: threads).map { " (\($0.summary))" } ?? " (read as fp32: this CPU lacks AVX2/FMA/F16C)"
-        context.log("generate: \(queries.count) queries\(shard.map { " (\($0))" } ?? "") × \(samplesPerQuery) samples, template \(template.rawValue), "
-                    + "\(threads) threads, \(decodeWeights.rawValue) decode weights" + (decodeWeights == .float32 ? "" : readAs))
+        let allQueries = try readQueries(try context.pathParam("input"))
+        return try shardQueries(maxQueries > 0 ? Array(allQueries.prefix(maxQueries)) : allQueries,
+                                shard: shard, chunkSize: chunkSize)
+    }
 
-        let checkpoint = ChunkCheckpoint(directory: context.checkpointDirectory,
-                                         fingerprint: fingerprint(context.params, queries: queries))
-        var results: [LLMSample] = []
-        let chunkCount = (queries.count + chunkSize - 1) / chunkSize
-        for chunk in 0..<chunkCount {
-            try context.checkCancelled()
-            let range = (chunk * chunkSize)..<min(queries.count, (chunk + 1) * chunkSize)
-            if let saved = try checkpoint.load(chunk: chunk), saved.count == range.count {
-                results += saved
-                context.reportProgress(done: range.upperBound, total: queries.count, message: "chunk \(chunk + 1)/\(chunkCount) (resumed)")
-                continue
+    /// `samplesPerQuery` samples of each query, each drawn from its own stream of `seed` (so a
+    /// sample does not depend on the chunk or the slots it ran in).
+    static func sample(_ queries: [(queryID: String, query: String)], prompts: [[Int32]], samplesPerQuery: Int, seed: UInt64,
+                       generator: BatchedGenerator, context: any JobContext) throws -> [LLMSample] {
+        var requests: [GenerationRequest] = []
+        for (q, prompt) in zip(queries, prompts) {
+            for k in 0..<samplesPerQuery {
+                requests.append(GenerationRequest(prompt: prompt, seed: SplitMix64.streamSeed(base: seed, query: q.queryID, sample: k)))
             }
-            var requests: [GenerationRequest] = []
-            for q in queries[range] {
-                let prompt = promptFormat.promptTokens(query: q.query, tokenizer: loaded.tokenizer)
-                for k in 0..<samplesPerQuery {
-                    requests.append(GenerationRequest(prompt: prompt, seed: SplitMix64.streamSeed(base: seed, query: q.queryID, sample: k)))
-                }
-            }
-            var texts = [String](repeating: "", count: requests.count)
-            try generator.generate(requests) { result in
-                texts[result.requestIndex] = result.text
-                try context.checkCancelled()
-            }
-            let items = queries[range].enumerated().map { i, q in
-                LLMSample(queryID: q.queryID, query: q.query,
-                          samples: Array(texts[(i * samplesPerQuery)..<((i + 1) * samplesPerQuery)]))
-            }
-            try checkpoint.save(items, chunk: chunk)
-            results += items
-            context.reportProgress(done: range.upperBound, total: queries.count, message: "chunk \(chunk + 1)/\(chunkCount)")
         }
-        let url = try context.writeArtifact(named: "samples.json") { try LLMSamplesFile.write(results, to: $0) }
-        context.recordMetric(step: 0, name: "queries", value: Double(results.count))
-        return ["samples": .string(url.path)]
+        var texts = [String](repeating: "", count: requests.count)
+        try generator.generate(requests) { result in
+            texts[result.requestIndex] = result.text
+            try context.checkCancelled()
+        }
+        return queries.enumerated().map { i, q in
+            LLMSample(queryID: q.queryID, query: q.query,
+                      samples: Array(texts[(i * samplesPerQuery)..<((i + 1) * samplesPerQuery)]))
+        }
     }
 
     /// The queries of a queries file or a preference-pairs file (distinct queries, first id wins).
