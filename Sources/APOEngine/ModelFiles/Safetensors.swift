@@ -47,7 +47,32 @@ public final class SafetensorsFile: @unchecked Sendable {
     public init(path: String) throws {
         self.path = path
         mapping = try MappedFile(path: path)
-        let bytes = mapping.bytes
+        let (header, headerLength) = try Self.readHeader(mapping.bytes, path: path)
+        dataOffset = 8 + headerLength
+        let dataSize = mapping.bytes.count - dataOffset
+        var metadata: [String: String] = [:]
+        var infos: [SafetensorsTensorInfo] = []
+        for (name, value) in header {
+            if name == "__metadata__" {
+                guard let m = value as? [String: String] else {
+                    throw ModelFileError.invalid(file: path, field: "__metadata__", expected: "an object of strings", found: "\(type(of: value))")
+                }
+                metadata = m
+                continue
+            }
+            infos.append(try Self.tensorInfo(name, value, dataSize: dataSize, path: path))
+        }
+        infos.sort { ($0.offset, $0.name) < ($1.offset, $1.name) }
+        for (a, b) in zip(infos, infos.dropFirst()) where a.offset + a.byteCount > b.offset && b.byteCount > 0 {
+            throw ModelFileError.invalid(file: path, field: "tensor '\(b.name)' data_offsets", expected: "no overlap with '\(a.name)' (ends at \(a.offset + a.byteCount))", found: "begins at \(b.offset)")
+        }
+        tensors = infos
+        self.metadata = metadata
+        index = Dictionary(uniqueKeysWithValues: infos.enumerated().map { ($1.name, $0) })
+    }
+
+    /// The 8-byte length and the JSON header object it announces, bounded by the file.
+    static func readHeader(_ bytes: UnsafeRawBufferPointer, path: String) throws -> (header: [String: Any], length: Int) {
         guard bytes.count >= 8 else {
             throw ModelFileError.truncated(file: path, field: "header length", neededBytes: 8, availableBytes: bytes.count)
         }
@@ -59,58 +84,43 @@ public final class SafetensorsFile: @unchecked Sendable {
         guard headerLength <= bytes.count - 8 else {
             throw ModelFileError.truncated(file: path, field: "JSON header", neededBytes: headerLength, availableBytes: bytes.count - 8)
         }
-        dataOffset = 8 + headerLength
-        let dataSize = bytes.count - dataOffset
-        let headerData = Data(bytes[8..<dataOffset])
+        let headerData = Data(bytes[8..<(8 + headerLength)])
         guard let json = try? JSONSerialization.jsonObject(with: headerData), let header = json as? [String: Any] else {
             throw ModelFileError.invalid(file: path, field: "JSON header", expected: "a JSON object", found: "\(headerLength) bytes that are not one")
         }
+        return (header, headerLength)
+    }
 
-        var metadata: [String: String] = [:]
-        var infos: [SafetensorsTensorInfo] = []
-        for (name, value) in header {
-            if name == "__metadata__" {
-                guard let m = value as? [String: String] else {
-                    throw ModelFileError.invalid(file: path, field: "__metadata__", expected: "an object of strings", found: "\(type(of: value))")
-                }
-                metadata = m
-                continue
-            }
-            let field = "tensor '\(name)'"
-            guard let entry = value as? [String: Any] else {
-                throw ModelFileError.invalid(file: path, field: field, expected: "an object with dtype, shape, data_offsets", found: "\(value)")
-            }
-            guard let rawDType = entry["dtype"] as? String, let dtype = SafetensorsDType(rawValue: rawDType) else {
-                throw ModelFileError.invalid(file: path, field: field + " dtype", expected: "one of \(SafetensorsDType.allCases.map(\.rawValue).joined(separator: ", "))", found: "\(entry["dtype"] ?? "nothing")")
-            }
-            guard let shape = Self.nonNegativeInts(entry["shape"]) else {
-                throw ModelFileError.invalid(file: path, field: field + " shape", expected: "a list of non-negative integers", found: "\(entry["shape"] ?? "nothing")")
-            }
-            guard let offsets = Self.nonNegativeInts(entry["data_offsets"]), offsets.count == 2, offsets[0] <= offsets[1] else {
-                throw ModelFileError.invalid(file: path, field: field + " data_offsets", expected: "[begin, end] with begin <= end", found: "\(entry["data_offsets"] ?? "nothing")")
-            }
-            var expectedBytes = dtype.byteSize
-            var overflow = false
-            for d in shape {
-                let (p, o) = expectedBytes.multipliedReportingOverflow(by: d)
-                expectedBytes = p
-                overflow = overflow || o
-            }
-            guard !overflow, offsets[1] - offsets[0] == expectedBytes else {
-                throw ModelFileError.invalid(file: path, field: field + " data_offsets", expected: "\(overflow ? "a representable size" : "\(expectedBytes) bytes") for \(dtype.rawValue) \(shape)", found: "\(offsets[1] - offsets[0]) bytes")
-            }
-            guard offsets[1] <= dataSize else {
-                throw ModelFileError.truncated(file: path, field: field + " data", neededBytes: offsets[1], availableBytes: dataSize)
-            }
-            infos.append(SafetensorsTensorInfo(name: name, dtype: dtype, shape: shape, offset: offsets[0], byteCount: expectedBytes))
+    /// One tensor's header entry: a known dtype, a shape, and data offsets whose span is exactly
+    /// the shape's size (checked for overflow) and lies inside the data section.
+    static func tensorInfo(_ name: String, _ value: Any, dataSize: Int, path: String) throws -> SafetensorsTensorInfo {
+        let field = "tensor '\(name)'"
+        guard let entry = value as? [String: Any] else {
+            throw ModelFileError.invalid(file: path, field: field, expected: "an object with dtype, shape, data_offsets", found: "\(value)")
         }
-        infos.sort { ($0.offset, $0.name) < ($1.offset, $1.name) }
-        for (a, b) in zip(infos, infos.dropFirst()) where a.offset + a.byteCount > b.offset && b.byteCount > 0 {
-            throw ModelFileError.invalid(file: path, field: "tensor '\(b.name)' data_offsets", expected: "no overlap with '\(a.name)' (ends at \(a.offset + a.byteCount))", found: "begins at \(b.offset)")
+        guard let rawDType = entry["dtype"] as? String, let dtype = SafetensorsDType(rawValue: rawDType) else {
+            throw ModelFileError.invalid(file: path, field: field + " dtype", expected: "one of \(SafetensorsDType.allCases.map(\.rawValue).joined(separator: ", "))", found: "\(entry["dtype"] ?? "nothing")")
         }
-        tensors = infos
-        self.metadata = metadata
-        index = Dictionary(uniqueKeysWithValues: infos.enumerated().map { ($1.name, $0) })
+        guard let shape = Self.nonNegativeInts(entry["shape"]) else {
+            throw ModelFileError.invalid(file: path, field: field + " shape", expected: "a list of non-negative integers", found: "\(entry["shape"] ?? "nothing")")
+        }
+        guard let offsets = Self.nonNegativeInts(entry["data_offsets"]), offsets.count == 2, offsets[0] <= offsets[1] else {
+            throw ModelFileError.invalid(file: path, field: field + " data_offsets", expected: "[begin, end] with begin <= end", found: "\(entry["data_offsets"] ?? "nothing")")
+        }
+        var expectedBytes = dtype.byteSize
+        var overflow = false
+        for d in shape {
+            let (p, o) = expectedBytes.multipliedReportingOverflow(by: d)
+            expectedBytes = p
+            overflow = overflow || o
+        }
+        guard !overflow, offsets[1] - offsets[0] == expectedBytes else {
+            throw ModelFileError.invalid(file: path, field: field + " data_offsets", expected: "\(overflow ? "a representable size" : "\(expectedBytes) bytes") for \(dtype.rawValue) \(shape)", found: "\(offsets[1] - offsets[0]) bytes")
+        }
+        guard offsets[1] <= dataSize else {
+            throw ModelFileError.truncated(file: path, field: field + " data", neededBytes: offsets[1], availableBytes: dataSize)
+        }
+        return SafetensorsTensorInfo(name: name, dtype: dtype, shape: shape, offset: offsets[0], byteCount: expectedBytes)
     }
 
     static func nonNegativeInts(_ value: Any?) -> [Int]? {

@@ -202,7 +202,7 @@ enum TrainingCheckpoint {
     }
 
     static func copy(_ data: Data, into p: UnsafeMutablePointer<Float>) {
-        data.withUnsafeBytes { raw in memcpy(p, raw.baseAddress!, data.count) }
+        data.withUnsafeBytes { raw in _ = memcpy(p, raw.baseAddress!, data.count) }
     }
 }
 
