@@ -67,22 +67,8 @@ public enum DPOKind: JobKind {
         for id in selection.skippedQueryIDs {
             context.log("dpo: query '\(id)' has no pair of usable answers with different scores; skipped")
         }
-        var examples: [PolicyExample] = []
-        var skipped = selection.skippedQueryIDs.count, truncated = 0
-        let tokenizer = policy.loaded.tokenizer
-        for p in selection.pairs {
-            guard let c = policy.sequence(query: p.query, response: p.chosen),
-                  let r = policy.sequence(query: p.query, response: p.rejected) else {
-                skipped += 1
-                context.log("dpo: query '\(p.queryID)' leaves no room for its answers within max_length; skipped")
-                continue
-            }
-            for (s, text) in [(c, p.chosen), (r, p.rejected)]
-            where s.responseCount < policy.format.responseTokens(response: text, tokenizer: tokenizer).count {
-                truncated += 1
-            }
-            examples.append(PolicyExample(sequences: [c, r]))
-        }
+        let (examples, tooLong, truncated) = examples(selection, policy: policy, context: context)
+        let skipped = selection.skippedQueryIDs.count + tooLong
         guard !examples.isEmpty else {
             throw FormatError(file: scoresURL.path, message: "no usable preference pairs (\(selection.skippedQueryIDs.count) queries skipped)")
         }
@@ -92,32 +78,61 @@ public enum DPOKind: JobKind {
                                     precision: try context.computePath().precision)
         let checkpoints = context.checkpointDirectory.appendingPathComponent("dpo")
         let (last, seconds) = try PolicyTrainingJob.train(trainer, kind: name, context: context, checkpoints: checkpoints) { resumed in
-            let restored: Bool
-            do {
-                restored = try PolicyCheckpoint.restoreReference(trainer, from: checkpoints)
-            } catch let error as CheckpointError where !resumed {
-                context.log("dpo: stored reference log-probs unusable, computing them again: \(error)")
-                restored = false
-            }
-            if restored {
-                context.log("dpo: reference log-probs loaded from the checkpoint directory")
-                return
-            }
-            // Weights already moved away from the starting policy cannot give its log-probs: the
-            // checkpoints go, so the next attempt starts over instead of failing the same way.
-            guard !resumed else {
-                try? FileManager.default.removeItem(at: checkpoints)
-                throw CheckpointError.corrupt(path: checkpoints.path, reason: "a training checkpoint without usable reference log-probs (removed; the next attempt starts over)")
-            }
-            // Cancelled half-way, nothing is kept: the next attempt starts the pass again.
-            let values = try trainer.computeReferenceLogProbs { done, total in
-                try context.checkCancelled()
-                context.reportProgress(done: 0, total: trainer.totalSteps, message: "reference log-probs \(done)/\(total)")
-            }
-            trainer.setReferenceLogProbs(values)
-            try PolicyCheckpoint.saveReference(trainer, to: checkpoints)
+            try prepareReference(trainer, checkpoints: checkpoints, resumed: resumed, context: context)
         }
         return try PolicyTrainingJob.finish(policy, trainer: trainer, last: last, seconds: seconds, examples: examples.count,
                                             skipped: skipped, truncated: truncated, checkpoints: checkpoints, context: context)
+    }
+
+    /// Each selected pair as chosen and rejected sequences; pairs with no room for their answers
+    /// within max_length are skipped (`tooLong`), answers cut at max_length counted (`truncated`).
+    static func examples(_ selection: Selection, policy: PolicyTrainingJob.Policy, context: any JobContext)
+        -> (examples: [PolicyExample], tooLong: Int, truncated: Int) {
+        var examples: [PolicyExample] = []
+        var tooLong = 0, truncated = 0
+        let tokenizer = policy.loaded.tokenizer
+        for p in selection.pairs {
+            guard let c = policy.sequence(query: p.query, response: p.chosen),
+                  let r = policy.sequence(query: p.query, response: p.rejected) else {
+                tooLong += 1
+                context.log("dpo: query '\(p.queryID)' leaves no room for its answers within max_length; skipped")
+                continue
+            }
+            for (s, text) in [(c, p.chosen), (r, p.rejected)]
+            where s.responseCount < policy.format.responseTokens(response: text, tokenizer: tokenizer).count {
+                truncated += 1
+            }
+            examples.append(PolicyExample(sequences: [c, r]))
+        }
+        return (examples, tooLong, truncated)
+    }
+
+    /// The starting policy's log-probs of every sequence, which DPO's loss compares against: from
+    /// the checkpoint directory when stored, else computed before the first step and stored.
+    static func prepareReference(_ trainer: PolicyTrainer, checkpoints: URL, resumed: Bool, context: any JobContext) throws {
+        let restored: Bool
+        do {
+            restored = try PolicyCheckpoint.restoreReference(trainer, from: checkpoints)
+        } catch let error as CheckpointError where !resumed {
+            context.log("dpo: stored reference log-probs unusable, computing them again: \(error)")
+            restored = false
+        }
+        if restored {
+            context.log("dpo: reference log-probs loaded from the checkpoint directory")
+            return
+        }
+        // Weights already moved away from the starting policy cannot give its log-probs: the
+        // checkpoints go, so the next attempt starts over instead of failing the same way.
+        guard !resumed else {
+            try? FileManager.default.removeItem(at: checkpoints)
+            throw CheckpointError.corrupt(path: checkpoints.path, reason: "a training checkpoint without usable reference log-probs (removed; the next attempt starts over)")
+        }
+        // Cancelled half-way, nothing is kept: the next attempt starts the pass again.
+        let values = try trainer.computeReferenceLogProbs { done, total in
+            try context.checkCancelled()
+            context.reportProgress(done: 0, total: trainer.totalSteps, message: "reference log-probs \(done)/\(total)")
+        }
+        trainer.setReferenceLogProbs(values)
+        try PolicyCheckpoint.saveReference(trainer, to: checkpoints)
     }
 }

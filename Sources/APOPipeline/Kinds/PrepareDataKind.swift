@@ -73,14 +73,30 @@ public enum PrepareDataKind: JobKind {
 
     public static func run(_ context: any JobContext) throws -> JobOutputs {
         let input = try context.stringParam("input")
-        let expectedSHA = try context.optionalStringParam("sha256")?.lowercased()
         let rmFraction = try context.doubleParam("rm_train_fraction")
         let llmFraction = try context.doubleParam("llm_train_fraction")
         guard rmFraction >= 0, llmFraction >= 0, rmFraction + llmFraction <= 1 + 1e-12 else {
             throw PrepareDataError.badFractions(rmFraction, llmFraction)
         }
         let maxQueries = try context.intParam("max_queries")
+        let pairs = try readPairs(context, input: input)
+        let queries = groupQueries(pairs)
+        guard !queries.isEmpty else { throw PrepareDataError.noQueries(input) }
+        let split = splitQueries(queries, seed: try context.intParam("seed"), rmFraction: rmFraction,
+                                 llmFraction: llmFraction, maxQueries: maxQueries)
+        context.log("prepare-data: \(pairs.count) pairs, \(queries.count) queries → rm-train \(split.rmTrain.count), llm-train \(split.llmTrain.count), test \(split.test.count)")
+        context.recordMetric(step: 0, name: "rm_train_queries", value: Double(split.rmTrain.count))
+        context.recordMetric(step: 0, name: "llm_train_queries", value: Double(split.llmTrain.count))
+        context.recordMetric(step: 0, name: "test_queries", value: Double(split.test.count))
+        let golden = try goldenAnswers(context, rmTrain: split.rmTrain, pairs: pairs)
+        try context.checkCancelled()
+        return try writeFiles(context, split: split, pairs: pairs, golden: golden)
+    }
 
+    /// The input's HH pairs (fetched and checked against `sha256` when it is a URL, gunzipped when
+    /// compressed); lines whose chosen and rejected queries differ are logged and skipped.
+    static func readPairs(_ context: any JobContext, input: String) throws -> [HHPair] {
+        let expectedSHA = try context.optionalStringParam("sha256")?.lowercased()
         let file = try localInput(input, expectedSHA: expectedSHA, context: context)
         let data = try Gzip.readMaybeCompressed(file)
         try context.checkCancelled()
@@ -91,28 +107,27 @@ public enum PrepareDataKind: JobKind {
         for line in skipped {
             context.log("prepare-data: \(input):\(line): chosen and rejected have different queries; skipped")
         }
-        let queries = groupQueries(pairs)
-        guard !queries.isEmpty else { throw PrepareDataError.noQueries(input) }
-        let split = splitQueries(queries, seed: try context.intParam("seed"), rmFraction: rmFraction,
-                                 llmFraction: llmFraction, maxQueries: maxQueries)
-        context.log("prepare-data: \(pairs.count) pairs, \(queries.count) queries → rm-train \(split.rmTrain.count), llm-train \(split.llmTrain.count), test \(split.test.count)")
-        context.recordMetric(step: 0, name: "rm_train_queries", value: Double(split.rmTrain.count))
-        context.recordMetric(step: 0, name: "llm_train_queries", value: Double(split.llmTrain.count))
-        context.recordMetric(step: 0, name: "test_queries", value: Double(split.test.count))
+        return pairs
+    }
 
+    /// One golden answer per rm-train query: the `golden` file's when it has one, else the
+    /// query's first chosen response.
+    static func goldenAnswers(_ context: any JobContext, rmTrain: [Query], pairs: [HHPair]) throws -> [GoldenAnswer] {
         var goldenOverride: [String: String] = [:]
         if let g = try context.optionalPathParam("golden") {
             for answer in try GoldenAnswersFile.read(g) { goldenOverride[answer.queryID] = answer.golden }
         }
-        let golden = split.rmTrain.map { q in
-            GoldenAnswer(queryID: q.id, golden: goldenOverride[q.id] ?? pairs[q.pairIndices[0]].chosen)
-        }
         if !goldenOverride.isEmpty {
-            let missing = split.rmTrain.filter { goldenOverride[$0.id] == nil }.count
+            let missing = rmTrain.filter { goldenOverride[$0.id] == nil }.count
             if missing > 0 { context.log("prepare-data: \(missing) rm-train queries have no answer in the golden file; using the chosen response") }
         }
+        return rmTrain.map { q in
+            GoldenAnswer(queryID: q.id, golden: goldenOverride[q.id] ?? pairs[q.pairIndices[0]].chosen)
+        }
+    }
 
-        try context.checkCancelled()
+    /// The split's pairs, query and golden files, each a recorded artifact; returns the outputs.
+    static func writeFiles(_ context: any JobContext, split: Split, pairs: [HHPair], golden: [GoldenAnswer]) throws -> JobOutputs {
         func pairFile(_ qs: [Query]) -> [PreferencePair] {
             qs.flatMap { q in
                 q.pairIndices.map { i in
