@@ -177,6 +177,28 @@ struct BenchInferenceCommand: ParsableCommand {
         let (_, model) = try loadInferenceModel(self.model, threads: threads)
         let bench = InferenceBenchmark(model: model, threads: threads, decodeWeights: decodeWeights)
         var report: [String: Any] = ["threads": threads, "parameters": model.parameterCount]
+        try describeMachine(&report)
+        let peak = InferenceBenchmark.sgemmPeak(threads: threads)
+        report["sgemm_peak_gflops"] = peak
+        say(String(format: "sgemm peak (1024³, %d threads): %.1f GFLOP/s", threads, peak))
+        try measurePromptProcessing(bench, peak: peak, &report)
+        let prepared = prepareDecodeWeights(bench, &report)
+        let weightBytes = prepared?.weights.bytesPerToken ?? model.matmulParameterCount * 4
+        try measureSingleGeneration(bench, weightBytes: weightBytes, &report)
+        try measureBatchedGeneration(bench, &report)
+        if json {
+            print(String(decoding: try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys, .prettyPrinted]),
+                         as: UTF8.self))
+        }
+    }
+
+    /// Prints a line of the text report (nothing with --json, which prints the report at the end).
+    private func say(_ line: String) {
+        if !json { print(line) }
+    }
+
+    /// The compute path, CPU model and ISA flags every figure goes with.
+    private func describeMachine(_ report: inout [String: Any]) throws {
         // Inference runs fp32 products (prefill: OpenBLAS; decode: the int8 kernel) in this version.
         let path = try ComputePath.resolve(.fp32)
         report["precision"] = path.precision.rawValue
@@ -184,71 +206,73 @@ struct BenchInferenceCommand: ParsableCommand {
         report["compute_path"] = path.description
         report["cpu_model"] = CPUFeatures.current.modelName
         report["cpu_flags"] = CPUFeatures.current.flagNames
-        if !json { print("compute: \(path); CPU \(CPUFeatures.current.modelName) [\(CPUFeatures.current.flagNames.joined(separator: " "))]") }
-        let peak = InferenceBenchmark.sgemmPeak(threads: threads)
-        report["sgemm_peak_gflops"] = peak
-        if !json { print(String(format: "sgemm peak (1024³, %d threads): %.1f GFLOP/s", threads, peak)) }
+        say("compute: \(path); CPU \(CPUFeatures.current.modelName) [\(CPUFeatures.current.flagNames.joined(separator: " "))]")
+    }
+
+    private func measurePromptProcessing(_ bench: InferenceBenchmark, peak: Double, _ report: inout [String: Any]) throws {
         var pp: [[String: Any]] = []
         for length in promptLengths {
             let seconds = try bench.promptProcessing(length: length, repetitions: repetitions)
             let gflops = bench.promptFLOPs(tokens: length) / seconds / 1e9
             pp.append(["tokens": length, "tokens_per_s": Double(length) / seconds, "gflops": gflops, "mfu": gflops / peak])
             report["pp\(length)_tokens_per_s"] = Double(length) / seconds
-            if !json {
-                print(String(format: "pp%-4d %8.1f tokens/s  %6.1f GFLOP/s  %4.0f%% of sgemm peak",
-                             length, Double(length) / seconds, gflops, 100 * gflops / peak))
-            }
+            say(String(format: "pp%-4d %8.1f tokens/s  %6.1f GFLOP/s  %4.0f%% of sgemm peak",
+                       length, Double(length) / seconds, gflops, 100 * gflops / peak))
         }
         report["prompt_processing"] = pp
+    }
+
+    private func prepareDecodeWeights(_ bench: InferenceBenchmark, _ report: inout [String: Any])
+        -> (weights: QuantizedDecodeWeights, seconds: Double)? {
         let prepared = bench.prepareDecodeWeights()
         report["decode_weights"] = prepared == nil ? "f32" : decodeWeights.rawValue
-        if let prepared {
-            report["decode_weights_formats"] = prepared.weights.summary
-            report["decode_weights_made_s"] = prepared.seconds
-            if !json {
-                print(String(format: "decode weights: %@ (%@; made in %.2f s, once per loaded model)",
-                             decodeWeights.rawValue, prepared.weights.summary, prepared.seconds))
-            }
-        } else if !json {
-            print("decode weights: f32" + (decodeWeights != .float32 ? " (this CPU lacks AVX2/FMA/F16C)" : ""))
+        guard let prepared else {
+            say("decode weights: f32" + (decodeWeights != .float32 ? " (this CPU lacks AVX2/FMA/F16C)" : ""))
+            return nil
         }
-        // Best of `repetitions` for generation too: single runs swing by ±10 % on a shared machine.
-        func best(_ run: () throws -> Double) rethrows -> Double {
-            var seconds = Double.infinity
-            for _ in 0..<max(1, repetitions) { seconds = min(seconds, try run()) }
-            return seconds
-        }
+        report["decode_weights_formats"] = prepared.weights.summary
+        report["decode_weights_made_s"] = prepared.seconds
+        say(String(format: "decode weights: %@ (%@; made in %.2f s, once per loaded model)",
+                   decodeWeights.rawValue, prepared.weights.summary, prepared.seconds))
+        return prepared
+    }
+
+    /// Best of `repetitions`: single runs swing by ±10 % on a shared machine.
+    private func best(_ run: () throws -> Double) rethrows -> Double {
+        var seconds = Double.infinity
+        for _ in 0..<max(1, repetitions) { seconds = min(seconds, try run()) }
+        return seconds
+    }
+
+    /// Batch-1 generation, against the machine's limit for decode: every weight read once per
+    /// token at the measured read bandwidth.
+    private func measureSingleGeneration(_ bench: InferenceBenchmark, weightBytes: Int, _ report: inout [String: Any]) throws {
         let tg1 = try best { try bench.generation(batch: 1, promptLength: 0, generateLength: tg) }
         report["tg_batch1_tokens_per_s"] = Double(tg) / tg1
         report["tg_tokens_per_s"] = Double(tg) / tg1
         // A decode step reads every matrix once: its speed is a memory bandwidth.
-        let weightBytes = prepared?.weights.bytesPerToken ?? model.matmulParameterCount * 4
         let bandwidth = Double(weightBytes) * Double(tg) / tg1 / 1e9
         report["tg_batch1_weight_gb_per_s"] = bandwidth
         report["decode_bytes_per_token"] = weightBytes
-        // The machine's limit for decode: every weight read once per token at the measured bandwidth.
         let readBandwidth = InferenceBenchmark.readBandwidth(threads: threads)
         report["read_bandwidth_gb_per_s"] = readBandwidth
         report["tg_bandwidth_limit_tokens_per_s"] = readBandwidth * 1e9 / Double(weightBytes)
-        if !json {
-            print(String(format: "tg%-4d %8.1f tokens/s  (batch 1, from an empty context; %.0f MB of weights per token, %.1f GB/s)",
-                         tg, Double(tg) / tg1, Double(weightBytes) / 1e6, bandwidth))
-            print(String(format: "       memory read bandwidth %.1f GB/s (%d threads): the weights alone bound decode at %.0f tokens/s; "
-                         + "this run reached %.0f %%", readBandwidth, threads, readBandwidth * 1e9 / Double(weightBytes),
-                         100 * bandwidth / readBandwidth))
-        }
+        say(String(format: "tg%-4d %8.1f tokens/s  (batch 1, from an empty context; %.0f MB of weights per token, %.1f GB/s)",
+                   tg, Double(tg) / tg1, Double(weightBytes) / 1e6, bandwidth))
+        say(String(format: "       memory read bandwidth %.1f GB/s (%d threads): the weights alone bound decode at %.0f tokens/s; "
+                   + "this run reached %.0f %%", readBandwidth, threads, readBandwidth * 1e9 / Double(weightBytes),
+                   100 * bandwidth / readBandwidth))
+    }
+
+    private func measureBatchedGeneration(_ bench: InferenceBenchmark, _ report: inout [String: Any]) throws {
         var batched: [[String: Any]] = []
         for b in batches {
             let seconds = try best { try bench.generation(batch: b, promptLength: npp, generateLength: tg) }
             let rate = Double(b * tg) / seconds
             batched.append(["batch": b, "tokens_per_s": rate])
             report["batch\(b)_tokens_per_s"] = rate
-            if !json { print(String(format: "batch %-3d after pp%d: %8.1f tokens/s aggregate (S_TG)", b, npp, rate)) }
+            say(String(format: "batch %-3d after pp%d: %8.1f tokens/s aggregate (S_TG)", b, npp, rate))
         }
         report["batched_generation"] = batched
-        if json {
-            print(String(decoding: try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys, .prettyPrinted]),
-                         as: UTF8.self))
-        }
     }
 }

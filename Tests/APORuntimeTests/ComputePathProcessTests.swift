@@ -55,4 +55,29 @@ struct ComputePathProcessTests {
             #expect(wrong.stderr.contains("fp16"), "\(command): \(wrong.stderr)")
         }
     }
+
+    /// `apoctl bench inference` on the real model, tiny sizes: every figure comes with the machine
+    /// it was measured on (compute path, CPU model and flags), in text and in JSON, and the JSON's
+    /// rates are positive numbers.
+    @Test func benchInferenceReportsEveryFigureWithTheMachine() throws {
+        let sandbox = try RuntimeSandbox()
+        defer { sandbox.cleanup() }
+        let model = PipelineResilienceTests.repositoryRoot
+            .appendingPathComponent("data/models/SmolLM2-135M-Instruct.Q4_1.gguf").path
+        let arguments = ["bench", "inference", "--model", model, "--threads", "1", "--pp", "16", "--tg", "4",
+                         "--npp", "8", "--npl", "2", "--repetitions", "1"]
+        let text = try sandbox.run("apoctl", arguments, timeout: 120)
+        #expect(text.status == 0, "\(text.stderr)")
+        for line in ["compute: precision fp32", "sgemm peak", "pp16 ", "decode weights: file", "tg4 ", "memory read bandwidth",
+                     "batch 2   after pp8:"] {
+            #expect(text.stdout.contains(line), "\(line) missing from: \(text.stdout)")
+        }
+        let json = try sandbox.run("apoctl", arguments + ["--json"], timeout: 120)
+        #expect(json.status == 0, "\(json.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect((object["cpu_model"] as? String)?.isEmpty == false && (object["cpu_flags"] as? [String]) != nil)
+        for key in ["pp16_tokens_per_s", "tg_batch1_tokens_per_s", "batch2_tokens_per_s", "sgemm_peak_gflops", "read_bandwidth_gb_per_s"] {
+            #expect(((object[key] as? NSNumber)?.doubleValue ?? 0) > 0, "\(key): \(object[key] ?? "missing")")
+        }
+    }
 }
