@@ -79,27 +79,7 @@ public final class WorkerSupervisor {
         logger.info("apod started: \(configuration.workerCount) workers, lease \(configuration.leaseDuration) s, stop grace \(configuration.workerStopGrace) s, db \(StoreLocation.display(configuration.databasePath))")
         while true {
             let now = Date()
-            var actions: [StateMachine.Action] = []
-            for event in drainEvents() {
-                switch event {
-                case .exited(let worker, let status):
-                    lock.lock(); let pid = processes.removeValue(forKey: worker)?.processIdentifier; lock.unlock()
-                    if !machine.isStopping || status != 0 {
-                        logger.warning("worker \(worker) exited with status \(status)\(machine.isStopping ? "" : "; restarting")")
-                    } else {
-                        logger.info("worker \(worker) stopped")
-                    }
-                    // A worker that died mid-job cannot release its lease: requeue its jobs now
-                    // instead of waiting for the lease to run out.
-                    if status != 0, let pid {
-                        reapLeases(of: WorkerProcess.workerID(number: worker, pid: pid, host: configuration.host.name), now: now)
-                    }
-                    actions += machine.processExited(worker: worker, status: status, now: now)
-                case .stop:
-                    logger.info(machine.isStopping ? "second stop request: killing workers" : "stopping: asking workers to release their jobs")
-                    actions += machine.stopRequested(now: now)
-                }
-            }
+            var actions = handle(drainEvents(), on: &machine, now: now)
             actions += machine.tick(now: now)
             if perform(actions, on: &machine) { break }
             if !machine.isStopping, now.timeIntervalSince(lastReap) >= configuration.reapInterval {
@@ -121,6 +101,33 @@ public final class WorkerSupervisor {
         }
         logger.info("apod stopped")
         return 0
+    }
+
+    /// The state machine's answer to what happened since the last turn: workers that exited
+    /// (their leases reaped at once when they died mid-job) and stop requests.
+    private func handle(_ events: [Event], on machine: inout StateMachine, now: Date) -> [StateMachine.Action] {
+        var actions: [StateMachine.Action] = []
+        for event in events {
+            switch event {
+            case .exited(let worker, let status):
+                lock.lock(); let pid = processes.removeValue(forKey: worker)?.processIdentifier; lock.unlock()
+                if !machine.isStopping || status != 0 {
+                    logger.warning("worker \(worker) exited with status \(status)\(machine.isStopping ? "" : "; restarting")")
+                } else {
+                    logger.info("worker \(worker) stopped")
+                }
+                // A worker that died mid-job cannot release its lease: requeue its jobs now
+                // instead of waiting for the lease to run out.
+                if status != 0, let pid {
+                    reapLeases(of: WorkerProcess.workerID(number: worker, pid: pid, host: configuration.host.name), now: now)
+                }
+                actions += machine.processExited(worker: worker, status: status, now: now)
+            case .stop:
+                logger.info(machine.isStopping ? "second stop request: killing workers" : "stopping: asking workers to release their jobs")
+                actions += machine.stopRequested(now: now)
+            }
+        }
+        return actions
     }
 
     /// Returns true when the daemon should exit.
