@@ -116,7 +116,7 @@ import Testing
             "| score | score | 1 | 6.0s | 6.0s | 0ms |",
             "| evaluate_apo | evaluate | 2 | 3.0s | 1.5s | 0ms |",
             "| evaluate_baseline | evaluate | 1 | 1.5s | 1.5s | 0ms |",
-            "| all | | 5 | 40.5s | | 10.0s |",
+            "| all |  | 5 | 40.5s |  | 10.0s |",
         ], "\(cpu)")
     }
 
