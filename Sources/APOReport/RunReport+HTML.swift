@@ -132,7 +132,7 @@ extension RunReport {
         var byArm: [String: [(Double, Double)]] = byArmRound.mapValues { rounds in rounds.map { (Double($0.key), mean($0.value)) } }
         if !starts.isEmpty { for arm in byArm.keys { byArm[arm]!.append((0, mean(starts))) } }
         guard byArm.values.contains(where: { $0.count > 1 }) else { return "" }
-        let seeds = Set(evaluations.map { RunReport.splitCell($0.jobKey).cell }).count
+        let seeds = Set(evaluations.map { RunReport.splitCell($0.jobKey).cell }.filter { !$0.isEmpty }).count
         return "<div class=\"charts\">" + lineChart(title: seeds > 1 ? "policy average reward (mean over \(seeds) seeds)" : "policy average reward", xLabel: "round",
                                                        series: byArm.keys.sorted().map { ($0, byArm[$0]!.sorted { $0.0 < $1.0 }) }) + "</div>\n"
     }

@@ -113,6 +113,33 @@ import Testing
         #expect(md.contains("(0/0/20); Δ reward -0.300 [-0.300, -0.300]"), "\(md)")
     }
 
+    /// The policy reward chart over seeds draws one line per arm through each round's mean, not a
+    /// line through every seed's point.
+    @Test func policyRewardChartAveragesOverSeeds() throws {
+        func start(_ rewards: [Double]) throws -> EvaluateKind.Evaluation {
+            var e = try Self.base(Self.baseOutcomes)
+            e.policy = EvaluateKind.PolicyResult(scores: "s", answerKey: "sample_0", queries: rewards.count,
+                                                 averageReward: rewards.reduce(0, +) / Double(rewards.count), winRates: [],
+                                                 averageRewardInterval: try Bootstrap.meanInterval(rewards, what: "reward"))
+            return e
+        }
+        let run = try EvaluationRun([
+            ("seed=1/evaluate_fixed_rms", try start(Self.baseline)),
+            ("seed=2/evaluate_fixed_rms", try start(Self.baseline)),
+            ("seed=1/r1.evaluate_apo", try Self.apo(round: 1, outcomes: Self.apoOutcomes, own: Self.own, baseline: Self.baseline)),
+            ("seed=2/r1.evaluate_apo", try Self.apo(round: 1, outcomes: Self.apoOutcomes, own: Self.baseline, baseline: Self.own)),
+        ])
+        let html = try RunReport.load(store: run.store, runID: run.runID).html()
+        let chart = try #require(html.components(separatedBy: "aria-label=\"policy average reward (mean over 2 seeds)\"").dropFirst().first,
+                                 "\(html)")
+        let svg = try #require(chart.components(separatedBy: "</svg>").first)
+        // The apo arm: round 0 at the starts' mean (0.285), round 1 at the two seeds' mean of
+        // 0.585 and 0.285 — two points, not three.
+        let points = svg.components(separatedBy: "<polyline points=\"").dropFirst().map { $0.prefix { $0 != "\"" }.split(separator: " ").count }
+        #expect(points == [2], "\(svg)")
+        #expect(svg.contains("apo: 0 → 0.2850") && svg.contains("apo: 1 → 0.4350"), "\(svg)")
+    }
+
     /// `golden_preference` scores the APO pairs, not the test pairs: its own table, its own
     /// comparison lines, and nothing of it in the test-pair table or the forest plots.
     @Test func goldenPreferenceHasItsOwnTable() throws {
