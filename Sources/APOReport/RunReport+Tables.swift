@@ -11,7 +11,7 @@ extension RunReport {
     static let goldenArm = "golden"
     static let goldenExplanation = "Accuracy here is how often an RM scores the round's golden answer above the policy's "
         + "sample for the same query (the APO pairs the round's APO RM trains on): near 100 % the pairs restate what the RM "
-        + "already knows, near 50 % they are noisy labels to it."
+        + "already knows, near 50 % they are noisy labels to it, below 50 % they contradict it."
 
     /// Reward models on the test pairs.
     var rmTableRows: [[String]] { rmRows(evaluationGroups.filter { $0.arm != RunReport.goldenArm }) }
