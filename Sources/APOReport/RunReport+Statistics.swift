@@ -42,34 +42,55 @@ extension RunReport {
         return groups
     }
 
+    /// Per matrix cell of an APO evaluation: the APO RM's and that cell's base RM's outcomes on
+    /// the same test pairs (the base RM of the same cell, else one shared by every cell).
+    private func apoAndBaseOutcomes(_ group: EvaluationGroup, bases: [(cell: String, evaluation: EvaluateKind.Evaluation)])
+        -> [(cell: String, apo: [Bool], base: [Bool], pairsFile: String?)] {
+        group.cells.compactMap { cell, evaluation in
+            guard let apo = evaluation.rm.first(where: { $0.label == "apo" }),
+                  let base = (bases.first { $0.cell == cell } ?? bases.first { $0.cell.isEmpty }),
+                  let baseRM = base.evaluation.rm.first(where: { $0.label == "base" }),
+                  base.evaluation.testPairs == evaluation.testPairs,
+                  let left = try? EvaluateKind.outcomes(from: apo.pairOutcomes ?? "", file: group.jobKey),
+                  let right = try? EvaluateKind.outcomes(from: baseRM.pairOutcomes ?? "", file: "base RM"),
+                  !left.isEmpty, left.count == right.count else { return nil }
+            return (cell, left, right, evaluation.testPairs)
+        }
+    }
+
+    private var baseEvaluations: [(cell: String, evaluation: EvaluateKind.Evaluation)] {
+        evaluationGroups.flatMap { g in g.cells.filter { $0.evaluation.rm.contains { $0.label == "base" } } }
+    }
+
     /// Per round, the APO RM's accuracy minus the base RM's on the same test pairs, in points.
     var rmForestRows: [ForestRow] {
-        let groups = evaluationGroups
-        let bases = groups.flatMap { g in g.cells.filter { $0.evaluation.rm.contains { $0.label == "base" } } }
+        let bases = baseEvaluations
         var rows: [ForestRow] = []
-        for group in groups where group.arm == "apo" && group.round > 0 {
-            var perCell: [(left: [Bool], right: [Bool])] = []
-            var files = Set<String?>()
-            for (cell, evaluation) in group.cells {
-                // The base RM of the same cell, else one shared by every cell (not matrixed).
-                guard let apo = evaluation.rm.first(where: { $0.label == "apo" }),
-                      let base = (bases.first { $0.cell == cell } ?? bases.first { $0.cell.isEmpty }),
-                      let baseRM = base.evaluation.rm.first(where: { $0.label == "base" }),
-                      base.evaluation.testPairs == evaluation.testPairs,
-                      let left = try? EvaluateKind.outcomes(from: apo.pairOutcomes ?? "", file: group.jobKey),
-                      let right = try? EvaluateKind.outcomes(from: baseRM.pairOutcomes ?? "", file: "base RM"),
-                      !left.isEmpty, left.count == right.count else { continue }
-                perCell.append((left, right))
-                files.insert(evaluation.testPairs)
-            }
+        for group in evaluationGroups where group.arm == "apo" && group.round > 0 {
+            let perCell = apoAndBaseOutcomes(group, bases: bases)
             guard !perCell.isEmpty, let c = try? SeedAggregation.pooledAccuracyComparison(
-                perCell, sharedUnits: files.count == 1 && Set(perCell.map { $0.left.count }).count == 1,
+                perCell.map { ($0.apo, $0.base) },
+                sharedUnits: Set(perCell.map(\.pairsFile)).count == 1 && Set(perCell.map { $0.apo.count }).count == 1,
                 what: "APO RM vs base RM") else { continue }
             let seeds = perCell.count > 1 ? "\(perCell.count) seeds pooled, " : ""
             rows.append(ForestRow(label: "round \(group.round)", interval: c.difference.scaled(by: 100),
                                   detail: seeds + "\(c.pairs) pairs, McNemar p = \(String(format: "%.3f", c.mcnemar.pValue)) (\(c.mcnemar.leftOnly)/\(c.mcnemar.rightOnly))"))
         }
         return rows
+    }
+
+    /// Over several matrix cells, each cell's own APO RM − base RM comparison (the forest plot
+    /// shows them pooled), one line each.
+    var rmPerCellComparisonLines: [String] {
+        let bases = baseEvaluations
+        return evaluationGroups.filter { $0.arm == "apo" && $0.round > 0 && $0.cells.count > 1 }.flatMap { group in
+            apoAndBaseOutcomes(group, bases: bases).compactMap { cell in
+                guard let c = try? PairedAccuracyComparison(left: cell.apo, right: cell.base, what: "APO RM vs base RM") else { return nil }
+                return "\(cell.cell): round \(group.round), RM apo − RM base: " + differenceCell(c.difference.scaled(by: 100), points: true)
+                    + String(format: ", McNemar exact p = %.3f (%d/%d discordant pairs)", c.mcnemar.pValue,
+                             c.mcnemar.leftOnly, c.mcnemar.rightOnly)
+            }
+        }
     }
 
     /// Per round, the APO policy's reward minus the baseline policy's on the same test queries.

@@ -48,7 +48,10 @@ extension RunReport {
     }
 
     /// Paired comparisons of two RMs inside one evaluation on the test pairs (e.g. base vs testing).
-    var rmComparisonLines: [String] { comparisonLines(evaluationGroups.filter { $0.arm != RunReport.goldenArm }) }
+    /// Over seeds, also each cell's APO RM − base RM (pooled in the forest plot).
+    var rmComparisonLines: [String] {
+        comparisonLines(evaluationGroups.filter { $0.arm != RunReport.goldenArm }) + rmPerCellComparisonLines
+    }
 
     /// The same on the APO pairs of `golden_preference` (testing RM vs APO RM).
     var goldenComparisonLines: [String] { comparisonLines(evaluationGroups.filter { $0.arm == RunReport.goldenArm }) }

@@ -104,6 +104,9 @@ import Testing
         #expect(md.contains("| 1 | apo | apo | 69.2 % ± 1.2 (68.3–70.0, 2 seeds) |"), "\(md)")
         // Pooled: discordant 6/0 and 6/1 → 12/1; reward differences +0.3 and −0.3 average to 0 per query.
         #expect(md.contains("2 seeds pooled, 120 pairs, McNemar p = ") && md.contains("(12/1)"), "\(md)")
+        // And each seed's own comparison, unpooled: 6/0 (p = 2 · ½^6) and 6/1.
+        #expect(md.contains("- seed=1: round 1, RM apo − RM base: +10.0 pts [") && md.contains("McNemar exact p = 0.031 (6/0 discordant pairs)"), "\(md)")
+        #expect(md.contains("- seed=2: round 1, RM apo − RM base: +8.3 pts [") && md.contains("(6/1 discordant pairs)"), "\(md)")
         #expect(md.contains("- round 1: +0.000 [+0.000, +0.000], crosses 0; 2 seeds pooled, 20 queries each"), "\(md)")
         #expect(md.contains("vs baseline: 50.0 % ± 70.7 (0.0–100.0, 2 seeds)"))
         // Each seed's own row, with its interval, follows the spread.
