@@ -37,7 +37,7 @@ extension Worker {
             let memoKey = try memoize(job, lease, kind: kind, params: params, dependencyOutputs: dependencyOutputs,
                                       computePath: computePath)
             if let mismatch = verifyInputs(lease, dependencyOutputs: dependencyOutputs, digests: memoKey?.inputDigests ?? [:]) {
-                throw ended(lease, mismatch)
+                throw failedFast(lease, mismatch)
             }
             prepared = PreparedAttempt(job: job, lease: lease, kind: kind, params: params, computePath: computePath,
                                        memoKey: memoKey, folders: try attemptFolders(job, lease))
@@ -49,15 +49,15 @@ extension Worker {
         return run(prepared, handOff: handOff)
     }
 
-    /// Fails the attempt now (the message is the job's error) and ends it.
-    func ended(_ lease: JobLease, _ message: String, retryable: Bool = false) -> AttemptEnded {
+    /// Records the attempt as failed now (the message is the job's error); thrown, it ends the attempt.
+    func failedFast(_ lease: JobLease, _ message: String, retryable: Bool = false) -> AttemptEnded {
         AttemptEnded(outcome: failFast(lease, message, retryable: retryable))
     }
 
     /// The job's kind, if this apod knows it and the run's folder is on this host.
     func kindToRun(_ job: JobRecord, _ lease: JobLease) throws -> any JobKind.Type {
         guard let kind = registry[job.kind] else {
-            throw ended(lease, "unknown job kind '\(job.kind)' (this apod knows: \(registry.keys.sorted().joined(separator: ", ")))")
+            throw failedFast(lease, "unknown job kind '\(job.kind)' (this apod knows: \(registry.keys.sorted().joined(separator: ", ")))")
         }
         if let root = try? artifactRoot(job), UnmountedRuns.isMissing(root, store: store) {
             throw AttemptEnded(outcome: leaveToOtherHosts(job, lease, root: root))
@@ -76,7 +76,7 @@ extension Worker {
             (params, dependencyOutputs) = try ResolvedParameters.resolve(
                 paramsJSON: claimed.job.paramsJSON, dependencyOutputs: claimed.dependencyOutputs, jobKey: claimed.job.key)
         } catch {
-            throw ended(claimed.lease, "\(error)")
+            throw failedFast(claimed.lease, "\(error)")
         }
         // Jobs stored without the pipeline compiler (benchmarks, other tools) still get defaults.
         for spec in kind.parameters where params[spec.name] == nil {
@@ -90,7 +90,7 @@ extension Worker {
             params[ParameterSpec.precision.name] = .string(path.precision.rawValue)
             return (params, dependencyOutputs, path)
         } catch {
-            throw ended(claimed.lease, "\(error)")
+            throw failedFast(claimed.lease, "\(error)")
         }
     }
 
@@ -177,11 +177,11 @@ extension Worker {
         } catch StoreError.leaseLost {
             throw AttemptEnded(outcome: .leaseLost)
         } catch let error as RunFolderOwnedElsewhere {
-            throw ended(lease, "\(error)")
+            throw failedFast(lease, "\(error)")
         } catch let error as RunFolderOwnerUnreadable {
-            throw ended(lease, "\(error)")
+            throw failedFast(lease, "\(error)")
         } catch {
-            throw ended(lease, "cannot prepare the job's folders: \(error)", retryable: true)
+            throw failedFast(lease, "cannot prepare the job's folders: \(error)", retryable: true)
         }
     }
 

@@ -42,8 +42,9 @@ final class DatabaseRunService: RunService {
         try storeCall { try store.hosts(now: now, lostAfter: lostAfter) }
     }
 
-    func daemonSessions(of run: RunRecord, now: Date) throws -> [DaemonSession] {
-        try storeCall { try store.daemonSessions(of: run, now: now) }
+    func runDetail(_ id: Int64, now: Date) throws -> RunDetail {
+        let run = try requireRun(id)
+        return RunDetail(run: run, jobs: try jobs(runID: id), daemonSessions: try storeCall { try store.daemonSessions(of: run, now: now) })
     }
 
     func cancelRun(_ id: Int64) throws { try storeCall { try store.cancelRun(id, now: Date()) } }

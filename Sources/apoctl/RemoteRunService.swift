@@ -28,11 +28,12 @@ struct RemoteRunService: RunService {
         return detail.jobs.map(\.record)
     }
 
-    func daemonSessions(of run: RunRecord, now: Date) throws -> [DaemonSession] {
-        guard let detail = try client.getIfFound(RunDetailBody.self, "api/runs/\(run.id)") else {
-            throw CommandFailure.notFound("run \(run.id)")
+    func runDetail(_ id: Int64, now: Date) throws -> RunDetail {
+        guard let detail = try client.getIfFound(RunDetailBody.self, "api/runs/\(id)") else {
+            throw CommandFailure.notFound("run \(id)")
         }
-        return (detail.daemonSessions ?? []).map(\.record)
+        return RunDetail(run: detail.run.record, jobs: detail.jobs.map(\.record),
+                         daemonSessions: (detail.daemonSessions ?? []).map(\.record))
     }
 
     func job(_ id: Int64) throws -> JobRecord? {

@@ -16,8 +16,9 @@ protocol RunService {
     func logs(runID: Int64, jobID: Int64?, afterID: Int64, limit: Int) throws -> [LogRecord]
     func artifacts(runID: Int64) throws -> [ArtifactRecord]
     func hosts(now: Date, lostAfter: TimeInterval) throws -> [HostRecord]
-    /// The apod sessions that served `run` while it was unfinished, oldest first.
-    func daemonSessions(of run: RunRecord, now: Date) throws -> [DaemonSession]
+    /// A run, its jobs and the apod sessions that served it while it was unfinished (oldest
+    /// first), in one read: one request through the API.
+    func runDetail(_ id: Int64, now: Date) throws -> RunDetail
     /// When a daemon last showed it was alive (nil: never), for `watch` and `logs -f`'s warning.
     func lastDaemonActivity() throws -> Date?
 
@@ -47,4 +48,11 @@ extension RunService {
         guard let run = try run(id) else { throw CommandFailure.notFound("run \(id)") }
         return run
     }
+}
+
+/// What `apoctl show` prints about one run.
+struct RunDetail {
+    let run: RunRecord
+    let jobs: [JobRecord]
+    let daemonSessions: [DaemonSession]
 }

@@ -24,9 +24,9 @@ extension Apoctl {
 
         func run() throws {
             let store = try global.runService()
-            let record = try store.requireRun(runID)
-            let jobs = try store.jobs(runID: runID)
             let now = Date()
+            let detail = try store.runDetail(runID, now: now)
+            let (record, jobs) = (detail.run, detail.jobs)
             let summary = RunSummary(run: record, jobs: jobs, now: now)
             if global.json {
                 return try global.printJSON(Output(run: summary, jobs: jobs.map {
@@ -35,9 +35,8 @@ extension Apoctl {
             }
             print("run \(record.id)  \(record.pipelineName)  \(record.state.rawValue)  \(summary.progressText)  \(Formatting.duration(summary.durationSeconds))")
             print("artifacts: \(record.artifactRoot)")
-            let sessions = try store.daemonSessions(of: record, now: now)
-            if !sessions.isEmpty {
-                print(RunServiceHistory(sessions: sessions, runEnd: record.finishedAt).summary)
+            if !detail.daemonSessions.isEmpty {
+                print(RunServiceHistory(sessions: detail.daemonSessions, runEnd: record.finishedAt).summary)
             }
             // Hosts alive now, to say why a queued job waits when none of them may take it.
             let aliveHosts = try store.hosts(now: now, lostAfter: JobStore.hostLostAfterSeconds).filter { !$0.isLost }

@@ -74,7 +74,7 @@ struct WebPageTests {
         let frames = try browser.evaluate("[...document.querySelectorAll('svg.dag .group-round text')].map(t => t.textContent).sort()")
         #expect(frames as? [String] == ["round 1", "round 2"])
         try browser.waitFor("the run's head", "document.querySelector('.run-head h2')?.textContent === 'Run #\(run) · web-page'")
-        try browser.waitFor("the daemon sessions that serve it", "document.querySelector('.run-facts')?.textContent.endsWith('served by 1 apod session')")
+        try browser.waitFor("the daemon sessions that serve it", "document.querySelector('.run-facts')?.textContent.endsWith('served by 1 apod session on 1 host')")
 
         // `slow`'s log followed live, then its state reaching succeeded while the page is open.
         try select(browser, "slow")

@@ -24,7 +24,8 @@ export function runTimeLeft(jobs) {
   for (const job of jobs) {
     if (job.state !== 'succeeded' || job.memoizedFromJobId != null || job.durationSeconds == null) continue;
     const step = stepOf(job.key);
-    byStep.set(step, [...(byStep.get(step) || []), job.durationSeconds]);
+    if (!byStep.has(step)) byStep.set(step, []);
+    byStep.get(step).push(job.durationSeconds);
     all.push(job.durationSeconds);
   }
   if (all.length === 0) return null;

@@ -169,11 +169,13 @@ export class RunPage {
   }
 }
 
-/// " · served by 2 apod sessions; 1 ended before it did (1 stopped cleanly, 0 lost)", as
-/// `apoctl show` says it; the server counts the sessions that ended before the run did.
+/// " · served by 2 apod sessions on 1 host; 1 ended before it did (1 stopped cleanly, 0 lost)",
+/// as `apoctl show` says it; the server counts the sessions that ended before the run did.
 function sessionsText(sessions, interruptions) {
   if (sessions.length === 0) return '';
-  const served = ` \u00b7 served by ${sessions.length} apod session${sessions.length === 1 ? '' : 's'}`;
+  const hosts = new Set(sessions.map((s) => s.host)).size;
+  const served = ` \u00b7 served by ${sessions.length} apod session${sessions.length === 1 ? '' : 's'}`
+    + ` on ${hosts} host${hosts === 1 ? '' : 's'}`;
   const ended = interruptions ? interruptions.clean + interruptions.lost : 0;
   if (ended === 0) return served;
   return `${served}; ${ended} ended before it did (${interruptions.clean} stopped cleanly, ${interruptions.lost} lost)`;
